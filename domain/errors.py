@@ -1,0 +1,85 @@
+"""Domain errors: they carry data, never transport details.
+
+The mapping to GraphQL codes and HTTP statuses lives in one table in `schema.errors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class NotFoundError(DomainError):
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key} not found")
+        self.kind, self.key = kind, key
+
+
+class ConflictError(DomainError):
+    """The request is valid but clashes with the current state."""
+
+
+class DuplicateError(ConflictError):
+    def __init__(self, kind: str, field: str, value: str) -> None:
+        super().__init__(f"a {kind} with this {field} already exists")
+        self.kind, self.field, self.value = kind, field, value
+
+
+class OutOfStockError(ConflictError):
+    def __init__(self, item_id: int, requested: int, available: int) -> None:
+        super().__init__(f"item {item_id} has {available} in stock, {requested} requested")
+        self.item_id, self.requested, self.available = item_id, requested, available
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One unmet rule on one input field."""
+
+    field: str
+    message: str
+
+
+class ValidationError(DomainError):
+    """Input breaks one or more rules; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[FieldProblem] | FieldProblem) -> None:
+        self.problems = [problems] if isinstance(problems, FieldProblem) else list(problems)
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
+
+    @classmethod
+    def single(cls, field: str, message: str) -> ValidationError:
+        return cls(FieldProblem(field, message))
+
+
+class InvariantViolationError(DomainError):
+    """A rule of an aggregate would be broken by the change."""
+
+
+class InvalidTransitionError(InvariantViolationError):
+    def __init__(self, kind: str, current: str, target: str) -> None:
+        super().__init__(f"{kind} cannot go from {current} to {target}")
+        self.kind, self.current, self.target = kind, current, target
+
+
+class UnauthenticatedError(DomainError):
+    def __init__(self, message: str = "authentication required") -> None:
+        super().__init__(message)
+
+
+class ForbiddenError(DomainError):
+    def __init__(self, message: str = "not allowed") -> None:
+        super().__init__(message)
+
+
+class RateLimitedError(DomainError):
+    def __init__(self, retry_after: float, message: str = "rate limit exceeded") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnavailableError(DomainError):
+    def __init__(self, message: str = "a dependency is unavailable") -> None:
+        super().__init__(message)

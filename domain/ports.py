@@ -1,0 +1,121 @@
+"""Ports: what the domain needs from the outside world, as Protocols.
+
+Persistence provides a SQL adapter for each (SQLite or Postgres); messaging and
+caching ports have an in-process and a Redis adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.events import DomainEvent
+from domain.items import Item
+from domain.orders import Order, OrderLine
+from domain.paging import Page, PageRequest
+from domain.specifications import Specification
+from domain.users import Email, User
+
+
+class Repository[T](Protocol):
+    """Generic access to one aggregate type by integer id."""
+
+    async def get(self, key: int) -> T | None:
+        """The aggregate with this id, or None."""
+        ...
+
+    async def get_many(self, keys: Sequence[int]) -> Mapping[int, T]:
+        """Every aggregate among `keys` that exists, in one round trip."""
+        ...
+
+    async def add(self, entity: T) -> None:
+        """Store a new aggregate and give it its id."""
+        ...
+
+    async def save(self, entity: T) -> None:
+        """Write back a changed aggregate."""
+        ...
+
+    async def page(self, spec: Specification, request: PageRequest) -> Page[T]:
+        """One keyset page of the aggregates that satisfy `spec`."""
+        ...
+
+    async def count(self, spec: Specification) -> int:
+        """How many aggregates satisfy `spec`."""
+        ...
+
+
+class UserRepository(Repository[User], Protocol):
+    async def by_email(self, email: Email) -> User | None:
+        """The user with this (case-insensitive) email, or None."""
+        ...
+
+
+class ItemRepository(Repository[Item], Protocol):
+    async def lock_many(self, keys: Sequence[int]) -> Mapping[int, Item]:
+        """Load items for update: concurrent writers of the same rows wait (Postgres)."""
+        ...
+
+    async def delete(self, entity: Item) -> None:
+        """Remove an item that no order references."""
+        ...
+
+    async def is_referenced(self, key: int) -> bool:
+        """Whether any order line references the item."""
+        ...
+
+
+class OrderRepository(Repository[Order], Protocol):
+    async def first_per_customer(
+        self, customer_ids: Sequence[int], spec: Specification, request: PageRequest
+    ) -> Mapping[int, Page[Order]]:
+        """A page of each customer's orders, for all customers in one statement."""
+        ...
+
+    async def count_per_customer(
+        self, customer_ids: Sequence[int], spec: Specification
+    ) -> Mapping[int, int]:
+        """How many orders each customer has that satisfy `spec`."""
+        ...
+
+    async def lines_of(self, order_ids: Sequence[int]) -> Mapping[int, Sequence[OrderLine]]:
+        """The lines of every order among `order_ids`, in one statement."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository; events are collected on commit."""
+
+    users: UserRepository
+    items: ItemRepository
+    orders: OrderRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Commit the transaction; raises ConflictError on a write conflict."""
+        ...
+
+    async def rollback(self) -> None: ...
+
+    def collect_events(self) -> list[DomainEvent]:
+        """Events recorded by every aggregate this unit of work touched."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Hand committed events to subscribers; never raises for a subscriber's fault."""
+        ...

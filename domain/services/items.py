@@ -1,0 +1,118 @@
+"""Catalog service: reading and changing items."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from domain.errors import ConflictError, DuplicateError, NotFoundError
+from domain.items import Item, check_item_fields
+from domain.money import Money
+from domain.paging import Page, PageRequest
+from domain.ports import EventPublisher, UnitOfWorkFactory
+from domain.principals import Principal
+from domain.services._visibility import visible_items
+from domain.specifications import Specification, field
+
+ITEM_SORT_FIELDS = frozenset({"id", "name", "price", "stock", "created_at", "sku"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemChanges:
+    """A partial update: None leaves a field as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    price: Money | None = None
+    stock: int | None = None
+    active: bool | None = None
+
+
+class ItemService:
+    """Catalog queries and commands; writes need staff."""
+
+    def __init__(self, uow: UnitOfWorkFactory, publisher: EventPublisher) -> None:
+        self._uow, self._publisher = uow, publisher
+
+    async def get_many(self, principal: Principal, ids: Sequence[int]) -> Mapping[int, Item]:
+        """Items among `ids` the caller may see; unknown or hidden ids are absent."""
+        async with self._uow(read_only=True) as uow:
+            found = await uow.items.get_many(ids)
+        rule = visible_items(principal)
+        return {key: item for key, item in found.items() if rule.is_satisfied_by(item)}
+
+    async def page(
+        self, principal: Principal, spec: Specification, request: PageRequest
+    ) -> Page[Item]:
+        async with self._uow(read_only=True) as uow:
+            return await uow.items.page(spec & visible_items(principal), request)
+
+    async def count(self, principal: Principal, spec: Specification) -> int:
+        async with self._uow(read_only=True) as uow:
+            return await uow.items.count(spec & visible_items(principal))
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        sku: str,
+        name: str,
+        price: Money,
+        description: str = "",
+        stock: int = 0,
+    ) -> Item:
+        """Add an item; raises ForbiddenError, ValidationError or DuplicateError (sku)."""
+        principal.require_staff()
+        item = Item(sku=sku, name=name, price=price, description=description, stock=stock)
+        async with self._uow() as uow:
+            existing = await uow.items.page(field("sku") == sku, PageRequest(first=1))
+            if existing.items:
+                raise DuplicateError("item", "sku", sku)
+            await uow.items.add(item)
+            await uow.commit()
+        return item
+
+    async def update(self, principal: Principal, item_id: int, changes: ItemChanges) -> Item:
+        """Apply a partial update; a price change publishes ItemPriceChanged."""
+        principal.require_staff()
+        check_item_fields(
+            name=changes.name,
+            price=changes.price,
+            stock=changes.stock,
+            description=changes.description,
+        )
+        async with self._uow() as uow:
+            found = await uow.items.lock_many([item_id])
+            item = found.get(item_id)
+            if item is None:
+                raise NotFoundError("Item", item_id)
+            if changes.name is not None:
+                item.name = changes.name.strip()
+            if changes.description is not None:
+                item.description = changes.description
+            if changes.stock is not None:
+                item.stock = changes.stock
+            if changes.active is not None:
+                item.active = changes.active
+            if changes.price is not None:
+                item.change_price(changes.price)
+            await uow.items.save(item)
+            await uow.commit()
+            events = uow.collect_events()
+        await self._publisher.publish(events)
+        return item
+
+    async def delete(self, principal: Principal, item_id: int) -> Item:
+        """Delete an item no order references; otherwise ConflictError (deactivate it)."""
+        principal.require_staff()
+        async with self._uow() as uow:
+            item = await uow.items.get(item_id)
+            if item is None:
+                raise NotFoundError("Item", item_id)
+            if await uow.items.is_referenced(item_id):
+                raise ConflictError(
+                    f"item {item_id} is referenced by orders; set active to false instead"
+                )
+            await uow.items.delete(item)
+            await uow.commit()
+        return item

@@ -1,0 +1,126 @@
+"""Order service: placing orders and moving them through their life."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from domain.errors import NotFoundError
+from domain.orders import LineRequest, Order, OrderLine, OrderStatus, check_line_requests
+from domain.paging import Page, PageRequest
+from domain.ports import EventPublisher, UnitOfWork, UnitOfWorkFactory
+from domain.principals import Principal
+from domain.services._visibility import visible_orders
+from domain.specifications import Specification
+
+ORDER_SORT_FIELDS = frozenset({"id", "created_at", "status"})
+
+
+class OrderService:
+    """Order queries and commands; events are published after commit."""
+
+    def __init__(self, uow: UnitOfWorkFactory, publisher: EventPublisher) -> None:
+        self._uow, self._publisher = uow, publisher
+
+    async def place(self, principal: Principal, lines: Sequence[LineRequest]) -> Order:
+        """Reserve stock and place an order.
+
+        Raises ValidationError (bad lines), NotFoundError (unknown item) or
+        OutOfStockError; on any error nothing is written.
+        """
+        customer_id = principal.require_user()
+        check_line_requests(lines)
+        async with self._uow() as uow:
+            # Locks are taken in id order so two orders over the same items cannot deadlock.
+            items = await uow.items.lock_many(sorted(line.item_id for line in lines))
+            order_lines = []
+            for line in lines:
+                item = items.get(line.item_id)
+                if item is None or not item.active:
+                    raise NotFoundError("Item", line.item_id)
+                item.reserve(line.quantity)
+                order_lines.append(
+                    OrderLine(item_id=item.id, quantity=line.quantity, unit_price=item.price)
+                )
+            order = Order(customer_id=customer_id, lines=tuple(order_lines))
+            await uow.orders.add(order)
+            order.placed()
+            for item in items.values():
+                await uow.items.save(item)
+            await uow.commit()
+            events = uow.collect_events()
+        await self._publisher.publish(events)
+        return order
+
+    async def change_status(
+        self, principal: Principal, order_id: int, status: OrderStatus
+    ) -> Order:
+        """Staff move an order along; raises InvalidTransitionError if not allowed."""
+        principal.require_staff()
+        return await self._transition(principal, order_id, status)
+
+    async def cancel(self, principal: Principal, order_id: int) -> Order:
+        """The owner or staff cancel an order before it ships; stock is released."""
+        principal.require_user()
+        return await self._transition(principal, order_id, OrderStatus.CANCELLED)
+
+    async def _transition(self, principal: Principal, order_id: int, status: OrderStatus) -> Order:
+        async with self._uow() as uow:
+            order = await self._visible(uow, principal, order_id)
+            order.transition(status)
+            if status is OrderStatus.CANCELLED:
+                items = await uow.items.lock_many(sorted(order.item_quantities))
+                for item_id, quantity in order.item_quantities.items():
+                    if item_id in items:
+                        items[item_id].release(quantity)
+                        await uow.items.save(items[item_id])
+            await uow.orders.save(order)
+            await uow.commit()
+            events = uow.collect_events()
+        await self._publisher.publish(events)
+        return order
+
+    @staticmethod
+    async def _visible(uow: UnitOfWork, principal: Principal, order_id: int) -> Order:
+        # A hidden order and a missing one look the same, so ids cannot be probed.
+        order = await uow.orders.get(order_id)
+        if order is None or not visible_orders(principal).is_satisfied_by(order):
+            raise NotFoundError("Order", order_id)
+        return order
+
+    async def get_many(self, principal: Principal, ids: Sequence[int]) -> Mapping[int, Order]:
+        """Orders among `ids` the caller may see, with their lines."""
+        rule = visible_orders(principal)
+        async with self._uow(read_only=True) as uow:
+            found = await uow.orders.get_many(ids)
+        return {key: order for key, order in found.items() if rule.is_satisfied_by(order)}
+
+    async def page(
+        self, principal: Principal, spec: Specification, request: PageRequest
+    ) -> Page[Order]:
+        async with self._uow(read_only=True) as uow:
+            return await uow.orders.page(spec & visible_orders(principal), request)
+
+    async def count(self, principal: Principal, spec: Specification) -> int:
+        async with self._uow(read_only=True) as uow:
+            return await uow.orders.count(spec & visible_orders(principal))
+
+    async def page_per_customer(
+        self,
+        principal: Principal,
+        customer_ids: Sequence[int],
+        spec: Specification,
+        request: PageRequest,
+    ) -> Mapping[int, Page[Order]]:
+        """A page of orders for each customer, fetched for all of them at once."""
+        async with self._uow(read_only=True) as uow:
+            return await uow.orders.first_per_customer(
+                customer_ids, spec & visible_orders(principal), request
+            )
+
+    async def count_per_customer(
+        self, principal: Principal, customer_ids: Sequence[int], spec: Specification
+    ) -> Mapping[int, int]:
+        async with self._uow(read_only=True) as uow:
+            return await uow.orders.count_per_customer(
+                customer_ids, spec & visible_orders(principal)
+            )

@@ -1,0 +1,59 @@
+"""User service: reading accounts (account commands come with authentication)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from domain.errors import DuplicateError
+from domain.paging import Page, PageRequest
+from domain.ports import UnitOfWorkFactory
+from domain.principals import Principal
+from domain.services._visibility import visible_users
+from domain.specifications import Specification
+from domain.users import Email, Role, User
+
+USER_SORT_FIELDS = frozenset({"id", "name", "email", "created_at"})
+
+
+class UserService:
+    """User queries; admins see everyone, others only themselves."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def get_many(self, principal: Principal, ids: Sequence[int]) -> Mapping[int, User]:
+        if not principal.is_authenticated:
+            return {}
+        rule = visible_users(principal)
+        async with self._uow(read_only=True) as uow:
+            found = await uow.users.get_many(ids)
+        return {key: user for key, user in found.items() if rule.is_satisfied_by(user)}
+
+    async def page(
+        self, principal: Principal, spec: Specification, request: PageRequest
+    ) -> Page[User]:
+        async with self._uow(read_only=True) as uow:
+            return await uow.users.page(spec & visible_users(principal), request)
+
+    async def count(self, principal: Principal, spec: Specification) -> int:
+        async with self._uow(read_only=True) as uow:
+            return await uow.users.count(spec & visible_users(principal))
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        email: Email,
+        name: str,
+        roles: frozenset[Role] = frozenset({Role.CUSTOMER}),
+        password_hash: str | None = None,
+    ) -> User:
+        """Create an account (admin or system only); raises DuplicateError on the email."""
+        principal.require_admin()
+        user = User(email=email, name=name, roles=roles, password_hash=password_hash)
+        async with self._uow() as uow:
+            if await uow.users.by_email(email) is not None:
+                raise DuplicateError("user", "email", email.value)
+            await uow.users.add(user)
+            await uow.commit()
+        return user
