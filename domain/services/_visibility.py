@@ -25,7 +25,7 @@ def visible_items(principal: Principal) -> Specification:
 
 
 def visible_users(principal: Principal) -> Specification:
-    """Admins see every user; anyone else sees only themselves."""
-    if principal.is_admin:
+    """Staff see every user (they serve customers' orders); others only themselves."""
+    if principal.is_staff:
         return Always()
     return field("id") == principal.require_user()

@@ -16,7 +16,7 @@ USER_SORT_FIELDS = frozenset({"id", "name", "email", "created_at"})
 
 
 class UserService:
-    """User queries; admins see everyone, others only themselves."""
+    """User queries; staff see everyone, others only themselves."""
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
