@@ -1,0 +1,73 @@
+"""The GraphQL contract: Strawberry types and the schema factory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from schema.error_extension import ErrorMapping
+from schema.items import Item
+from schema.mutation import Mutation
+from schema.orders import Order
+from schema.query import Query
+from schema.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaOptions:
+    """Operation limits and exposure; every value is configurable from settings."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    introspection: bool = True
+    mask_internal_errors: bool = True
+    cache_size: int = 1_000
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ErrorMapping logs unexpected errors once, with the request id; expected ones
+        # (bad input, not found, forbidden) are answers, not incidents.
+        return None
+
+
+def build_schema(
+    options: SchemaOptions = SchemaOptions(),
+    extra_extensions: Sequence[SchemaExtension | type[SchemaExtension]] = (),
+) -> strawberry.Schema:
+    """The gateway's schema with its limits, caches and error mapping."""
+    extensions: list[SchemaExtension | type[SchemaExtension]] = [
+        ErrorMapping(mask_internal=options.mask_internal_errors),
+        MaxTokensLimiter(max_token_count=options.max_tokens),
+        ParserCache(maxsize=options.cache_size),
+        ValidationCache(maxsize=options.cache_size),
+        QueryDepthLimiter(max_depth=options.max_depth),
+        MaxAliasesLimiter(max_alias_count=options.max_aliases),
+        *extra_extensions,
+    ]
+    if not options.introspection:
+        extensions.append(DisableIntrospection())
+    return GatewaySchema(
+        query=Query, mutation=Mutation, types=[User, Item, Order], extensions=extensions
+    )
+
+
+def export_sdl(schema: strawberry.Schema | None = None) -> str:
+    """The schema as SDL text, as committed in schema/schema.graphql."""
+    return (schema or build_schema()).as_str().rstrip() + "\n"

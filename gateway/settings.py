@@ -1,0 +1,129 @@
+"""Settings: environment variables with `__` nesting (DATABASE__URL, ...), optional .env.
+
+Two profiles. `dev` runs on embedded defaults (SQLite file, in-process cache, bus and
+rate limiter) with GraphiQL and introspection on. `prod` refuses to start without a
+strong secret key, PostgreSQL and Redis. A bad value stops start-up with one line
+naming the variable (`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["dev", "prod"]
+MIN_SECRET_BYTES = 32
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///./var/gateway.db"
+    pool_size: int = Field(default=10, ge=1, le=200)
+    echo: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class RedisSettings(BaseModel):
+    url: str | None = None
+
+
+class SecuritySettings(BaseModel):
+    secret_key: SecretStr | None = None
+    # Development only: act as any user by sending `X-Debug-User: <user id>`.
+    allow_debug_identity: bool = False
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class GraphQLSettings(BaseModel):
+    max_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=5_000, ge=10)
+    max_batch: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    introspection: bool | None = None
+    graphiql: bool | None = None
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__", env_file=".env", extra="ignore", case_sensitive=False
+    )
+
+    profile: Profile = "dev"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @model_validator(mode="after")
+    def _check_profile(self) -> Settings:
+        if self.profile == "prod":
+            key = self.security.secret_key
+            if key is None or len(key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"SECURITY__SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in prod"
+                )
+            if not self.database.url.startswith("postgresql"):
+                raise ValueError("DATABASE__URL must be a postgresql+asyncpg:// URL in prod")
+            if not self.redis.url:
+                raise ValueError("REDIS__URL is required in prod")
+            if self.security.allow_debug_identity:
+                raise ValueError("SECURITY__ALLOW_DEBUG_IDENTITY must be false in prod")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.profile == "dev"
+
+    @property
+    def introspection(self) -> bool:
+        return self.graphql.introspection if self.graphql.introspection is not None else self.is_dev
+
+    @property
+    def graphiql(self) -> bool:
+        return self.graphql.graphiql if self.graphql.graphiql is not None else self.is_dev
+
+    @property
+    def secret_key_is_ephemeral(self) -> bool:
+        return self.security.secret_key is None
+
+    def secret_key(self) -> str:
+        """The signing secret; dev without one gets an ephemeral key (the app warns)."""
+        if self.security.secret_key is None:
+            self.security.secret_key = SecretStr(secrets.token_urlsafe(48))
+        return self.security.secret_key.get_secret_value()
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    return "__".join(str(part) for part in location).upper() or "settings"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; raises SettingsError with one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates the values
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "value_error" and not first["loc"]:
+            raise SettingsError(f"invalid settings: {message}") from None
+        raise SettingsError(
+            f"invalid setting {_variable(first['loc'])}: {message}"
+            f" (got {first.get('input')!r})"
+        ) from None

@@ -1,0 +1,46 @@
+"""The per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.principals import Principal
+from domain.services.items import ItemService
+from domain.services.orders import OrderService
+from domain.services.users import UserService
+from resolvers.loaders import Loaders, build_loaders
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The domain services a request may call; built once by the composition root."""
+
+    users: UserService
+    items: ItemService
+    orders: OrderService
+
+
+@dataclass(slots=True)
+class Context:
+    """What a resolver knows about its request: who asks, with which services."""
+
+    principal: Principal
+    services: Services
+    loaders: Loaders
+    request_id: str
+    # Transport objects stay opaque here: resolvers must not depend on Starlette.
+    request: Any = None
+    response: Any = None
+    # Strawberry fills this from the WebSocket `connection_init` payload.
+    connection_params: dict[str, Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, principal: Principal, services: Services, request_id: str, **transport: Any
+    ) -> Context:
+        loaders = build_loaders(
+            principal, users=services.users, items=services.items, orders=services.orders
+        )
+        return cls(principal, services, loaders, request_id, **transport)

@@ -1,0 +1,101 @@
+"""Per-request dataloaders: every relationship is fetched in one batched statement.
+
+Loaders are built inside the running event loop for each request (aiodataloader
+binds the loop at construction), and they hold one principal's view of the data,
+so a cache is never shared between callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aiodataloader import DataLoader
+
+from domain.items import Item
+from domain.orders import Order
+from domain.paging import Page, PageRequest
+from domain.principals import Principal
+from domain.services.items import ItemService
+from domain.services.orders import OrderService
+from domain.services.users import UserService
+from domain.specifications import Specification
+from domain.users import User
+
+type CustomerOrdersKey = tuple[int, Specification, PageRequest]
+type CustomerCountKey = tuple[int, Specification]
+
+
+class _ByIdLoader[T](DataLoader[int, T | None]):
+    """Loads entities by id through a service's `get_many`; unknown ids give None."""
+
+    def __init__(self, fetch: Callable[[Sequence[int]], Awaitable[Mapping[int, T]]]) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._fetch = fetch
+
+    async def batch_load_fn(self, keys: list[int]) -> list[T | None]:
+        found = await self._fetch(keys)
+        return [found.get(key) for key in keys]
+
+
+class _CustomerOrdersLoader(DataLoader[CustomerOrdersKey, Page[Order]]):
+    """One page of orders per customer; keys with the same filter share one statement."""
+
+    def __init__(self, orders: OrderService, principal: Principal) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._orders, self._principal = orders, principal
+
+    async def batch_load_fn(self, keys: list[CustomerOrdersKey]) -> list[Page[Order]]:
+        groups: dict[tuple[Specification, PageRequest], list[int]] = defaultdict(list)
+        for customer_id, spec, request in keys:
+            groups[spec, request].append(customer_id)
+        pages: dict[CustomerOrdersKey, Page[Order]] = {}
+        for (spec, request), customer_ids in groups.items():
+            found = await self._orders.page_per_customer(
+                self._principal, customer_ids, spec, request
+            )
+            empty: Page[Order] = Page((), (), has_next_page=False, has_previous_page=False)
+            for customer_id in customer_ids:
+                pages[customer_id, spec, request] = found.get(customer_id, empty)
+        return [pages[key] for key in keys]
+
+
+class _CustomerOrderCountLoader(DataLoader[CustomerCountKey, int]):
+    def __init__(self, orders: OrderService, principal: Principal) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._orders, self._principal = orders, principal
+
+    async def batch_load_fn(self, keys: list[CustomerCountKey]) -> list[int]:
+        groups: dict[Specification, list[int]] = defaultdict(list)
+        for customer_id, spec in keys:
+            groups[spec].append(customer_id)
+        counts: dict[CustomerCountKey, int] = {}
+        for spec, customer_ids in groups.items():
+            found = await self._orders.count_per_customer(self._principal, customer_ids, spec)
+            for customer_id in customer_ids:
+                counts[customer_id, spec] = found.get(customer_id, 0)
+        return [counts[key] for key in keys]
+
+
+@dataclass(frozen=True, slots=True)
+class Loaders:
+    users: DataLoader[int, User | None]
+    items: DataLoader[int, Item | None]
+    orders: DataLoader[int, Order | None]
+    customer_orders: DataLoader[CustomerOrdersKey, Page[Order]]
+    customer_order_counts: DataLoader[CustomerCountKey, int]
+
+
+def build_loaders(
+    principal: Principal, *, users: UserService, items: ItemService, orders: OrderService
+) -> Loaders:
+    """A fresh set of loaders for one request (call inside the running event loop)."""
+    return Loaders(
+        users=_ByIdLoader(lambda ids: users.get_many(principal, ids)),
+        items=_ByIdLoader(lambda ids: items.get_many(principal, ids)),
+        orders=_ByIdLoader(lambda ids: orders.get_many(principal, ids)),
+        customer_orders=_CustomerOrdersLoader(orders, principal),
+        customer_order_counts=_CustomerOrderCountLoader(orders, principal),
+    )

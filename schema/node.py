@@ -1,0 +1,44 @@
+"""Global object identification: opaque ids that name a type and a key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+from domain.errors import ValidationError
+
+NODE_TYPES = frozenset({"User", "Item", "Order"})
+
+
+def to_global_id(type_name: str, key: int) -> strawberry.ID:
+    return strawberry.ID(base64.b64encode(f"{type_name}:{key}".encode()).decode())
+
+
+def parse_global_id(value: str, field: str = "id") -> tuple[str, int]:
+    """Split a global id; raises ValidationError on anything malformed."""
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeError):
+        raise ValidationError.single(field, "is not a valid id") from None
+    type_name, sep, key = raw.partition(":")
+    if not sep or type_name not in NODE_TYPES or not key.isascii() or not key.isdigit():
+        raise ValidationError.single(field, "is not a valid id")
+    number = int(key)
+    if number <= 0 or number >= 2**63:
+        raise ValidationError.single(field, "is not a valid id")
+    return type_name, number
+
+
+def decode_id(value: str, expected: str, field: str = "id") -> int:
+    """The key of a global id of type `expected`; ids of another type are refused."""
+    type_name, key = parse_global_id(value, field)
+    if type_name != expected:
+        raise ValidationError.single(field, f"is not the id of a {expected}")
+    return key
+
+
+@strawberry.interface(description="An object with a globally unique id.")
+class Node:
+    id: strawberry.ID
