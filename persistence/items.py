@@ -1,0 +1,67 @@
+"""Catalog items in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain import items
+from persistence import tables
+from persistence.repository import SqlRepository, id_in
+from persistence.specifications import FieldMap, Kind, SqlField
+
+_T = tables.ITEMS
+
+ITEM_FIELDS: FieldMap = {
+    "id": SqlField(_T.c.id),
+    "sku": SqlField(_T.c.sku, Kind.TEXT),
+    "name": SqlField(_T.c.name, Kind.TEXT),
+    "description": SqlField(_T.c.description, Kind.TEXT),
+    "price": SqlField(_T.c.price_cents, Kind.MONEY, currency=_T.c.currency),
+    "stock": SqlField(_T.c.stock),
+    "active": SqlField(_T.c.active),
+    "created_at": SqlField(_T.c.created_at),
+}
+
+
+class SqlItemRepository(SqlRepository[items.Item, tables.ItemRow]):
+    """`domain.ports.ItemRepository` over the `items` table."""
+
+    row_type = tables.ItemRow
+    kind = "item"
+    fields = ITEM_FIELDS
+    sort_fields = frozenset({"id", "name", "price", "stock", "created_at", "sku"})
+
+    def _from_row(self, row: sa.RowMapping) -> items.Item:
+        return tables.item_from_row(row)
+
+    def _values(self, entity: items.Item) -> dict[str, Any]:
+        return tables.item_values(entity)
+
+    async def lock_many(self, keys: Sequence[int]) -> Mapping[int, items.Item]:
+        """Load items `FOR UPDATE`, in id order so that lockers never deadlock.
+
+        On SQLite the write transaction (`BEGIN IMMEDIATE`) already holds the database
+        lock, and SQLAlchemy renders no FOR UPDATE there.
+        """
+        unique = sorted(set(keys))
+        if not unique:
+            return {}
+        statement = (
+            sa.select(_T)
+            .where(id_in(_T.c.id, unique, self._db.dialect))
+            .order_by(_T.c.id)
+            .with_for_update()
+        )
+        return {item.id: item for item in await self._load(statement)}
+
+    async def delete(self, entity: items.Item) -> None:
+        await self._db.execute(sa.delete(_T).where(_T.c.id == entity.id))
+
+    async def is_referenced(self, key: int) -> bool:
+        lines = tables.ORDER_LINES
+        statement = sa.select(sa.exists().where(lines.c.item_id == key))
+        result = await self._db.execute(statement)
+        return bool(result.scalar_one())

@@ -1,0 +1,186 @@
+"""A generic SQL repository: batched lookups, keyset pages and counts over one table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from domain.errors import ValidationError
+from domain.paging import Cursor, Direction, Page, PageRequest, Sort, sort_key
+from domain.specifications import Specification
+from persistence.errors import domain_error_for
+from persistence.specifications import FieldMap, Predicate, SqlField, compile_spec
+from persistence.tables import table_of
+
+
+class HasId(Protocol):
+    id: int
+
+
+@dataclass(slots=True)
+class SqlContext:
+    """What every repository of one unit of work shares: its session and its tracker."""
+
+    session: AsyncSession
+    dialect: str
+    track: Callable[[object], None] = field(default=lambda _entity: None)
+
+    async def execute(
+        self,
+        statement: sa.Executable,
+        params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+        *,
+        values: Mapping[str, Any] | None = None,
+    ) -> sa.Result[Any]:
+        """Run a statement, turning known conflicts into domain errors."""
+        try:
+            return await self.session.execute(statement, params)
+        except exc.DBAPIError as error:
+            translated = domain_error_for(error, values)
+            if translated is None:
+                raise
+            raise translated from error
+
+
+def id_in(column: sa.ColumnElement[int], keys: Sequence[int], dialect: str) -> Predicate:
+    """`column IN (...)`; on Postgres one array parameter (`= ANY($1)`), one plan for any size."""
+    if dialect == "postgresql":
+        ids = sa.bindparam("ids", list(keys), type_=postgresql.ARRAY(sa.Integer))
+        return column == sa.any_(ids)
+    return column.in_(list(keys))
+
+
+class SqlRepository[Entity: HasId, Row: SQLModel]:
+    """Repository operations shared by every aggregate stored in one table."""
+
+    row_type: ClassVar[type[SQLModel]]
+    kind: ClassVar[str]
+    fields: ClassVar[FieldMap]
+    sort_fields: ClassVar[frozenset[str]]
+
+    def __init__(self, db: SqlContext) -> None:
+        self._db = db
+        self._table = table_of(self.row_type)
+
+    # --- hooks ---------------------------------------------------------------------
+
+    def _from_row(self, row: sa.RowMapping) -> Entity:
+        raise NotImplementedError
+
+    def _values(self, entity: Entity) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _load(self, statement: sa.Select[Any]) -> list[Entity]:
+        """Run a select over the table and map its rows; subclasses add children."""
+        result = await self._db.execute(statement)
+        return self._seen([self._from_row(row) for row in result.mappings()])
+
+    def _seen(self, entities: list[Entity]) -> list[Entity]:
+        for entity in entities:
+            self._db.track(entity)
+        return entities
+
+    # --- the Repository port ------------------------------------------------------------
+
+    @property
+    def _id(self) -> sa.ColumnElement[int]:
+        return self._table.c.id
+
+    async def get(self, key: int) -> Entity | None:
+        found = await self._load(sa.select(self._table).where(self._id == key))
+        return found[0] if found else None
+
+    async def get_many(self, keys: Sequence[int]) -> Mapping[int, Entity]:
+        unique = sorted(set(keys))
+        if not unique:
+            return {}
+        statement = sa.select(self._table).where(id_in(self._id, unique, self._db.dialect))
+        return {entity.id: entity for entity in await self._load(statement.order_by(self._id))}
+
+    async def add(self, entity: Entity) -> None:
+        values = self._values(entity)
+        statement = sa.insert(self._table).values(values).returning(self._id)
+        result = await self._db.execute(statement, values=values)
+        entity.id = result.scalar_one()
+        self._db.track(entity)
+
+    async def save(self, entity: Entity) -> None:
+        values = self._values(entity)
+        statement = sa.update(self._table).where(self._id == entity.id).values(values)
+        await self._db.execute(statement, values=values)
+
+    async def count(self, spec: Specification) -> int:
+        statement = sa.select(sa.func.count()).select_from(self._table).where(self._where(spec))
+        result = await self._db.execute(statement)
+        return int(result.scalar_one())
+
+    async def page(self, spec: Specification, request: PageRequest) -> Page[Entity]:
+        check_first(request)
+        statement = (
+            sa.select(self._table)
+            .where(self._where(spec), self._after(request))
+            .order_by(*self._order_by(request.sort))
+            .limit(request.first + 1)
+        )
+        return self._page(await self._load(statement), request)
+
+    # --- building blocks -----------------------------------------------------------
+
+    def _where(self, spec: Specification) -> Predicate:
+        return compile_spec(spec, self.fields)
+
+    def _sort_field(self, sort: Sort) -> SqlField:
+        if sort.field not in self.sort_fields:
+            raise ValidationError.single("orderBy", f"cannot sort {self.kind}s by {sort.field}")
+        return self.fields[sort.field]
+
+    def _order_by(self, sort: Sort) -> list[sa.ColumnElement[Any]]:
+        column = self._sort_field(sort).column
+        columns = [self._id] if sort.field == "id" else [column, self._id]
+        if sort.direction is Direction.DESC:
+            return [c.desc() for c in columns]
+        return [c.asc() for c in columns]
+
+    def _after(self, request: PageRequest) -> Predicate:
+        """Rows strictly after the cursor in (sort column, id) order."""
+        cursor = request.after
+        target = self._sort_field(request.sort)
+        if cursor is None:
+            return sa.true()
+        descending = request.sort.direction is Direction.DESC
+
+        def beyond(column: sa.ColumnElement[Any], value: Any) -> Predicate:
+            expr: Predicate = column < value if descending else column > value
+            return expr
+
+        if request.sort.field == "id":
+            return beyond(self._id, cursor.id)
+        key = target.decode_cursor_key(cursor.key)
+        return sa.or_(
+            beyond(target.column, key),
+            sa.and_(target.column == key, beyond(self._id, cursor.id)),
+        )
+
+    def _cursor(self, entity: Entity, sort: Sort) -> Cursor:
+        return Cursor(sort_key(getattr(entity, sort.field)), entity.id)
+
+    def _page(self, fetched: list[Entity], request: PageRequest) -> Page[Entity]:
+        visible = fetched[: request.first]
+        return Page(
+            items=visible,
+            cursors=[self._cursor(entity, request.sort) for entity in visible],
+            has_next_page=len(fetched) > request.first,
+            has_previous_page=request.after is not None,
+        )
+
+
+def check_first(request: PageRequest) -> None:
+    if request.first < 0:
+        raise ValidationError.single("first", "must not be negative")
