@@ -1,0 +1,50 @@
+"""Test helpers shared across the suite."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persistence.statements import StatementLog, count_statements
+
+
+class assert_max_statements:  # lower-case: reads as the assertion it is
+    """Fail if the block sends more than `limit` SQL statements; lists them if so.
+
+    Usable as `with` or `async with`; the log is available as the context value.
+    """
+
+    def __init__(self, engine: AsyncEngine | Engine, limit: int) -> None:
+        self._engine, self._limit = engine, limit
+        self._counter = count_statements(engine)
+        self.log = StatementLog()
+
+    def __enter__(self) -> StatementLog:
+        self.log = self._counter.__enter__()
+        return self.log
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._counter.__exit__(exc_type, exc, tb)
+        if exc_type is None and self.log.count > self._limit:
+            listing = "\n".join(f"  {i}. {s}" for i, s in enumerate(self.log.statements, 1))
+            raise AssertionError(
+                f"expected at most {self._limit} statements, got {self.log.count}:\n{listing}"
+            )
+
+    async def __aenter__(self) -> StatementLog:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)

@@ -1,0 +1,124 @@
+"""Database fixtures: a migrated SQLite file per test, a fresh Postgres database per session.
+
+Several engineers run the suite at once on one server, so the Postgres database gets a
+unique name and is dropped at the end; inside the session, each test starts from
+empty tables (TRUNCATE ... RESTART IDENTITY).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from persistence import migrate
+from persistence.database import create_engine
+from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.conftest import POSTGRES_ADMIN_URL, require_service
+
+TABLES = ("order_lines", "orders", "items", "users")
+
+
+def sqlite_url_for(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; tests get copies."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    asyncio.run(migrate.upgrade(sqlite_url_for(path)))
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated, empty SQLite database file of this test's own."""
+    path = tmp_path / "test.db"
+    shutil.copyfile(sqlite_template, path)
+    return sqlite_url_for(path)
+
+
+async def _admin(statement: str) -> None:
+    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(statement))
+    finally:
+        await admin.dispose()
+
+
+def postgres_url_for(database: str) -> str:
+    return sa.make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_available: bool) -> Iterator[str]:
+    """A freshly created and migrated database, unique to this test session."""
+    require_service("PostgreSQL", postgres_available)
+    name = f"gw_test_persistence_{os.getpid()}_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(migrate.upgrade(postgres_url_for(name)))
+        yield name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The session's migrated Postgres database (tables emptied by `engine`)."""
+    return postgres_url_for(postgres_database)
+
+
+async def _empty(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    fixture = "sqlite_url" if backend == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty, migrated database of the parametrised backend."""
+    created = create_engine(database_url)
+    try:
+        if created.dialect.name == "postgresql":
+            await _empty(created)
+        yield created
+    finally:
+        await created.dispose()
+
+
+@pytest.fixture
+def uow_factory(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
+    return SqlUnitOfWorkFactory(engine)
+
+
+@pytest.fixture
+async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    """For tests under postgres/: an engine on the emptied session database."""
+    created = create_engine(postgres_url)
+    try:
+        await _empty(created)
+        yield created
+    finally:
+        await created.dispose()
