@@ -7,6 +7,7 @@ attacker-controlled input, and no parse failure of it may surface as a 500.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 import secrets
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import OctKey, OKPKey, RSAKey
@@ -82,18 +85,25 @@ class SigningKey:
     ) -> SigningKey:
         """An RS256 (>= 2048 bits) or Ed25519 private key in PEM; kid defaults to its thumbprint."""
         pem = private_pem.encode() if isinstance(private_pem, str) else private_pem
-        key: _Key
+        if algorithm not in ("RS256", "Ed25519"):
+            raise KeyConfigError(f"{algorithm} is not an asymmetric algorithm")
         try:
-            if algorithm == "RS256":
-                key = RSAKey.import_key(pem)
-            elif algorithm == "Ed25519":
-                key = OKPKey.import_key(pem)
-            else:
-                raise KeyConfigError(f"{algorithm} is not an asymmetric algorithm")
-        except (JoseError, ValueError, TypeError) as error:
-            if isinstance(error, KeyConfigError):
-                raise
+            # Loaded with cryptography first, so a weak RSA key is our clear error rather
+            # than joserfc's SecurityWarning.
+            native = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError) as error:
             raise KeyConfigError(f"not a usable {algorithm} private key in PEM: {error}") from error
+        key: RSAKey | OKPKey
+        if algorithm == "RS256" and isinstance(native, rsa.RSAPrivateKey):
+            if native.key_size < MIN_RSA_BITS:
+                raise KeyConfigError(
+                    f"the RS256 key must be at least {MIN_RSA_BITS} bits, got {native.key_size}"
+                )
+            key = RSAKey.import_key(native)
+        elif algorithm == "Ed25519" and isinstance(native, ed25519.Ed25519PrivateKey):
+            key = OKPKey.import_key(pem)
+        else:
+            raise KeyConfigError(f"not a usable {algorithm} private key in PEM: wrong key type")
         return cls._asymmetric(algorithm, key, kid)
 
     @classmethod
@@ -111,15 +121,8 @@ class SigningKey:
             raise KeyConfigError(f"the {algorithm} key must be a private key")
         public: RSAKey | OKPKey
         if isinstance(key, RSAKey):
-            bits = len(_b64decode(str(key.as_dict(private=False)["n"]))) * 8
-            if bits < MIN_RSA_BITS:
-                raise KeyConfigError(
-                    f"the RS256 key must be at least {MIN_RSA_BITS} bits, got {bits}"
-                )
             public = RSAKey.import_key(key.as_pem(private=False))
         else:
-            if key.curve_name != "Ed25519":
-                raise KeyConfigError(f"the Ed25519 key has curve {key.curve_name}")
             public = OKPKey.import_key(key.as_pem(private=False))
         return cls(algorithm, key, public, kid or key.thumbprint())
 
@@ -139,6 +142,18 @@ class SigningKey:
 
 def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _header(token: str) -> dict[str, object]:
+    # Read before the signature is checked, only to refuse early with a precise reason;
+    # nothing from it is trusted until joserfc has verified the signature over it.
+    try:
+        header = json.loads(_b64decode(token.partition(".")[0]))
+    except ValueError as error:
+        raise UnauthenticatedError("malformed token") from error
+    if not isinstance(header, dict):
+        raise UnauthenticatedError("malformed token")
+    return header
 
 
 def _timestamp(moment: datetime) -> float:
@@ -276,6 +291,11 @@ class JwtTokenService:
             raise UnauthenticatedError("token too large")
         if not _COMPACT.match(token):
             raise UnauthenticatedError("malformed token")
+        header = _header(token)
+        if header.get("alg") != self.key.algorithm:
+            raise UnauthenticatedError("unsupported algorithm")
+        if self.key.kid is not None and header.get("kid") != self.key.kid:
+            raise UnauthenticatedError("unknown signing key")
         try:
             decoded = jwt.decode(token, self.key.verifying, algorithms=[self.key.algorithm])
         except UnsupportedAlgorithmError as error:
@@ -284,11 +304,6 @@ class JwtTokenService:
             raise UnauthenticatedError("invalid signature") from error
         except (JoseError, ValueError, TypeError) as error:
             raise UnauthenticatedError("malformed token") from error
-        header: dict[str, object] = dict(decoded.header)
-        if header.get("alg") != self.key.algorithm:
-            raise UnauthenticatedError("unsupported algorithm")
-        if self.key.kid is not None and header.get("kid") != self.key.kid:
-            raise UnauthenticatedError("unknown signing key")
         claims: dict[str, object] = decoded.claims
         if header.get("typ") != _HEADER_TYP[kind] or claims.get("typ") != kind.value:
             raise UnauthenticatedError("wrong token kind")
