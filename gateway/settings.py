@@ -124,6 +124,5 @@ def load_settings(**overrides: object) -> Settings:
         if first["type"] == "value_error" and not first["loc"]:
             raise SettingsError(f"invalid settings: {message}") from None
         raise SettingsError(
-            f"invalid setting {_variable(first['loc'])}: {message}"
-            f" (got {first.get('input')!r})"
+            f"invalid setting {_variable(first['loc'])}: {message} (got {first.get('input')!r})"
         ) from None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import strawberry
 from graphql import GraphQLError
@@ -11,7 +12,6 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
@@ -22,8 +22,11 @@ from schema.error_extension import ErrorMapping
 from schema.items import Item
 from schema.mutation import Mutation
 from schema.orders import Order
+from schema.parser_cache import ReportingParserCache
 from schema.query import Query
 from schema.users import User
+
+type ExtensionFactory = Callable[[], SchemaExtension]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +52,22 @@ class GatewaySchema(strawberry.Schema):
 
 def build_schema(
     options: SchemaOptions = SchemaOptions(),
-    extra_extensions: Sequence[SchemaExtension | type[SchemaExtension]] = (),
+    extra_extensions: Sequence[ExtensionFactory] = (),
 ) -> strawberry.Schema:
     """The gateway's schema with its limits, caches and error mapping."""
-    extensions: list[SchemaExtension | type[SchemaExtension]] = [
-        ErrorMapping(mask_internal=options.mask_internal_errors),
-        MaxTokensLimiter(max_token_count=options.max_tokens),
-        ParserCache(maxsize=options.cache_size),
-        ValidationCache(maxsize=options.cache_size),
-        QueryDepthLimiter(max_depth=options.max_depth),
-        MaxAliasesLimiter(max_alias_count=options.max_aliases),
+    # Factories, not instances: an extension keeps per-operation state, so each
+    # operation gets its own. The parser and validation caches live at module level.
+    extensions: list[ExtensionFactory] = [
+        partial(ErrorMapping, mask_internal=options.mask_internal_errors),
+        partial(MaxTokensLimiter, max_token_count=options.max_tokens),
+        partial(ReportingParserCache, maxsize=options.cache_size),
+        partial(ValidationCache, maxsize=options.cache_size),
+        partial(QueryDepthLimiter, max_depth=options.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=options.max_aliases),
         *extra_extensions,
     ]
     if not options.introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return GatewaySchema(
         query=Query, mutation=Mutation, types=[User, Item, Order], extensions=extensions
     )

@@ -37,8 +37,9 @@ class ErrorMapping(SchemaExtension):
         self._validation_failed = False
         yield
         result = self.execution_context.result
-        if result is not None and getattr(result, "errors", None):
-            result.errors = [self.map_error(error) for error in result.errors]
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [self.map_error(error) for error in errors]
 
     def _request_id(self) -> str | None:
         return getattr(self.execution_context.context, "request_id", None)
@@ -67,8 +68,10 @@ class ErrorMapping(SchemaExtension):
             rule = error_table.INTERNAL
             request_id = self._request_id()
             log.error(
-                "unexpected error in resolver", request_id=request_id,
-                path=error.path, exc_info=original,
+                "unexpected error in resolver",
+                request_id=request_id,
+                path=error.path,
+                exc_info=original,
             )
             if self.mask_internal:
                 message = MASKED_MESSAGE
@@ -77,6 +80,11 @@ class ErrorMapping(SchemaExtension):
         if rule is error_table.INTERNAL and (request_id := self._request_id()):
             extensions["requestId"] = request_id
         return GraphQLError(
-            message, nodes=error.nodes, source=error.source, positions=error.positions,
-            path=error.path, original_error=original, extensions=extensions,
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=original,
+            extensions=extensions,
         )

@@ -39,7 +39,9 @@ ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     errors.DuplicateError: ErrorRule("ALREADY_EXISTS", 409, "Already exists"),
     errors.OutOfStockError: ErrorRule("OUT_OF_STOCK", 409, "Not enough stock"),
     errors.ValidationError: ErrorRule("BAD_USER_INPUT", 422, "Invalid input"),
-    errors.InvariantViolationError: ErrorRule("INVARIANT_VIOLATED", 422, "A business rule forbids it"),
+    errors.InvariantViolationError: ErrorRule(
+        "INVARIANT_VIOLATED", 422, "A business rule forbids it"
+    ),
     errors.InvalidTransitionError: ErrorRule("INVALID_TRANSITION", 409, "Transition not allowed"),
     errors.UnauthenticatedError: ErrorRule("UNAUTHENTICATED", 401, "Authentication required"),
     errors.ForbiddenError: ErrorRule("FORBIDDEN", 403, "Forbidden"),
@@ -65,7 +67,5 @@ def error_details(error: BaseException) -> dict[str, Any]:
     if isinstance(error, errors.RateLimitedError):
         details["retryAfter"] = error.retry_after
     if isinstance(error, errors.OutOfStockError):
-        details.update(
-            itemId=error.item_id, requested=error.requested, available=error.available
-        )
+        details.update(itemId=error.item_id, requested=error.requested, available=error.available)
     return details

@@ -30,9 +30,15 @@ class Item(Node):
     @classmethod
     def from_domain(cls, item: domain_items.Item) -> Item:
         return cls(
-            id=to_global_id("Item", item.id), pk=item.id, sku=item.sku, name=item.name,
-            description=item.description, price=Money.from_domain(item.price),
-            stock=item.stock, active=item.active, created_at=item.created_at,
+            id=to_global_id("Item", item.id),
+            pk=item.id,
+            sku=item.sku,
+            name=item.name,
+            description=item.description,
+            price=Money.from_domain(item.price),
+            stock=item.stock,
+            active=item.active,
+            created_at=item.created_at,
         )
 
 
@@ -113,9 +119,11 @@ class UpdateItemInput:
 
     def to_changes(self) -> ItemChanges:
         return ItemChanges(
-            name=self.name, description=self.description,
+            name=self.name,
+            description=self.description,
             price=self.price.to_domain() if self.price else None,
-            stock=self.stock, active=self.active,
+            stock=self.stock,
+            active=self.active,
         )
 
 

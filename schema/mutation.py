@@ -22,16 +22,23 @@ class DeletePayload:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Add a catalog item (staff).")
-    async def create_item(self, info: Info, input: CreateItemInput) -> Item:  # noqa: A002
+    async def create_item(self, info: Info, input: CreateItemInput) -> Item:
         created = await item_resolvers.create_item(
-            info.context, sku=input.sku, name=input.name, price=input.price.to_domain(),
-            description=input.description, stock=input.stock,
+            info.context,
+            sku=input.sku,
+            name=input.name,
+            price=input.price.to_domain(),
+            description=input.description,
+            stock=input.stock,
         )
         return Item.from_domain(created)
 
     @strawberry.mutation(description="Change a catalog item (staff).")
     async def update_item(
-        self, info: Info, id: strawberry.ID, input: UpdateItemInput  # noqa: A002
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: UpdateItemInput,
     ) -> Item:
         updated = await item_resolvers.update_item(
             info.context, decode_id(id, "Item"), input.to_changes()
@@ -39,18 +46,21 @@ class Mutation:
         return Item.from_domain(updated)
 
     @strawberry.mutation(description="Delete an item no order references (staff).")
-    async def delete_item(self, info: Info, id: strawberry.ID) -> DeletePayload:  # noqa: A002
+    async def delete_item(self, info: Info, id: strawberry.ID) -> DeletePayload:
         await item_resolvers.delete_item(info.context, decode_id(id, "Item"))
         return DeletePayload(deleted_id=id)
 
     @strawberry.mutation(description="Place an order; stock is reserved atomically.")
-    async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:  # noqa: A002
+    async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
         placed = await order_resolvers.place_order(info.context, input.to_domain())
         return Order.from_domain(placed)
 
     @strawberry.mutation(description="Move an order along its life (staff).")
     async def update_order_status(
-        self, info: Info, id: strawberry.ID, status: OrderStatus  # noqa: A002
+        self,
+        info: Info,
+        id: strawberry.ID,
+        status: OrderStatus,
     ) -> Order:
         updated = await order_resolvers.update_order_status(
             info.context, decode_id(id, "Order"), status.to_domain()
@@ -58,6 +68,6 @@ class Mutation:
         return Order.from_domain(updated)
 
     @strawberry.mutation(description="Cancel an order before it ships (owner or staff).")
-    async def cancel_order(self, info: Info, id: strawberry.ID) -> Order:  # noqa: A002
+    async def cancel_order(self, info: Info, id: strawberry.ID) -> Order:
         cancelled = await order_resolvers.cancel_order(info.context, decode_id(id, "Order"))
         return Order.from_domain(cancelled)

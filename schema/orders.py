@@ -57,17 +57,22 @@ class Order(Node):
     @classmethod
     def from_domain(cls, order: domain_orders.Order) -> Order:
         return cls(
-            id=to_global_id("Order", order.id), pk=order.id, customer_pk=order.customer_id,
+            id=to_global_id("Order", order.id),
+            pk=order.id,
+            customer_pk=order.customer_id,
             status=OrderStatus(order.status.value),
             lines=[
                 OrderLine(
-                    quantity=line.quantity, unit_price=Money.from_domain(line.unit_price),
-                    subtotal=Money.from_domain(line.subtotal), item_pk=line.item_id,
+                    quantity=line.quantity,
+                    unit_price=Money.from_domain(line.unit_price),
+                    subtotal=Money.from_domain(line.subtotal),
+                    item_pk=line.item_id,
                 )
                 for line in order.lines
             ],
             total=Money.from_domain(order.total),
-            created_at=order.created_at, updated_at=order.updated_at,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
         )
 
     @strawberry.field

@@ -31,14 +31,15 @@ class PageInfo:
     end_cursor: str | None
 
 
+# Strawberry resolves generic field types through TypeVars, not PEP 695 parameters.
 @strawberry.type
-class Edge(Generic[N]):
+class Edge(Generic[N]):  # noqa: UP046
     cursor: str
     node: N
 
 
 @strawberry.type(description="A page of a list, Relay style.")
-class Connection(Generic[N]):
+class Connection(Generic[N]):  # noqa: UP046  # see Edge
     edges: list[Edge[N]]
     page_info: PageInfo
     _count: strawberry.Private[Callable[[], Awaitable[int]]]

@@ -26,58 +26,73 @@ class Query:
         return User.from_domain(found) if found else None
 
     @strawberry.field(description="Any object by its global id; null if absent or hidden.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # noqa: A002  # Relay's name
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # Relay's name
         type_name, key = parse_global_id(id)
         if type_name == "User":
-            return await self.user(info, id)
+            user = await user_resolvers.user(info.context, key)
+            return User.from_domain(user) if user else None
         if type_name == "Item":
-            return await self.item(info, id)
-        found = await order_resolvers.order(info.context, key)
-        return Order.from_domain(found) if found else None
+            item = await item_resolvers.item(info.context, key)
+            return Item.from_domain(item) if item else None
+        order = await order_resolvers.order(info.context, key)
+        return Order.from_domain(order) if order else None
 
     @strawberry.field
-    async def user(self, info: Info, id: strawberry.ID) -> User | None:  # noqa: A002
+    async def user(self, info: Info, id: strawberry.ID) -> User | None:
         found = await user_resolvers.user(info.context, decode_id(id, "User"))
         return User.from_domain(found) if found else None
 
     @strawberry.field(description="Users: staff see everyone, others only themselves.")
     async def users(
-        self, info: Info, first: int | None = 20, after: str | None = None,
-        filter: UserFilter | None = None,  # noqa: A002  # GraphQL argument name
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: UserFilter | None = None,  # GraphQL argument name
         order_by: UserOrder | None = None,
     ) -> Connection[User]:
         sort = order_by or UserOrder()
         request = page_request(first, after, sort.field.value, sort.direction)
         spec = filter.to_spec() if filter else all_of([])
         page = await user_resolvers.users(info.context, spec, request)
-        return connection(page, User.from_domain, lambda: user_resolvers.count_users(info.context, spec))
+        return connection(
+            page, User.from_domain, lambda: user_resolvers.count_users(info.context, spec)
+        )
 
     @strawberry.field
-    async def item(self, info: Info, id: strawberry.ID) -> Item | None:  # noqa: A002
+    async def item(self, info: Info, id: strawberry.ID) -> Item | None:
         found = await item_resolvers.item(info.context, decode_id(id, "Item"))
         return Item.from_domain(found) if found else None
 
     @strawberry.field(description="The catalog; inactive items are visible to staff only.")
     async def items(
-        self, info: Info, first: int | None = 20, after: str | None = None,
-        filter: ItemFilter | None = None,  # noqa: A002
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: ItemFilter | None = None,
         order_by: ItemOrder | None = None,
     ) -> Connection[Item]:
         sort = order_by or ItemOrder()
         request = page_request(first, after, sort.field.value, sort.direction)
         spec = filter.to_spec() if filter else all_of([])
         page = await item_resolvers.items(info.context, spec, request)
-        return connection(page, Item.from_domain, lambda: item_resolvers.count_items(info.context, spec))
+        return connection(
+            page, Item.from_domain, lambda: item_resolvers.count_items(info.context, spec)
+        )
 
     @strawberry.field
-    async def order(self, info: Info, id: strawberry.ID) -> Order | None:  # noqa: A002
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         found = await order_resolvers.order(info.context, decode_id(id, "Order"))
         return Order.from_domain(found) if found else None
 
     @strawberry.field(description="Orders: staff see all, customers their own.")
     async def orders(
-        self, info: Info, first: int | None = 20, after: str | None = None,
-        filter: OrderFilter | None = None,  # noqa: A002
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: OrderFilter | None = None,
         order_by: OrderOrder | None = None,
     ) -> Connection[Order]:
         request = page_request(first, after, *order_sort(order_by or OrderOrder()))

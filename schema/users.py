@@ -39,9 +39,13 @@ class User(Node):
     @classmethod
     def from_domain(cls, user: domain_users.User) -> User:
         return cls(
-            id=to_global_id("User", user.id), pk=user.id, name=user.name,
+            id=to_global_id("User", user.id),
+            pk=user.id,
+            name=user.name,
             roles=sorted((Role(r.value) for r in user.roles), key=lambda r: r.value),
-            active=user.active, created_at=user.created_at, _email=user.email.value,
+            active=user.active,
+            created_at=user.created_at,
+            _email=user.email.value,
         )
 
     @strawberry.field(description="Visible to the user and to admins; null for anyone else.")
@@ -54,7 +58,8 @@ class User(Node):
         info: strawberry.Info[Context, None],
         first: int | None = 10,
         after: str | None = None,
-        filter: Annotated[OrderFilter, strawberry.lazy("schema.orders")] | None = None,  # noqa: A002  # GraphQL argument name
+        filter: Annotated[OrderFilter, strawberry.lazy("schema.orders")]
+        | None = None,  # GraphQL argument name
         order_by: Annotated[OrderOrder, strawberry.lazy("schema.orders")] | None = None,
     ) -> Connection[Annotated[Order, strawberry.lazy("schema.orders")]]:
         from schema.orders import Order, OrderOrder, order_sort
@@ -64,7 +69,8 @@ class User(Node):
         spec = filter.to_spec() if filter else all_of([])
         page = await order_resolvers.customer_orders(info.context, self.pk, spec, request)
         return connection(
-            page, Order.from_domain,
+            page,
+            Order.from_domain,
             lambda: order_resolvers.count_customer_orders(info.context, self.pk, spec),
         )
 

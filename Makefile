@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with python3.12: `make run` and `make test`.
+# uv is bootstrapped from PyPI when it is not already installed.
+PYTHON ?= python3.12
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen
+
+.PHONY: run test check lint typecheck schema-export schema-check bootstrap sync bench
+
+bootstrap:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+sync: bootstrap
+	@$(UV) sync --frozen --quiet
+
+## Run the gateway on embedded defaults (SQLite in ./var, in-process adapters) with demo data.
+run: sync
+	$(RUN) gateway migrate upgrade
+	$(RUN) gateway seed --if-empty
+	$(RUN) gateway serve
+
+## Run the whole test suite (Postgres/Redis tests skip locally when absent; CI requires them).
+test: sync
+	$(RUN) pytest -q
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: sync
+	$(RUN) mypy
+
+check: lint typecheck schema-check test
+
+schema-export: sync
+	$(RUN) gateway schema export
+
+schema-check: sync
+	@$(RUN) gateway schema check

@@ -1,0 +1,98 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from domain.errors import UnauthenticatedError
+from gateway.container import Container, build_container
+from gateway.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
+from gateway.graphql_http import GraphQLHTTPEndpoint, RequestError
+from gateway.health import Readiness, live
+from gateway.request_id import RequestIdMiddleware, request_id_of
+from gateway.settings import Settings, load_settings
+from persistence.database import ping
+from resolvers.context import Context
+
+log = structlog.get_logger("gateway")
+
+GRAPHQL_PATH = "/graphql"
+STATIC_PREFIX = "/static/graphiql"
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
+    """Build the gateway; the container's resources live as long as the app's lifespan."""
+    settings = settings or load_settings()
+    built = container or build_container(settings)
+
+    async def context_for(request: Request) -> Context:
+        try:
+            principal = await built.authenticator.authenticate(request.headers)
+        except UnauthenticatedError as exc:
+            raise RequestError(
+                401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+            ) from None
+        return Context.build(
+            principal,
+            built.services,
+            request_id_of(request.scope),
+            request=request,
+        )
+
+    async def graphiql(request: Request) -> Response:
+        nonce = secrets.token_urlsafe(16)
+        page = render_graphiql_page(endpoint=GRAPHQL_PATH, static_prefix=STATIC_PREFIX, nonce=nonce)
+        return HTMLResponse(page, headers={"Content-Security-Policy": graphiql_csp(nonce)})
+
+    endpoint = GraphQLHTTPEndpoint(
+        built.schema,
+        context_for,
+        max_batch=settings.graphql.max_batch,
+        max_body_bytes=settings.graphql.max_body_bytes,
+        ide=graphiql if settings.graphiql else None,
+    )
+    readiness = Readiness({"database": lambda: ping(built.engine, timeout=2.0)})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if settings.secret_key_is_ephemeral and settings.is_dev:
+            log.warning("SECURITY__SECRET_KEY is not set: tokens are signed with an ephemeral key")
+        log.info("gateway started", profile=settings.profile)
+        try:
+            yield
+        finally:
+            readiness.draining = True
+            await built.aclose()
+            log.info("gateway stopped")
+
+    routes: list[BaseRoute] = [
+        Route(GRAPHQL_PATH, endpoint.handle, methods=["GET", "POST"]),
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", readiness.handle, methods=["GET"]),
+    ]
+    if settings.graphiql:
+        routes.append(Mount(STATIC_PREFIX, app=graphiql_static_app(), name="graphiql-static"))
+    middleware = [Middleware(RequestIdMiddleware)]
+    if settings.security.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.security.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.container = built
+    app.state.readiness = readiness
+    return app

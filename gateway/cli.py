@@ -1,0 +1,210 @@
+"""The `gateway` command: serve, migrate, seed and schema tooling.
+
+Errors print one readable line to stderr and exit non-zero; no stack traces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from gateway.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Python API Base gateway.")
+migrate_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+schema_app = typer.Typer(no_args_is_help=True, help="The GraphQL schema (SDL).")
+app.add_typer(migrate_app, name="migrate")
+app.add_typer(schema_app, name="schema")
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+
+
+class CliError(Exception):
+    """A failure to report as one line."""
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    # The embedded default lives in ./var; create it so a fresh clone just works.
+    if settings.database.is_sqlite:
+        path = settings.database.url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (SERVER__HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (SERVER__PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the gateway with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    _ensure_sqlite_dir(settings)
+    uvicorn.run(
+        "gateway.asgi:app",
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@migrate_app.command("upgrade")
+def migrate_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from persistence import migrate
+
+    settings = _settings()
+    _ensure_sqlite_dir(settings)
+    asyncio.run(migrate.upgrade(settings.database.url, revision))
+    typer.echo(f"database at {asyncio.run(migrate.current(settings.database.url))}")
+
+
+@migrate_app.command("downgrade")
+def migrate_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Revert migrations down to REVISION (`base` empties the database)."""
+    from persistence import migrate
+
+    settings = _settings()
+    asyncio.run(migrate.downgrade(settings.database.url, revision))
+    typer.echo(f"database at {asyncio.run(migrate.current(settings.database.url))}")
+
+
+@migrate_app.command("current")
+def migrate_current() -> None:
+    """Print the database's current revision."""
+    from persistence import migrate
+
+    typer.echo(asyncio.run(migrate.current(_settings().database.url)))
+
+
+@app.command()
+def seed(
+    users: Annotated[int, typer.Option(min=1, help="How many users.")] = 50,
+    items: Annotated[int, typer.Option(min=1, help="How many catalog items.")] = 40,
+    orders: Annotated[int, typer.Option(min=0, help="How many orders.")] = 200,
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing if data exists.")] = False,
+) -> None:
+    """Fill the database with deterministic demo data."""
+    from persistence import seed as seeding
+    from persistence.database import create_engine
+
+    settings = _settings()
+    _ensure_sqlite_dir(settings)
+
+    async def run() -> None:
+        engine = create_engine(settings.database.url)
+        try:
+            if if_empty and await seeding.has_data(engine):
+                typer.echo("database already has data; nothing seeded")
+                return
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                transient=False,
+            ) as progress:
+                tasks: dict[str, TaskID] = {}
+
+                def on_progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = progress.add_task(stage, total=total)
+                    progress.update(tasks[stage], completed=done)
+
+                summary = await seeding.seed(
+                    engine,
+                    users=users,
+                    items=items,
+                    orders=orders,
+                    seed=seed_value,
+                    on_progress=on_progress,
+                )
+            typer.echo(str(summary))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@schema_app.command("export")
+def schema_export(
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Write the SDL (default: schema/schema.graphql; `-` for stdout)."""
+    from schema import export_sdl
+
+    sdl = export_sdl()
+    if output is not None and str(output) == "-":
+        sys.stdout.write(sdl)
+        return
+    target = output or SCHEMA_FILE
+    target.write_text(sdl, encoding="utf-8")
+    typer.echo(f"wrote {target}")
+
+
+@schema_app.command("check")
+def schema_check() -> None:
+    """Fail if the committed SDL differs from the code's schema."""
+    from schema import export_sdl
+
+    current = export_sdl()
+    committed = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.exists() else ""
+    if current != committed:
+        diff = difflib.unified_diff(
+            committed.splitlines(),
+            current.splitlines(),
+            "schema/schema.graphql (committed)",
+            "schema (code)",
+            lineterm="",
+            n=1,
+        )
+        sys.stderr.write("\n".join(list(diff)[:60]) + "\n")
+        raise CliError("schema/schema.graphql is out of date: run `gateway schema export`")
+    typer.echo("schema/schema.graphql matches the code")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except CliError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except Exception as exc:  # the CLI's contract: one line, non-zero exit
+        import click
+
+        if isinstance(exc, click.ClickException):
+            sys.stderr.write(f"error: {exc.format_message()}\n")
+            sys.exit(exc.exit_code)
+        sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
+        sys.exit(1)

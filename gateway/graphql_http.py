@@ -1,0 +1,268 @@
+"""GraphQL over HTTP, as the GraphQL-over-HTTP specification describes it.
+
+POST with `application/json` bodies and GET with query parameters; responses in
+`application/graphql-response+json` (request errors answer 4xx) or the legacy
+`application/json` (document errors answer 200). A mutation over GET is 405.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from resolvers.context import Context
+from schema import errors as error_table
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+type ContextFactory = Callable[[Request], Awaitable[Context]]
+
+
+class RequestError(Exception):
+    """The HTTP request itself is unusable: no GraphQL execution happens."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str = "BAD_REQUEST",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.headers = status, code, headers or {}
+
+
+def negotiate(accept: str | None) -> str:
+    """Pick the response media type from Accept; raises RequestError(406)."""
+    if not accept:
+        return JSON
+    best: tuple[float, int, str] | None = None
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            chosen = GRAPHQL_RESPONSE
+        elif media in (JSON, "*/*", "application/*"):
+            chosen = JSON
+        else:
+            continue
+        # Higher quality wins; on a tie the newer media type is preferred.
+        rank = (quality, 1 if chosen == GRAPHQL_RESPONSE else 0, chosen)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    if best is None:
+        raise RequestError(406, f"cannot answer with any of: {accept}", "NOT_ACCEPTABLE")
+    return best[2]
+
+
+def _error_body(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def _json_param(raw: str | None, name: str) -> Any:
+    if raw is None:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise RequestError(400, f"the {name} parameter is not valid JSON") from None
+
+
+def _check_params(params: Any) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise RequestError(400, "a GraphQL request must be a JSON object")
+    query = params.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise RequestError(400, "the request has no GraphQL document in `query`")
+    for name in ("variables", "extensions"):
+        if not isinstance(params.get(name), dict | None):
+            raise RequestError(400, f"`{name}` must be an object or null")
+    if not isinstance(params.get("operationName"), str | None):
+        raise RequestError(400, "`operationName` must be a string or null")
+    return params
+
+
+class GraphQLHTTPEndpoint:
+    """The `/graphql` HTTP endpoint; GraphiQL is rendered by `ide` when given."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        context_factory: ContextFactory,
+        *,
+        max_batch: int = 10,
+        max_body_bytes: int = 1_048_576,
+        ide: Callable[[Request], Awaitable[Response]] | None = None,
+    ) -> None:
+        self._schema = schema
+        self._context_factory = context_factory
+        self._max_batch = max_batch
+        self._max_body_bytes = max_body_bytes
+        self._ide = ide
+
+    async def handle(self, request: Request) -> Response:
+        if self._ide is not None and self._wants_ide(request):
+            return await self._ide(request)
+        media = JSON
+        try:
+            media = negotiate(request.headers.get("accept"))
+            payload = await self._read(request)
+            context = await self._context_factory(request)
+            if isinstance(payload, list):
+                results = [await self._execute_one(request, p, context, media) for p in payload]
+                return self._respond([body for body, _ in results], 200, media)
+            body, status = await self._execute_one(request, payload, context, media)
+            return self._respond(body, status, media)
+        except RequestError as exc:
+            return self._respond(_error_body(str(exc), exc.code), exc.status, media, exc.headers)
+
+    @staticmethod
+    def _wants_ide(request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def _read(self, request: Request) -> dict[str, Any] | list[dict[str, Any]]:
+        if request.method == "GET":
+            params = request.query_params
+            return _check_params(
+                {
+                    "query": params.get("query"),
+                    "operationName": params.get("operationName"),
+                    "variables": _json_param(params.get("variables"), "variables"),
+                    "extensions": _json_param(params.get("extensions"), "extensions"),
+                }
+            )
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise RequestError(
+                415, "send the GraphQL request as application/json", "UNSUPPORTED_MEDIA_TYPE"
+            )
+        body = await request.body()
+        if len(body) > self._max_body_bytes:
+            raise RequestError(413, "the request body is too large", "PAYLOAD_TOO_LARGE")
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise RequestError(400, "the request body is not valid JSON") from None
+        if isinstance(parsed, list):
+            if not parsed:
+                raise RequestError(400, "an empty batch has nothing to execute")
+            if len(parsed) > self._max_batch:
+                raise RequestError(
+                    400,
+                    f"a batch may hold at most {self._max_batch} operations",
+                    "BATCH_TOO_LARGE",
+                )
+            return [_check_params(item) for item in parsed]
+        return _check_params(parsed)
+
+    async def _execute_one(
+        self, request: Request, params: dict[str, Any], context: Context, media: str
+    ) -> tuple[dict[str, Any], int]:
+        allowed = (
+            {OperationType.QUERY}
+            if request.method == "GET"
+            else {OperationType.QUERY, OperationType.MUTATION}
+        )
+        try:
+            result = await self._schema.execute(
+                params["query"],
+                variable_values=params.get("variables"),
+                context_value=context,
+                operation_name=params.get("operationName"),
+                allowed_operation_types=allowed,
+                operation_extensions=params.get("extensions"),
+            )
+        except InvalidOperationTypeError as exc:
+            if request.method == "GET" and exc.operation_type is OperationType.MUTATION:
+                raise RequestError(
+                    405,
+                    "mutations are only accepted over POST",
+                    "METHOD_NOT_ALLOWED",
+                    {"Allow": "POST"},
+                ) from None
+            raise RequestError(
+                400,
+                "subscriptions are served over WebSocket on this path",
+                "OPERATION_NOT_SUPPORTED",
+            ) from None
+        except CannotGetOperationTypeError as exc:
+            body = _error_body(exc.as_http_error_reason(), "OPERATION_RESOLUTION_FAILURE")
+            return body, 400 if media == GRAPHQL_RESPONSE else 200
+        except MissingQueryError:
+            raise RequestError(400, "the request has no GraphQL document in `query`") from None
+        return self._body(result, context), self._status(result, media)
+
+    @staticmethod
+    def _body(result: ExecutionResult, context: Context) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        request_error = (
+            result.data is None
+            and bool(result.errors)
+            and all(error.path is None for error in result.errors or [])
+        )
+        if not request_error:
+            body["data"] = result.data
+        if result.errors:
+            body["errors"] = [_formatted(error, context) for error in result.errors]
+        if result.extensions:
+            body["extensions"] = result.extensions
+        return body
+
+    @staticmethod
+    def _status(result: ExecutionResult, media: str) -> int:
+        if media == JSON:
+            return 200
+        request_error = (
+            result.data is None
+            and bool(result.errors)
+            and all(error.path is None for error in result.errors or [])
+        )
+        return 400 if request_error else 200
+
+    @staticmethod
+    def _respond(
+        body: Any, status: int, media: str, headers: dict[str, str] | None = None
+    ) -> Response:
+        return Response(
+            orjson.dumps(body),
+            status_code=status,
+            media_type=f"{media}; charset=utf-8",
+            headers=headers,
+        )
+
+
+def _formatted(error: GraphQLError, context: Context) -> dict[str, Any]:
+    formatted: dict[str, Any] = dict(error.formatted)
+    extensions = dict(formatted.get("extensions") or {})
+    if "code" not in extensions:
+        # Errors raised outside the operation (an extension's own failure) still get a code.
+        extensions["code"] = error_table.INTERNAL.code
+        extensions["requestId"] = context.request_id
+        formatted["message"] = "Internal server error"
+    formatted["extensions"] = extensions
+    return formatted

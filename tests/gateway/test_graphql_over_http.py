@@ -1,0 +1,188 @@
+"""GraphQL over HTTP: media types, status codes and error codes, per the spec."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.gateway.conftest import World, as_user
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+ITEMS = "{ items(first: 2) { edges { node { sku name price { amount currency } } } } }"
+
+
+async def test_a_query_over_post_returns_its_data(client: httpx.AsyncClient, world: World) -> None:
+    response = await client.post("/graphql", json={"query": ITEMS})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.json() == {
+        "data": {
+            "items": {
+                "edges": [
+                    {
+                        "node": {
+                            "sku": "WIDGET-1",
+                            "name": "Widget",
+                            "price": {"amount": "9.99", "currency": "USD"},
+                        }
+                    },
+                    {
+                        "node": {
+                            "sku": "GADGET-1",
+                            "name": "Gadget",
+                            "price": {"amount": "25.00", "currency": "USD"},
+                        }
+                    },
+                ]
+            }
+        }
+    }
+
+
+async def test_a_query_over_get_returns_its_data(client: httpx.AsyncClient, world: World) -> None:
+    response = await client.get(
+        "/graphql",
+        params={"query": "{ items(first: 1) { totalCount } }"},
+        headers={"accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
+    assert response.json() == {"data": {"items": {"totalCount": 3}}}
+
+
+async def test_a_mutation_over_get_is_refused_with_405(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/graphql", params={"query": 'mutation { cancelOrder(id: "T3JkZXI6MQ==") { id } }'}
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "mutations are only accepted over POST",
+                "extensions": {"code": "METHOD_NOT_ALLOWED"},
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(("accept", "status"), [("application/json", 200), (GRAPHQL_RESPONSE, 400)])
+async def test_a_parse_error_has_its_code_and_the_status_of_the_media_type(
+    client: httpx.AsyncClient, accept: str, status: int
+) -> None:
+    response = await client.post(
+        "/graphql", json={"query": "{ items {"}, headers={"accept": accept}
+    )
+    assert response.status_code == status
+    body = response.json()
+    assert "data" not in body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_PARSE_FAILED"]
+
+
+@pytest.mark.parametrize(("accept", "status"), [("application/json", 200), (GRAPHQL_RESPONSE, 400)])
+async def test_an_unknown_field_is_a_validation_error(
+    client: httpx.AsyncClient, accept: str, status: int
+) -> None:
+    response = await client.post(
+        "/graphql", json={"query": "{ items { nope } }"}, headers={"accept": accept}
+    )
+    assert response.status_code == status
+    body = response.json()
+    assert "data" not in body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_a_variable_of_the_wrong_type_is_bad_user_input(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": "query($n: Int) { items(first: $n) { totalCount } }",
+            "variables": {"n": "ten"},
+        },
+        headers={"accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 400
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_a_body_that_is_not_json_is_a_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {"message": "the request body is not valid JSON", "extensions": {"code": "BAD_REQUEST"}}
+        ]
+    }
+
+
+async def test_an_unsupported_content_type_is_a_415(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", content=b"{ items { totalCount } }", headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+async def test_an_unacceptable_accept_header_is_a_406(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", json={"query": ITEMS}, headers={"accept": "application/xml"}
+    )
+    assert response.status_code == 406
+
+
+async def test_a_request_without_a_document_is_a_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json={"variables": {}})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_batch_runs_each_operation(client: httpx.AsyncClient, world: World) -> None:
+    response = await client.post(
+        "/graphql",
+        json=[{"query": "{ items { totalCount } }"}, {"query": "{ me { name } }"}],
+        headers=as_user(world.alice),
+    )
+    assert response.status_code == 200
+    assert response.json() == [
+        {"data": {"items": {"totalCount": 3}}},
+        {"data": {"me": {"name": "Alice"}}},
+    ]
+
+
+async def test_a_batch_over_the_limit_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json=[{"query": "{ me { name } }"}] * 11)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BATCH_TOO_LARGE"
+
+
+async def test_the_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", json={"query": "{ me { name } }"}, headers={"x-request-id": "req-12345678"}
+    )
+    assert response.headers["x-request-id"] == "req-12345678"
+
+
+async def test_graphiql_is_served_to_browsers_without_external_urls(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "http://" not in response.text
+    assert "https://" not in response.text
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+async def test_health_live_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_health_ready_checks_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/ready")
+    assert (response.status_code, response.json()) == (
+        200,
+        {"status": "ready", "checks": {"database": "ok"}},
+    )
