@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Sequence
 from types import TracebackType
@@ -38,27 +39,30 @@ class Subscription:
         return not self.event_types or isinstance(event, self.event_types)
 
     def _offer(self, event: DomainEvent) -> bool:
-        """Queue the event; False (and the subscription is finished) if the queue is full."""
+        """Queue the event; False (and the subscription is dropped) if the queue is full."""
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             self.dropped = True
-            self._finish()
+            # The backlog is stale once events are missing: free it, end the iterator.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._end()
             return False
         return True
 
-    def _finish(self) -> None:
+    def _end(self) -> None:
         self.closed = True
-        # Free the backlog and wake a waiting consumer with the end marker.
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        # The end marker wakes a consumer waiting on an empty queue; a full queue has
+        # no waiting consumer, and __anext__ sees `closed` once it has drained it.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
 
     def close(self) -> None:
-        """Stop receiving events; the iterator ends. Safe to call twice."""
+        """Stop receiving events; queued ones can still be read, then iteration ends."""
         if not self.closed:
             self._bus._unsubscribe(self)
-            self._finish()
+            self._end()
 
     def __aiter__(self) -> Self:
         return self
@@ -70,6 +74,17 @@ class Subscription:
         if event is None:
             raise StopAsyncIteration
         return event
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,8 +1,8 @@
 """Run the Alembic migrations from code: no alembic.ini needed.
 
-    await migrate.upgrade("sqlite+aiosqlite:///app.db")
-    await migrate.downgrade(url, "base")
-    await migrate.current(url)  # -> "0001" or None
+await migrate.upgrade("sqlite+aiosqlite:///app.db")
+await migrate.downgrade(url, "base")
+await migrate.current(url)  # -> "0001" or None
 """
 
 from __future__ import annotations

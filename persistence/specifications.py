@@ -138,7 +138,7 @@ def _field(fields: FieldMap, name: str) -> SqlField:
 def _compare(spec: Compare, fields: FieldMap) -> Predicate:
     target = _field(fields, spec.field)
     if spec.op is Op.CONTAINS:
-        return _never_null(_contains(spec, target), target)
+        return _contains(spec, target)
     if target.kind is Kind.MONEY:
         return _money(spec, target)
     if spec.op is Op.IN:

@@ -56,8 +56,8 @@ async def _admin(statement: str) -> None:
 
 
 def postgres_url_for(database: str) -> str:
-    return sa.make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(
-        hide_password=False
+    return (
+        sa.make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
     )
 
 

@@ -301,9 +301,7 @@ async def test_orders_page_and_count_per_customer(uow_factory: SqlUnitOfWorkFact
             [alice.id, bob.id, carol.id], field("status") == OrderStatus.PAID
         )
         every = await uow.orders.count_per_customer([alice.id, bob.id, carol.id], Always())
-    summary = {
-        key: ([o.id for o in page.items], page.has_next_page) for key, page in pages.items()
-    }
+    summary = {key: ([o.id for o in page.items], page.has_next_page) for key, page in pages.items()}
     assert summary == {
         alice.id: ([orders[3].id, orders[2].id], True),
         bob.id: ([orders[1].id], False),
