@@ -11,21 +11,21 @@ from domain.specifications import Always, Specification, field
 
 
 def visible_orders(principal: Principal) -> Specification:
-    """Staff see every order; a customer sees their own; anonymous callers see none."""
-    if principal.is_staff:
+    """`orders:read` sees every order; a customer their own; anonymous callers none."""
+    if principal.can("orders:read"):
         return Always()
     return field("customer_id") == principal.require_user()
 
 
 def visible_items(principal: Principal) -> Specification:
-    """Inactive items are hidden from everyone but staff."""
-    if principal.is_staff:
+    """Inactive items are hidden from everyone without `items:read_inactive`."""
+    if principal.can("items:read_inactive"):
         return Always()
     return field("active") == True  # noqa: E712  # builds a specification, not a bool
 
 
 def visible_users(principal: Principal) -> Specification:
-    """Staff see every user (they serve customers' orders); others only themselves."""
-    if principal.is_staff:
+    """`users:read` (staff: they serve customers' orders) sees everyone; others themselves."""
+    if principal.can("users:read"):
         return Always()
     return field("id") == principal.require_user()

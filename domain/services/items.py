@@ -62,7 +62,7 @@ class ItemService:
         stock: int = 0,
     ) -> Item:
         """Add an item; raises ForbiddenError, ValidationError or DuplicateError (sku)."""
-        principal.require_staff()
+        principal.require("items:write")
         item = Item(sku=sku, name=name, price=price, description=description, stock=stock)
         async with self._uow() as uow:
             existing = await uow.items.page(field("sku") == sku, PageRequest(first=1))
@@ -74,7 +74,7 @@ class ItemService:
 
     async def update(self, principal: Principal, item_id: int, changes: ItemChanges) -> Item:
         """Apply a partial update; a price change publishes ItemPriceChanged."""
-        principal.require_staff()
+        principal.require("items:write")
         check_item_fields(
             name=changes.name,
             price=changes.price,
@@ -104,7 +104,7 @@ class ItemService:
 
     async def delete(self, principal: Principal, item_id: int) -> Item:
         """Delete an item no order references; otherwise ConflictError (deactivate it)."""
-        principal.require_staff()
+        principal.require("items:write")
         async with self._uow() as uow:
             item = await uow.items.get(item_id)
             if item is None:

@@ -27,7 +27,7 @@ class OrderService:
         Raises ValidationError (bad lines), NotFoundError (unknown item) or
         OutOfStockError; on any error nothing is written.
         """
-        customer_id = principal.require_user()
+        customer_id = principal.require("orders:create")
         check_line_requests(lines)
         async with self._uow() as uow:
             # Locks are taken in id order so two orders over the same items cannot deadlock.
@@ -55,12 +55,13 @@ class OrderService:
         self, principal: Principal, order_id: int, status: OrderStatus
     ) -> Order:
         """Staff move an order along; raises InvalidTransitionError if not allowed."""
-        principal.require_staff()
+        principal.require("orders:update")
         return await self._transition(principal, order_id, status)
 
     async def cancel(self, principal: Principal, order_id: int) -> Order:
         """The owner or staff cancel an order before it ships; stock is released."""
-        principal.require_user()
+        if not principal.can("orders:cancel"):
+            principal.require("orders:cancel_own")
         return await self._transition(principal, order_id, OrderStatus.CANCELLED)
 
     async def _transition(self, principal: Principal, order_id: int, status: OrderStatus) -> Order:

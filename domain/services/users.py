@@ -49,7 +49,7 @@ class UserService:
         password_hash: str | None = None,
     ) -> User:
         """Create an account (admin or system only); raises DuplicateError on the email."""
-        principal.require_admin()
+        principal.require("users:write")
         user = User(email=email, name=name, roles=roles, password_hash=password_hash)
         async with self._uow() as uow:
             if await uow.users.by_email(email) is not None:
