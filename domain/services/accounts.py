@@ -17,6 +17,7 @@ from domain.errors import (
 from domain.passwords import PasswordHasher, PasswordPolicy
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
+from domain.rbac import RoleRegistry, default_registry
 from domain.tokens import TokenClaims, TokenIssuer, TokenKind, TokenPair, TokenRevocationStore
 from domain.users import Email, Role, User, check_name
 
@@ -50,11 +51,13 @@ class AccountService:
         revocations: TokenRevocationStore,
         policy: PasswordPolicy | None = None,
         *,
+        registry: RoleRegistry | None = None,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._uow, self._hasher, self._tokens = uow, hasher, tokens
         self._revocations = revocations
         self.policy = policy or PasswordPolicy()
+        self._registry = registry or default_registry()
         self._now = now
         self._dummy_hash: str | None = None
         self._dummy_lock = asyncio.Lock()
@@ -147,14 +150,14 @@ class AccountService:
             await self._revoke_session(other.family)
 
     async def logout_all(self, principal: Principal, user_id: int | None = None) -> None:
-        """End every session of a user (yourself; another user needs admin).
+        """End every session of a user (yourself; another user needs `users:write`).
 
         Raises UnauthenticatedError or ForbiddenError.
         """
         caller = principal.require_user()
         target = caller if user_id is None else user_id
         if target != caller:
-            principal.require_admin()
+            principal.require("users:write")
         await self._revoke_user(target)
 
     async def change_password(self, principal: Principal, old: str, new: str) -> TokenPair:
@@ -180,12 +183,12 @@ class AccountService:
         return self._tokens.issue_pair(user.id, user.roles).pair
 
     async def assign_roles(self, principal: Principal, user_id: int, roles: Iterable[str]) -> User:
-        """Replace a user's roles (admin only); their sessions end so no token keeps old roles.
+        """Replace a user's roles (`roles:assign`); their sessions end so no token keeps old roles.
 
         Raises UnauthenticatedError, ForbiddenError, ValidationError (unknown or no
         roles, or an admin dropping their own admin role) or NotFoundError.
         """
-        principal.require_admin()
+        principal.require("roles:assign")
         wanted = parse_roles(roles)
         if user_id == principal.user_id and Role.ADMIN not in wanted:
             raise ValidationError.single("roles", "you cannot remove your own admin role")
@@ -210,7 +213,7 @@ class AccountService:
 
     async def authenticate(self, access_token: str) -> Principal:
         """The caller a bearer token proves; raises UnauthenticatedError."""
-        return principal_from(await self.verify_access(access_token))
+        return principal_from(await self.verify_access(access_token), self._registry)
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:
@@ -241,9 +244,8 @@ class AccountService:
         )
 
 
-def principal_from(claims: TokenClaims) -> Principal:
+def principal_from(claims: TokenClaims, registry: RoleRegistry | None = None) -> Principal:
     """The Principal an access token stands for; role names no longer known grant nothing."""
     known = {role.value for role in Role}
-    return Principal(
-        claims.subject, frozenset(Role(name) for name in claims.roles if name in known)
-    )
+    roles = frozenset(Role(name) for name in claims.roles if name in known)
+    return Principal.of(claims.subject, roles, registry or default_registry())

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain import rbac
 from domain.errors import (
     ConflictError,
     DuplicateError,
@@ -480,6 +481,18 @@ def test_roles_unknown_to_the_domain_grant_nothing() -> None:
         TokenKind.ACCESS, 7, ["staff", "retired-role"]
     )
     assert principal_from(claims) == Principal(7, frozenset({Role.STAFF}))
+
+
+async def test_the_principal_carries_the_permissions_of_its_roles(world: World) -> None:
+    world.add_user("ann@example.org", roles=frozenset({Role.STAFF}))
+    principal = await world.accounts.authenticate((await login(world)).access_token)
+    assert principal.permissions == rbac.default_registry().resolve("staff")
+    custom = rbac.RoleRegistry([rbac.RoleDefinition("staff", frozenset({"items:read"}))])
+    accounts = AccountService(
+        world.uow, world.hasher, world.tokens, world.revocations, registry=custom, now=world.clock
+    )
+    pair = await login(world)
+    assert (await accounts.authenticate(pair.access_token)).permissions == {"items:read"}
 
 
 def test_parse_roles_accepts_known_names() -> None:
