@@ -65,10 +65,16 @@ class SqlOrderRepository(SqlRepository[orders.Order, tables.OrderRow]):
     async def add(self, entity: orders.Order) -> None:
         """Insert the order, then all its lines in one batched statement."""
         await super().add(entity)
-        statement = sa.insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
         params = [tables.line_values(entity.id, line) for line in entity.lines]
-        result = await self._db.execute(statement, params)
-        ids = list(result.scalars())
+        if self._db.dialect == "postgresql":
+            statement = sa.insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
+            ids = list((await self._db.execute(statement, params)).scalars())
+        else:
+            # SQLAlchemy cannot promise RETURNING order for a batched SQLite insert and
+            # would send one INSERT per line. One multi-row INSERT under the write lock
+            # (BEGIN IMMEDIATE, AUTOINCREMENT) numbers the rows in VALUES order instead.
+            statement = sa.insert(_LINES).values(params).returning(_LINES.c.id)
+            ids = sorted((await self._db.execute(statement)).scalars())
         entity.lines = tuple(
             dataclasses.replace(line, id=line_id)
             for line, line_id in zip(entity.lines, ids, strict=True)

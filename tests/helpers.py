@@ -33,7 +33,9 @@ class assert_max_statements:  # lower-case: reads as the assertion it is
     ) -> None:
         self._counter.__exit__(exc_type, exc, tb)
         if exc_type is None and self.log.count > self._limit:
-            listing = "\n".join(f"  {i}. {s}" for i, s in enumerate(self.log.statements, 1))
+            listing = "\n".join(
+                f"  {i}. {' '.join(s.split())}" for i, s in enumerate(self.log.statements, 1)
+            )
             raise AssertionError(
                 f"expected at most {self._limit} statements, got {self.log.count}:\n{listing}"
             )
