@@ -23,7 +23,7 @@ def check_item_fields(
 ) -> None:
     """Raises ValidationError listing every bad field among those given."""
     problems: list[FieldProblem] = []
-    if sku is not None and not _SKU.match(sku):
+    if sku is not None and not _SKU.fullmatch(sku):  # match() lets "AB\n" through
         problems.append(FieldProblem("sku", "must be 2-40 of A-Z, 0-9 and '-'"))
     if name is not None and not 1 <= len(name.strip()) <= 200:
         problems.append(FieldProblem("name", "must be 1-200 characters"))
@@ -35,6 +35,12 @@ def check_item_fields(
         problems.append(FieldProblem("stock", "must not be negative"))
     if problems:
         raise ValidationError(problems)
+
+
+def _check_quantity(quantity: int) -> None:
+    # A negative reserve would add stock and a negative release would take it below zero.
+    if quantity <= 0:
+        raise ValidationError.single("quantity", "must be positive")
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -62,6 +68,7 @@ class Item(RecordsEvents):
 
     def reserve(self, quantity: int) -> None:
         """Take `quantity` from stock; raises OutOfStockError if there is not enough."""
+        _check_quantity(quantity)
         if not self.active:
             raise OutOfStockError(self.id, quantity, 0)
         if quantity > self.stock:
@@ -70,6 +77,7 @@ class Item(RecordsEvents):
 
     def release(self, quantity: int) -> None:
         """Give back stock that a cancelled order had reserved."""
+        _check_quantity(quantity)
         self.stock += quantity
 
     def change_price(self, price: Money) -> None:

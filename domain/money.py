@@ -44,7 +44,12 @@ class Money:
             raise ValidationError.single("amount", f"{amount!r} is not a number") from None
         if not value.is_finite():
             raise ValidationError.single("amount", "must be a finite number")
-        if value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) != value:
+        try:
+            exact = value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) == value
+        except InvalidOperation:
+            # Past the context precision (28 digits) quantize signals; "1e30" is bad input.
+            raise ValidationError.single("amount", "is too large") from None
+        if not exact:
             raise ValidationError.single(
                 "amount", f"at most {_MINOR_DIGITS} decimal places are allowed"
             )

@@ -55,6 +55,12 @@ class OrderLine:
 
 def check_line_requests(lines: Sequence[LineRequest]) -> None:
     """Raises ValidationError listing every bad line."""
+    problems = _line_problems(lines)
+    if problems:
+        raise ValidationError(problems)
+
+
+def _line_problems(lines: Sequence[LineRequest]) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     if not lines:
         problems.append(FieldProblem("lines", "an order needs at least one line"))
@@ -69,8 +75,7 @@ def check_line_requests(lines: Sequence[LineRequest]) -> None:
         if line.item_id in seen:
             problems.append(FieldProblem(f"lines.{index}.itemId", "appears more than once"))
         seen.add(line.item_id)
-    if problems:
-        raise ValidationError(problems)
+    return problems
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
@@ -85,10 +90,12 @@ class Order(RecordsEvents):
     id: int = 0
 
     def __post_init__(self) -> None:
-        check_line_requests([LineRequest(line.item_id, line.quantity) for line in self.lines])
+        problems = _line_problems([LineRequest(line.item_id, line.quantity) for line in self.lines])
         currencies = {line.unit_price.currency for line in self.lines}
         if len(currencies) > 1:
-            raise ValidationError.single("lines", "all lines must share one currency")
+            problems.append(FieldProblem("lines", "all lines must share one currency"))
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def total(self) -> Money:

@@ -46,7 +46,8 @@ class Cursor:
         try:
             padded = text + "=" * (-len(text) % 4)
             key, ident = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        except (ValueError, TypeError, binascii.Error, UnicodeEncodeError):
+        # RecursionError: json gives up on deeply nested arrays, which a client can send.
+        except (ValueError, TypeError, binascii.Error, UnicodeEncodeError, RecursionError):
             raise ValidationError.single("after", "is not a valid cursor") from None
         if not isinstance(ident, int) or isinstance(ident, bool):
             raise ValidationError.single("after", "is not a valid cursor")
