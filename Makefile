@@ -16,7 +16,7 @@ sync: bootstrap
 run: sync
 	$(RUN) gateway migrate upgrade
 	$(RUN) gateway seed --if-empty
-	$(RUN) gateway serve
+	SECURITY__ALLOW_DEBUG_IDENTITY=$${SECURITY__ALLOW_DEBUG_IDENTITY:-true} $(RUN) gateway serve
 
 ## Run the whole test suite (Postgres/Redis tests skip locally when absent; CI requires them).
 test: sync

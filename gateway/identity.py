@@ -3,26 +3,65 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from domain.errors import UnauthenticatedError
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
+from domain.rbac import RoleRegistry
+from domain.services.accounts import AccountService, principal_from
+from domain.tokens import TokenClaims
 
 DEBUG_HEADER = "x-debug-user"
+# Far larger than any token we issue; anything bigger is refused before parsing.
+MAX_AUTHORIZATION_BYTES = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The caller and, when a bearer token proved it, that token's claims."""
+
+    principal: Principal
+    token: TokenClaims | None = None
+
+    @classmethod
+    def anonymous(cls) -> Identity:
+        return cls(Principal.anonymous())
 
 
 class Authenticator(Protocol):
-    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+    async def authenticate(self, headers: Mapping[str, str]) -> Identity:
         """The caller; anonymous without credentials; UnauthenticatedError if they are bad."""
         ...
 
 
-class AnonymousAuthenticator:
-    """Everyone is anonymous: the safe default when nothing else is configured."""
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer` header; raises UnauthenticatedError if malformed."""
+    raw = headers.get("authorization")
+    if raw is None:
+        return None
+    if len(raw) > MAX_AUTHORIZATION_BYTES:
+        raise UnauthenticatedError("the Authorization header is too large")
+    scheme, _, token = raw.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthenticatedError("use the Authorization: Bearer <token> scheme")
+    return token.strip()
 
-    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
-        return Principal.anonymous()
+
+class BearerAuthenticator:
+    """Access tokens in `Authorization: Bearer`; no header means anonymous."""
+
+    def __init__(self, accounts: AccountService, registry: RoleRegistry) -> None:
+        self._accounts, self._registry = accounts, registry
+
+    async def authenticate(self, headers: Mapping[str, str]) -> Identity:
+        token = bearer_token(headers)
+        if token is None:
+            return Identity.anonymous()
+        claims = await self._accounts.verify_access(token)
+        roles = principal_from(claims).roles
+        return Identity(Principal.of(claims.subject, roles, self._registry), claims)
 
 
 class DebugHeaderAuthenticator:
@@ -32,17 +71,19 @@ class DebugHeaderAuthenticator:
     leak into a deployment by accident.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, fallback: Authenticator) -> None:
-        self._uow, self._fallback = uow, fallback
+    def __init__(
+        self, uow: UnitOfWorkFactory, registry: RoleRegistry, fallback: Authenticator
+    ) -> None:
+        self._uow, self._registry, self._fallback = uow, registry, fallback
 
-    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+    async def authenticate(self, headers: Mapping[str, str]) -> Identity:
         raw = headers.get(DEBUG_HEADER)
         if raw is None:
             return await self._fallback.authenticate(headers)
-        if not raw.isdigit():
+        if not raw.isascii() or not raw.isdigit():
             raise UnauthenticatedError(f"{DEBUG_HEADER} must be a user id")
         async with self._uow(read_only=True) as uow:
             user = await uow.users.get(int(raw))
         if user is None or not user.active:
             raise UnauthenticatedError("unknown or inactive user")
-        return Principal(user.id, user.roles)
+        return Identity(Principal.of(user.id, user.roles, self._registry))

@@ -7,6 +7,7 @@ import strawberry
 from resolvers import items as item_resolvers
 from resolvers import orders as order_resolvers
 from resolvers.context import Context
+from schema.accounts import AccountMutation
 from schema.items import CreateItemInput, Item, UpdateItemInput
 from schema.node import decode_id
 from schema.orders import Order, OrderStatus, PlaceOrderInput
@@ -20,7 +21,7 @@ class DeletePayload:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(AccountMutation):
     @strawberry.mutation(description="Add a catalog item (staff).")
     async def create_item(self, info: Info, input: CreateItemInput) -> Item:
         created = await item_resolvers.create_item(

@@ -35,9 +35,12 @@ class User(Node):
     created_at: datetime
     pk: strawberry.Private[int]
     _email: strawberry.Private[str]
+    # Set when the response goes to the account's owner before a token proves it
+    # (register, login): the caller has just shown they own the address.
+    _owner_view: strawberry.Private[bool] = False
 
     @classmethod
-    def from_domain(cls, user: domain_users.User) -> User:
+    def from_domain(cls, user: domain_users.User, *, owner_view: bool = False) -> User:
         return cls(
             id=to_global_id("User", user.id),
             pk=user.id,
@@ -46,11 +49,13 @@ class User(Node):
             active=user.active,
             created_at=user.created_at,
             _email=user.email.value,
+            _owner_view=owner_view,
         )
 
     @strawberry.field(description="Visible to the user and to admins; null for anyone else.")
     def email(self, info: strawberry.Info[Context, None]) -> str | None:
-        return self._email if user_resolvers.can_see_email(info.context, self.pk) else None
+        visible = self._owner_view or user_resolvers.can_see_email(info.context, self.pk)
+        return self._email if visible else None
 
     @strawberry.field(description="The user's orders, newest first by default.")
     async def orders(

@@ -80,7 +80,14 @@ async def populate(container: Container) -> World:
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
-        security={"allow_debug_identity": True, "secret_key": "x" * 40},
+        security={
+            "allow_debug_identity": True,
+            "secret_key": "x" * 40,
+            # Cheap hashing keeps the suite fast; the parameters are not what is tested.
+            "argon2_time_cost": 1,
+            "argon2_memory_kib": 1024,
+            "argon2_parallelism": 1,
+        },
     )
 
 
