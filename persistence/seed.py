@@ -1,0 +1,238 @@
+"""Deterministic demo data, bulk-inserted: the same seed always gives the same database.
+
+Rows are written with executemany-style Core inserts in chunks and explicit ids (the
+database must be empty), so 1,000 users, 500 items and 10,000 orders take seconds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.errors import ConflictError, ValidationError
+from domain.orders import OrderStatus
+from domain.users import Role
+from persistence import tables
+from persistence.tables import encode_roles
+from persistence.unit_of_work import SqlUnitOfWorkFactory
+
+type Progress = Callable[[str, int, int], None]
+
+ADMIN_EMAIL = "admin@example.com"
+# The documented demo credential (meets the default policy: 12+ chars, 3 classes);
+# only its hash is stored, and only when the caller supplies a hasher or a hash.
+DEMO_PASSWORD = "Demo-Password-2026"  # noqa: S105  # public demo credential, by design
+# A fixed clock keeps the data identical from run to run.
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+CHUNK = 2_000
+
+_FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia"]
+_FIRST += ["Linus", "Margaret", "Dennis", "Katherine", "John", "Hedy", "Tim", "Annie", "Guido"]
+_LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"]
+_LAST += ["Perlman", "Torvalds", "Hamilton", "Ritchie", "Johnson", "Backus", "Lamarr", "Lee"]
+_ADJECTIVES = ["Compact", "Deluxe", "Eco", "Heavy", "Light", "Mini", "Pro", "Smart", "Ultra"]
+_NOUNS = ["Widget", "Gadget", "Sprocket", "Lamp", "Kettle", "Bottle", "Backpack", "Cable"]
+_NOUNS += ["Charger", "Notebook", "Pen", "Mug", "Speaker", "Keyboard", "Mouse", "Tripod"]
+# placed 25%, paid 25%, shipped 20%, delivered 20%, cancelled 10%
+_STATUSES = [OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED]
+_STATUS_WEIGHTS = [25, 25, 20, 20]
+_STATUSES_ALL = [*_STATUSES, OrderStatus.CANCELLED]
+_WEIGHTS_ALL = [*_STATUS_WEIGHTS, 10]
+
+
+class AlreadySeededError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__("the database already holds data; seeding needs an empty database")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSummary:
+    users: int
+    staff: int
+    customers: int
+    items: int
+    orders: int
+    lines: int
+    admin_email: str
+    seed: int
+
+
+@dataclass(slots=True)
+class _Plan:
+    users: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+    lines: list[dict[str, Any]]
+    staff: int
+
+
+def _plan(
+    rng: random.Random, *, users: int, items: int, orders: int, password_hash: str | None
+) -> _Plan:
+    staff = min(5, max(0, users - 1) // 50 + (1 if users > 1 else 0))
+    user_rows: list[dict[str, Any]] = []
+    for n in range(1, users + 1):
+        if n == 1:
+            email, roles = ADMIN_EMAIL, frozenset({Role.ADMIN, Role.STAFF})
+        elif n <= 1 + staff:
+            email, roles = f"staff{n - 1}@example.com", frozenset({Role.STAFF})
+        else:
+            email, roles = f"user{n}@example.com", frozenset({Role.CUSTOMER})
+        user_rows.append(
+            {
+                "id": n,
+                "email": email,
+                "name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+                "roles": encode_roles(roles),
+                "password_hash": password_hash,
+                "active": n <= 1 + staff or rng.random() > 0.02,
+                "created_at": EPOCH - timedelta(days=400, minutes=rng.randrange(60 * 24 * 30)),
+            }
+        )
+    item_rows: list[dict[str, Any]] = []
+    for n in range(1, items + 1):
+        item_rows.append(
+            {
+                "id": n,
+                "sku": f"ITEM-{n:04d}",
+                "name": f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {n}",
+                "description": f"A demo {rng.choice(_NOUNS).lower()} for testing.",
+                "price_cents": rng.randrange(199, 50_000),
+                "currency": "USD",
+                "stock": rng.randrange(200, 800),
+                "active": rng.random() > 0.05,
+                "created_at": EPOCH - timedelta(days=380, minutes=rng.randrange(60 * 24 * 10)),
+            }
+        )
+    customers = [row["id"] for row in user_rows[1 + staff :]]
+    if orders and not customers:
+        raise ValidationError.single("orders", "orders need at least one customer")
+    if orders and not any(row["active"] for row in item_rows):
+        raise ValidationError.single("orders", "orders need at least one active item")
+    order_rows, line_rows = _orders(rng, orders, customers, item_rows)
+    return _Plan(user_rows, item_rows, order_rows, line_rows, staff)
+
+
+def _orders(
+    rng: random.Random, count: int, customers: list[int], item_rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    active = [row for row in item_rows if row["active"]]
+    order_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    for order_id in range(1, count + 1):
+        status = rng.choices(_STATUSES_ALL, _WEIGHTS_ALL)[0]
+        wanted = rng.sample(active, min(len(active), rng.randint(1, 6)))
+        chosen = []
+        for row in wanted:
+            quantity = rng.randint(1, 3)
+            # Cancelled orders released their stock; the others hold it.
+            if status is not OrderStatus.CANCELLED:
+                if row["stock"] < quantity:
+                    continue
+                row["stock"] -= quantity
+            chosen.append((row, quantity))
+        if not chosen:
+            status, chosen = OrderStatus.CANCELLED, [(wanted[0], 1)]
+        created = EPOCH - timedelta(seconds=rng.randrange(365 * 24 * 3600))
+        updated = created
+        if status is not OrderStatus.PLACED:
+            updated = created + timedelta(minutes=rng.randrange(1, 60 * 24 * 7))
+        order_rows.append(
+            {
+                "id": order_id,
+                "customer_id": rng.choice(customers),
+                "status": status.value,
+                "created_at": created,
+                "updated_at": updated,
+            }
+        )
+        for row, quantity in chosen:
+            line_rows.append(
+                {
+                    "id": len(line_rows) + 1,
+                    "order_id": order_id,
+                    "item_id": row["id"],
+                    "quantity": quantity,
+                    "unit_price_cents": row["price_cents"],
+                    "currency": row["currency"],
+                }
+            )
+    return order_rows, line_rows
+
+
+async def _is_empty(conn: AsyncConnection) -> bool:
+    for table in (tables.USERS, tables.ITEMS, tables.ORDERS, tables.ORDER_LINES):
+        found = await conn.execute(sa.select(sa.exists().select_from(table)))
+        if found.scalar_one():
+            return False
+    return True
+
+
+async def _insert(
+    conn: AsyncConnection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    on_progress: Progress | None,
+) -> None:
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        await conn.execute(sa.insert(table), list(chunk))
+        if on_progress is not None:
+            on_progress(table.name, start + len(chunk), len(rows))
+    if conn.dialect.name == "postgresql" and rows:
+        # Explicit ids leave the sequence behind; move it past them.
+        await conn.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608  # table names are ours
+                f"(SELECT max(id) FROM {table.name}))"
+            )
+        )
+
+
+async def seed(
+    target: AsyncEngine | SqlUnitOfWorkFactory,
+    *,
+    users: int = 1_000,
+    items: int = 500,
+    orders: int = 10_000,
+    seed: int = 42,
+    password_hash: str | None = None,
+    password_hash_for: Callable[[str], str] | None = None,
+    on_progress: Progress | None = None,
+) -> SeedSummary:
+    """Fill an empty database with demo data; raises AlreadySeededError otherwise.
+
+    Every demo user gets the same password hash: `password_hash` if given, else
+    `password_hash_for(DEMO_PASSWORD)` computed once, else none (no demo logins).
+    """
+    if min(users, items, orders) < 0 or users < 1:
+        raise ValidationError.single("users", "seeding needs at least the admin user")
+    if password_hash is None and password_hash_for is not None:
+        password_hash = password_hash_for(DEMO_PASSWORD)
+    plan = _plan(
+        random.Random(seed), users=users, items=items, orders=orders, password_hash=password_hash
+    )
+    engine = target.engine if isinstance(target, SqlUnitOfWorkFactory) else target
+    async with engine.begin() as conn:
+        if not await _is_empty(conn):
+            raise AlreadySeededError()
+        await _insert(conn, tables.USERS, plan.users, on_progress)
+        await _insert(conn, tables.ITEMS, plan.items, on_progress)
+        await _insert(conn, tables.ORDERS, plan.orders, on_progress)
+        await _insert(conn, tables.ORDER_LINES, plan.lines, on_progress)
+    return SeedSummary(
+        users=len(plan.users),
+        staff=plan.staff,
+        customers=len(plan.users) - 1 - plan.staff,
+        items=len(plan.items),
+        orders=len(plan.orders),
+        lines=len(plan.lines),
+        admin_email=ADMIN_EMAIL,
+        seed=seed,
+    )
