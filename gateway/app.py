@@ -18,10 +18,9 @@ from domain.errors import UnauthenticatedError
 from gateway.container import Container, build_container
 from gateway.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
 from gateway.graphql_http import GraphQLHTTPEndpoint, RequestError
-from gateway.health import Readiness, live
+from gateway.health import Readiness, dependency_checks, live
 from gateway.request_id import RequestIdMiddleware, request_id_of
 from gateway.settings import Settings, load_settings
-from persistence.database import ping
 from resolvers.context import Context
 
 log = structlog.get_logger("gateway")
@@ -42,11 +41,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             raise RequestError(
                 401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
             ) from None
+        request.scope.setdefault("state", {})["principal_id"] = principal.user_id
         return Context.build(
             principal,
             built.services,
             request_id_of(request.scope),
             request=request,
+            observe_batch=built.observability.observe_batch,
         )
 
     async def graphiql(request: Request) -> Response:
@@ -61,17 +62,23 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_body_bytes=settings.graphql.max_body_bytes,
         ide=graphiql if settings.graphiql else None,
     )
-    readiness = Readiness({"database": lambda: ping(built.engine, timeout=2.0)})
+    readiness = Readiness(
+        dependency_checks(built.engine, settings.redis.url, settings.health.timeout_seconds),
+        observer=built.observability.metrics.record_readiness,
+    )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if settings.secret_key_is_ephemeral and settings.is_dev:
             log.warning("SECURITY__SECRET_KEY is not set: tokens are signed with an ephemeral key")
         log.info("gateway started", profile=settings.profile)
+        built.observability.start()
         try:
             yield
         finally:
+            # Not ready first, so no probe sees a half-closed replica as healthy.
             readiness.draining = True
+            built.observability.close()
             await built.aclose()
             log.info("gateway stopped")
 
@@ -82,7 +89,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     ]
     if settings.graphiql:
         routes.append(Mount(STATIC_PREFIX, app=graphiql_static_app(), name="graphiql-static"))
-    middleware = [Middleware(RequestIdMiddleware)]
+    routes.extend(built.observability.routes())
+    middleware = [Middleware(RequestIdMiddleware), *built.observability.middleware(routes)]
     if settings.security.cors_origins:
         middleware.append(
             Middleware(

@@ -15,6 +15,7 @@ from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
 from gateway.identity import AnonymousAuthenticator, Authenticator, DebugHeaderAuthenticator
+from gateway.observability import Observability, build_observability
 from gateway.settings import Settings
 from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
@@ -33,6 +34,7 @@ class Container:
     bus: InProcessEventBus
     services: Services
     schema: strawberry.Schema
+    observability: Observability
     authenticator: Authenticator
     closed: bool = field(default=False)
 
@@ -52,10 +54,12 @@ def schema_options(settings: Settings) -> SchemaOptions:
     )
 
 
-def build_container(settings: Settings) -> Container:
+def build_container(settings: Settings, observability: Observability | None = None) -> Container:
     engine = create_engine(
         settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
+    observability = observability or build_observability(settings)
+    observability.instrument_engine(engine)
     uow = SqlUnitOfWorkFactory(engine)
     bus = InProcessEventBus()
     services = Services(
@@ -72,6 +76,7 @@ def build_container(settings: Settings) -> Container:
         uow=uow,
         bus=bus,
         services=services,
-        schema=build_schema(schema_options(settings)),
+        schema=build_schema(schema_options(settings), observers=observability.schema_observers()),
+        observability=observability,
         authenticator=authenticator,
     )

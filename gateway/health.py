@@ -5,10 +5,45 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
+import redis.asyncio
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from persistence.database import ping
+
 type Check = Callable[[], Awaitable[bool]]
+# Told every readiness result (each check, and the verdict): metrics watch it.
+type ReadinessObserver = Callable[[Mapping[str, bool], bool], None]
+
+
+async def ping_redis(url: str, timeout: float = 2.0) -> bool:  # noqa: ASYNC109  # probes pass their budget
+    """Whether Redis answers PING within `timeout` seconds.
+
+    A fresh connection each time: a pooled one broken by an outage would need a
+    failed call of its own before it noticed, and probes are rare enough to afford it.
+    """
+    client = redis.asyncio.from_url(
+        url, socket_connect_timeout=timeout, socket_timeout=timeout, single_connection_client=True
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            return bool(await client.ping())
+    except (TimeoutError, OSError, RedisError):
+        return False
+    finally:
+        await client.aclose()
+
+
+def dependency_checks(
+    engine: AsyncEngine, redis_url: str | None, timeout: float
+) -> dict[str, Check]:
+    """The database always; Redis when it is configured."""
+    checks: dict[str, Check] = {"database": lambda: ping(engine, timeout=timeout)}
+    if redis_url:
+        checks["redis"] = lambda: ping_redis(redis_url, timeout)
+    return checks
 
 
 async def live(_: Request) -> Response:
@@ -19,8 +54,11 @@ async def live(_: Request) -> Response:
 class Readiness:
     """Runs every dependency check concurrently; 503 while any is down or draining."""
 
-    def __init__(self, checks: Mapping[str, Check]) -> None:
+    def __init__(
+        self, checks: Mapping[str, Check], *, observer: ReadinessObserver | None = None
+    ) -> None:
         self._checks = dict(checks)
+        self._observer = observer
         self.draining = False
 
     async def handle(self, _: Request) -> Response:
@@ -28,6 +66,8 @@ class Readiness:
         results = await asyncio.gather(*(self._checks[name]() for name in names))
         report = {name: "ok" if ok else "down" for name, ok in zip(names, results, strict=True)}
         ready = all(results) and not self.draining
+        if self._observer is not None:
+            self._observer(dict(zip(names, results, strict=True)), ready)
         body = {
             "status": "ready" if ready else ("draining" if self.draining else "unavailable"),
             "checks": report,

@@ -58,6 +58,29 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
 
 
+class TelemetrySettings(BaseModel):
+    # OTLP/HTTP base URL of a collector (`http://collector:4318`); unset: no export.
+    otlp_endpoint: str | None = None
+    service_name: str = "python-api-base"
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    # One span per resolved field costs too much to be on by default.
+    resolver_spans: bool = False
+
+
+class MetricsSettings(BaseModel):
+    # When set, `/metrics` requires `Authorization: Bearer <token>`.
+    token: SecretStr | None = None
+    # When set, `/metrics` is served on this port only (not on the main one).
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "0.0.0.0"  # noqa: S104  # a scrape port is reached from outside the pod
+    # Distinct GraphQL operation names kept as labels; later ones fold into `other`.
+    max_operation_names: int = Field(default=200, ge=1, le=10_000)
+
+
+class HealthSettings(BaseModel):
+    timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__", env_file=".env", extra="ignore", case_sensitive=False
@@ -70,6 +93,9 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @model_validator(mode="after")
     def _check_profile(self) -> Settings:

@@ -9,7 +9,7 @@ from domain.principals import Principal
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
-from resolvers.loaders import Loaders, build_loaders
+from resolvers.loaders import BatchObserver, Loaders, build_loaders
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +38,19 @@ class Context:
 
     @classmethod
     def build(
-        cls, principal: Principal, services: Services, request_id: str, **transport: Any
+        cls,
+        principal: Principal,
+        services: Services,
+        request_id: str,
+        *,
+        observe_batch: BatchObserver | None = None,
+        **transport: Any,
     ) -> Context:
         loaders = build_loaders(
-            principal, users=services.users, items=services.items, orders=services.orders
+            principal,
+            users=services.users,
+            items=services.items,
+            orders=services.orders,
+            **({"observe": observe_batch} if observe_batch is not None else {}),
         )
         return cls(principal, services, loaders, request_id, **transport)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 from aiodataloader import DataLoader
 
@@ -26,6 +28,24 @@ from domain.users import User
 
 type CustomerOrdersKey = tuple[int, Specification, PageRequest]
 type CustomerCountKey = tuple[int, Specification]
+# Wraps every batch, given the loader's name and the number of keys: the composition
+# root passes one in (metrics, spans), so resolvers know nothing of either.
+type BatchObserver = Callable[[str, int], AbstractContextManager[object]]
+
+
+def _unobserved(_loader: str, _size: int) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
+def _observed(loader: Any, name: str, observe: BatchObserver) -> Any:
+    batch_load = loader.batch_load_fn
+
+    async def observed_batch(keys: list[Any]) -> list[Any]:
+        with observe(name, len(keys)):
+            return list(await batch_load(keys))
+
+    loader.batch_load_fn = observed_batch
+    return loader
 
 
 class _ByIdLoader[T](DataLoader[int, T | None]):
@@ -89,13 +109,24 @@ class Loaders:
 
 
 def build_loaders(
-    principal: Principal, *, users: UserService, items: ItemService, orders: OrderService
+    principal: Principal,
+    *,
+    users: UserService,
+    items: ItemService,
+    orders: OrderService,
+    observe: BatchObserver = _unobserved,
 ) -> Loaders:
     """A fresh set of loaders for one request (call inside the running event loop)."""
     return Loaders(
-        users=_ByIdLoader(lambda ids: users.get_many(principal, ids)),
-        items=_ByIdLoader(lambda ids: items.get_many(principal, ids)),
-        orders=_ByIdLoader(lambda ids: orders.get_many(principal, ids)),
-        customer_orders=_CustomerOrdersLoader(orders, principal),
-        customer_order_counts=_CustomerOrderCountLoader(orders, principal),
+        users=_observed(_ByIdLoader(lambda ids: users.get_many(principal, ids)), "users", observe),
+        items=_observed(_ByIdLoader(lambda ids: items.get_many(principal, ids)), "items", observe),
+        orders=_observed(
+            _ByIdLoader(lambda ids: orders.get_many(principal, ids)), "orders", observe
+        ),
+        customer_orders=_observed(
+            _CustomerOrdersLoader(orders, principal), "customer_orders", observe
+        ),
+        customer_order_counts=_observed(
+            _CustomerOrderCountLoader(orders, principal), "customer_order_counts", observe
+        ),
     )

@@ -53,11 +53,17 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(
     options: SchemaOptions = SchemaOptions(),
     extra_extensions: Sequence[ExtensionFactory] = (),
+    observers: Sequence[ExtensionFactory] = (),
 ) -> strawberry.Schema:
-    """The gateway's schema with its limits, caches and error mapping."""
+    """The gateway's schema with its limits, caches and error mapping.
+
+    `observers` (tracing, metrics) come first: hooks are left in reverse order, so
+    they see the whole operation and the errors after the mapping gave them codes.
+    """
     # Factories, not instances: an extension keeps per-operation state, so each
     # operation gets its own. The parser and validation caches live at module level.
     extensions: list[ExtensionFactory] = [
+        *observers,
         partial(ErrorMapping, mask_internal=options.mask_internal_errors),
         partial(MaxTokensLimiter, max_token_count=options.max_tokens),
         partial(ReportingParserCache, maxsize=options.cache_size),

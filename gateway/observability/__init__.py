@@ -1,0 +1,116 @@
+"""Logs, metrics and traces, bundled for the composition root.
+
+`build_observability(settings)` makes one `Observability` per app: the container
+instruments its engine and schema with it, the app takes its middleware and routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
+
+from gateway.observability.logging import AccessLogMiddleware
+from gateway.observability.metrics import (
+    HttpMetricsMiddleware,
+    Metrics,
+    MetricsServer,
+    OperationMetrics,
+    metrics_endpoint,
+)
+from gateway.observability.operations import OperationAnnotation
+from gateway.observability.tracing import (
+    OperationTracing,
+    ResolverTracing,
+    Tracing,
+    tracer_provider_for,
+)
+from gateway.settings import Settings
+from schema import ExtensionFactory
+
+METRICS_PATH = "/metrics"
+
+
+class Observability:
+    """One app's metrics registry, tracer and the hooks that feed them."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, tracing: Tracing) -> None:
+        self.settings, self.metrics, self.tracing = settings, metrics, tracing
+        self._metrics_server: MetricsServer | None = None
+
+    def instrument_engine(self, engine: AsyncEngine) -> None:
+        self.metrics.instrument_engine(engine)
+        self.tracing.instrument_engine(engine)
+
+    def schema_observers(self) -> list[ExtensionFactory]:
+        """Extensions that watch operations; they must come before the error mapping."""
+        observers: list[ExtensionFactory] = [
+            partial(OperationTracing, tracer=self.tracing.tracer),
+            partial(OperationMetrics, metrics=self.metrics),
+            OperationAnnotation,
+        ]
+        if self.tracing.resolver_spans:
+            observers.append(partial(ResolverTracing, tracer=self.tracing.tracer))
+        return observers
+
+    @contextmanager
+    def observe_batch(self, loader: str, size: int) -> Iterator[None]:
+        """Around each dataloader batch: its size measured, a span around it."""
+        self.metrics.observe_batch(loader, size)
+        with self.tracing.batch(loader, size):
+            yield
+
+    def middleware(self, routes: Sequence[BaseRoute]) -> list[Middleware]:
+        """Tracing, then access log, then HTTP metrics: place after the request id."""
+        return [
+            self.tracing.middleware(routes),
+            Middleware(AccessLogMiddleware),
+            Middleware(HttpMetricsMiddleware, metrics=self.metrics),
+        ]
+
+    def _token(self) -> str | None:
+        token = self.settings.metrics.token
+        return token.get_secret_value() if token is not None else None
+
+    def routes(self) -> list[BaseRoute]:
+        """`GET /metrics` on the main port, unless METRICS__PORT moves it."""
+        if self.settings.metrics.port is not None:
+            return []
+        handle = metrics_endpoint(self.metrics, self._token())
+        return [Route(METRICS_PATH, handle, methods=["GET"], include_in_schema=False)]
+
+    def start(self) -> None:
+        """Open the separate metrics port, when configured (app start-up)."""
+        port = self.settings.metrics.port
+        if port is not None and self._metrics_server is None:
+            server = MetricsServer(self.metrics, self.settings.metrics.host, port, self._token())
+            self._metrics_server = server.start()
+
+    def close(self) -> None:
+        """Stop the metrics port and flush spans (app shutdown)."""
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
+        self.tracing.shutdown()
+
+
+def build_observability(
+    settings: Settings, *, tracer_provider: trace.TracerProvider | None = None
+) -> Observability:
+    """Metrics on a fresh registry; traces to OTLP when configured (or `tracer_provider`)."""
+    telemetry = settings.telemetry
+    provider = tracer_provider or tracer_provider_for(
+        telemetry.otlp_endpoint,
+        service_name=telemetry.service_name,
+        sample_ratio=telemetry.sample_ratio,
+    )
+    return Observability(
+        settings,
+        Metrics(max_operation_names=settings.metrics.max_operation_names),
+        Tracing(provider, resolver_spans=telemetry.resolver_spans),
+    )

@@ -1,0 +1,239 @@
+"""Structured logs: JSON lines in prod, console lines in dev, secrets never written.
+
+Every line, ours or a library's through the standard `logging` module, passes the
+same redaction: sensitive keys are dropped, JWT-looking strings and bearer
+credentials are cut out of any value, and emails are masked (`a***@example.com`).
+The access-log middleware writes one line per HTTP request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any, BinaryIO, Final
+
+import orjson
+import structlog
+from opentelemetry import trace
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.types import EventDict, Processor, WrappedLogger
+
+ACCESS_LOGGER = "gateway.access"
+REDACTED = "[redacted]"
+
+_SENSITIVE_KEY = re.compile(
+    r"password|passwd|token|secret|authorization|cookie|api[_-]?key|credential", re.I
+)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I)
+# Free text is redacted only where it says what follows: "password hunter2", "token=abc".
+_PASSWORD_IN_TEXT = re.compile(
+    r"""\b(password|passwd|pwd)\b(\s*[=:]\s*|\s+)("[^"]*"|'[^']*'|[^\s,;]+)""", re.I
+)
+_SECRET_IN_TEXT = re.compile(
+    r"""\b(token|secret|api[_-]?key)\b(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;]+)""", re.I
+)
+_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+_SCALARS: Final = (int, float, bool, type(None))
+# Libraries that log every call (aiosqlite: each statement with its parameters).
+_QUIET_LOGGERS: Final = {"aiosqlite": logging.WARNING}
+# The stdlib handler this module installs, found again on reconfiguration.
+_HANDLER_NAME = "gateway-structlog"
+
+
+def redact_text(text: str) -> str:
+    """`text` with JWTs and bearer credentials cut out and emails masked."""
+    text = _JWT.sub(REDACTED, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _PASSWORD_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    return _EMAIL.sub(r"\1***@\2", text)
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON-ready copy of `value`: sensitive keys removed, strings redacted."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, Mapping):
+        return {
+            str(key): redact_value(item)
+            for key, item in value.items()
+            if not _SENSITIVE_KEY.search(str(key))
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(item) for item in value]
+    # Anything else is rendered now, so its text is redacted too (a repr can hold an email).
+    return redact_text(str(value))
+
+
+def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: the event without secrets or personal data."""
+    redacted: EventDict = redact_value(event_dict)
+    return redacted
+
+
+def _orjson_text(value: Any, **_: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure_logging(profile: str, level: str = "info", *, output: BinaryIO | None = None) -> None:
+    """Route structlog and stdlib logging to one redacted stream (JSON in prod)."""
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    binary = output if output is not None else sys.stdout.buffer
+    shared = _shared_processors()
+    # Tracebacks become text or dicts before redaction, never with locals (a local can
+    # be a password); the console renderer's own rich tracebacks would show them.
+    if profile == "prod":
+        exceptions: Processor = structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )
+        to_bytes: Processor = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        to_text: Processor = structlog.processors.JSONRenderer(serializer=_orjson_text)
+    else:
+        exceptions = structlog.processors.format_exc_info
+        to_text = structlog.dev.ConsoleRenderer(colors=False)
+        to_bytes = _encoded(to_text)
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            exceptions,
+            redact,
+            to_bytes,
+        ],
+        logger_factory=structlog.BytesLoggerFactory(binary),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        cache_logger_on_first_use=False,
+    )
+    _configure_stdlib(numeric, binary, shared, [exceptions, redact, to_text])
+
+
+def _encoded(renderer: Processor) -> Processor:
+    def render(logger: WrappedLogger, method: str, event_dict: EventDict) -> bytes:
+        return str(renderer(logger, method, event_dict)).encode()
+
+    return render
+
+
+class _BinaryStream(logging.StreamHandler):  # type: ignore[type-arg]  # a text stream over bytes
+    def __init__(self, output: BinaryIO) -> None:
+        super().__init__()
+        self._output = output
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._output.write(self.format(record).encode() + b"\n")
+            self._output.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _configure_stdlib(
+    level: int, output: BinaryIO, shared: list[Processor], final: list[Processor]
+) -> None:
+    handler = _BinaryStream(output)
+    handler.name = _HANDLER_NAME
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *final,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if existing.name == _HANDLER_NAME:
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name, floor in _QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, floor))
+
+
+def unconfigure_logging() -> None:
+    """Undo `configure_logging` (tests): structlog defaults, our stdlib handler removed."""
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if existing.name == _HANDLER_NAME:
+            root.removeHandler(existing)
+
+
+def current_trace_id() -> str | None:
+    """The active trace id as 32 hex digits, or None outside a trace."""
+    context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else None
+
+
+def _operations(state: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    operations: list[tuple[str | None, str]] = state.get("graphql_operations", [])
+    if not operations:
+        return None, None
+    names = ",".join(name or "anonymous" for name, _ in operations)
+    types = ",".join(sorted({kind for _, kind in operations}))
+    return names[:200], types
+
+
+class AccessLogMiddleware:
+    """One line per HTTP request; binds request and trace ids for every line inside it.
+
+    Place it inside the request-id and tracing middleware, so both ids exist.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._log = structlog.get_logger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        ids = {"request_id": state.get("request_id"), "trace_id": current_trace_id()}
+        if scope["type"] == "websocket":
+            with structlog.contextvars.bound_contextvars(**ids):
+                await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(**ids):
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                name, kind = _operations(state)
+                client = scope.get("client")
+                # The path only: a GET query string can carry a whole document and variables.
+                self._log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    client_ip=client[0] if client else None,
+                    principal_id=state.get("principal_id"),
+                    operation_name=name,
+                    operation_type=kind,
+                )

@@ -1,0 +1,361 @@
+"""Prometheus metrics on a registry of our own, and `/metrics` (token, separate port).
+
+A dedicated `CollectorRegistry` per app keeps tests and several apps in one process
+apart. Every label is bounded: HTTP routes are templates, methods a fixed set,
+GraphQL operation names the first N valid names seen (the rest fold into `other`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+from gateway.observability import operations
+
+OTHER = "other"
+ANONYMOUS = "anonymous"
+UNMATCHED_ROUTE = "unmatched"
+_VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# Transaction control is not a query (as in persistence.statements).
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+_BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+_STATEMENT_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 100)
+
+
+class OperationNames:
+    """Bounded label values for operation names: the first `limit` valid names seen."""
+
+    def __init__(self, limit: int = 200) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def label(self, name: str | None) -> str:
+        if name is None:
+            return ANONYMOUS
+        if not _VALID_NAME.match(name):
+            return OTHER
+        with self._lock:
+            if name in self._seen:
+                return name
+            if len(self._seen) < self._limit:
+                self._seen.add(name)
+                return name
+        return OTHER
+
+
+@dataclass(slots=True)
+class _StatementCount:
+    value: int = 0
+
+
+# The statement counter of the GraphQL operation running in this context, if any.
+# A mutable holder, so statements sent from dataloader tasks (which copy the context)
+# still count towards their operation.
+_OPERATION_STATEMENTS: ContextVar[_StatementCount | None] = ContextVar(
+    "gateway_operation_statements", default=None
+)
+
+
+class Metrics:
+    """Every metric the gateway exports, on one registry."""
+
+    def __init__(self, *, max_operation_names: int = 200) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.operation_names = OperationNames(max_operation_names)
+        r = self.registry
+        self.http_requests = Counter(
+            "gateway_http_requests",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "gateway_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            registry=r,
+        )
+        self.graphql_operations = Counter(
+            "gateway_graphql_operations",
+            "GraphQL operations by (bounded) name, type and outcome.",
+            ["operation", "type", "outcome"],
+            registry=r,
+        )
+        self.graphql_duration = Histogram(
+            "gateway_graphql_operation_duration_seconds",
+            "GraphQL operation latency by (bounded) name and type.",
+            ["operation", "type"],
+            registry=r,
+        )
+        self.graphql_errors = Counter(
+            "gateway_graphql_errors",
+            "GraphQL errors by extensions.code.",
+            ["code"],
+            registry=r,
+        )
+        self.dataloader_batch_size = Histogram(
+            "gateway_dataloader_batch_size",
+            "Keys per dataloader batch.",
+            ["loader"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.sql_statements = Counter(
+            "gateway_sql_statements", "SQL statements sent to the database.", registry=r
+        )
+        self.sql_statements_per_operation = Histogram(
+            "gateway_sql_statements_per_operation",
+            "SQL statements one GraphQL operation sent, by (bounded) name and type.",
+            ["operation", "type"],
+            buckets=_STATEMENT_BUCKETS,
+            registry=r,
+        )
+        self.db_pool_in_use = Gauge(
+            "gateway_db_pool_connections_in_use",
+            "Database connections checked out of the pool.",
+            registry=r,
+        )
+        self.db_pool_size = Gauge(
+            "gateway_db_pool_size", "Configured size of the database pool.", registry=r
+        )
+        self.websocket_connections = Gauge(
+            "gateway_websocket_connections", "Open WebSocket connections.", registry=r
+        )
+        self.active_subscriptions = Gauge(
+            "gateway_graphql_active_subscriptions", "Running GraphQL subscriptions.", registry=r
+        )
+        self.rate_limit_rejections = Counter(
+            "gateway_rate_limit_rejections",
+            "Requests refused by a rate limit, by policy.",
+            ["policy"],
+            registry=r,
+        )
+        self.ready = Gauge(
+            "gateway_ready", "1 when the last readiness check passed, else 0.", registry=r
+        )
+        self.dependency_up = Gauge(
+            "gateway_dependency_up",
+            "1 when the dependency answered the last readiness check, else 0.",
+            ["dependency"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+    # -- for the realtime and rate-limit work -------------------------------------------
+    def websocket_opened(self) -> None:
+        self.websocket_connections.inc()
+
+    def websocket_closed(self) -> None:
+        self.websocket_connections.dec()
+
+    def subscription_started(self) -> None:
+        self.active_subscriptions.inc()
+
+    def subscription_ended(self) -> None:
+        self.active_subscriptions.dec()
+
+    def rate_limited(self, policy: str) -> None:
+        self.rate_limit_rejections.labels(policy=policy).inc()
+
+    # -- hooks wired by the composition root --------------------------------------------
+    def observe_batch(self, loader: str, size: int) -> None:
+        self.dataloader_batch_size.labels(loader=loader).observe(size)
+
+    def record_readiness(self, report: Mapping[str, bool], ready: bool) -> None:
+        for name, up in report.items():
+            self.dependency_up.labels(dependency=name).set(1 if up else 0)
+        self.ready.set(1 if ready else 0)
+
+    def instrument_engine(self, engine: AsyncEngine) -> None:
+        """Count statements (overall and per operation) and watch the pool."""
+        pool = engine.pool
+
+        def in_use() -> float:
+            checkedout: Callable[[], int] | None = getattr(pool, "checkedout", None)
+            return float(checkedout()) if checkedout is not None else 0.0
+
+        def size() -> float:
+            configured: Callable[[], int] | None = getattr(pool, "size", None)
+            return float(configured()) if configured is not None else 0.0
+
+        self.db_pool_in_use.set_function(in_use)
+        self.db_pool_size.set_function(size)
+
+        def before_cursor_execute(_conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+                return
+            self.sql_statements.inc()
+            counter = _OPERATION_STATEMENTS.get()
+            if counter is not None:
+                counter.value += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", before_cursor_execute)
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts each operation by name, type and outcome; its latency, errors and SQL."""
+
+    def __init__(self, *, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def on_operation(self) -> Iterator[None]:
+        counter = _StatementCount()
+        token = _OPERATION_STATEMENTS.set(counter)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            _OPERATION_STATEMENTS.reset(token)
+        context, metrics = self.execution_context, self._metrics
+        name = metrics.operation_names.label(operations.operation_name(context))
+        kind = operations.operation_type(context)
+        metrics.graphql_operations.labels(name, kind, operations.outcome(context)).inc()
+        metrics.graphql_duration.labels(name, kind).observe(time.perf_counter() - started)
+        metrics.sql_statements_per_operation.labels(name, kind).observe(counter.value)
+        for error in operations.operation_errors(context):
+            metrics.graphql_errors.labels(operations.error_code(error)).inc()
+
+
+def _method(scope: Scope) -> str:
+    method = str(scope.get("method", "")).upper()
+    return method if method in _METHODS else OTHER
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/graphql`, `/api/v1/items/{id}`)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED_ROUTE
+
+
+class HttpMetricsMiddleware:
+    """Counts HTTP requests and their latency by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            method, route = _method(scope), route_template(scope)
+            self._metrics.http_requests.labels(method, route, str(status)).inc()
+            self._metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)
+
+
+def _authorized(header: str | None, token: str | None) -> bool:
+    if token is None:
+        return True
+    scheme, _, presented = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(
+        presented.strip().encode(), token.encode()
+    )
+
+
+def metrics_endpoint(metrics: Metrics, token: str | None = None) -> Callable[[Request], Any]:
+    """`GET /metrics`; with a token, only for `Authorization: Bearer <token>`."""
+
+    async def handle(request: Request) -> Response:
+        if not _authorized(request.headers.get("authorization"), token):
+            return Response(
+                "unauthorized\n",
+                status_code=401,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return handle
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class MetricsServer:
+    """`/metrics` on its own port, served from a daemon thread (stdlib WSGI server).
+
+    A thread rather than a second ASGI server: uvicorn's `Server` takes the process'
+    signal handlers, and a scrape must answer even while the event loop is busy.
+    """
+
+    def __init__(self, metrics: Metrics, host: str, port: int, token: str | None) -> None:
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") not in ("/metrics", "/"):
+                start_response("404 Not Found", [("Content-Type", "text/plain")])
+                return [b"not found\n"]
+            if not _authorized(environ.get("HTTP_AUTHORIZATION"), token):
+                start_response(
+                    "401 Unauthorized",
+                    [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")],
+                )
+                return [b"unauthorized\n"]
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+            return [metrics.render()]
+
+        self._server = make_server(
+            host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="metrics-server", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    def start(self) -> MetricsServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

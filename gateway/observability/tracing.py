@@ -1,0 +1,214 @@
+"""OpenTelemetry traces: HTTP, GraphQL operation and phases, dataloader batches, SQL.
+
+Our own schema extension rather than Strawberry's `OpenTelemetryExtension`, which
+puts the raw query text (inline literals, personal data) on the operation span.
+OTLP/HTTP export only when an endpoint is configured; otherwise a no-op provider,
+which still carries an incoming `traceparent` so log lines get its trace id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from inspect import isawaitable
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+from opentelemetry import trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, ExceptionContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.tracing.utils import should_skip_tracing
+
+from gateway.observability import operations
+
+TRACER_NAME = "gateway"
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+_SPAN_ATTRIBUTE = "_gateway_span"  # where a statement's span waits for its end
+# Probes and scrapes are not requests anyone wants traced.
+EXCLUDED_URLS = "/health/,/metrics"
+
+
+def tracer_provider_for(
+    otlp_endpoint: str | None, *, service_name: str, sample_ratio: float = 1.0
+) -> trace.TracerProvider:
+    """An SDK provider exporting over OTLP/HTTP, or a no-op one without an endpoint."""
+    if not otlp_endpoint:
+        return trace.NoOpTracerProvider()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    endpoint = otlp_endpoint.rstrip("/")
+    if not endpoint.endswith("/v1/traces"):
+        endpoint += "/v1/traces"
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}),
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    return provider
+
+
+def _route_span_details(
+    routes: Sequence[BaseRoute],
+) -> Callable[[Scope], tuple[str, dict[str, Any]]]:
+    def details(scope: Scope) -> tuple[str, dict[str, Any]]:
+        method = str(scope.get("method", "")) or "WS"
+        for route in routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                template = str(getattr(route, "path", scope.get("path", "")))
+                return f"{method} {template}", {"http.route": template}
+        return method, {}
+
+    return details
+
+
+class OperationTracing(SchemaExtension):
+    """A span per operation and per phase (parse, validate, execute); no query text."""
+
+    def __init__(self, *, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def on_operation(self) -> Iterator[None]:
+        with self._tracer.start_as_current_span("GraphQL operation") as span:
+            yield
+            context = self.execution_context
+            name, kind = operations.operation_name(context), operations.operation_type(context)
+            span.update_name(f"GraphQL {kind} {name}" if name else f"GraphQL {kind}")
+            span.set_attribute("graphql.operation.type", kind)
+            if name:
+                span.set_attribute("graphql.operation.name", name)
+            errors = operations.operation_errors(context)
+            if errors:
+                codes = sorted({operations.error_code(error) for error in errors})
+                span.set_attribute("graphql.error.codes", codes)
+                span.set_status(Status(StatusCode.ERROR, ",".join(codes)))
+
+    def on_parse(self) -> Iterator[None]:
+        with self._tracer.start_as_current_span("GraphQL parse"):
+            yield
+
+    def on_validate(self) -> Iterator[None]:
+        with self._tracer.start_as_current_span("GraphQL validate"):
+            yield
+
+    def on_execute(self) -> Iterator[None]:
+        with self._tracer.start_as_current_span("GraphQL execute"):
+            yield
+
+
+class ResolverTracing(SchemaExtension):
+    """A span per resolver with code of its own (off by default: it costs per field)."""
+
+    def __init__(self, *, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    async def resolve(
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo[Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if should_skip_tracing(_next, info):
+            result = _next(root, info, *args, **kwargs)
+            return await result if isawaitable(result) else result
+        name = f"GraphQL resolve {info.parent_type.name}.{info.field_name}"
+        with self._tracer.start_as_current_span(name) as span:
+            span.set_attribute("graphql.field.path", ".".join(str(p) for p in info.path.as_list()))
+            result = _next(root, info, *args, **kwargs)
+            return await result if isawaitable(result) else result
+
+
+class Tracing:
+    """The gateway's tracer and the places it is attached."""
+
+    def __init__(self, provider: trace.TracerProvider, *, resolver_spans: bool = False) -> None:
+        self.provider = provider
+        self.tracer = provider.get_tracer(TRACER_NAME)
+        self.resolver_spans = resolver_spans
+
+    def middleware(self, routes: Sequence[BaseRoute]) -> Middleware:
+        """HTTP server spans from an incoming `traceparent`, without receive/send spans."""
+        return Middleware(
+            OpenTelemetryMiddleware,
+            tracer_provider=self.provider,
+            meter_provider=NoOpMeterProvider(),  # metrics go through Prometheus
+            exclude_spans=["receive", "send"],
+            excluded_urls=EXCLUDED_URLS,
+            default_span_details=_route_span_details(routes),
+        )
+
+    @contextmanager
+    def batch(self, loader: str, size: int) -> Iterator[None]:
+        with self.tracer.start_as_current_span(
+            f"dataloader {loader}", attributes={"dataloader.batch_size": size}
+        ):
+            yield
+
+    def instrument_engine(self, engine: AsyncEngine) -> None:
+        """A CLIENT span per SQL statement (the statement has placeholders, no values)."""
+        system = engine.dialect.name
+        tracer = self.tracer
+
+        def before(
+            _conn: Connection, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+        ) -> None:
+            verb = (statement.lstrip().split(None, 1) or ["SQL"])[0].upper()
+            if verb in _TRANSACTION_CONTROL or context is None:
+                return
+            span = tracer.start_span(
+                f"SQL {verb}",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "db.system.name": system,
+                    "db.operation.name": verb,
+                    "db.query.text": statement[:2000],
+                },
+            )
+            setattr(context, _SPAN_ATTRIBUTE, span)
+
+        def after(
+            _conn: Connection,
+            _cursor: Any,
+            _statement: str,
+            _params: Any,
+            context: Any,
+            _many: bool,
+        ) -> None:
+            span = getattr(context, _SPAN_ATTRIBUTE, None)
+            if span is not None:
+                span.end()
+                setattr(context, _SPAN_ATTRIBUTE, None)
+
+        def failed(exception_context: ExceptionContext) -> None:
+            context = exception_context.execution_context
+            span = getattr(context, _SPAN_ATTRIBUTE, None)
+            if span is not None:
+                span.set_status(
+                    Status(StatusCode.ERROR, type(exception_context.original_exception).__name__)
+                )
+                span.end()
+                setattr(context, _SPAN_ATTRIBUTE, None)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
+        event.listen(engine.sync_engine, "after_cursor_execute", after)
+        event.listen(engine.sync_engine, "handle_error", failed)
+
+    def shutdown(self) -> None:
+        """Flush and stop exporting (an SDK provider only)."""
+        shutdown: Callable[[], object] | None = getattr(self.provider, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
