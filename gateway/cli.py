@@ -21,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from domain.errors import DomainError
 from gateway.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Python API Base gateway.")
@@ -110,46 +111,36 @@ def seed(
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
     if_empty: Annotated[bool, typer.Option(help="Do nothing if data exists.")] = False,
 ) -> None:
-    """Fill the database with deterministic demo data."""
-    from persistence import seed as seeding
-    from persistence.database import create_engine
+    """Fill an empty database with deterministic demo data and a bootstrap admin."""
+    from gateway.bootstrap import seed_demo
 
     settings = _settings()
     _ensure_sqlite_dir(settings)
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
 
-    async def run() -> None:
-        engine = create_engine(settings.database.url)
-        try:
-            if if_empty and await seeding.has_data(engine):
-                typer.echo("database already has data; nothing seeded")
-                return
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                transient=False,
-            ) as progress:
-                tasks: dict[str, TaskID] = {}
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done)
 
-                def on_progress(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = progress.add_task(stage, total=total)
-                    progress.update(tasks[stage], completed=done)
-
-                summary = await seeding.seed(
-                    engine,
-                    users=users,
-                    items=items,
-                    orders=orders,
-                    seed=seed_value,
-                    on_progress=on_progress,
-                )
-            typer.echo(str(summary))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
+        report = asyncio.run(
+            seed_demo(
+                settings,
+                users=users,
+                items=items,
+                orders=orders,
+                seed=seed_value,
+                if_empty=if_empty,
+                on_progress=on_progress,
+            )
+        )
+    typer.echo(report)
 
 
 @schema_app.command("export")
@@ -200,11 +191,14 @@ def main() -> None:
     except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(130)
+    except DomainError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(1)
     except Exception as exc:  # the CLI's contract: one line, non-zero exit
-        import click
-
-        if isinstance(exc, click.ClickException):
-            sys.stderr.write(f"error: {exc.format_message()}\n")
-            sys.exit(exc.exit_code)
+        # Usage errors come from typer's own click; they know how to say themselves.
+        format_message = getattr(exc, "format_message", None)
+        if callable(format_message):
+            sys.stderr.write(f"error: {format_message()}\n")
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
         sys.exit(1)

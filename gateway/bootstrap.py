@@ -1,0 +1,72 @@
+"""Demo data and the bootstrap admin, for `gateway seed`."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from domain.users import Email
+from gateway.container import password_hasher
+from gateway.settings import Settings
+from persistence import seed as seeding
+from persistence.database import create_engine
+from persistence.unit_of_work import SqlUnitOfWorkFactory
+
+
+async def seed_demo(
+    settings: Settings,
+    *,
+    users: int,
+    items: int,
+    orders: int,
+    seed: int,
+    if_empty: bool,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> str:
+    """Seed the database; returns the report to print, with the admin's credentials once.
+
+    Every demo user gets the documented demo password; the admin gets
+    SECURITY__ADMIN_PASSWORD or a random one, which is shown here and never again.
+    """
+    engine = create_engine(settings.database.url)
+    hasher = password_hasher(settings)
+    try:
+        demo_hash = await hasher.hash(seeding.DEMO_PASSWORD)
+        try:
+            summary = await seeding.seed(
+                engine,
+                users=users,
+                items=items,
+                orders=orders,
+                seed=seed,
+                password_hash=demo_hash,
+                on_progress=on_progress,
+            )
+        except seeding.AlreadySeededError:
+            if if_empty:
+                return "the database already has data: nothing seeded"
+            raise
+        configured = settings.security.admin_password
+        admin_password = (
+            configured.get_secret_value() if configured else f"Adm-{secrets.token_urlsafe(12)}-9"
+        )
+        admin_email = Email(settings.security.admin_email)
+        uow_factory = SqlUnitOfWorkFactory(engine)
+        async with uow_factory() as uow:
+            admin = await uow.users.by_email(Email(seeding.ADMIN_EMAIL))
+            assert admin is not None, "the seed always creates the admin"
+            admin.email = admin_email
+            admin.password_hash = await hasher.hash(admin_password)
+            await uow.users.save(admin)
+            await uow.commit()
+    finally:
+        await engine.dispose()
+    shown = "(from SECURITY__ADMIN_PASSWORD)" if configured else admin_password
+    return "\n".join(
+        [
+            f"seeded {summary.users} users ({summary.staff} staff), {summary.items} items, "
+            f"{summary.orders} orders with {summary.lines} lines (seed {summary.seed})",
+            f"admin:      {admin_email} / {shown}   <- shown once; store it now",
+            f"demo users: staff1@example.com, user1@example.com, ... / {seeding.DEMO_PASSWORD}",
+        ]
+    )
