@@ -160,24 +160,26 @@ def schema_export(
 
 
 @schema_app.command("check")
-def schema_check() -> None:
+def schema_check(
+    file: Annotated[Path, typer.Option("--file", help="The SDL file to compare.")] = SCHEMA_FILE,
+) -> None:
     """Fail if the committed SDL differs from the code's schema."""
     from schema import export_sdl
 
     current = export_sdl()
-    committed = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.exists() else ""
+    committed = file.read_text(encoding="utf-8") if file.exists() else ""
     if current != committed:
         diff = difflib.unified_diff(
             committed.splitlines(),
             current.splitlines(),
-            "schema/schema.graphql (committed)",
+            f"{file.name} (committed)",
             "schema (code)",
             lineterm="",
             n=1,
         )
         sys.stderr.write("\n".join(list(diff)[:60]) + "\n")
-        raise CliError("schema/schema.graphql is out of date: run `gateway schema export`")
-    typer.echo("schema/schema.graphql matches the code")
+        raise CliError(f"{file} is out of date: run `gateway schema export`")
+    typer.echo(f"{file.name} matches the code")
 
 
 def main() -> None:

@@ -1,0 +1,92 @@
+"""The `gateway` command as an operator uses it: exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from schema import export_sdl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_committed_sdl_matches_the_code() -> None:
+    result = gateway("schema", "check")
+    assert (result.returncode, result.stdout) == (0, "schema.graphql matches the code\n")
+
+
+def test_a_stale_sdl_fails_the_check_with_one_error_line(tmp_path: Path) -> None:
+    stale = tmp_path / "schema.graphql"
+    stale.write_text(export_sdl().replace("type Query {", "type Query {\n  gone: Int"))
+    result = gateway("schema", "check", "--file", str(stale))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {stale} is out of date: run `gateway schema export`"
+    )
+    assert "-  gone: Int" in result.stderr
+
+
+def test_export_writes_the_sdl(tmp_path: Path) -> None:
+    target = tmp_path / "out.graphql"
+    result = gateway("schema", "export", "-o", str(target))
+    assert result.returncode == 0
+    assert target.read_text() == export_sdl()
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable() -> None:
+    result = gateway("migrate", "current", env={"DATABASE__POOL_SIZE": "many"})
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: invalid setting DATABASE__POOL_SIZE: Input should be a valid integer, "
+        "unable to parse string as an integer (got 'many')\n"
+    )
+
+
+def test_prod_refuses_to_start_without_a_secret_key() -> None:
+    result = gateway("migrate", "current", env={"PROFILE": "prod"})
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: invalid settings: SECURITY__SECRET_KEY must be at least 32 bytes in prod\n",
+    )
+
+
+def test_migrate_then_seed_once(tmp_path: Path) -> None:
+    env = {
+        "DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "SECURITY__ADMIN_PASSWORD": "Admin-Password-2026",
+        "SECURITY__ARGON2_TIME_COST": "1",
+        "SECURITY__ARGON2_MEMORY_KIB": "1024",
+    }
+    assert gateway("migrate", "upgrade", env=env).stdout == "database at 0001\n"
+    first = gateway("seed", "--users", "5", "--items", "3", "--orders", "4", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "admin:      admin@example.com / (from SECURITY__ADMIN_PASSWORD)" in first.stdout
+    again = gateway("seed", env=env)
+    assert (again.returncode, again.stderr) == (
+        1,
+        "error: the database already holds data; seeding needs an empty database\n",
+    )
+    skipped = gateway("seed", "--if-empty", env=env)
+    assert (skipped.returncode, skipped.stdout.strip().splitlines()[-1]) == (
+        0,
+        "the database already has data: nothing seeded",
+    )
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    result = gateway("frobnicate")
+    assert (result.returncode, result.stderr) == (2, "error: No such command 'frobnicate'.\n")
