@@ -20,6 +20,7 @@ from gateway.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_
 from gateway.graphql_http import GraphQLHTTPEndpoint, RequestError
 from gateway.health import Readiness, dependency_checks, live
 from gateway.request_id import RequestIdMiddleware, request_id_of
+from gateway.rest import RestApi
 from gateway.settings import Settings, load_settings
 from resolvers.context import Context
 
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if settings.graphiql:
         routes.append(Mount(STATIC_PREFIX, app=graphiql_static_app(), name="graphiql-static"))
     routes.extend(built.observability.routes())
+    rest = RestApi(built.schema, context_for, max_body_bytes=settings.graphql.max_body_bytes)
+    routes.extend(rest.routes())
     middleware = [Middleware(RequestIdMiddleware), *built.observability.middleware(routes)]
     if settings.security.cors_origins:
         middleware.append(

@@ -1,0 +1,278 @@
+"""Serving one REST path: bind the request to variables, execute, answer with HTTP semantics.
+
+Every method on a path runs its operation's GraphQL document through the gateway's schema
+with the context `/graphql` would build for the same request (same authentication,
+permissions, limits). Nothing here knows an entity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import strawberry
+from graphql import GraphQLList, GraphQLNonNull
+from starlette.datastructures import URL
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.types.graphql import OperationType
+
+from domain.errors import FieldProblem
+from gateway.graphql_http import RequestError
+from gateway.request_id import request_id_of
+from gateway.rest.operation import RestOperation
+from gateway.rest.problems import (
+    METHOD_NOT_ALLOWED,
+    PAYLOAD_TOO_LARGE,
+    PRECONDITION_FAILED,
+    UNSUPPORTED_MEDIA_TYPE,
+    Problem,
+    from_graphql,
+)
+from gateway.rest.types import check, named, nullable, parse_query_value
+
+type ContextFactory = Callable[[Request], Awaitable[Any]]
+type HeaderList = list[tuple[str, str]]
+
+_TYPES = {"query": {OperationType.QUERY}, "mutation": {OperationType.MUTATION}}
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What every REST endpoint of one API version shares."""
+
+    schema: strawberry.Schema
+    context_factory: ContextFactory
+    max_body_bytes: int = 1_048_576
+
+
+def etag_of(body: bytes) -> str:
+    """A strong validator over the exact response bytes."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _matches(header: str, etag: str) -> bool:
+    candidates = {c.strip().removeprefix("W/") for c in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+class PathEndpoint:
+    """The operations of one path, by method; anything else is 405 with `Allow`."""
+
+    def __init__(
+        self, runtime: Runtime, operations: dict[str, RestOperation], extra_headers: Any
+    ) -> None:
+        self.runtime = runtime
+        self.operations = operations
+        # (operation) -> headers every answer of it carries (deprecation notices).
+        self.extra_headers: Callable[[RestOperation], HeaderList] = extra_headers
+        methods = set(operations) | ({"HEAD"} if "GET" in operations else set())
+        self.allow = ", ".join(sorted(methods | {"OPTIONS"}))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # An ASGI app, not a function endpoint: Starlette then routes every method here,
+        # and the 405 (with Allow) is ours, in problem+json.
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        operation = self.operations.get(method)
+        try:
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": self.allow})
+            if operation is None:
+                raise Problem(
+                    METHOD_NOT_ALLOWED,
+                    f"{request.method} is not allowed here",
+                    headers={"Allow": self.allow},
+                )
+            # HEAD runs GET; the server drops the body.
+            return await self._serve(operation, request)
+        except Problem as problem:
+            return problem.response(
+                instance=request.url.path, request_id=request_id_of(request.scope)
+            )
+
+    async def _serve(self, operation: RestOperation, request: Request) -> Response:
+        variables = await bind(operation, request, self.runtime.max_body_bytes)
+        if operation.method == "PATCH" and operation.conditional_get is not None:
+            await self._check_if_match(operation.conditional_get, request, variables)
+        value = await self._execute(operation, request, variables)
+        headers: HeaderList = self.extra_headers(operation)
+        if operation.shape == "empty":
+            return _response(b"", operation.status, headers)
+        body: Any = value
+        if operation.shape == "connection":
+            body = {"data": [edge["node"] for edge in value["edges"]]}
+            body.update((k, v) for k, v in value.items() if k != "edges")
+            headers += _page_links(request.url, value.get("pageInfo") or {})
+        payload = orjson.dumps(body)
+        etag = etag_of(payload)
+        headers.append(("ETag", etag))
+        if operation.status == 201 and operation.location is not None:
+            location = _location(operation.location, value)
+            if location is not None:
+                headers.append(("Location", location))
+        if_none_match = request.headers.get("if-none-match")
+        if operation.method == "GET" and if_none_match and _matches(if_none_match, etag):
+            return _response(b"", 304, headers)
+        return _response(payload, operation.status, headers, "application/json")
+
+    async def _execute(
+        self, operation: RestOperation, request: Request, variables: dict[str, Any]
+    ) -> Any:
+        try:
+            context = await self.runtime.context_factory(request)
+        except RequestError as exc:
+            raise Problem.of_code(exc.code, str(exc), exc.headers) from None
+        result = await self.runtime.schema.execute(
+            operation.document,
+            variable_values=variables,
+            context_value=context,
+            allowed_operation_types=_TYPES[operation.operation_type],
+        )
+        if result.errors:
+            raise from_graphql(result.errors)
+        value = (result.data or {}).get(operation.root_field)
+        if value is None:
+            key = variables.get("id", request.url.path)
+            raise Problem.not_found(named(operation.root_type).name, key)
+        return value
+
+    async def _check_if_match(
+        self, current: RestOperation, request: Request, variables: dict[str, Any]
+    ) -> None:
+        expected = request.headers.get("if-match")
+        if not expected:
+            return
+        lookup = {name: variables[name] for name in current.path_params}
+        value = await self._execute(current, request, lookup)
+        if not _matches(expected, etag_of(orjson.dumps(value))):
+            raise Problem(PRECONDITION_FAILED, "the resource has changed since that ETag")
+
+
+def _response(
+    body: bytes, status: int, headers: HeaderList, media_type: str | None = None
+) -> Response:
+    response = Response(body, status, media_type=media_type if body else None)
+    for name, value in headers:
+        response.headers.append(name, value)
+    return response
+
+
+def _location(template: str, value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    target = (
+        value
+        if "id" in value
+        else next((v for v in value.values() if isinstance(v, dict) and "id" in v), None)
+    )
+    if target is None or not isinstance(target.get("id"), str):
+        return None
+    return template.replace("{id}", quote(target["id"], safe=""))
+
+
+def _page_links(url: URL, page_info: dict[str, Any]) -> HeaderList:
+    """`first` and `next` (keyset cursors go forward only; `prev` needs `before` in the schema)."""
+    links = [("Link", f'<{url.remove_query_params("after")}>; rel="first"')]
+    end = page_info.get("endCursor")
+    if page_info.get("hasNextPage") and isinstance(end, str):
+        links.append(("Link", f'<{url.include_query_params(after=end)}>; rel="next"'))
+    return links
+
+
+async def bind(operation: RestOperation, request: Request, max_body: int) -> dict[str, Any]:
+    """The operation's variables from path, query and body; every bad field is reported."""
+    variables: dict[str, Any] = {}
+    problems: list[FieldProblem] = []
+    for name, gql_type in operation.path_params.items():
+        value, message = parse_query_value(request.path_params[name], gql_type)
+        problems += [FieldProblem(name, message)] if message else check(value, gql_type, name)
+        variables[name] = value
+    known = {param.name for param in operation.query_params}
+    unknown = sorted({key for key in request.query_params if key not in known})
+    if unknown:
+        raise Problem.bad_request(
+            "unknown query parameter(s): " + ", ".join(unknown),
+            [FieldProblem(key, "is not a known query parameter") for key in unknown],
+        )
+    for param in operation.query_params:
+        raw = request.query_params.getlist(param.name)
+        if not raw:
+            if param.required:
+                problems.append(FieldProblem(param.name, "is required"))
+            continue
+        if len(raw) > 1 and not param.repeated:
+            problems.append(FieldProblem(param.name, "is given more than once"))
+            continue
+        if param.choices is not None:
+            chosen = param.choices.get(raw[0])
+            if chosen is None:
+                allowed = ", ".join(param.choices)
+                problems.append(FieldProblem(param.name, f"must be one of {allowed}"))
+                continue
+            _assign(variables, param.variable, chosen)
+            continue
+        listed = nullable(param.type)
+        leaf = listed.of_type if isinstance(listed, GraphQLList) else param.type
+        parsed = [parse_query_value(item, leaf) for item in raw]
+        bad = [FieldProblem(param.name, m) for _, m in parsed if m]
+        values = [v for v, _ in parsed]
+        value = values if param.repeated else values[0]
+        problems += bad or check(value, param.type, param.name)
+        _assign(variables, param.variable, value)
+    if operation.body is not None:
+        problems += await _bind_body(operation, request, variables, max_body)
+    if problems:
+        raise Problem.invalid(problems)
+    return variables
+
+
+async def _bind_body(
+    operation: RestOperation, request: Request, variables: dict[str, Any], max_body: int
+) -> list[FieldProblem]:
+    spec = operation.body
+    assert spec is not None
+    raw = await request.body()
+    if len(raw) > max_body:
+        raise Problem(PAYLOAD_TOO_LARGE, f"the body may be at most {max_body} bytes")
+    if not raw.strip():
+        if spec.required:
+            return [FieldProblem("body", "is required")]
+        return []
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise Problem(UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Problem.bad_request("the request body is not valid JSON") from None
+    if spec.variable is not None:
+        variables[spec.variable] = body
+        if not isinstance(body, dict):
+            return [FieldProblem("body", "must be an object")]
+        return check(body, spec.fields[spec.variable], "")
+    if not isinstance(body, dict):
+        return [FieldProblem("body", "must be an object")]
+    problems = [FieldProblem(k, "is not a known field") for k in body if k not in spec.fields]
+    for name, gql_type in spec.fields.items():
+        if name in body:
+            problems += check(body[name], gql_type, name)
+            variables[name] = body[name]
+        elif isinstance(gql_type, GraphQLNonNull):
+            problems.append(FieldProblem(name, "is required"))
+    return problems
+
+
+def _assign(variables: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    target = variables
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
