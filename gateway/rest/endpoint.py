@@ -176,7 +176,7 @@ def _location(template: str, value: Any) -> str | None:
     )
     if target is None or not isinstance(target.get("id"), str):
         return None
-    return template.replace("{id}", quote(target["id"], safe=""))
+    return template.replace("{id}", quote(target["id"], safe="=+"))
 
 
 def _page_links(url: URL, page_info: dict[str, Any]) -> HeaderList:
