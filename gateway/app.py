@@ -19,6 +19,8 @@ from gateway.container import Container, build_container
 from gateway.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
 from gateway.graphql_http import GraphQLHTTPEndpoint, RequestError
 from gateway.health import Readiness, dependency_checks, live
+from gateway.load_shedding import LoadSheddingMiddleware
+from gateway.persisted_queries import build_persisted_queries
 from gateway.request_id import RequestIdMiddleware, request_id_of
 from gateway.rest import RestApi
 from gateway.settings import Settings, load_settings
@@ -62,6 +64,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_batch=settings.graphql.max_batch,
         max_body_bytes=settings.graphql.max_body_bytes,
         ide=graphiql if settings.graphiql else None,
+        persisted_queries=build_persisted_queries(
+            enabled=settings.graphql.persisted_queries,
+            trusted_documents=settings.graphql.trusted_documents,
+            redis=None,
+            ttl_seconds=settings.graphql.persisted_query_ttl_seconds,
+            cache_size=settings.graphql.persisted_query_cache_size,
+        ),
     )
     readiness = Readiness(
         dependency_checks(built.engine, settings.redis.url, settings.health.timeout_seconds),
@@ -93,7 +102,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     routes.extend(built.observability.routes())
     rest = RestApi(built.schema, context_for, max_body_bytes=settings.graphql.max_body_bytes)
     routes.extend(rest.routes())
-    middleware = [Middleware(RequestIdMiddleware), *built.observability.middleware(routes)]
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        *built.observability.middleware(routes),
+        *_load_shedding(settings),
+    ]
     if settings.security.cors_origins:
         middleware.append(
             Middleware(
@@ -107,3 +120,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = built
     app.state.readiness = readiness
     return app
+
+
+def _load_shedding(settings: Settings) -> list[Middleware]:
+    # After the access log and metrics, so shed requests are logged and counted.
+    server = settings.server
+    if server.max_concurrency == 0:
+        return []
+    return [
+        Middleware(
+            LoadSheddingMiddleware,
+            max_concurrency=server.max_concurrency,
+            queue_timeout_seconds=server.queue_timeout_ms / 1000,
+            graphql_path=GRAPHQL_PATH,
+        )
+    ]

@@ -20,6 +20,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from gateway.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
 from resolvers.context import Context
 from schema import errors as error_table
 
@@ -93,7 +94,10 @@ def _check_params(params: Any) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise RequestError(400, "a GraphQL request must be a JSON object")
     query = params.get("query")
-    if not isinstance(query, str) or not query.strip():
+    extensions = params.get("extensions")
+    # With a persisted-query hash the document may be left out (APQ, trusted documents).
+    hash_only = isinstance(extensions, dict) and "persistedQuery" in extensions and query is None
+    if not hash_only and (not isinstance(query, str) or not query.strip()):
         raise RequestError(400, "the request has no GraphQL document in `query`")
     for name in ("variables", "extensions"):
         if not isinstance(params.get(name), dict | None):
@@ -114,12 +118,14 @@ class GraphQLHTTPEndpoint:
         max_batch: int = 10,
         max_body_bytes: int = 1_048_576,
         ide: Callable[[Request], Awaitable[Response]] | None = None,
+        persisted_queries: PersistedQueries | None = None,
     ) -> None:
         self._schema = schema
         self._context_factory = context_factory
         self._max_batch = max_batch
         self._max_body_bytes = max_body_bytes
         self._ide = ide
+        self._persisted = persisted_queries
 
     async def handle(self, request: Request) -> Response:
         if self._ide is not None and self._wants_ide(request):
@@ -183,6 +189,13 @@ class GraphQLHTTPEndpoint:
     async def _execute_one(
         self, request: Request, params: dict[str, Any], context: Context, media: str
     ) -> tuple[dict[str, Any], int]:
+        if self._persisted is not None or params.get("query") is None:
+            try:
+                params = await self._document_of(params)
+            except PersistedQueryError as exc:
+                if not exc.document_error:
+                    raise RequestError(400, str(exc), exc.code) from None
+                return _error_body(str(exc), exc.code), 400 if media == GRAPHQL_RESPONSE else 200
         allowed = (
             {OperationType.QUERY}
             if request.method == "GET"
@@ -216,6 +229,13 @@ class GraphQLHTTPEndpoint:
         except MissingQueryError:
             raise RequestError(400, "the request has no GraphQL document in `query`") from None
         return self._body(result, context), self._status(result, media)
+
+    async def _document_of(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self._persisted is None:
+            raise PersistedQueryError(
+                NOT_SUPPORTED, "PersistedQueryNotSupported", document_error=True
+            )
+        return await self._persisted.resolve(params)
 
     @staticmethod
     def _body(result: ExecutionResult, context: Context) -> dict[str, Any]:

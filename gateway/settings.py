@@ -9,6 +9,7 @@ naming the variable (`SettingsError`).
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
@@ -51,11 +52,31 @@ class GraphQLSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     introspection: bool | None = None
     graphiql: bool | None = None
+    # Apollo APQ: clients may send a query's sha256 instead of its text once registered.
+    persisted_queries: bool = True
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    persisted_query_cache_size: int = Field(default=1_000, ge=1)
+    # A `{sha256: document}` manifest; when set, only its documents run (APQ registration off).
+    trusted_documents: Path | None = None
 
 
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # uvicorn's event loop and HTTP parser; the fast ones unless told otherwise.
+    loop: Literal["uvloop", "asyncio", "auto"] = "uvloop"
+    http: Literal["httptools", "h11", "auto"] = "httptools"
+    # uvicorn's own access log duplicates ours (gateway.observability), at a cost per request.
+    access_log: bool = False
+    # After start-up, move every object to the permanent generation (gc.freeze) and
+    # collect the young generation less often: a nested query allocates thousands of
+    # short-lived objects, and full collections rescanning the schema cost ~2x (issue 7).
+    gc_freeze: bool = True
+    gc_threshold: int = Field(default=50_000, ge=0)
+    # In-flight requests per process; a request that cannot start within the queue
+    # timeout answers 503 with Retry-After instead of queueing without bound. 0: no limit.
+    max_concurrency: int = Field(default=64, ge=0)
+    queue_timeout_ms: int = Field(default=500, ge=0)
 
 
 class TelemetrySettings(BaseModel):

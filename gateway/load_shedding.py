@@ -1,0 +1,108 @@
+"""A concurrency limit with load shedding: bounded in-flight requests, bounded waiting.
+
+Past its CPU, one process only queues: every request waits behind all the others and
+p99 grows without bound while nothing fails. Here at most `max_concurrency` requests
+run at once; a request that cannot start within `queue_timeout` answers 503 with
+`Retry-After` at once (a GraphQL error on the GraphQL path, problem+json elsewhere),
+so the clients that are served keep their latency and the others can go elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from domain.errors import UnavailableError
+from gateway.graphql_http import JSON, RequestError, negotiate
+from schema import errors as error_table
+
+DEFAULT_EXEMPT = ("/health/live", "/health/ready", "/metrics")
+
+
+class LoadSheddingMiddleware:
+    """Admits at most `max_concurrency` HTTP requests at once; 503 when the wait is too long."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_concurrency: int,
+        queue_timeout_seconds: float,
+        retry_after_seconds: int = 1,
+        graphql_path: str = "/graphql",
+        exempt_paths: Iterable[str] = DEFAULT_EXEMPT,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if queue_timeout_seconds < 0:
+            raise ValueError("queue_timeout_seconds must not be negative")
+        self.app = app
+        self.slots = asyncio.Semaphore(max_concurrency)
+        self.queue_timeout = queue_timeout_seconds
+        self.retry_after = retry_after_seconds
+        self.graphql_path = graphql_path
+        self.exempt = frozenset(exempt_paths)
+        self.shed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # WebSockets are long-lived and have their own per-user limit (gateway.realtime).
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if not await self._admit():
+            self.shed += 1
+            await self._refuse(scope, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.slots.release()
+
+    async def _admit(self) -> bool:
+        if not self.slots.locked():
+            # A free slot: acquire() returns without suspending, no timer is armed.
+            await self.slots.acquire()
+            return True
+        if self.queue_timeout == 0:
+            return False
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await self.slots.acquire()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        rule = error_table.rule_for(UnavailableError("overloaded"))
+        message = "the server is overloaded; retry later"
+        body: dict[str, Any]
+        if scope["path"] == self.graphql_path:
+            try:
+                media = negotiate(Headers(scope=scope).get("accept"))
+            except RequestError:
+                media = JSON
+            content_type = f"{media}; charset=utf-8"
+            extensions = {"code": rule.code, "retryAfter": self.retry_after}
+            body = {"errors": [{"message": message, "extensions": extensions}]}
+        else:
+            content_type = "application/problem+json"
+            body = {
+                "type": rule.problem_type,
+                "title": rule.title,
+                "status": rule.status,
+                "detail": message,
+                "retryAfter": self.retry_after,
+            }
+        payload = orjson.dumps(body)
+        headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(payload)).encode()),
+            (b"retry-after", str(self.retry_after).encode()),
+        ]
+        await send({"type": "http.response.start", "status": rule.status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
