@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import strawberry
@@ -92,10 +93,12 @@ class RestApi:
             specs.update(((s.method, s.path), s) for s in load_named(version.operations))
         operations = [compile_operation(gql, spec, self.builder) for spec in specs.values()]
         _link(gql, operations)
-        successors = {op.root_field: op.path for op in operations if op.method == "GET"}
+        successors: dict[str, str] = {}
+        for op in sorted(operations, key=lambda o: o.method != "GET"):
+            successors.setdefault(op.root_field, op.path)
         policy = version.deprecation
 
-        def extra_headers(op: RestOperation) -> HeaderList:
+        def extra_headers(op: RestOperation, path_params: dict[str, str]) -> HeaderList:
             if not op.deprecations:
                 return []
             notices = [deprecation.notice(d.reason, policy) for d in op.deprecations]
@@ -104,6 +107,10 @@ class RestApi:
             if route is not None:
                 named_successor = deprecation.notice(route.reason, policy).successor
                 successor = successors.get(named_successor or "")
+                for name, value in path_params.items():
+                    successor = successor and successor.replace(
+                        "{" + name + "}", quote(value, safe="=+")
+                    )
             return deprecation.headers(notices, successor, self.docs_path)
 
         by_path: dict[str, dict[str, RestOperation]] = {}

@@ -69,8 +69,8 @@ class PathEndpoint:
     ) -> None:
         self.runtime = runtime
         self.operations = operations
-        # (operation) -> headers every answer of it carries (deprecation notices).
-        self.extra_headers: Callable[[RestOperation], HeaderList] = extra_headers
+        # (operation, path parameters) -> headers its answers carry (deprecation notices).
+        self.extra_headers: Callable[[RestOperation, dict[str, str]], HeaderList] = extra_headers
         methods = set(operations) | ({"HEAD"} if "GET" in operations else set())
         self.allow = ", ".join(sorted(methods | {"OPTIONS"}))
 
@@ -104,7 +104,7 @@ class PathEndpoint:
         if operation.method == "PATCH" and operation.conditional_get is not None:
             await self._check_if_match(operation.conditional_get, request, variables)
         value = await self._execute(operation, request, variables)
-        headers: HeaderList = self.extra_headers(operation)
+        headers: HeaderList = self.extra_headers(operation, dict(request.path_params))
         if operation.shape == "empty":
             return _response(b"", operation.status, headers)
         body: Any = value
