@@ -8,11 +8,19 @@ naming the variable (`SettingsError`).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+import limits
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["dev", "prod"]
@@ -42,6 +50,12 @@ class SecuritySettings(BaseModel):
     # Development only: act as any user by sending `X-Debug-User: <user id>`.
     allow_debug_identity: bool = False
     cors_origins: list[str] = Field(default_factory=list)
+    # Cookies or Authorization sent cross-origin by browsers; never with a `*` origin.
+    cors_allow_credentials: bool = False
+    # Peers (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Strict-Transport-Security on https responses; 0 sends none.
+    hsts_seconds: int = Field(default=63_072_000, ge=0)
 
 
 class GraphQLSettings(BaseModel):
@@ -52,31 +66,54 @@ class GraphQLSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     introspection: bool | None = None
     graphiql: bool | None = None
-    # Apollo APQ: clients may send a query's sha256 instead of its text once registered.
-    persisted_queries: bool = True
-    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
-    persisted_query_cache_size: int = Field(default=1_000, ge=1)
-    # A `{sha256: document}` manifest; when set, only its documents run (APQ registration off).
-    trusted_documents: Path | None = None
+
+
+class RateLimitSettings(BaseModel):
+    """Quotas as `<amount>/<window>` (`300/minute`, `10/15 minutes`), counted in Redis."""
+
+    enabled: bool = True
+    # Requests per client IP for anonymous callers, per user once authenticated.
+    anonymous: str = "300/minute"
+    user: str = "1200/minute"
+    # Login attempts (right or wrong) per account and per client IP.
+    login_per_account: str = "10/15 minutes"
+    login_per_ip: str = "50/15 minutes"
+    # GraphQL cost points per window (GitHub-style), per user and per anonymous IP.
+    cost_budget: str = "5000/hour"
+    anonymous_cost_budget: str = "1000/hour"
+    # Report `extensions.rateLimit = {cost, remaining, resetAt}` on every GraphQL response.
+    report_budget: bool = True
+    # When Redis fails: count in this process (`memory`), allow (`open`) or refuse (`closed`).
+    on_storage_error: Literal["memory", "open", "closed"] = "memory"
+    storage_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
+    # After a failure, Redis is tried again this long later.
+    storage_retry_seconds: float = Field(default=5.0, ge=0, le=300)
+    key_prefix: str = Field(default="ratelimit", min_length=1, max_length=64)
+    # Paths never limited (probes and scrapes come from the platform, often through one IP).
+    exempt_paths: list[str] = Field(
+        default_factory=lambda: ["/health/live", "/health/ready", "/metrics"]
+    )
+
+    @field_validator(
+        "anonymous",
+        "user",
+        "login_per_account",
+        "login_per_ip",
+        "cost_budget",
+        "anonymous_cost_budget",
+    )
+    @classmethod
+    def _quota(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError("expected <amount>/<window>, like 300/minute") from None
+        return value
 
 
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    # uvicorn's event loop and HTTP parser; the fast ones unless told otherwise.
-    loop: Literal["uvloop", "asyncio", "auto"] = "uvloop"
-    http: Literal["httptools", "h11", "auto"] = "httptools"
-    # uvicorn's own access log duplicates ours (gateway.observability), at a cost per request.
-    access_log: bool = False
-    # After start-up, move every object to the permanent generation (gc.freeze) and
-    # collect the young generation less often: a nested query allocates thousands of
-    # short-lived objects, and full collections rescanning the schema cost ~2x (issue 7).
-    gc_freeze: bool = True
-    gc_threshold: int = Field(default=50_000, ge=0)
-    # In-flight requests per process; a request that cannot start within the queue
-    # timeout answers 503 with Retry-After instead of queueing without bound. 0: no limit.
-    max_concurrency: int = Field(default=64, ge=0)
-    queue_timeout_ms: int = Field(default=500, ge=0)
 
 
 class TelemetrySettings(BaseModel):
@@ -114,9 +151,29 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Settings:
+        security = self.security
+        for proxy in security.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"SECURITY__TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR"
+                ) from None
+        if "*" in security.cors_origins:
+            if security.cors_allow_credentials:
+                raise ValueError(
+                    "SECURITY__CORS_ORIGINS must list origins, not *, with credentials"
+                )
+            if self.profile == "prod":
+                raise ValueError("SECURITY__CORS_ORIGINS must list origins, not *, in prod")
+        return self
 
     @model_validator(mode="after")
     def _check_profile(self) -> Settings:

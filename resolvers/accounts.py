@@ -17,7 +17,7 @@ async def register(
 
 
 async def login(context: Context, email: str, password: str) -> tuple[User, TokenPair]:
-    return await context.services.accounts.login(email, password)
+    return await context.services.accounts.login(email, password, client=context.client_ip)
 
 
 async def refresh(context: Context, refresh_token: str) -> tuple[User, TokenPair]:

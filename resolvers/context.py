@@ -29,6 +29,8 @@ class Context:
     services: Services
     loaders: Loaders
     request_id: str
+    # The client's address as the gateway determined it (trusted proxies applied).
+    client_ip: str | None = None
     # Transport objects stay opaque here: resolvers must not depend on Starlette.
     request: Any = None
     response: Any = None

@@ -18,6 +18,7 @@ from domain.passwords import PasswordHasher, PasswordPolicy
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
 from domain.rbac import RoleRegistry, default_registry
+from domain.throttling import LoginThrottle, NoLoginThrottle, account_key
 from domain.tokens import TokenClaims, TokenIssuer, TokenKind, TokenPair, TokenRevocationStore
 from domain.users import Email, Role, User, check_name
 
@@ -52,12 +53,14 @@ class AccountService:
         policy: PasswordPolicy | None = None,
         *,
         registry: RoleRegistry | None = None,
+        throttle: LoginThrottle | None = None,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._uow, self._hasher, self._tokens = uow, hasher, tokens
         self._revocations = revocations
         self.policy = policy or PasswordPolicy()
         self._registry = registry or default_registry()
+        self._throttle: LoginThrottle = throttle or NoLoginThrottle()
         self._now = now
         self._dummy_hash: str | None = None
         self._dummy_lock = asyncio.Lock()
@@ -92,8 +95,15 @@ class AccountService:
             await uow.commit()
         return user, self._tokens.issue_pair(user.id, user.roles).pair
 
-    async def login(self, email: str, password: str) -> tuple[User, TokenPair]:
-        """A new session; raises UnauthenticatedError("invalid email or password")."""
+    async def login(
+        self, email: str, password: str, *, client: str | None = None
+    ) -> tuple[User, TokenPair]:
+        """A new session; raises UnauthenticatedError("invalid email or password").
+
+        Raises RateLimitedError when the account or the client (an IP) has used up its
+        attempts, before the password is even looked at.
+        """
+        await self._throttle.attempt(account_key(email), client)
         try:
             address: Email | None = Email(email)
         except ValidationError:

@@ -1,0 +1,133 @@
+"""The client as the edge saw it: its IP address and whether it spoke https.
+
+`X-Forwarded-For` and `X-Forwarded-Proto` are believed only from a configured trusted
+proxy: anyone else can write them. The chain is read right to left, each trusted hop
+skipped; the first untrusted address is the client. Anything malformed falls back to
+the peer address: a bad header never fails the request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+type IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+UNKNOWN = "unknown"
+# Longer than any real chain of proxies; longer ones are not parsed at all.
+MAX_FORWARDED_BYTES = 2048
+MAX_HOPS = 32
+
+
+def _address(raw: str) -> IPAddress | None:
+    text = raw.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class TrustedProxies:
+    """A set of proxy addresses and networks; validated once, at start-up."""
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self.networks: tuple[IPNetwork, ...] = tuple(
+            ipaddress.ip_network(entry.strip(), strict=False) for entry in entries
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return False
+        return any(address in network for network in self.networks)
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: TrustedProxies) -> str:
+    """The client's address: the peer's, or the first untrusted hop of a trusted proxy's chain."""
+    peer_address = _address(peer) if peer else None
+    fallback = str(peer_address) if peer_address is not None else (peer or UNKNOWN)
+    if peer_address is None or peer_address not in trusted or not forwarded_for:
+        return fallback
+    if len(forwarded_for) > MAX_FORWARDED_BYTES:
+        return fallback
+    hops = forwarded_for.split(",")
+    if len(hops) > MAX_HOPS:
+        return fallback
+    client = peer_address
+    for raw in reversed(hops):
+        address = _address(raw)
+        if address is None:
+            # The hop a trusted proxy vouches for is unreadable: trust none of the chain.
+            return fallback
+        client = address
+        if address not in trusted:
+            break
+    return str(client)
+
+
+def forwarded_scheme(
+    scheme: str, peer: str | None, forwarded_proto: str | None, trusted: TrustedProxies
+) -> str:
+    """`https` or `http` as the client used it; a trusted proxy may say so in X-Forwarded-Proto."""
+    peer_address = _address(peer) if peer else None
+    if peer_address is None or peer_address not in trusted or not forwarded_proto:
+        return scheme
+    # The nearest proxy's word counts: it appends last (or overwrites).
+    claimed = forwarded_proto[-64:].rsplit(",", 1)[-1].strip().lower()
+    return claimed if claimed in ("http", "https") else scheme
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    # Repeated headers are one list (RFC 9110, 5.3).
+    values = [value.decode("latin-1") for key, value in scope["headers"] if key == name]
+    return ",".join(values) if values else None
+
+
+class ClientIpMiddleware:
+    """Stores `client_ip` and `client_scheme` (http/https) in `scope["state"]`."""
+
+    def __init__(self, app: ASGIApp, *, trusted_proxies: Iterable[str] = ()) -> None:
+        self.app = app
+        self.trusted = TrustedProxies(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            peer = str(client[0]) if client else None
+            secure = scope.get("scheme") in ("https", "wss")
+            state = scope.setdefault("state", {})
+            state["client_ip"] = client_ip(peer, _header(scope, b"x-forwarded-for"), self.trusted)
+            state["client_scheme"] = forwarded_scheme(
+                "https" if secure else "http",
+                peer,
+                _header(scope, b"x-forwarded-proto"),
+                self.trusted,
+            )
+        await self.app(scope, receive, send)
+
+
+def client_ip_of(scope: Scope) -> str:
+    """The address the middleware stored (the peer's if it did not run)."""
+    stored = scope.get("state", {}).get("client_ip")
+    if stored is not None:
+        return str(stored)
+    client = scope.get("client")
+    return str(client[0]) if client else UNKNOWN
+
+
+def is_https(scope: Scope) -> bool:
+    """Whether the client reached us over https (directly or via a trusted proxy)."""
+    stored = scope.get("state", {}).get("client_scheme")
+    if stored is not None:
+        return bool(stored == "https")
+    return scope.get("scheme") in ("https", "wss")

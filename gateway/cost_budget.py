@@ -1,0 +1,93 @@
+"""A per-caller budget of GraphQL cost points per window, as GitHub's GraphQL API has.
+
+Each operation's static cost is debited before it runs; an operation the budget
+cannot pay for is refused with `RATE_LIMITED` (and `retryAfter`), and every response
+reports `extensions.rateLimit = {cost, remaining, resetAt}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import DocumentNode, GraphQLError
+from graphql import ExecutionResult as GraphQLExecutionResult
+from strawberry.extensions import SchemaExtension
+
+from domain.errors import RateLimitedError
+from gateway.rate_limit import Decision, Limiter, Quota
+from gateway.rate_limit_http import subject_key
+from gateway.settings import RateLimitSettings
+
+# (schema, document, variables, operation name) -> points; schema.cost.operation_cost fits.
+type CostFunction = Callable[
+    [strawberry.Schema, DocumentNode, dict[str, Any] | None, str | None], int
+]
+
+MESSAGE = "the cost budget of this window is used up"
+
+
+class CostBudget:
+    """Cost points per window for each user, and for each anonymous client IP."""
+
+    def __init__(self, limiter: Limiter, *, user: Quota, anonymous: Quota) -> None:
+        self._limiter, self.user, self.anonymous = limiter, user, anonymous
+
+    async def debit(self, user_id: int | None, client_ip: str, cost: int) -> Decision:
+        """Take `cost` points if that many are left (nothing is taken otherwise)."""
+        quota = self.user if user_id is not None else self.anonymous
+        return await self._limiter.hit(quota, "cost", subject_key(user_id, client_ip), cost=cost)
+
+
+def report(cost: int, decision: Decision) -> dict[str, Any]:
+    reset_at = datetime.fromtimestamp(decision.reset_at, UTC).replace(microsecond=0)
+    return {
+        "cost": cost,
+        "remaining": decision.remaining,
+        "resetAt": reset_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+class CostBudgetExtension(SchemaExtension):
+    """Debits each operation's cost before execution; refuses it when the budget is spent."""
+
+    def __init__(self, *, budget: CostBudget, cost_of: CostFunction, report: bool = True) -> None:
+        self.budget, self.cost_of, self.report = budget, cost_of, report
+        self._report: dict[str, Any] | None = None
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.result is None:
+            cost = self.cost_of(context.schema, document, context.variables, context.operation_name)
+            caller = context.context
+            user_id: int | None = caller.principal.user_id
+            client_ip = caller.client_ip or "unknown"
+            decision = await self.budget.debit(user_id, client_ip, cost)
+            self._report = report(cost, decision)
+            if not decision.allowed:
+                refusal = RateLimitedError(decision.retry_after, MESSAGE)
+                context.result = GraphQLExecutionResult(
+                    data=None, errors=[GraphQLError(MESSAGE, original_error=refusal)]
+                )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {"rateLimit": self._report} if self.report and self._report is not None else {}
+
+
+def cost_budget_extension(
+    settings: RateLimitSettings, limiter: Limiter, cost_of: CostFunction
+) -> Callable[[], SchemaExtension]:
+    """The schema extension with the budgets the settings give."""
+    budget = CostBudget(
+        limiter,
+        user=Quota.parse(settings.cost_budget),
+        anonymous=Quota.parse(settings.anonymous_cost_budget),
+    )
+    return partial(
+        CostBudgetExtension, budget=budget, cost_of=cost_of, report=settings.report_budget
+    )

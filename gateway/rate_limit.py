@@ -1,0 +1,194 @@
+"""Rate limiting on the `limits` library: quotas, decisions and a storage that fails soft.
+
+Counters live in Redis when `REDIS__URL` is set, so every replica shares them, and in
+process memory otherwise. When Redis fails at run time the limiter, by setting,
+counts in process memory for a while (`memory`, the default: a Redis hiccup must not
+take the API down), lets everything through (`open`) or refuses everything (`closed`);
+it logs once per outage and tries Redis again after `storage_retry_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import limits
+import structlog
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import (
+    MovingWindowRateLimiter,
+    RateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
+from limits.errors import StorageError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.settings import RateLimitSettings
+
+log = structlog.get_logger("gateway.rate_limit")
+
+type FailureMode = Literal["memory", "open", "closed"]
+
+
+class Strategy(enum.Enum):
+    # Two counters per key, approximate at window edges: cheap for high quotas.
+    SLIDING = "sliding-window-counter"
+    # One timestamp per allowed hit, exact: for small quotas such as login attempts.
+    MOVING = "moving-window"
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """`amount` per `window` seconds."""
+
+    amount: int
+    window: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quota:
+        """From `300/minute` or `10/15 minutes`; raises ValueError."""
+        item = limits.parse(text)
+        return cls(item.amount, item.get_expiry())
+
+    @property
+    def item(self) -> limits.RateLimitItem:
+        return limits.RateLimitItemPerSecond(self.amount, self.window)
+
+    @property
+    def policy(self) -> str:
+        """The quota as a `RateLimit-Policy` value."""
+        return f"{self.amount};w={self.window}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one hit: allowed or not, and the state of the quota after it."""
+
+    allowed: bool
+    quota: Quota
+    remaining: int
+    reset_at: float
+    now: float
+
+    @property
+    def reset_after(self) -> int:
+        """Whole seconds until the quota has room again (0 when it has some now)."""
+        return max(0, math.ceil(self.reset_at - self.now))
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds a refused caller should wait; at least 1."""
+        return max(1, self.reset_after)
+
+
+_STORAGE_ERRORS = (StorageError, RedisError, OSError, TimeoutError)
+
+
+class Limiter:
+    """Counts hits against quotas, in `storage` (Redis) or, without it, in process memory."""
+
+    def __init__(
+        self,
+        storage: Storage | None = None,
+        *,
+        on_error: FailureMode = "memory",
+        timeout: float = 0.5,
+        retry_after: float = 5.0,
+        namespace: str = "ratelimit",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._primary = storage
+        self._memory = MemoryStorage()
+        self._on_error: FailureMode = on_error
+        self._timeout, self._retry_after = timeout, retry_after
+        self._namespace = namespace
+        self._clock = clock
+        self._down_until = 0.0
+        self._failing = False
+
+    @property
+    def shared(self) -> bool:
+        """Whether the counters are shared with other replicas (Redis)."""
+        return self._primary is not None
+
+    async def hit(
+        self, quota: Quota, *key: str, cost: int = 1, strategy: Strategy = Strategy.SLIDING
+    ) -> Decision:
+        """Take `cost` from the quota of `key` if it has that much left; never raises."""
+        if self._primary is None:
+            return await self._hit_on(self._memory, quota, key, cost, strategy)
+        if self._clock() >= self._down_until:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    decision = await self._hit_on(self._primary, quota, key, cost, strategy)
+            except _STORAGE_ERRORS as error:
+                self._down_until = self._clock() + self._retry_after
+                if not self._failing:
+                    self._failing = True
+                    log.warning(
+                        "rate limit storage failed",
+                        fallback=self._on_error,
+                        error=f"{type(error).__name__}: {error}",
+                    )
+            else:
+                if self._failing:
+                    self._failing = False
+                    log.info("rate limit storage recovered")
+                return decision
+        now = self._clock()
+        if self._on_error == "open":
+            return Decision(True, quota, quota.amount, now, now)
+        if self._on_error == "closed":
+            return Decision(False, quota, 0, now + self._retry_after, now)
+        return await self._hit_on(self._memory, quota, key, cost, strategy)
+
+    async def _hit_on(
+        self,
+        storage: Storage,
+        quota: Quota,
+        key: tuple[str, ...],
+        cost: int,
+        strategy: Strategy,
+    ) -> Decision:
+        limiter: RateLimiter = (
+            MovingWindowRateLimiter(storage)
+            if strategy is Strategy.MOVING
+            else SlidingWindowCounterRateLimiter(storage)
+        )
+        item = quota.item
+        identifiers = (self._namespace, *key)
+        allowed = True if cost <= 0 else await limiter.hit(item, *identifiers, cost=cost)
+        stats = await limiter.get_window_stats(item, *identifiers)
+        now = self._clock()
+        reset_at = stats.reset_time if stats.remaining < quota.amount else now
+        return Decision(allowed, quota, stats.remaining, reset_at, now)
+
+
+def redis_storage(redis: Redis, settings: RateLimitSettings) -> RedisStorage:
+    """limits' storage over the gateway's own connection pool (no second client to close)."""
+    # limits types its options as scalars; redis-py's bridge takes a connection pool.
+    pool = cast(str, redis.connection_pool)
+    return RedisStorage(
+        "async+redis://",
+        wrap_exceptions=True,
+        implementation="redispy",
+        key_prefix=settings.key_prefix,
+        connection_pool=pool,
+    )
+
+
+def build_limiter(settings: RateLimitSettings, redis: Redis | None) -> Limiter:
+    """The limiter the settings ask for: Redis-backed when a client is given."""
+    return Limiter(
+        redis_storage(redis, settings) if redis is not None else None,
+        on_error=settings.on_storage_error,
+        timeout=settings.storage_timeout_seconds,
+        retry_after=settings.storage_retry_seconds,
+        namespace=settings.key_prefix,
+    )

@@ -1,0 +1,111 @@
+"""The limiter: quotas, decisions, and what happens when Redis fails."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis, from_url
+from structlog.testing import capture_logs
+
+from domain.errors import RateLimitedError
+from gateway.login_throttle import RateLimitLoginThrottle
+from gateway.rate_limit import Decision, Limiter, Quota, Strategy, build_limiter, redis_storage
+from gateway.settings import RateLimitSettings
+
+
+@pytest.fixture
+async def dead_redis() -> AsyncIterator[Redis]:
+    # Port 1 refuses at once: a Redis that is down, without waiting for a timeout.
+    client = from_url("redis://127.0.0.1:1/0")
+    yield client
+    await client.aclose()
+
+
+def test_quotas_parse_and_print_as_policies() -> None:
+    assert Quota.parse("10/15 minutes") == Quota(10, 900)
+    assert Quota.parse("300/minute").policy == "300;w=60"
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+async def test_a_quota_allows_exactly_its_amount(strategy: Strategy) -> None:
+    limiter = Limiter()
+    quota = Quota(3, 60)
+    decisions = [await limiter.hit(quota, "k", strategy=strategy) for _ in range(4)]
+    assert [(d.allowed, d.remaining) for d in decisions] == [
+        (True, 2),
+        (True, 1),
+        (True, 0),
+        (False, 0),
+    ]
+    assert 1 <= decisions[-1].retry_after <= 60
+    other = await limiter.hit(quota, "other", strategy=strategy)
+    assert (other.allowed, other.remaining) == (True, 2)
+
+
+async def test_a_cost_larger_than_what_is_left_takes_nothing() -> None:
+    limiter = Limiter()
+    quota = Quota(10, 60)
+    assert (await limiter.hit(quota, "u", cost=7)).remaining == 3
+    refused = await limiter.hit(quota, "u", cost=4)
+    assert (refused.allowed, refused.remaining) == (False, 3)
+    assert (await limiter.hit(quota, "u", cost=3)).remaining == 0
+
+
+async def test_a_redis_failure_falls_back_to_memory_and_logs_once(dead_redis: Redis) -> None:
+    limiter = build_limiter(RateLimitSettings(), dead_redis)
+    quota = Quota(2, 60)
+    with capture_logs() as logs:
+        decisions = [await limiter.hit(quota, "k") for _ in range(3)]
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert [(entry["event"], entry["fallback"]) for entry in logs] == [
+        ("rate limit storage failed", "memory")
+    ]
+
+
+async def test_fail_open_allows_and_fail_closed_refuses(dead_redis: Redis) -> None:
+    quota = Quota(1, 60)
+    open_ = build_limiter(RateLimitSettings(on_storage_error="open"), dead_redis)
+    closed = build_limiter(
+        RateLimitSettings(on_storage_error="closed", storage_retry_seconds=7), dead_redis
+    )
+    with capture_logs():
+        assert [(await open_.hit(quota, "k")).allowed for _ in range(3)] == [True] * 3
+        refused = await closed.hit(quota, "k")
+    assert (refused.allowed, refused.retry_after) == (False, 7)
+
+
+async def test_an_outage_is_logged_once_though_redis_is_tried_again(dead_redis: Redis) -> None:
+    now = [1000.0]
+    storage = redis_storage(dead_redis, RateLimitSettings())
+    limiter = Limiter(storage, retry_after=5.0, clock=lambda: now[0])
+    with capture_logs() as logs:
+        await limiter.hit(Quota(5, 60), "k")
+        await limiter.hit(Quota(5, 60), "k")
+        now[0] += 6
+        await limiter.hit(Quota(5, 60), "k")
+    # One failure logged per outage, though Redis was tried twice.
+    assert [entry["event"] for entry in logs] == ["rate limit storage failed"]
+
+
+async def test_the_login_throttle_counts_per_account_and_per_client() -> None:
+    throttle = RateLimitLoginThrottle(Limiter(), per_account=Quota(2, 60), per_ip=Quota(3, 60))
+    await throttle.attempt("ann@example.org", "198.51.100.1")
+    await throttle.attempt("ann@example.org", "198.51.100.2")
+    with pytest.raises(RateLimitedError) as by_account:
+        await throttle.attempt("ann@example.org", "198.51.100.3")
+    assert (str(by_account.value), 1 <= by_account.value.retry_after <= 60) == (
+        "too many login attempts; try again later",
+        True,
+    )
+    await throttle.attempt("bob@example.org", "198.51.100.1")
+    await throttle.attempt("cy@example.org", "198.51.100.1")
+    with pytest.raises(RateLimitedError):
+        await throttle.attempt("dee@example.org", "198.51.100.1")
+
+
+def test_a_decision_rounds_its_delays_up() -> None:
+    decision = Decision(False, Quota(1, 60), 0, reset_at=100.2, now=99.0)
+    assert (decision.reset_after, decision.retry_after) == (2, 2)
+    fresh = Decision(True, Quota(1, 60), 1, reset_at=99.0, now=99.0)
+    assert (fresh.reset_after, fresh.retry_after) == (0, 1)
