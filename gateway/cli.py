@@ -58,19 +58,17 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (SERVER__PORT).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Run the gateway with uvicorn."""
-    import uvicorn
+    """Run the gateway with uvicorn (uvloop, httptools, GC tuned: SERVER__* settings)."""
+    from gateway import server
 
     settings = _settings()
     _ensure_sqlite_dir(settings)
-    uvicorn.run(
-        "gateway.asgi:app",
+    server.run(
+        settings.server,
         host=host or settings.server.host,
         port=port or settings.server.port,
         workers=workers,
         log_level=settings.log_level,
-        proxy_headers=False,
-        timeout_graceful_shutdown=20,
     )
 
 
