@@ -8,21 +8,28 @@ from contextlib import asynccontextmanager
 
 import structlog
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Scope
 
 from domain.errors import UnauthenticatedError
+from gateway.client_ip import ClientIpMiddleware, client_ip_of
 from gateway.container import Container, build_container
 from gateway.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
 from gateway.graphql_http import GraphQLHTTPEndpoint, RequestError
 from gateway.health import Readiness, dependency_checks, live
+from gateway.identity import Identity
 from gateway.load_shedding import LoadSheddingMiddleware
 from gateway.persisted_queries import build_persisted_queries
+from gateway.rate_limit_http import request_rate_limit
+from gateway.realtime import build_realtime
 from gateway.request_id import RequestIdMiddleware, request_id_of
 from gateway.rest import RestApi
+from gateway.security_headers import SecurityHeadersMiddleware
 from gateway.settings import Settings, load_settings
 from resolvers.context import Context
 
@@ -30,6 +37,15 @@ log = structlog.get_logger("gateway")
 
 GRAPHQL_PATH = "/graphql"
 STATIC_PREFIX = "/static/graphiql"
+# Response headers a cross-origin page may read.
+CORS_EXPOSED_HEADERS = (
+    "x-request-id",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-policy",
+)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
@@ -37,18 +53,37 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     settings = settings or load_settings()
     built = container or build_container(settings)
 
+    async def identify(scope: Scope) -> Identity:
+        # Once per request: the rate limiter and the GraphQL context share the result.
+        state = scope.setdefault("state", {})
+        if "identity" not in state:
+            state["identity"] = await built.authenticator.authenticate(Headers(scope=scope))
+        identity: Identity = state["identity"]
+        return identity
+
+    async def user_of(scope: Scope) -> int | None:
+        try:
+            return (await identify(scope)).principal.user_id
+        except UnauthenticatedError:
+            return None
+
     async def context_for(request: Request) -> Context:
         try:
-            principal = await built.authenticator.authenticate(request.headers)
+            identity = await identify(request.scope)
         except UnauthenticatedError as exc:
             raise RequestError(
-                401, str(exc), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"}
+                401,
+                str(exc),
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from None
-        request.scope.setdefault("state", {})["principal_id"] = principal.user_id
+        request.scope.setdefault("state", {})["principal_id"] = identity.principal.user_id
         return Context.build(
-            principal,
+            identity.principal,
             built.services,
             request_id_of(request.scope),
+            token=identity.token,
+            client_ip=client_ip_of(request.scope),
             request=request,
             observe_batch=built.observability.observe_batch,
         )
@@ -63,11 +98,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         context_for,
         max_batch=settings.graphql.max_batch,
         max_body_bytes=settings.graphql.max_body_bytes,
+        execution_timeout_seconds=settings.graphql.execution_timeout_seconds,
         ide=graphiql if settings.graphiql else None,
         persisted_queries=build_persisted_queries(
             enabled=settings.graphql.persisted_queries,
             trusted_documents=settings.graphql.trusted_documents,
-            redis=None,
+            redis=built.redis,
             ttl_seconds=settings.graphql.persisted_query_ttl_seconds,
             cache_size=settings.graphql.persisted_query_cache_size,
         ),
@@ -76,6 +112,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         dependency_checks(built.engine, settings.redis.url, settings.health.timeout_seconds),
         observer=built.observability.metrics.record_readiness,
     )
+
+    realtime = build_realtime(settings, built, GRAPHQL_PATH)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -88,12 +126,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         finally:
             # Not ready first, so no probe sees a half-closed replica as healthy.
             readiness.draining = True
+            await realtime.drain()
             built.observability.close()
             await built.aclose()
             log.info("gateway stopped")
 
+    async def jwks(_: Request) -> Response:
+        return JSONResponse(built.tokens.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
     routes: list[BaseRoute] = [
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route(GRAPHQL_PATH, endpoint.handle, methods=["GET", "POST"]),
+        realtime.route,
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", readiness.handle, methods=["GET"]),
     ]
@@ -104,21 +148,30 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     routes.extend(rest.routes())
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(ClientIpMiddleware, trusted_proxies=settings.security.trusted_proxies),
         *built.observability.middleware(routes),
         *_load_shedding(settings),
+        Middleware(SecurityHeadersMiddleware, hsts_seconds=settings.security.hsts_seconds),
     ]
     if settings.security.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.security.cors_origins,
+                allow_credentials=settings.security.cors_allow_credentials,
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
+                expose_headers=[*CORS_EXPOSED_HEADERS],
             )
+        )
+    if built.limiter is not None:
+        middleware.append(
+            request_rate_limit(settings.rate_limit, built.limiter, user_of, GRAPHQL_PATH)
         )
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.container = built
     app.state.readiness = readiness
+    app.state.realtime = realtime
     return app
 
 

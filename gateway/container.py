@@ -6,22 +6,39 @@ is passed down, nothing reaches back up to read settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import strawberry
+from redis.asyncio import Redis, from_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions import SchemaExtension
 
+from domain.passwords import PasswordPolicy
+from domain.rbac import RoleRegistry, default_registry
+from domain.services.accounts import AccountService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
-from gateway.identity import AnonymousAuthenticator, Authenticator, DebugHeaderAuthenticator
+from gateway.auth.passwords import Argon2PasswordHasher
+from gateway.auth.tokens import JwtTokenService, SigningKey
+from gateway.cost_budget import cost_budget_extension
+from gateway.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
+from gateway.login_throttle import login_throttle
 from gateway.observability import Observability, build_observability
+from gateway.rate_limit import Limiter, build_limiter
 from gateway.settings import Settings
 from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
+from persistence.read_model import SqlReadModel
+from persistence.redis_event_bus import RedisEventBus
+from persistence.revocation import InMemoryRevocationStore, RedisRevocationStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import Services
 from schema import SchemaOptions, build_schema
+from schema.cost import operation_cost
+from schema.planner.extension import planner_extension
 
 
 @dataclass
@@ -31,17 +48,27 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     uow: SqlUnitOfWorkFactory
-    bus: InProcessEventBus
+    # In-process for one replica; Redis pub/sub across replicas when REDIS__URL is set.
+    bus: InProcessEventBus | RedisEventBus
     services: Services
     schema: strawberry.Schema
     observability: Observability
     authenticator: Authenticator
+    tokens: JwtTokenService
+    registry: RoleRegistry
+    redis: Redis | None = None
+    # Request, login and cost quotas; None when RATE_LIMIT__ENABLED is false.
+    limiter: Limiter | None = None
     closed: bool = field(default=False)
 
     async def aclose(self) -> None:
         if not self.closed:
             self.closed = True
             await self.engine.dispose()
+            if isinstance(self.bus, RedisEventBus):
+                await self.bus.aclose()
+            if self.redis is not None:
+                await self.redis.aclose()
 
 
 def schema_options(settings: Settings) -> SchemaOptions:
@@ -49,9 +76,66 @@ def schema_options(settings: Settings) -> SchemaOptions:
         max_depth=settings.graphql.max_depth,
         max_aliases=settings.graphql.max_aliases,
         max_tokens=settings.graphql.max_tokens,
+        max_directives=settings.graphql.max_directives,
+        max_root_fields=settings.graphql.max_root_fields,
+        max_cost=settings.graphql.max_cost,
+        report_cost=settings.graphql.report_cost,
         introspection=settings.introspection,
+        suggestions=(
+            settings.graphql.suggestions
+            if settings.graphql.suggestions is not None
+            else settings.is_dev
+        ),
         mask_internal_errors=True,
     )
+
+
+def signing_key(settings: Settings) -> SigningKey:
+    security = settings.security
+    if security.jwt_algorithm == "HS256":
+        return SigningKey.hs256(settings.secret_key())
+    if security.jwt_private_key is None:
+        return SigningKey.generate(security.jwt_algorithm)
+    return SigningKey.from_pem(security.jwt_algorithm, security.jwt_private_key.get_secret_value())
+
+
+def token_service(settings: Settings) -> JwtTokenService:
+    security = settings.security
+    return JwtTokenService(
+        signing_key(settings),
+        issuer=security.jwt_issuer,
+        audience=security.jwt_audience,
+        access_ttl=(
+            timedelta(seconds=security.access_token_seconds)
+            if security.access_token_seconds is not None
+            else timedelta(minutes=security.access_token_minutes)
+        ),
+        refresh_ttl=timedelta(days=security.refresh_token_days),
+        leeway=timedelta(seconds=security.token_leeway_seconds),
+    )
+
+
+def password_hasher(settings: Settings) -> Argon2PasswordHasher:
+    security = settings.security
+    return Argon2PasswordHasher(
+        time_cost=security.argon2_time_cost,
+        memory_cost=security.argon2_memory_kib,
+        parallelism=security.argon2_parallelism,
+    )
+
+
+def event_bus(settings: Settings, redis: Redis | None) -> InProcessEventBus | RedisEventBus:
+    queue_size = settings.realtime.queue_size
+    if redis is None:
+        return InProcessEventBus(queue_size=queue_size)
+    return RedisEventBus(redis, channel=settings.realtime.redis_channel, queue_size=queue_size)
+
+
+def read_planner(settings: Settings, engine: AsyncEngine) -> list[Callable[[], SchemaExtension]]:
+    """The read planner's extension (last: limits and budgets refuse first); Postgres only."""
+    if not settings.graphql.planner or engine.dialect.name != "postgresql":
+        return []
+    return [planner_extension(SqlReadModel(engine).fetch)]
 
 
 def build_container(settings: Settings, observability: Observability | None = None) -> Container:
@@ -61,22 +145,49 @@ def build_container(settings: Settings, observability: Observability | None = No
     observability = observability or build_observability(settings)
     observability.instrument_engine(engine)
     uow = SqlUnitOfWorkFactory(engine)
-    bus = InProcessEventBus()
+    redis = from_url(settings.redis.url) if settings.redis.url else None
+    bus = event_bus(settings, redis)
+    revocations = RedisRevocationStore(redis) if redis is not None else InMemoryRevocationStore()
+    limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
+    tokens = token_service(settings)
+    registry = default_registry()
+    accounts = AccountService(
+        uow,
+        password_hasher(settings),
+        tokens,
+        revocations,
+        PasswordPolicy(min_length=settings.security.password_min_length),
+        throttle=login_throttle(settings.rate_limit, limiter) if limiter is not None else None,
+    )
     services = Services(
         users=UserService(uow),
         items=ItemService(uow, bus),
         orders=OrderService(uow, bus),
+        accounts=accounts,
     )
-    authenticator: Authenticator = AnonymousAuthenticator()
+    authenticator: Authenticator = BearerAuthenticator(accounts, registry)
     if settings.security.allow_debug_identity:
-        authenticator = DebugHeaderAuthenticator(uow, authenticator)
+        authenticator = DebugHeaderAuthenticator(uow, registry, authenticator)
     return Container(
         settings=settings,
         engine=engine,
         uow=uow,
         bus=bus,
         services=services,
-        schema=build_schema(schema_options(settings), observers=observability.schema_observers()),
+        schema=build_schema(
+            schema_options(settings),
+            extra_extensions=(
+                [cost_budget_extension(settings.rate_limit, limiter, operation_cost)]
+                if limiter is not None
+                else []
+            )
+            + read_planner(settings, engine),
+            observers=observability.schema_observers(),
+        ),
         observability=observability,
         authenticator=authenticator,
+        tokens=tokens,
+        registry=registry,
+        redis=redis,
+        limiter=limiter,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from pathlib import Path
 from typing import Literal
 
 import limits
@@ -56,16 +57,52 @@ class SecuritySettings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
     # Strict-Transport-Security on https responses; 0 sends none.
     hsts_seconds: int = Field(default=63_072_000, ge=0)
+    # Token signing: HS256 with `secret_key`, or RS256 / Ed25519 with a PEM private key
+    # (generated per process in dev when unset; its public half is at /.well-known/jwks.json).
+    jwt_algorithm: Literal["HS256", "RS256", "Ed25519"] = "HS256"
+    jwt_private_key: SecretStr | None = None
+    jwt_issuer: str = "python-api-base"
+    jwt_audience: str = "python-api-base"
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Tests only: an access-token lifetime in seconds, overriding the minutes above.
+    access_token_seconds: int | None = Field(default=None, ge=1, le=24 * 3600)
+    refresh_token_days: int = Field(default=7, ge=1, le=365)
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The bootstrap admin created by `gateway seed`; a random password is printed when unset.
+    admin_email: str = "admin@example.com"
+    admin_password: SecretStr | None = None
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    # argon2id cost; the defaults are RFC 9106's low-memory profile.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    argon2_parallelism: int = Field(default=4, ge=1)
 
 
 class GraphQLSettings(BaseModel):
     max_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=0)
     max_tokens: int = Field(default=5_000, ge=10)
+    max_directives: int = Field(default=50, ge=0)
+    max_root_fields: int = Field(default=20, ge=1)
+    # Static cost (schema/cost.py): 1 a field, times the page size under a list.
+    max_cost: int = Field(default=25_000, ge=1)
+    report_cost: bool = True
+    execution_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     max_batch: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     introspection: bool | None = None
+    # "Did you mean ...?" in validation errors; unset: on in dev, off in prod.
+    suggestions: bool | None = None
     graphiql: bool | None = None
+    # Apollo APQ: clients may send a query's sha256 instead of its text once registered.
+    persisted_queries: bool = True
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    persisted_query_cache_size: int = Field(default=1_000, ge=1)
+    # A `{sha256: document}` manifest; when set, only its documents run (APQ registration off).
+    trusted_documents: Path | None = None
+    # The read planner (schema/planner): plannable queries are answered with one SQL
+    # statement per root field, the JSON built by Postgres. Postgres only.
+    planner: bool = True
 
 
 class RateLimitSettings(BaseModel):
@@ -114,6 +151,20 @@ class RateLimitSettings(BaseModel):
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # uvicorn's event loop and HTTP parser; the fast ones unless told otherwise.
+    loop: Literal["uvloop", "asyncio", "auto"] = "uvloop"
+    http: Literal["httptools", "h11", "auto"] = "httptools"
+    # uvicorn's own access log duplicates ours (gateway.observability), at a cost per request.
+    access_log: bool = False
+    # After start-up, move every object to the permanent generation (gc.freeze) and
+    # collect the young generation less often: a nested query allocates thousands of
+    # short-lived objects, and full collections rescanning the schema cost ~2x (issue 7).
+    gc_freeze: bool = True
+    gc_threshold: int = Field(default=50_000, ge=0)
+    # In-flight requests per process; a request that cannot start within the queue
+    # timeout answers 503 with Retry-After instead of queueing without bound. 0: no limit.
+    max_concurrency: int = Field(default=64, ge=0)
+    queue_timeout_ms: int = Field(default=500, ge=0)
 
 
 class TelemetrySettings(BaseModel):
@@ -139,6 +190,26 @@ class HealthSettings(BaseModel):
     timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
 
+class RealtimeSettings(BaseModel):
+    """GraphQL subscriptions over WebSocket (`REALTIME__...`); see README, Subscriptions."""
+
+    connection_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Cross-origin pages allowed to open a socket (same-origin and non-browser always are).
+    allowed_origins: list[str] = Field(default_factory=list)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+    # Counted per process (not across replicas).
+    max_connections_per_user: int = Field(default=10, ge=1, le=10_000)
+    # Events waiting for one subscriber; a subscriber that falls this far behind is dropped.
+    queue_size: int = Field(default=256, ge=1, le=100_000)
+    # How often each socket re-checks its token for revocation (expiry is exact).
+    session_check_seconds: float = Field(default=5.0, gt=0, le=300)
+    # The upgrade request may carry the access token in this cookie.
+    token_cookie: str | None = "access_token"  # noqa: S105  # a cookie name, not a secret
+    allow_anonymous: bool = True
+    # Redis pub/sub channel of the event bus when REDIS__URL is set.
+    redis_channel: str = "gateway:events"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__", env_file=".env", extra="ignore", case_sensitive=False
@@ -155,6 +226,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @model_validator(mode="after")
     def _check_security(self) -> Settings:
@@ -189,6 +261,8 @@ class Settings(BaseSettings):
                 raise ValueError("REDIS__URL is required in prod")
             if self.security.allow_debug_identity:
                 raise ValueError("SECURITY__ALLOW_DEBUG_IDENTITY must be false in prod")
+            if self.security.jwt_algorithm != "HS256" and self.security.jwt_private_key is None:
+                raise ValueError("SECURITY__JWT_PRIVATE_KEY is required for RS256/Ed25519 in prod")
         return self
 
     @property

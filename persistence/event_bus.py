@@ -119,6 +119,14 @@ class InProcessEventBus:
         self._subscriptions.append(subscription)
         return subscription
 
+    async def ready(self) -> None:
+        """Subscriptions are live as soon as `subscribe` returns (the Redis bus must wait)."""
+
+    def close_all(self) -> None:
+        """End every subscription (shutdown): iterators finish after their queued events."""
+        for subscription in list(self._subscriptions):
+            subscription.close()
+
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)

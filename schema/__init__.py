@@ -10,9 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -20,10 +18,12 @@ from strawberry.types import ExecutionContext
 
 from schema.error_extension import ErrorMapping
 from schema.items import Item
+from schema.limits import Limits, OperationLimits
 from schema.mutation import Mutation
 from schema.orders import Order
 from schema.parser_cache import ReportingParserCache
 from schema.query import Query
+from schema.subscriptions import Subscription
 from schema.users import User
 
 type ExtensionFactory = Callable[[], SchemaExtension]
@@ -36,7 +36,12 @@ class SchemaOptions:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5_000
+    max_directives: int = 50
+    max_root_fields: int = 20
+    max_cost: int = 25_000
+    report_cost: bool = True
     introspection: bool = True
+    suggestions: bool = True
     mask_internal_errors: bool = True
     cache_size: int = 1_000
 
@@ -64,18 +69,38 @@ def build_schema(
     # operation gets its own. The parser and validation caches live at module level.
     extensions: list[ExtensionFactory] = [
         *observers,
-        partial(ErrorMapping, mask_internal=options.mask_internal_errors),
+        partial(
+            ErrorMapping,
+            mask_internal=options.mask_internal_errors,
+            hide_suggestions=not options.suggestions,
+        ),
         partial(MaxTokensLimiter, max_token_count=options.max_tokens),
         partial(ReportingParserCache, maxsize=options.cache_size),
         partial(ValidationCache, maxsize=options.cache_size),
-        partial(QueryDepthLimiter, max_depth=options.max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=options.max_aliases),
+        # Replaces Strawberry's depth and alias limiters, which walk every path through
+        # the fragments (exponential when fragments fan out) and have no error codes.
+        partial(OperationLimits, limits=_limits(options), report_cost=options.report_cost),
         *extra_extensions,
     ]
     if not options.introspection:
         extensions.append(DisableIntrospection)
     return GatewaySchema(
-        query=Query, mutation=Mutation, types=[User, Item, Order], extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[User, Item, Order],
+        extensions=extensions,
+    )
+
+
+def _limits(options: SchemaOptions) -> Limits:
+    return Limits(
+        max_depth=options.max_depth,
+        max_aliases=options.max_aliases,
+        max_directives=options.max_directives,
+        max_root_fields=options.max_root_fields,
+        max_tokens=options.max_tokens,
+        max_cost=options.max_cost,
     )
 
 

@@ -1,0 +1,78 @@
+"""Realtime: GraphQL subscriptions over WebSocket on `/graphql` (see README, Subscriptions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from starlette.routing import WebSocketRoute
+
+from domain.principals import Principal
+from gateway.container import Container
+from gateway.realtime.connections import (
+    CLOSE_GOING_AWAY,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_SESSION_ENDED,
+    CLOSE_TRY_AGAIN_LATER,
+    ConnectionHub,
+)
+from gateway.realtime.view import RealtimeView
+from gateway.settings import Settings
+from resolvers.loaders import Loaders, build_loaders
+
+__all__ = [
+    "CLOSE_GOING_AWAY",
+    "CLOSE_POLICY_VIOLATION",
+    "CLOSE_SESSION_ENDED",
+    "CLOSE_TRY_AGAIN_LATER",
+    "RealtimeGateway",
+    "build_realtime",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeGateway:
+    """The WebSocket route and the hub that drains it on shutdown."""
+
+    route: WebSocketRoute
+    hub: ConnectionHub
+    view: RealtimeView
+
+    async def drain(self) -> None:
+        """Refuse new sockets and close open ones with 1001."""
+        await self.hub.drain()
+
+
+def build_realtime(settings: Settings, container: Container, path: str) -> RealtimeGateway:
+    options = settings.realtime
+    services = container.services
+
+    def new_loaders(principal: Principal) -> Loaders:
+        return build_loaders(
+            principal,
+            users=services.users,
+            items=services.items,
+            orders=services.orders,
+            observe=container.observability.observe_batch,
+        )
+
+    hub = ConnectionHub(
+        check_token=services.accounts.verify_access,
+        max_connections_per_user=options.max_connections_per_user,
+        check_seconds=options.session_check_seconds,
+    )
+    view = RealtimeView(
+        container.schema,
+        services=services,
+        authenticator=container.authenticator,
+        events=container.bus,
+        hub=hub,
+        new_loaders=new_loaders,
+        connection_init_timeout=timedelta(seconds=options.connection_init_timeout_seconds),
+        allowed_origins=options.allowed_origins,
+        max_subscriptions_per_connection=options.max_subscriptions_per_connection,
+        queue_size=options.queue_size,
+        token_cookie=options.token_cookie,
+        allow_anonymous=options.allow_anonymous,
+    )
+    return RealtimeGateway(WebSocketRoute(path, view), hub, view)

@@ -1,0 +1,184 @@
+"""Subscription resolvers: domain events filtered by the subscriber's permissions.
+
+Every check is made twice: when the client subscribes (a refusal is an `error`
+message) and again for each event at delivery, with the connection's principal, so
+a subscriber that may no longer see something receives nothing about it.
+
+`get_context` runs once per WebSocket connection, so loaders built there would cache
+for the whole connection and serve stale data; each event therefore gets a fresh set
+of loaders (built after the event arrived, so nothing cached predates it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol, Self
+
+from domain.errors import NotFoundError
+from domain.events import DomainEvent, ItemPriceChanged, OrderPlaced, OrderStatusChanged
+from domain.items import Item
+from domain.orders import Order
+from domain.principals import Principal
+from resolvers.context import Context
+from resolvers.loaders import Loaders
+
+REALTIME_KEY = "realtime"
+
+
+class EventStream(Protocol):
+    """What an event bus hands a subscriber: a bounded queue read as an async iterator."""
+
+    dropped: bool
+
+    def __aiter__(self) -> Self: ...
+
+    async def __anext__(self) -> DomainEvent: ...
+
+    def close(self) -> None: ...
+
+
+class EventSource(Protocol):
+    def subscribe(
+        self, event_types: Collection[type[DomainEvent]] = (), *, queue_size: int | None = None
+    ) -> EventStream:
+        """Receive events of these types until the stream is closed."""
+        ...
+
+    async def ready(self) -> None:
+        """Wait until subscriptions made so far receive every event published from now."""
+        ...
+
+
+class Session(Protocol):
+    """The subscriber's connection, as the resolvers need it."""
+
+    def permits_delivery(self) -> bool:
+        """False once the connection is closing or its token has expired."""
+        ...
+
+    def drop_slow_consumer(self) -> None:
+        """Close the connection because a subscriber fell too far behind."""
+        ...
+
+    async def wait_closed(self) -> None:
+        """Return once the connection is closed."""
+        ...
+
+    def track(self, stream: EventStream) -> None:
+        """Close `stream` when the connection ends, whatever else happens."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Realtime:
+    """Put into `Context.extras` by the WebSocket view."""
+
+    events: EventSource
+    session: Session
+    new_loaders: Callable[[Principal], Loaders]
+    queue_size: int | None = None
+
+
+def realtime_of(context: Context) -> Realtime:
+    """The connection's realtime handle; raises RuntimeError outside a WebSocket."""
+    realtime = context.extras.get(REALTIME_KEY)
+    if not isinstance(realtime, Realtime):
+        raise RuntimeError("subscriptions are served over WebSocket only")
+    return realtime
+
+
+@asynccontextmanager
+async def _closed_on_error(stream: EventStream) -> AsyncIterator[None]:
+    # Also on cancellation: a client may `complete` while the check is still running.
+    try:
+        yield
+    except BaseException:
+        stream.close()
+        raise
+
+
+async def _open(context: Context, event_type: type[DomainEvent]) -> tuple[Realtime, EventStream]:
+    realtime = realtime_of(context)
+    stream = realtime.events.subscribe((event_type,), queue_size=realtime.queue_size)
+    # Closed with the connection too, should the generator below never be started.
+    realtime.session.track(stream)
+    async with _closed_on_error(stream):
+        await realtime.events.ready()
+    return realtime, stream
+
+
+async def _deliver[E: DomainEvent, T](
+    context: Context,
+    realtime: Realtime,
+    stream: EventStream,
+    event_type: type[E],
+    resolve: Callable[[E], Awaitable[T | None]],
+) -> AsyncGenerator[tuple[E, T], None]:
+    try:
+        async for event in stream:
+            if not realtime.session.permits_delivery():
+                break
+            if not isinstance(event, event_type):
+                continue
+            # Subscriptions of one connection share its context; a loader set replaced
+            # while another event resolves is just as fresh for that one, never older.
+            context.loaders = realtime.new_loaders(context.principal)
+            found = await resolve(event)
+            if found is not None:
+                yield event, found
+        if stream.dropped:
+            realtime.session.drop_slow_consumer()
+        # Returning would send `complete`; the connection is closing instead.
+        await realtime.session.wait_closed()
+    finally:
+        stream.close()
+
+
+async def order_status_changes(
+    context: Context, order_id: int
+) -> AsyncGenerator[tuple[OrderStatusChanged, Order], None]:
+    """Status changes of one order the caller may read; raises NotFoundError otherwise."""
+    # Subscribe before checking, so no event between the check and the subscription is lost.
+    realtime, stream = await _open(context, OrderStatusChanged)
+    async with _closed_on_error(stream):
+        if order_id not in await context.services.orders.get_many(context.principal, [order_id]):
+            raise NotFoundError("Order", order_id)
+
+    async def resolve(event: OrderStatusChanged) -> Order | None:
+        if event.order_id != order_id:
+            return None
+        return await context.loaders.orders.load(order_id)
+
+    return _deliver(context, realtime, stream, OrderStatusChanged, resolve)
+
+
+async def placed_orders(context: Context) -> AsyncGenerator[tuple[OrderPlaced, Order], None]:
+    """Every new order (`orders:subscribe`); raises UnauthenticatedError or ForbiddenError."""
+    context.principal.require("orders:subscribe")
+    realtime, stream = await _open(context, OrderPlaced)
+
+    async def resolve(event: OrderPlaced) -> Order | None:
+        if not context.principal.can("orders:subscribe"):
+            return None
+        return await context.loaders.orders.load(event.order_id)
+
+    return _deliver(context, realtime, stream, OrderPlaced, resolve)
+
+
+async def item_price_changes(
+    context: Context, item_id: int
+) -> AsyncGenerator[tuple[ItemPriceChanged, Item], None]:
+    """Price changes of one item the caller may see; raises NotFoundError otherwise."""
+    realtime, stream = await _open(context, ItemPriceChanged)
+    async with _closed_on_error(stream):
+        if item_id not in await context.services.items.get_many(context.principal, [item_id]):
+            raise NotFoundError("Item", item_id)
+
+    async def resolve(event: ItemPriceChanged) -> Item | None:
+        if event.item_id != item_id:
+            return None
+        return await context.loaders.items.load(item_id)
+
+    return _deliver(context, realtime, stream, ItemPriceChanged, resolve)
