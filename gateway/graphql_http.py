@@ -7,6 +7,7 @@ POST with `application/json` bodies and GET with query parameters; responses in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -117,6 +118,7 @@ class GraphQLHTTPEndpoint:
         *,
         max_batch: int = 10,
         max_body_bytes: int = 1_048_576,
+        execution_timeout_seconds: float = 10.0,
         ide: Callable[[Request], Awaitable[Response]] | None = None,
         persisted_queries: PersistedQueries | None = None,
     ) -> None:
@@ -124,6 +126,7 @@ class GraphQLHTTPEndpoint:
         self._context_factory = context_factory
         self._max_batch = max_batch
         self._max_body_bytes = max_body_bytes
+        self._execution_timeout = execution_timeout_seconds
         self._ide = ide
         self._persisted = persisted_queries
 
@@ -202,14 +205,25 @@ class GraphQLHTTPEndpoint:
             else {OperationType.QUERY, OperationType.MUTATION}
         )
         try:
-            result = await self._schema.execute(
-                params["query"],
-                variable_values=params.get("variables"),
-                context_value=context,
-                operation_name=params.get("operationName"),
-                allowed_operation_types=allowed,
-                operation_extensions=params.get("extensions"),
+            async with asyncio.timeout(self._execution_timeout):
+                result = await self._schema.execute(
+                    params["query"],
+                    variable_values=params.get("variables"),
+                    context_value=context,
+                    operation_name=params.get("operationName"),
+                    allowed_operation_types=allowed,
+                    operation_extensions=params.get("extensions"),
+                )
+        except TimeoutError:
+            # Cancelled mid-execution: whatever was resolved is dropped. Execution had
+            # started, so `data` is present (null) and the status is 200 for both media
+            # types, as for any other execution error; the code tells clients apart.
+            seconds = f"{self._execution_timeout:g}"
+            body = _error_body(
+                f"the operation did not finish within {seconds} seconds",
+                error_table.TIMEOUT.code,
             )
+            return {"data": None, **body}, 200
         except InvalidOperationTypeError as exc:
             if request.method == "GET" and exc.operation_type is OperationType.MUTATION:
                 raise RequestError(

@@ -7,6 +7,7 @@ id and reaches the client only as a masked internal error carrying that id.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,13 +21,18 @@ from schema import errors as error_table
 log = structlog.get_logger("gateway.errors")
 
 MASKED_MESSAGE = "Internal server error"
+# graphql-core appends its suggestions last: " Did you mean 'a', 'b', or 'c'?"; names
+# never contain "?". (Its own `hide_suggestions` switch is not reachable through
+# Strawberry's validation and execution calls.)
+SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 
 
 class ErrorMapping(SchemaExtension):
     """Give each error its code from the one error table; mask the unexpected."""
 
-    def __init__(self, *, mask_internal: bool = True) -> None:
+    def __init__(self, *, mask_internal: bool = True, hide_suggestions: bool = False) -> None:
         self.mask_internal = mask_internal
+        self.hide_suggestions = hide_suggestions
         self._validation_failed = False
 
     def on_validate(self) -> Iterator[None]:
@@ -52,6 +58,9 @@ class ErrorMapping(SchemaExtension):
         message = error.message
         extensions: dict[str, Any] = {}
         if original is None or isinstance(original, GraphQLError):
+            if self.hide_suggestions:
+                # "Did you mean" lets a client without introspection map the schema.
+                message = SUGGESTION.sub("", message)
             if self.execution_context.graphql_document is None:
                 rule = error_table.PARSE_FAILED
             elif self._validation_failed:

@@ -32,6 +32,20 @@ VALIDATION_FAILED = ErrorRule(
 BAD_USER_INPUT = ErrorRule("BAD_USER_INPUT", 400, "Invalid input")
 BAD_REQUEST = ErrorRule("BAD_REQUEST", 400, "Bad request")
 
+# Operation limits (schema/limits.py): the document is refused before anything runs.
+MAX_DEPTH_EXCEEDED = ErrorRule("MAX_DEPTH_EXCEEDED", 400, "The operation is nested too deeply")
+MAX_ALIASES_EXCEEDED = ErrorRule("MAX_ALIASES_EXCEEDED", 400, "The operation has too many aliases")
+MAX_DIRECTIVES_EXCEEDED = ErrorRule(
+    "MAX_DIRECTIVES_EXCEEDED", 400, "The operation has too many directives"
+)
+MAX_ROOT_FIELDS_EXCEEDED = ErrorRule(
+    "MAX_ROOT_FIELDS_EXCEEDED", 400, "The operation selects too many root fields"
+)
+MAX_TOKENS_EXCEEDED = ErrorRule("MAX_TOKENS_EXCEEDED", 400, "The document is too long")
+MAX_COST_EXCEEDED = ErrorRule("MAX_COST_EXCEEDED", 400, "The operation would cost too much")
+# The operation ran past GRAPHQL__EXECUTION_TIMEOUT_SECONDS and was cancelled.
+TIMEOUT = ErrorRule("TIMEOUT", 504, "The operation took too long")
+
 ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     errors.DomainError: ErrorRule("DOMAIN_ERROR", 400, "The request could not be completed"),
     errors.NotFoundError: ErrorRule("NOT_FOUND", 404, "Not found"),
