@@ -36,3 +36,7 @@ schema-export: sync
 
 schema-check: sync
 	@$(RUN) gateway schema check
+
+## Load benchmarks on a fresh seeded Postgres -> docs/benchmarks/ (BENCH_QUICK=1: 2 s smoke run).
+bench: sync
+	$(RUN) python -m bench

@@ -1,0 +1,598 @@
+"""`make bench`: seed a fresh Postgres database, serve the gateway as users do, load it.
+
+Environment: BENCH_QUICK=1 (2 s per scenario, no variants), BENCH_SECONDS (10),
+BENCH_CONNECTIONS (32), BENCH_VARIANTS (`all`, `none` or a comma list of variant
+names), BENCH_MUTATIONS (placeOrder requests, 2000), BENCH_PG_ADMIN (a libpq URL of
+the maintenance database), BENCH_KEEP_DB=1, BENCH_POSTGRAPHILE (a directory holding
+node_modules/postgraphile 4; unset: not measured), BENCH_OUT (docs/benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+import httpx
+import orjson
+
+from bench import load, procstat
+from bench.png import bar_chart
+from bench.report import BARE, Measurement, markdown_table, with_ratios
+from bench.scenarios import Scenario, build_scenarios, registration
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-key-" + "x" * 40
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    seconds: float
+    warmup: float
+    connections: int
+    variants: tuple[str, ...]
+    mutations: int
+    pg_admin: str
+    keep_db: bool
+    postgraphile: Path | None
+    out: Path
+    gateway_port: int = 18081
+    bare_port: int = 18082
+    postgraphile_port: int = 18083
+
+
+# Each variant restarts the gateway with these settings and measures these scenarios;
+# `planner_off` gives the resolver path's figures (it runs whenever the planner exists).
+VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "planner_off": ({"GRAPHQL__PLANNER": "false"}, ("nested_resolvers",)),
+    "gc_off": (
+        {"SERVER__GC_FREEZE": "false", "SERVER__GC_THRESHOLD": "0"},
+        ("trivial", "nested"),
+    ),
+    "gc_off_planner_off": (
+        {"SERVER__GC_FREEZE": "false", "SERVER__GC_THRESHOLD": "0", "GRAPHQL__PLANNER": "false"},
+        ("nested_resolvers",),
+    ),
+    "asyncio_loop": ({"SERVER__LOOP": "asyncio"}, ("trivial",)),
+    "h11": ({"SERVER__HTTP": "h11"}, ("trivial",)),
+    "uvicorn_access_log": ({"SERVER__ACCESS_LOG": "true"}, ("trivial",)),
+    "shedding_off": ({"SERVER__MAX_CONCURRENCY": "0"}, ("overload",)),
+    "shedding_tight": (
+        {"SERVER__MAX_CONCURRENCY": "4", "SERVER__QUEUE_TIMEOUT_MS": "100"},
+        ("overload",),
+    ),
+}
+PLANNER_VARIANTS = ("planner_off", "gc_off_planner_off")
+
+
+def config_from_env() -> Config:
+    env = os.environ
+    quick = env.get("BENCH_QUICK") == "1"
+    seconds = float(env.get("BENCH_SECONDS", "2" if quick else "10"))
+    chosen = env.get("BENCH_VARIANTS", "none" if quick else "all")
+    variants = (
+        tuple(VARIANTS)
+        if chosen == "all"
+        else tuple(v for v in chosen.split(",") if v and v != "none")
+    )
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"BENCH_VARIANTS: unknown {unknown}; known: {list(VARIANTS)}")
+    postgraphile = env.get("BENCH_POSTGRAPHILE")
+    return Config(
+        seconds=seconds,
+        warmup=min(2.0, max(0.5, seconds / 5)),
+        connections=int(env.get("BENCH_CONNECTIONS", "32")),
+        variants=variants,
+        mutations=int(env.get("BENCH_MUTATIONS", "300" if quick else "2000")),
+        pg_admin=env.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        keep_db=env.get("BENCH_KEEP_DB") == "1",
+        postgraphile=Path(postgraphile) if postgraphile else None,
+        out=Path(env.get("BENCH_OUT", str(ROOT / "docs" / "benchmarks"))),
+    )
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+# Processes -------------------------------------------------------------------------------
+
+
+def pinning() -> tuple[list[str], list[str]]:
+    """taskset prefixes: the server on core 0, the load generator on core 1."""
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", "0"], ["taskset", "-c", "1"]
+    return [], []
+
+
+@dataclass
+class Server:
+    """A process we started (stopped by its PID only), up once `probe` answers 200."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    base_url: str
+    probe: load.Request
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 240.0) -> None:
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(  # noqa: S603  # our own command line
+            self.command,
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited; see {self.log_path}")
+                with contextlib.suppress(httpx.HTTPError):
+                    probe = self.probe
+                    answer = client.request(
+                        probe.method, probe.path, headers=probe.headers, content=probe.body
+                    )
+                    if answer.status_code == 200:
+                        return
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer {self.probe} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+
+
+@contextlib.contextmanager
+def running(server: Server) -> Iterator[Server]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# Database --------------------------------------------------------------------------------
+
+
+def database_url(config: Config, name: str, driver: str = "postgresql+asyncpg") -> str:
+    base = config.pg_admin.rsplit("/", 1)[0].split("://", 1)[1]
+    return f"{driver}://{base}/{name}"
+
+
+async def _admin(config: Config, statement: str) -> None:
+    conn = await asyncpg.connect(config.pg_admin)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _lookup(config: Config, name: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(database_url(config, name, "postgresql"))
+    try:
+        admin = await conn.fetchval("SELECT id FROM users WHERE email = 'admin@example.com'")
+        customer = await conn.fetchval(
+            "SELECT min(id) FROM users WHERE email LIKE 'user%@example.com'"
+        )
+        item = await conn.fetchval("SELECT min(id) FROM items")
+        # High stock: the bounded placeOrder run must never run out.
+        await conn.execute("UPDATE items SET stock = 100000000")
+        counts = {
+            table: await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608  # fixed names
+            for table in ("users", "items", "orders", "order_lines")
+        }
+    finally:
+        await conn.close()
+    return {
+        "admin": admin,
+        "customer": customer,
+        "item": item,
+        "counts": counts,
+    }
+
+
+def gateway_command(args: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "gateway", *args]
+
+
+def gateway_env(config: Config, db: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS__", "SERVER__"))}
+    env.update(
+        PROFILE="dev",
+        LOG_LEVEL="warning",
+        DATABASE__URL=database_url(config, db),
+        SECURITY__ALLOW_DEBUG_IDENTITY="true",
+        SECURITY__SECRET_KEY=SECRET,
+        SECURITY__ADMIN_PASSWORD="Bench-Admin-Password-2026",  # noqa: S106  # throwaway database
+        RATE_LIMIT__ENABLED="false",
+        SERVER__HOST="127.0.0.1",
+        SERVER__PORT=str(config.gateway_port),
+    )
+    env.update(overrides or {})
+    return env
+
+
+def prepare_database(config: Config, db: str) -> dict[str, Any]:
+    asyncio.run(_admin(config, f'CREATE DATABASE "{db}"'))
+    env = gateway_env(config, db)
+    for args in (
+        ["migrate", "upgrade"],
+        ["seed", "--users", "1000", "--items", "500", "--orders", "10000", "--seed", "42"],
+    ):
+        done = subprocess.run(  # noqa: S603  # our own command line
+            gateway_command(args), env=env, cwd=ROOT, capture_output=True, timeout=900, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"gateway {' '.join(args)} failed:\n{done.stderr.decode()[-2000:]}")
+    return asyncio.run(_lookup(config, db))
+
+
+# Measuring -------------------------------------------------------------------------------
+
+
+def sql_statements(base_url: str) -> float | None:
+    """The gateway's SQL statement counter from /metrics (None when not exposed)."""
+    try:
+        text = httpx.get(base_url + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    match = re.search(r"^gateway_sql_statements_total\s+([0-9.e+]+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def send_once(
+    base_url: str, scenario: Scenario, request: load.Request | None = None
+) -> httpx.Response:
+    request = request or scenario.request
+    return httpx.request(
+        request.method,
+        base_url + request.path,
+        headers=request.headers,
+        content=request.body or None,
+        timeout=30,
+    )
+
+
+def drive(config: Config, base_url: str, scenario: Scenario, seconds: float) -> load.LoadResult:
+    _, load_pin = pinning()
+    connections = scenario.connections or config.connections
+    max_requests = config.mutations if scenario.bounded else None
+    if shutil.which("wrk"):
+        return load.run_wrk(
+            base_url,
+            scenario.request,
+            seconds=seconds,
+            connections=connections,
+            threads=1 if load_pin else 2,
+            max_requests=max_requests,
+            pin=load_pin,
+        )
+    host, port = base_url.split("://", 1)[1].split(":")
+    return asyncio.run(
+        load.run_asyncio(
+            host,
+            int(port),
+            scenario.request,
+            seconds=seconds,
+            connections=connections,
+            max_requests=max_requests,
+        )
+    )
+
+
+def measure(config: Config, server: Server, scenario: Scenario, title: str) -> Measurement:
+    say(f"{title} ...")
+    try:
+        register = registration(scenario)
+        if register is not None:
+            send_once(server.base_url, scenario, register)
+        first = send_once(server.base_url, scenario)
+        if first.status_code >= 400 or b'"errors"' in first.content[:20_000]:
+            return Measurement(scenario.name, title, note=f"refused: {first.text[:160]}")
+        before_sql = sql_statements(server.base_url) if scenario.target != "bare" else None
+        send_once(server.base_url, scenario)
+        after_sql = sql_statements(server.base_url) if scenario.target != "bare" else None
+        sql = (
+            after_sql - before_sql
+            if before_sql is not None and after_sql is not None
+            else (0.0 if scenario.target == "bare" else None)
+        )
+        if not scenario.bounded:
+            drive(config, server.base_url, scenario, config.warmup)
+        procstat.reset_peak_rss(server.pid)
+        cpu_before = procstat.cpu_seconds(server.pid)
+        result = drive(config, server.base_url, scenario, config.seconds)
+        cpu = procstat.cpu_seconds(server.pid) - cpu_before
+    except (httpx.HTTPError, RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+        return Measurement(scenario.name, title, note=f"failed: {exc}"[:200])
+    measured = Measurement(
+        scenario=scenario.name,
+        title=title,
+        requests=result.requests,
+        duration_s=result.duration_s,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
+        errors=result.errors,
+        non_2xx=result.non_2xx,
+        cpu_ms_per_request=cpu * 1000 / result.requests if result.requests else None,
+        peak_rss_mb=procstat.peak_rss_mb(server.pid),
+        sql_per_request=sql,
+        note=scenario.note,
+    )
+    say(f"  {measured.rps or 0:,.1f} req/s, p99 {measured.p99_ms} ms")
+    return measured
+
+
+def run_fanout(config: Config, server: Server) -> Measurement:
+    """bench/fanout.py (written with the realtime work), when present."""
+    script = ROOT / "bench" / "fanout.py"
+    title = "subscription fan-out"
+    if not script.exists():
+        return Measurement("fanout", title, note="n/a: bench/fanout.py does not exist yet")
+    env = {**os.environ, "BENCH_GATEWAY_URL": server.base_url}
+    args = ["--url", server.base_url, "--seconds", str(config.seconds)]
+    try:
+        done = subprocess.run(  # noqa: S603  # our own command line
+            [sys.executable, "-m", "bench.fanout", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=config.seconds * 3 + 120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Measurement("fanout", title, note="failed: bench/fanout.py timed out")
+    last = (done.stdout.strip().splitlines() or [""])[-1]
+    with contextlib.suppress(ValueError):
+        figures = json.loads(last)
+        if isinstance(figures, dict):
+            return Measurement("fanout", title, note="see extra", extra=figures)
+    return Measurement("fanout", title, note=f"exit {done.returncode}: {last[:160]}")
+
+
+def rest_exists(server: Server, scenario: Scenario) -> bool:
+    return send_once(server.base_url, scenario).status_code != 404
+
+
+def planner_setting_exists() -> bool:
+    from gateway.settings import GraphQLSettings
+
+    return "planner" in GraphQLSettings.model_fields
+
+
+# The run ---------------------------------------------------------------------------------
+
+
+def environment(config: Config, counts: dict[str, int]) -> dict[str, Any]:
+    def version(command: list[str]) -> str:
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
+        except OSError:
+            return "absent"
+        return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else ""
+
+    server_pin, _ = pinning()
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "pinned": bool(server_pin),
+        "load_generator": "wrk" if shutil.which("wrk") else "asyncio (bench/load.py)",
+        "wrk": version(["wrk", "-v"]) if shutil.which("wrk") else "absent",
+        "connections": config.connections,
+        "seconds": config.seconds,
+        "dataset": counts,
+        "git": version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "gateway": "uvicorn, 1 worker, PROFILE=dev, LOG_LEVEL=warning, rate limits off",
+    }
+
+
+def write_results(config: Config, env: dict[str, Any], results: list[Measurement]) -> None:
+    config.out.mkdir(parents=True, exist_ok=True)
+    rows = with_ratios(results)
+    document = {"environment": env, "results": rows}
+    (config.out / "results.json").write_bytes(
+        orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    )
+    table = markdown_table(rows)
+    header = (
+        "# Benchmark results\n\n"
+        f"{env['date']}, git {env['git']}, {env['cpus']} CPUs (load average at start "
+        f"{', '.join(f'{x:.1f}' for x in env['load_average'])}), server pinned: "
+        f"{env['pinned']}; {env['load_generator']}, {config.connections} connections, "
+        f"{config.seconds:g} s per scenario. Dataset: {env['dataset']}.\n"
+        f"Gateway: {env['gateway']}. `vs bare` is requests/s relative to the bare "
+        "Starlette route measured in the same run; rows in brackets restart the gateway "
+        "with one tuning turned off. Regenerate with `make bench`.\n\n"
+    )
+    (config.out / "results.md").write_text(header + table)
+    chart = [row["rps_ratio_to_bare"] for row in rows]
+    (config.out / "results.png").write_bytes(bar_chart(chart))
+    say(f"wrote {config.out}/results.{{json,md,png}}")
+    print(table)
+
+
+def main() -> None:
+    config = config_from_env()
+    if not shutil.which("wrk") and shutil.which("apt-get") and os.geteuid() == 0:
+        say("installing wrk (apt-get) ...")
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, check=False)  # noqa: S607
+    db = f"bench_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}"
+    logs = Path(tempfile.gettempdir()) / db
+    logs.mkdir(parents=True, exist_ok=True)
+    say(f"database {db}; server logs in {logs}")
+    server_pin, _ = pinning()
+    try:
+        ids = prepare_database(config, db)
+        scenarios = build_scenarios(ids, config.connections)
+        by_name = {s.name: s for s in scenarios}
+        results: list[Measurement] = []
+        bare = Server(
+            "bare",
+            [
+                *server_pin,
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare:app",
+                "--port",
+                str(config.bare_port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            dict(os.environ),
+            f"http://127.0.0.1:{config.bare_port}",
+            load.Request("GET", "/json", {}),
+            logs / "bare.log",
+        )
+        with running(bare):
+            results.append(measure(config, bare, by_name[BARE], by_name[BARE].title))
+        gateway = Server(
+            "gateway",
+            [*server_pin, *gateway_command(["serve"])],
+            gateway_env(config, db),
+            f"http://127.0.0.1:{config.gateway_port}",
+            load.Request("GET", "/health/live", {}),
+            logs / "gateway.log",
+        )
+        planner = planner_setting_exists()
+        with running(gateway):
+            for scenario in scenarios:
+                if scenario.target != "gateway" or scenario.variant_only:
+                    continue
+                if scenario.name == "rest" and not rest_exists(gateway, scenario):
+                    results.append(
+                        Measurement("rest", scenario.title, note="n/a: no /api/v1/items")
+                    )
+                    continue
+                title = scenario.title
+                if scenario.name == "nested":
+                    title += " via the planner" if planner else " (no planner yet)"
+                results.append(measure(config, gateway, scenario, title))
+            results.append(run_fanout(config, gateway))
+        variants = list(config.variants)
+        if planner and "planner_off" not in variants:
+            variants.insert(0, "planner_off")
+        for variant in variants:
+            if variant in PLANNER_VARIANTS and not planner:
+                continue
+            overrides, names = VARIANTS[variant]
+            restarted = replace(gateway, env=gateway_env(config, db, overrides), process=None)
+            restarted.log_path = logs / f"gateway-{variant}.log"
+            with running(restarted):
+                for name in names:
+                    scenario = by_name[name]
+                    named = scenario.title if variant == "planner_off" else None
+                    results.append(
+                        measure(
+                            config, restarted, scenario, named or f"{scenario.title} [{variant}]"
+                        )
+                    )
+        results.append(postgraphile(config, db, server_pin, logs))
+        write_results(config, environment(config, ids["counts"]), results)
+    finally:
+        if not config.keep_db:
+            with contextlib.suppress(Exception):
+                asyncio.run(_admin(config, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+
+
+def postgraphile(config: Config, db: str, server_pin: list[str], logs: Path) -> Measurement:
+    """PostGraphile 4 on the same database, the nested query in its own schema shape."""
+    title = "PostGraphile 4, nested query"
+    if config.postgraphile is None:
+        return Measurement("postgraphile", title, note="not run: set BENCH_POSTGRAPHILE")
+    cli = config.postgraphile / "node_modules" / "postgraphile" / "cli.js"
+    node = shutil.which("node")
+    if node is None or not cli.exists():
+        return Measurement("postgraphile", title, note=f"n/a: no node or no {cli}")
+    server = Server(
+        "postgraphile",
+        [
+            *server_pin,
+            node,
+            str(cli),
+            "-c",
+            database_url(config, db, "postgres"),
+            "--port",
+            str(config.postgraphile_port),
+            "--host",
+            "127.0.0.1",
+            "--disable-query-log",
+            "--simple-collections",
+            "only",
+        ],
+        dict(os.environ),
+        f"http://127.0.0.1:{config.postgraphile_port}",
+        load.Request(
+            "POST", "/graphql", {"content-type": "application/json"}, b'{"query":"{__typename}"}'
+        ),
+        logs / "postgraphile.log",
+    )
+    scenario = Scenario(
+        name="postgraphile",
+        title=title,
+        target="postgraphile",
+        request=load.Request(
+            "POST",
+            "/graphql",
+            {"content-type": "application/json"},
+            orjson.dumps({"query": POSTGRAPHILE_NESTED}),
+        ),
+        note="1 SQL statement (PostGraphile's own)",
+    )
+    try:
+        with running(server):
+            return measure(config, server, scenario, title)
+    except RuntimeError as exc:
+        return Measurement("postgraphile", title, note=f"failed: {exc}"[:200])
+
+
+# PostGraphile's shape of the nested query (its `--simple-collections only` lists).
+POSTGRAPHILE_NESTED = (
+    "{ allUsersList(first: 20, orderBy: ID_ASC) { ordersByCustomerIdList(first: 10, "
+    "orderBy: ID_ASC) { orderLinesByOrderIdList { quantity itemByItemId { name priceCents } } } } }"
+)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The scenarios: what each sends, to which server, as whom."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import orjson
+
+from bench.load import Request
+
+type Target = Literal["bare", "gateway", "postgraphile"]
+
+TRIVIAL = "{ __typename }"
+BY_ID = "query Item($id: ID!) { item(id: $id) { id sku name stock price { amount currency } } }"
+# Issue 7's nested query in our connection shape: 20 users, their orders, lines, items.
+NESTED = (
+    "{ users(first: 20) { edges { node { orders(first: 10) { edges { node { "
+    "lines { quantity item { name price { amount } } } } } } } } } }"
+)
+PLACE_ORDER = (
+    "mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id status "
+    "total { amount } } }"
+)
+JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    title: str
+    target: Target
+    request: Request
+    # A bounded number of requests (writes), instead of as many as fit in the duration.
+    bounded: bool = False
+    # Measured only on a restarted gateway (a variant), not in the main pass.
+    variant_only: bool = False
+    # Connections, when not the configured number (overload uses more).
+    connections: int | None = None
+    note: str = ""
+
+
+def global_id(type_name: str, key: int) -> str:
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+def persisted(query: str) -> dict[str, Any]:
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+def _lines(first: int) -> list[dict[str, Any]]:
+    return [{"itemId": global_id("Item", first + n), "quantity": 1} for n in range(3)]
+
+
+def graphql(body: dict[str, Any], user: int | None = None) -> Request:
+    headers = dict(JSON_HEADERS)
+    if user is not None:
+        headers["x-debug-user"] = str(user)
+    return Request("POST", "/graphql", headers, orjson.dumps(body))
+
+
+def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
+    """Every scenario, in report order; `ids` holds the seeded admin, customer and item."""
+    item = {"id": global_id("Item", int(ids["item"]))}
+    admin, customer = int(ids["admin"]), int(ids["customer"])
+    first_item = int(ids["item"])
+    # Each order takes other items (rotating over 150), so orders do not queue on row locks.
+    orders = [
+        graphql(
+            {
+                "query": PLACE_ORDER,
+                "variables": {"input": {"lines": _lines(first_item + 3 * k)}},
+            },
+            customer,
+        ).body
+        for k in range(50)
+    ]
+    return [
+        Scenario(
+            "bare",
+            "bare Starlette JSON route",
+            "bare",
+            Request("GET", "/json", {"accept": "application/json"}),
+        ),
+        Scenario("trivial", "trivial query { __typename }", "gateway", graphql({"query": TRIVIAL})),
+        Scenario(
+            "apq_trivial",
+            "persisted query (APQ hash only), trivial",
+            "gateway",
+            graphql({"extensions": persisted(TRIVIAL)}),
+            note="registered once before the run",
+        ),
+        Scenario(
+            "by_id",
+            "single object by id (item)",
+            "gateway",
+            graphql({"query": BY_ID, "variables": item}),
+        ),
+        Scenario(
+            "apq_by_id",
+            "persisted query (APQ hash only), by id",
+            "gateway",
+            graphql({"extensions": persisted(BY_ID), "variables": item}),
+            note="registered once before the run",
+        ),
+        Scenario(
+            "nested",
+            "nested query, 20 users > orders > lines > items, as admin",
+            "gateway",
+            graphql({"query": NESTED}, admin),
+        ),
+        Scenario(
+            "nested_resolvers",
+            "nested query via resolvers + dataloaders (planner off)",
+            "gateway",
+            graphql({"query": NESTED}, admin),
+            variant_only=True,
+        ),
+        Scenario(
+            "mutation",
+            "mutation placeOrder (3 lines), as a customer",
+            "gateway",
+            replace(graphql({}, customer), body=orders[0], alternatives=tuple(orders)),
+            bounded=True,
+            note="bounded request count",
+        ),
+        Scenario(
+            "rest",
+            "REST fallback GET /api/v1/items?first=20",
+            "gateway",
+            Request("GET", "/api/v1/items?first=20", {"accept": "application/json"}),
+        ),
+        Scenario(
+            "overload",
+            f"overload: nested query at {connections * 4} connections",
+            "gateway",
+            graphql({"query": NESTED}, admin),
+            connections=connections * 4,
+            note="503s are load shedding",
+        ),
+    ]
+
+
+def registration(scenario: Scenario) -> Request | None:
+    """For an APQ scenario, the request that registers its document (hash + query)."""
+    if not scenario.name.startswith("apq_"):
+        return None
+    body = orjson.loads(scenario.request.body)
+    query = TRIVIAL if scenario.name == "apq_trivial" else BY_ID
+    return graphql({**body, "query": query})

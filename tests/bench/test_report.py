@@ -1,0 +1,104 @@
+"""The bench's arithmetic and formatting, without any load."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from bench.load import Request, parse_wrk_output, percentile, wrk_script
+from bench.png import bar_chart
+from bench.report import Measurement, markdown_table, ratio, with_ratios
+
+
+def results() -> list[Measurement]:
+    return [
+        Measurement("bare", "bare route", requests=10_000, duration_s=1.0, p50_ms=2.0,
+                    p99_ms=4.0, cpu_ms_per_request=0.1, peak_rss_mb=40.0, sql_per_request=0),
+        Measurement("trivial", "trivial", requests=2_500, duration_s=1.0, p50_ms=10.0,
+                    p99_ms=20.0, cpu_ms_per_request=0.4, peak_rss_mb=100.0, sql_per_request=0,
+                    non_2xx=3),
+        Measurement("nested", "nested", requests=12, duration_s=2.0, p50_ms=500.0,
+                    p99_ms=900.0, cpu_ms_per_request=150.0, peak_rss_mb=120.0,
+                    sql_per_request=4),
+        Measurement("rest", "rest", note="n/a: no /api/v1/items"),
+    ]  # fmt: skip
+
+
+def test_each_scenario_is_a_ratio_of_the_bare_route() -> None:
+    rows = with_ratios(results())
+    assert [(r["scenario"], r["rps"], r["rps_ratio_to_bare"]) for r in rows] == [
+        ("bare", 10_000.0, 1.0),
+        ("trivial", 2_500.0, 0.25),
+        ("nested", 6.0, 0.0006),
+        ("rest", None, None),
+    ]
+    assert rows[1]["cpu_ratio_to_bare"] == pytest.approx(4.0)
+    assert rows[2]["cpu_ratio_to_bare"] == pytest.approx(1500.0)
+
+
+def test_a_missing_or_zero_base_gives_no_ratio() -> None:
+    assert (ratio(1.0, None), ratio(None, 1.0), ratio(1.0, 0.0), ratio(3.0, 2.0)) == (
+        None,
+        None,
+        None,
+        1.5,
+    )
+
+
+def test_the_markdown_table_has_a_row_per_scenario() -> None:
+    table = markdown_table(with_ratios(results()))
+    assert table.splitlines()[2:] == [
+        "| bare route | 10,000.0 | 1.00x | 2.00 | 4.00 | 0.100 | 40 | 0 | 0 |  |",
+        "| trivial | 2,500.0 | 0.25x | 10.00 | 20.00 | 0.400 | 100 | 0 | 3 |  |",
+        "| nested | 6.0 | 0.06% | 500.00 | 900.00 | 150.000 | 120 | 4 | 0 |  |",
+        "| rest | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a: no /api/v1/items |",
+    ]
+
+
+def test_wrks_summary_line_is_parsed_into_milliseconds() -> None:
+    output = (
+        "Running 2s test\n"
+        'BENCH_RESULT {"requests": 500, "duration_us": 2000000, "p50_us": 1500, '
+        '"p99_us": 9000, "errors": 1, "non_2xx": 2}\n'
+    )
+    result = parse_wrk_output(output)
+    assert (result.requests, result.duration_s, result.p50_ms, result.p99_ms) == (
+        500,
+        2.0,
+        1.5,
+        9.0,
+    )
+    assert (result.errors, result.non_2xx) == (1, 2)
+    with pytest.raises(ValueError, match="no result line"):
+        parse_wrk_output("connection refused")
+
+
+def test_the_lua_script_stops_each_thread_after_its_share_and_rotates_bodies() -> None:
+    script = wrk_script(
+        Request("POST", "/graphql", {"x-debug-user": "7"}, b"{}", (b'{"a":1}', b'{"a":2}')),
+        max_requests_per_thread=150,
+    )
+    assert 'wrk.headers["x-debug-user"] = "7"' in script
+    assert "if count >= 150 then wrk.thread:stop() end" in script
+    assert 'local bodies = {"{\\"a\\":1}", "{\\"a\\":2}"}' in script
+
+
+def test_percentiles_use_the_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.99), percentile([], 0.5)) == (
+        50.0,
+        99.0,
+        None,
+    )
+
+
+def test_the_chart_is_a_valid_png_with_one_row_per_ratio() -> None:
+    png = bar_chart([1.0, 0.25, 0.0006, None])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (900, 20 * 2 + 28 * 4)
+    idat_length = struct.unpack(">I", png[33:37])[0]
+    raw = zlib.decompress(png[41 : 41 + idat_length])
+    assert len(raw) == height * (1 + width * 3)
