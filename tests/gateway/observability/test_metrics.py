@@ -1,0 +1,107 @@
+"""Bounded labels, the /metrics token and port, and readiness while draining."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+
+from gateway.app import create_app
+from gateway.container import Container, build_container
+from gateway.observability.metrics import ANONYMOUS, OTHER, OperationNames
+from gateway.settings import Settings
+from tests.gateway.observability.conftest import labels, samples
+
+names = st.one_of(
+    st.none(), st.text(max_size=70), st.from_regex(r"[A-Za-z_]\w{0,8}", fullmatch=True)
+)
+
+
+@given(st.lists(names, max_size=60), st.integers(min_value=1, max_value=10))
+def test_operation_labels_stay_bounded(seen: list[str | None], limit: int) -> None:
+    folding = OperationNames(limit)
+    kept = {folding.label(name) for name in seen} - {OTHER, ANONYMOUS}
+    assert len(kept) <= limit
+    assert all(label in seen for label in kept)
+
+
+def test_names_fold_in_order_and_invalid_names_never_count() -> None:
+    folding = OperationNames(2)
+    given_names = ["A", "bad name", "x" * 65, None, "B", "C", "A"]
+    assert [folding.label(n) for n in given_names] == [
+        "A",
+        OTHER,
+        OTHER,
+        ANONYMOUS,
+        "B",
+        OTHER,
+        "A",
+    ]
+
+
+def _client(app: Starlette) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
+
+
+async def test_metrics_require_the_bearer_token_when_one_is_set(settings: Settings) -> None:
+    settings.metrics.token = settings.security.secret_key  # any SecretStr will do
+    token = settings.metrics.token.get_secret_value() if settings.metrics.token else ""
+    container = build_container(settings)
+    try:
+        async with _client(create_app(settings, container)) as client:
+            missing = await client.get("/metrics")
+            wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+            right = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        await container.aclose()
+    assert [(r.status_code, r.headers.get("www-authenticate")) for r in (missing, wrong)] == [
+        (401, "Bearer"),
+        (401, "Bearer"),
+    ]
+    assert right.status_code == 200
+    assert ("gateway_ready", labels()) in samples(right.text)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_metrics_move_to_their_own_port_for_the_app_lifetime(settings: Settings) -> None:
+    port = _free_port()
+    settings.metrics.port, settings.metrics.host = port, "127.0.0.1"
+    container = build_container(settings)
+    app = create_app(settings, container)
+    async with _client(app) as client:
+        assert (await client.get("/metrics")).status_code == 404
+        async with app.router.lifespan_context(app), httpx.AsyncClient() as scraper:
+            scraped = await scraper.get(f"http://127.0.0.1:{port}/metrics")
+        assert scraped.status_code == 200
+        assert ("gateway_websocket_connections", labels()) in samples(scraped.text)
+    with socket.socket() as probe:  # closed with the app: nobody listens any more
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def test_a_draining_replica_is_not_ready_before_its_resources_close(
+    settings: Settings, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(settings, container)
+    seen: list[tuple[int, object]] = []
+    original = container.aclose
+
+    async def spying_aclose() -> None:
+        async with _client(app) as client:
+            response = await client.get("/health/ready")
+            seen.append((response.status_code, response.json()["status"]))
+        await original()
+
+    monkeypatch.setattr(container, "aclose", spying_aclose)  # a spy on the shutdown order
+    async with app.router.lifespan_context(app):
+        pass
+    assert seen == [(503, "draining")]
