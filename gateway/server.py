@@ -55,6 +55,14 @@ class TunedServer(uvicorn.Server):
                 threshold=gc.get_threshold()[0],
             )
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn would close open WebSockets with 1012 before the lifespan ends; close
+        # them with 1001 (going away) first, so clients reconnect to another replica.
+        from gateway.realtime import drain_app
+
+        await drain_app(self.config.loaded_app)
+        await super().shutdown(sockets)
+
 
 def uvicorn_options(server: ServerSettings, log_level: str) -> dict[str, Any]:
     """The uvicorn options shared by one and many workers."""

@@ -27,6 +27,7 @@ __all__ = [
     "CLOSE_TRY_AGAIN_LATER",
     "RealtimeGateway",
     "build_realtime",
+    "drain_app",
 ]
 
 
@@ -76,3 +77,14 @@ def build_realtime(settings: Settings, container: Container, path: str) -> Realt
         allow_anonymous=options.allow_anonymous,
     )
     return RealtimeGateway(WebSocketRoute(path, view), hub, view)
+
+
+async def drain_app(app: object) -> None:
+    """Drain the realtime gateway of `app` or of an app it wraps (uvicorn's middleware)."""
+    current: object | None = app
+    while current is not None:
+        realtime = getattr(getattr(current, "state", None), "realtime", None)
+        if isinstance(realtime, RealtimeGateway):
+            await realtime.drain()
+            return
+        current = getattr(current, "app", None)
