@@ -24,6 +24,7 @@ from strawberry.types.graphql import OperationType
 from gateway.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
 from resolvers.context import Context
 from schema import errors as error_table
+from schema.planner import extension as planner
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -204,6 +205,9 @@ class GraphQLHTTPEndpoint:
             if request.method == "GET"
             else {OperationType.QUERY, OperationType.MUTATION}
         )
+        # This endpoint writes `data` with orjson, so planned answers (pre-encoded JSON
+        # fragments built by the database) may be spliced in as they are.
+        context.extras[planner.RAW_JSON] = True
         try:
             async with asyncio.timeout(self._execution_timeout):
                 result = await self._schema.execute(

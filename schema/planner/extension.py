@@ -1,0 +1,134 @@
+"""The schema extension that answers planned queries from the read model.
+
+It runs where the executor would (`on_execute`): parsing, validation, the operation
+limits and the cost checks have all run, and a refusal they set is left alone. For
+an operation the planner accepts, the result's `data` maps each root field to the
+JSON text the database built (`orjson.Fragment`), which the HTTP endpoint writes out
+as it is; anything else runs through the resolvers as usual.
+
+Only callers that can write pre-encoded JSON get planned answers: the HTTP endpoint
+marks its context with `RAW_JSON`; the REST fallback and WebSocket, which read
+`data` as Python values, never see a fragment.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import DocumentNode
+from graphql import ExecutionResult as GraphQLExecutionResult
+from strawberry.extensions import SchemaExtension
+
+from domain.errors import DomainError
+from domain.principals import Principal
+from schema.planner import plan
+from schema.planner.compile import plan_operation, scope_for
+
+# Set to True in `Context.extras` by a transport that serialises `data` with orjson.
+RAW_JSON = "planner.raw_json"
+
+type Fetch = Callable[[plan.Plan, plan.Scope], Awaitable[dict[str, str]]]
+type PlanKey = tuple[str, str | None, frozenset[str], frozenset[str], bool, bytes]
+
+
+class PlanCache:
+    """Plans by document, operation, the caller's roles and permissions, and variables.
+
+    The caller's id is not part of the key: it enters the SQL as a parameter (`me`,
+    a customer's own orders, their own email), so one plan serves every customer.
+    """
+
+    def __init__(self, maxsize: int = 1_000) -> None:
+        self._plans: OrderedDict[PlanKey, plan.Plan | None] = OrderedDict()
+        self._maxsize = maxsize
+        self.hits = self.misses = 0
+
+    def plan(
+        self,
+        schema: strawberry.Schema,
+        query: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        principal: Principal,
+    ) -> plan.Plan | None:
+        try:
+            frozen = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        key: PlanKey = (
+            query,
+            operation_name,
+            frozenset(role.value for role in principal.roles),
+            principal.permissions,
+            principal.is_authenticated,
+            frozen,
+        )
+        if key in self._plans:
+            self.hits += 1
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        self.misses += 1
+        found = plan_operation(schema, document, operation_name, variables, principal)
+        self._plans[key] = found
+        if len(self._plans) > self._maxsize:
+            self._plans.popitem(last=False)
+        return found
+
+
+class ReadPlanner(SchemaExtension):
+    """Answers a plannable query with one SQL statement per root field."""
+
+    def __init__(self, *, fetch: Fetch, cache: PlanCache) -> None:
+        self.fetch, self.cache = fetch, cache
+        self.planned = False
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        if context.result is None and context.graphql_document is not None:
+            data = await self._answer(context.graphql_document)
+            if data is not None:
+                context.result = GraphQLExecutionResult(data=data, errors=None)
+                self.planned = True
+        yield
+
+    async def _answer(self, document: DocumentNode) -> dict[str, Any] | None:
+        context = self.execution_context
+        caller = context.context
+        extras = getattr(caller, "extras", None)
+        principal = getattr(caller, "principal", None)
+        if not (isinstance(extras, dict) and extras.get(RAW_JSON)):
+            return None
+        if not isinstance(principal, Principal) or context.query is None:
+            return None
+        found = self.cache.plan(
+            context.schema,
+            context.query,
+            document,
+            context.operation_name,
+            context.variables,
+            principal,
+        )
+        if found is None:
+            return None
+        try:
+            texts = await self.fetch(found, scope_for(principal, found.rules))
+        except DomainError:
+            # An argument the SQL side refuses (a cursor for another sort, say): the
+            # resolvers refuse it too, with the error the client must see.
+            return None
+        return {key: orjson.Fragment(text) for key, text in texts.items()}
+
+
+def planner_extension(fetch: Fetch, cache: PlanCache | None = None) -> Callable[[], ReadPlanner]:
+    """A factory for `build_schema(extra_extensions=...)`; one plan cache per process."""
+    shared = cache or PlanCache()
+
+    def build() -> ReadPlanner:
+        return ReadPlanner(fetch=fetch, cache=shared)
+
+    return build

@@ -1,0 +1,123 @@
+"""Which operations the planner takes, and the plans it makes (no database needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import parse
+
+from domain.paging import Direction, PageRequest, Sort
+from domain.principals import Principal
+from domain.specifications import Always, field
+from domain.users import Role
+from schema import build_schema
+from schema.planner import plan
+from schema.planner.compile import plan_operation
+
+ADMIN = Principal(1, frozenset({Role.ADMIN}))
+STAFF = Principal(2, frozenset({Role.STAFF}))
+CUSTOMER = Principal(4, frozenset({Role.CUSTOMER}))
+ANONYMOUS = Principal.anonymous()
+
+
+@pytest.fixture(scope="module")
+def schema() -> strawberry.Schema:
+    return build_schema()
+
+
+def _plan(
+    schema: strawberry.Schema,
+    query: str,
+    principal: Principal,
+    variables: dict[str, Any] | None = None,
+) -> plan.Plan | None:
+    return plan_operation(schema, parse(query), None, variables, principal)
+
+
+def test_a_nested_query_becomes_one_plan_with_fragments_aliases_and_directives(
+    schema: strawberry.Schema,
+) -> None:
+    query = """
+    query Q($on: Boolean!) {
+      people: users(first: 2, filter: {active: true}) {
+        edges { node { ...Who hidden: name @skip(if: $on) orders(first: 1) { totalCount } } }
+      }
+    }
+    fragment Who on User { ... on Node { id } email }
+    """
+    found = _plan(schema, query, CUSTOMER, {"on": True})
+    orders = plan.Connection(
+        plan.Entity.ORDER,
+        Always(),
+        PageRequest(1, None, Sort("id", Direction.DESC)),
+        (plan.TotalCount("totalCount"),),
+    )
+    node = plan.Selection(
+        plan.Entity.USER,
+        (
+            plan.GlobalId("id", "User"),
+            plan.Email("email", everyone=False),
+            plan.NestedConnection("orders", plan.Link.CUSTOMER_ORDERS, orders),
+        ),
+    )
+    users = plan.Connection(
+        plan.Entity.USER,
+        field("active") == True,  # noqa: E712  # a specification, not a bool
+        PageRequest(2, None, Sort("id", Direction.ASC)),
+        (plan.Edges("edges", (plan.EdgeNode("node", node),)),),
+    )
+    assert found == plan.Plan(
+        (plan.RootConnection("people", users),),
+        frozenset({plan.Entity.USER, plan.Entity.ORDER}),
+    )
+
+
+def test_an_admin_plan_shows_every_email(schema: strawberry.Schema) -> None:
+    found = _plan(schema, "{ me { email } }", ADMIN)
+    selection = plan.Selection(plan.Entity.USER, (plan.Email("email", everyone=True),))
+    assert found == plan.Plan(
+        (plan.RootObject("me", selection, None),), frozenset({plan.Entity.USER})
+    )
+
+
+def test_anonymous_me_and_user_are_null_without_the_database(schema: strawberry.Schema) -> None:
+    found = _plan(schema, '{ __typename me { name } user(id: "VXNlcjox") { name } }', ANONYMOUS)
+    assert found == plan.Plan(
+        (
+            plan.RootConstant("__typename", '"Query"'),
+            plan.RootConstant("me", "null"),
+            plan.RootConstant("user", "null"),
+        ),
+        frozenset(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "principal"),
+    [
+        ("mutation { logout }", CUSTOMER),
+        ('{ node(id: "SXRlbTox") { id } }', ADMIN),
+        ("{ __schema { queryType { name } } }", ADMIN),
+        ("{ orders { totalCount } }", ANONYMOUS),  # the rule refuses anonymous callers
+        ("{ users { totalCount } }", ANONYMOUS),
+        ('{ order(id: "T3JkZXI6MQ==") { id } }', ANONYMOUS),
+        ("{ items(first: 101) { totalCount } }", ADMIN),  # the resolver's page limit
+        ("{ items(first: -1) { totalCount } }", ADMIN),
+        ('{ items(after: "!!") { totalCount } }', ADMIN),
+        ('{ item(id: "VXNlcjox") { name } }', ADMIN),  # the id of a User
+        ('{ orders(filter: {customerId: "x"}) { totalCount } }', STAFF),
+        ("{ me { orders(first: 500) { totalCount } } }", CUSTOMER),
+    ],
+)
+def test_operations_the_planner_leaves_to_the_resolvers(
+    schema: strawberry.Schema, query: str, principal: Principal
+) -> None:
+    assert _plan(schema, query, principal) is None
+
+
+def test_bad_variables_are_left_to_the_executor(schema: strawberry.Schema) -> None:
+    query = "query Q($n: Int!) { items(first: $n) { totalCount } }"
+    assert _plan(schema, query, ADMIN, {"n": "many"}) is None
+    assert _plan(schema, query, ADMIN, {}) is None
