@@ -115,9 +115,10 @@ class RateLimitSettings(BaseModel):
     # Login attempts (right or wrong) per account and per client IP.
     login_per_account: str = "10/15 minutes"
     login_per_ip: str = "50/15 minutes"
-    # GraphQL cost points per window (GitHub-style), per user and per anonymous IP.
-    cost_budget: str = "5000/hour"
-    anonymous_cost_budget: str = "1000/hour"
+    # GraphQL cost points per window (GitHub-style), per user and per anonymous IP; each
+    # must pay for at least one operation of GRAPHQL__MAX_COST (checked at start-up).
+    cost_budget: str = "1000000/hour"
+    anonymous_cost_budget: str = "250000/hour"
     # Report `extensions.rateLimit = {cost, remaining, resetAt}` on every GraphQL response.
     report_budget: bool = True
     # When Redis fails: count in this process (`memory`), allow (`open`) or refuse (`closed`).
@@ -245,6 +246,12 @@ class Settings(BaseSettings):
                 )
             if self.profile == "prod":
                 raise ValueError("SECURITY__CORS_ORIGINS must list origins, not *, in prod")
+        for name in ("cost_budget", "anonymous_cost_budget"):
+            if limits.parse(getattr(self.rate_limit, name)).amount < self.graphql.max_cost:
+                raise ValueError(
+                    f"RATE_LIMIT__{name.upper()} must allow at least GRAPHQL__MAX_COST "
+                    f"({self.graphql.max_cost}) points"
+                )
         return self
 
     @model_validator(mode="after")

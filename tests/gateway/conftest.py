@@ -88,6 +88,8 @@ def settings(tmp_path: Path) -> Settings:
             "argon2_memory_kib": 1024,
             "argon2_parallelism": 1,
         },
+        # Tests compare whole bodies; the budget report is tested on its own.
+        rate_limit={"report_budget": False},
     )
 
 

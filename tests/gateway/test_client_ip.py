@@ -70,16 +70,19 @@ def test_without_trusted_proxies_the_header_is_ignored() -> None:
 
 
 @given(
-    st.lists(addresses, max_size=MAX_HOPS - 1),
+    st.lists(addresses, max_size=MAX_HOPS // 2),
     addresses,
-    st.lists(st.sampled_from(["10.0.0.1", "10.200.3.4", "2001:db8::9", "192.0.2.7"])),
+    st.lists(
+        st.sampled_from(["10.0.0.1", "10.200.3.4", "2001:db8::9", "192.0.2.7"]),
+        max_size=MAX_HOPS // 2 - 1,
+    ),
 )
 def test_the_client_is_the_rightmost_untrusted_hop(
     spoofed: list[str], client: str, trusted_hops: list[str]
 ) -> None:
     if ipaddress.ip_address(client) in PROXIES:
         return
-    chain = ", ".join([*spoofed, client, *trusted_hops][-MAX_HOPS:])
+    chain = ", ".join([*spoofed, client, *trusted_hops])
     expected = str(ipaddress.ip_address(client))
     mapped = ipaddress.ip_address(client)
     if isinstance(mapped, ipaddress.IPv6Address) and mapped.ipv4_mapped is not None:

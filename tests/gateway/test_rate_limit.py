@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 from domain.errors import RateLimitedError
 from gateway.login_throttle import RateLimitLoginThrottle
 from gateway.rate_limit import Decision, Limiter, Quota, Strategy, build_limiter, redis_storage
-from gateway.settings import RateLimitSettings
+from gateway.settings import RateLimitSettings, SettingsError, load_settings
 
 
 @pytest.fixture
@@ -109,3 +109,12 @@ def test_a_decision_rounds_its_delays_up() -> None:
     assert (decision.reset_after, decision.retry_after) == (2, 2)
     fresh = Decision(True, Quota(1, 60), 1, reset_at=99.0, now=99.0)
     assert (fresh.reset_after, fresh.retry_after) == (0, 1)
+
+
+def test_a_budget_smaller_than_one_allowed_operation_stops_start_up() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(rate_limit={"cost_budget": "100/hour"})
+    assert str(caught.value) == (
+        "invalid settings: RATE_LIMIT__COST_BUDGET must allow at least GRAPHQL__MAX_COST "
+        "(25000) points"
+    )

@@ -1,0 +1,158 @@
+"""Rate limits over HTTP: 429 with headers, login brute force, the cost budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.settings import RateLimitSettings, Settings
+from tests.gateway.conftest import World, as_user
+
+QUERY = {"query": "{ __typename }"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    limits = RateLimitSettings(
+        anonymous="3/minute",
+        user="6/minute",
+        login_per_account="10/2 seconds",
+        login_per_ip="1000/minute",
+        cost_budget="10/minute",
+        anonymous_cost_budget="100/minute",
+    )
+    return settings.model_copy(update={"rate_limit": limits})
+
+
+def limit_headers(response: httpx.Response) -> dict[str, str]:
+    names = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-policy", "retry-after")
+    return {name: response.headers[name] for name in names if name in response.headers}
+
+
+async def test_anonymous_callers_get_429_after_their_ip_quota(client: httpx.AsyncClient) -> None:
+    seen = [await client.post("/graphql", json=QUERY) for _ in range(3)]
+    assert [limit_headers(r) for r in seen] == [
+        {"ratelimit-limit": "3", "ratelimit-remaining": str(n), "ratelimit-policy": "3;w=60"}
+        for n in (2, 1, 0)
+    ]
+    refused = await client.post("/graphql", json=QUERY)
+    retry_after = refused.headers["retry-after"]
+    assert 1 <= int(retry_after) <= 60
+    assert int(refused.headers["ratelimit-reset"]) <= 60
+    assert (refused.status_code, limit_headers(refused)) == (
+        429,
+        {
+            "ratelimit-limit": "3",
+            "ratelimit-remaining": "0",
+            "ratelimit-policy": "3;w=60",
+            "retry-after": retry_after,
+        },
+    )
+    assert refused.headers["content-type"] == "application/json; charset=utf-8"
+    assert refused.json() == {
+        "errors": [
+            {
+                "message": "rate limit exceeded",
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": int(retry_after)},
+            }
+        ]
+    }
+
+
+async def test_other_paths_refuse_with_problem_json(client: httpx.AsyncClient) -> None:
+    for _ in range(3):
+        await client.get("/.well-known/jwks.json")
+    refused = await client.get("/.well-known/jwks.json")
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json() == {
+        "type": "https://python-api-base.dev/problems/rate-limited",
+        "title": "Too many requests",
+        "status": 429,
+        "detail": "rate limit exceeded",
+        "retryAfter": int(refused.headers["retry-after"]),
+    }
+
+
+async def test_probes_are_never_limited(client: httpx.AsyncClient) -> None:
+    statuses = [(await client.get("/health/live")).status_code for _ in range(6)]
+    assert statuses == [200] * 6
+
+
+async def test_users_are_counted_apart_from_their_ip(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    for _ in range(3):
+        await client.post("/graphql", json=QUERY)
+    assert (await client.post("/graphql", json=QUERY)).status_code == 429
+    as_alice = [
+        await client.post("/graphql", json=QUERY, headers=as_user(world.alice)) for _ in range(6)
+    ]
+    assert [r.status_code for r in as_alice] == [200] * 6
+    assert as_alice[0].headers["ratelimit-policy"] == "6;w=60"
+    assert (
+        await client.post("/graphql", json=QUERY, headers=as_user(world.alice))
+    ).status_code == 429
+    assert (
+        await client.post("/graphql", json=QUERY, headers=as_user(world.bob))
+    ).status_code == 200
+
+
+async def test_a_malformed_forwarded_for_answers_normally(client: httpx.AsyncClient) -> None:
+    statuses = []
+    for header in (b"garbage", b"1.2.3.4, ,,, 999.0.0.1", b"x" * 10_000, b"\xe9t\xe9"):
+        response = await client.post("/graphql", json=QUERY, headers={b"x-forwarded-for": header})
+        statuses.append(response.status_code)
+    # Every one counted against the peer: none escaped to a made-up address.
+    assert statuses == [200, 200, 200, 429]
+
+
+async def test_a_forged_forwarded_for_does_not_escape_the_quota(
+    client: httpx.AsyncClient,
+) -> None:
+    statuses = [
+        (
+            await client.post("/graphql", json=QUERY, headers={"x-forwarded-for": f"10.0.0.{n}"})
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+
+
+async def test_the_cost_budget_is_debited_and_reported(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    alice = as_user(world.alice)
+    # `me { name }` costs 2 (one per field); alice has 10 points a minute.
+    reports: list[dict[str, Any]] = []
+    for _ in range(5):
+        response = await client.post("/graphql", json={"query": "{ me { name } }"}, headers=alice)
+        assert response.json()["data"] == {"me": {"name": "Alice"}}
+        reports.append(response.json()["extensions"]["rateLimit"])
+    reset_at = datetime.fromisoformat(reports[0]["resetAt"])
+    assert 0 < (reset_at - datetime.now(UTC)).total_seconds() <= 61
+    assert reports == [
+        {"cost": 2, "remaining": remaining, "resetAt": report["resetAt"]}
+        for remaining, report in zip((8, 6, 4, 2, 0), reports, strict=True)
+    ]
+    spent = await client.post("/graphql", json={"query": "{ me { name } }"}, headers=alice)
+    body = spent.json()
+    retry_after = body["errors"][0]["extensions"]["retryAfter"]
+    assert body == {
+        "errors": [
+            {
+                "message": "the cost budget of this window is used up",
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": retry_after},
+            }
+        ],
+        "extensions": {
+            **body["extensions"],
+            "rateLimit": {
+                "cost": 2,
+                "remaining": 0,
+                "resetAt": body["extensions"]["rateLimit"]["resetAt"],
+            },
+        },
+    }
