@@ -88,8 +88,9 @@ def settings(tmp_path: Path) -> Settings:
             "argon2_memory_kib": 1024,
             "argon2_parallelism": 1,
         },
-        # Tests compare whole bodies; the budget report is tested on its own.
+        # Tests compare whole bodies; the budget and cost reports are tested on their own.
         rate_limit={"report_budget": False},
+        graphql={"report_cost": False},
     )
 
 
