@@ -45,6 +45,11 @@ CORS_EXPOSED_HEADERS = (
     "ratelimit-remaining",
     "ratelimit-reset",
     "ratelimit-policy",
+    "etag",
+    "link",
+    "location",
+    "deprecation",
+    "sunset",
 )
 
 
@@ -159,8 +164,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 CORSMiddleware,
                 allow_origins=settings.security.cors_origins,
                 allow_credentials=settings.security.cors_allow_credentials,
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "if-match",
+                    "if-none-match",
+                    "x-request-id",
+                ],
                 expose_headers=[*CORS_EXPOSED_HEADERS],
             )
         )
