@@ -11,6 +11,7 @@ of loaders (built after the event arrived, so nothing cached predates it).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from domain.events import DomainEvent, ItemPriceChanged, OrderPlaced, OrderStatu
 from domain.items import Item
 from domain.orders import Order
 from domain.principals import Principal
-from resolvers.context import Context
+from domain.services._visibility import visible_items, visible_orders
+from resolvers.context import Context, Services
 from resolvers.loaders import Loaders
 
 REALTIME_KEY = "realtime"
@@ -71,6 +73,50 @@ class Session(Protocol):
         ...
 
 
+class EventSnapshots:
+    """What each event is about, loaded once per process however many subscribers it has.
+
+    Loaded after the event arrived (never stale) without a caller's filter; each
+    subscriber then applies its own visibility rule. Without this, N subscribers meant
+    N queries per event, and a thousand of them exhausted the connection pool.
+    """
+
+    def __init__(self, services: Services, *, size: int = 256) -> None:
+        self._services, self._size = services, size
+        # Keyed by the event's identity; the event is kept so its id cannot be reused.
+        self._loads: dict[int, tuple[DomainEvent, asyncio.Task[object]]] = {}
+
+    async def _load(self, event: DomainEvent, load: Callable[[], Awaitable[object]]) -> object:
+        entry = self._loads.get(id(event))
+        if entry is None:
+            entry = (event, asyncio.create_task(_call(load), name="event-snapshot"))
+            self._loads[id(event)] = entry
+            while len(self._loads) > self._size:
+                del self._loads[next(iter(self._loads))]
+        # Shielded: one subscriber leaving must not cancel the load for the others.
+        return await asyncio.shield(entry[1])
+
+    async def order(self, event: OrderPlaced | OrderStatusChanged) -> Order | None:
+        async def load() -> Order | None:
+            found = await self._services.orders.get_many(Principal.system(), [event.order_id])
+            return found.get(event.order_id)
+
+        order = await self._load(event, load)
+        return order if isinstance(order, Order) else None
+
+    async def item(self, event: ItemPriceChanged) -> Item | None:
+        async def load() -> Item | None:
+            found = await self._services.items.get_many(Principal.system(), [event.item_id])
+            return found.get(event.item_id)
+
+        item = await self._load(event, load)
+        return item if isinstance(item, Item) else None
+
+
+async def _call(load: Callable[[], Awaitable[object]]) -> object:
+    return await load()
+
+
 @dataclass(frozen=True, slots=True)
 class Realtime:
     """Put into `Context.extras` by the WebSocket view."""
@@ -78,6 +124,7 @@ class Realtime:
     events: EventSource
     session: Session
     new_loaders: Callable[[Principal], Loaders]
+    snapshots: EventSnapshots
     queue_size: int | None = None
 
 
@@ -136,6 +183,14 @@ async def _deliver[E: DomainEvent, T](
         stream.close()
 
 
+def _visible_order(context: Context, order: Order | None) -> Order | None:
+    # The rule the order service applies to every read, here per subscriber.
+    if order is None or not visible_orders(context.principal).is_satisfied_by(order):
+        return None
+    context.loaders.orders.prime(order.id, order)
+    return order
+
+
 async def order_status_changes(
     context: Context, order_id: int
 ) -> AsyncGenerator[tuple[OrderStatusChanged, Order], None]:
@@ -149,7 +204,7 @@ async def order_status_changes(
     async def resolve(event: OrderStatusChanged) -> Order | None:
         if event.order_id != order_id:
             return None
-        return await context.loaders.orders.load(order_id)
+        return _visible_order(context, await realtime.snapshots.order(event))
 
     return _deliver(context, realtime, stream, OrderStatusChanged, resolve)
 
@@ -162,7 +217,7 @@ async def placed_orders(context: Context) -> AsyncGenerator[tuple[OrderPlaced, O
     async def resolve(event: OrderPlaced) -> Order | None:
         if not context.principal.can("orders:subscribe"):
             return None
-        return await context.loaders.orders.load(event.order_id)
+        return _visible_order(context, await realtime.snapshots.order(event))
 
     return _deliver(context, realtime, stream, OrderPlaced, resolve)
 
@@ -179,6 +234,10 @@ async def item_price_changes(
     async def resolve(event: ItemPriceChanged) -> Item | None:
         if event.item_id != item_id:
             return None
-        return await context.loaders.items.load(item_id)
+        item = await realtime.snapshots.item(event)
+        if item is None or not visible_items(context.principal).is_satisfied_by(item):
+            return None
+        context.loaders.items.prime(item.id, item)
+        return item
 
     return _deliver(context, realtime, stream, ItemPriceChanged, resolve)

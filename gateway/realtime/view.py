@@ -37,7 +37,7 @@ from gateway.realtime.connections import (
 from gateway.request_id import request_id_of
 from resolvers.context import Context, Services
 from resolvers.loaders import Loaders
-from resolvers.subscriptions import REALTIME_KEY, EventSource, Realtime
+from resolvers.subscriptions import REALTIME_KEY, EventSnapshots, EventSource, Realtime
 
 CONNECTION_KEY = "realtime_connection"
 LEGACY_INIT_TIMEOUT_CODE = 4408
@@ -153,6 +153,7 @@ class RealtimeView(GraphQL[Context, None]):
         self._events, self.hub, self._new_loaders = events, hub, new_loaders
         self._queue_size, self._token_cookie = queue_size, token_cookie
         self._allow_anonymous = allow_anonymous
+        self._snapshots = EventSnapshots(services)
         legacy: type[_LegacyWsHandler] = type(
             "LegacyWsHandler", (_LegacyWsHandler,), {"init_timeout": connection_init_timeout}
         )
@@ -174,7 +175,9 @@ class RealtimeView(GraphQL[Context, None]):
         assert isinstance(request, WebSocket)
         connection = self.hub.open(request)
         request.scope.setdefault("state", {})[CONNECTION_KEY] = connection
-        realtime = Realtime(self._events, connection, self._new_loaders, self._queue_size)
+        realtime = Realtime(
+            self._events, connection, self._new_loaders, self._snapshots, self._queue_size
+        )
         principal = Principal.anonymous()
         return Context(
             principal,
