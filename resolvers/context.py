@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.principals import Principal
+from domain.services.accounts import AccountService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
+from domain.tokens import TokenClaims
 from resolvers.loaders import BatchObserver, Loaders, build_loaders
 
 
@@ -19,6 +21,7 @@ class Services:
     users: UserService
     items: ItemService
     orders: OrderService
+    accounts: AccountService
 
 
 @dataclass(slots=True)
@@ -29,6 +32,8 @@ class Context:
     services: Services
     loaders: Loaders
     request_id: str
+    # The verified access token, when one authenticated the request (logout needs it).
+    token: TokenClaims | None = None
     # The client's address as the gateway determined it (trusted proxies applied).
     client_ip: str | None = None
     # Transport objects stay opaque here: resolvers must not depend on Starlette.
