@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import ValidationError
 from domain.paging import Direction, PageRequest
+from domain.specifications import And, Compare, Not, Or, Specification
 from persistence import tables
 from persistence.items import ITEM_FIELDS, SqlItemRepository
 from persistence.orders import ORDER_FIELDS, SqlOrderRepository
@@ -270,7 +272,7 @@ class _Builder:
         if isinstance(root, plan.RootConnection):
             return self.connection(root.connection, None, None)
         target = root.target
-        key = root.key_value if root.key_value is not None else self._scope.user_id
+        key = root.key_value if root.key_value is not None else CALLER
         table = _TABLES[target.entity].alias()
         fields = _aliased(_FIELDS[target.entity], table)
         found = (
@@ -390,7 +392,7 @@ class _Builder:
                 return row.c.email
             if self._scope.user_id is None:
                 return sa.null()
-            mine = row.c.id == sa.bindparam(None, self._scope.user_id, type_=sa.Integer)
+            mine = row.c.id == CALLER
             return sa.case((mine, row.c.email), else_=sa.null())
         if isinstance(field, plan.Money):
             return self.money(field, row)
@@ -422,27 +424,12 @@ class _Builder:
         elif money.source is plan.MoneySource.SUBTOTAL:
             cents, currency = row.c.unit_price_cents * row.c.quantity, row.c.currency
         else:
-            # Order.total: the sum of the subtotals, in the first line's currency
-            # (`domain.money.total`; zero USD without lines).
-            lines = tables.ORDER_LINES.alias()
-            cents = (
-                sa.select(
-                    sa.func.coalesce(
-                        sa.func.sum(lines.c.unit_price_cents * lines.c.quantity), _int(0)
-                    )
-                )
-                .where(lines.c.order_id == row.c.id)
-                .scalar_subquery()
-            )
-            first = tables.ORDER_LINES.alias()
-            currency = sa.func.coalesce(
-                sa.select(first.c.currency)
-                .where(first.c.order_id == row.c.id)
-                .order_by(first.c.id)
-                .limit(1)
-                .scalar_subquery(),
-                _str("USD"),
-            )
+            return self.order_total(money, row)
+        return self.money_object(money, cents, currency)
+
+    def money_object(
+        self, money: plan.Money, cents: sa.ColumnElement[Any], currency: sa.ColumnElement[Any]
+    ) -> Json:
         pairs: list[tuple[str, Json]] = []
         for key, part in money.parts:
             if part is plan.MoneyPart.AMOUNT:
@@ -452,6 +439,27 @@ class _Builder:
             else:
                 pairs.append((key, _str("Money")))
         return _object(pairs)
+
+    def order_total(self, money: plan.Money, row: sa.FromClause) -> Json:
+        """`Order.total`: the sum of the subtotals in the first line's currency
+        (`domain.money.total`; zero USD without lines), from one scan of the lines."""
+        lines = tables.ORDER_LINES.alias()
+        cents = sa.func.coalesce(sa.func.sum(lines.c.unit_price_cents * lines.c.quantity), _int(0))
+        currencies = sa.func.array_agg(
+            aggregate_order_by(lines.c.currency, lines.c.id), type_=postgresql.ARRAY(sa.Text)
+        )
+        currency = sa.func.coalesce(
+            sa.type_coerce(currencies, postgresql.ARRAY(sa.Text))[1], _str("USD")
+        )
+        # Aggregated first, so there is one row whatever the selection (even `{}`).
+        totals = (
+            sa.select(cents.label("cents"), currency.label("currency"))
+            .where(lines.c.order_id == row.c.id)
+            .correlate(row)
+            .subquery()
+        )
+        money_json = self.money_object(money, totals.c.cents, totals.c.currency)
+        return sa.select(money_json).select_from(totals).scalar_subquery()
 
     def child(self, child: plan.Child, row: sa.FromClause) -> Json:
         target = child.target
@@ -482,6 +490,7 @@ class _Builder:
 def statements(built: plan.Plan, scope: plan.Scope) -> list[tuple[str, sa.Select[Any] | str]]:
     """Each root field's statement, or its JSON when no database is needed.
 
+    The caller's id is left as the `caller_id` parameter (see `parameterized`).
     Raises ValidationError where the resolver path would refuse an argument.
     """
     builder = _Builder(scope)
@@ -498,23 +507,70 @@ def statements(built: plan.Plan, scope: plan.Scope) -> list[tuple[str, sa.Select
     return result
 
 
-class SqlReadModel:
-    """Runs read plans on Postgres; every root field's JSON comes back as text."""
+# The caller's id in every statement; its value comes with each execution, so one
+# statement serves every caller with the same roles.
+CALLER = sa.bindparam("caller_id", type_=sa.Integer)
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+def parameterized(spec: Specification, user_id: int | None) -> Specification:
+    """`spec` with the caller's id replaced by the `caller_id` parameter.
+
+    Only for the object-level rules, whose values are the caller's id (or booleans).
+    """
+    if isinstance(spec, Compare):
+        if user_id is not None and type(spec.value) is int and spec.value == user_id:
+            return Compare(spec.field, spec.op, CALLER)
+        return spec
+    if isinstance(spec, And):
+        return And(tuple(parameterized(part, user_id) for part in spec.parts))
+    if isinstance(spec, Or):
+        return Or(tuple(parameterized(part, user_id) for part in spec.parts))
+    if isinstance(spec, Not):
+        return Not(parameterized(spec.part, user_id))
+    return spec
+
+
+type Statements = list[tuple[str, sa.Select[Any] | str]]
+type StatementKey = tuple[plan.Plan, bool, frozenset[tuple[plan.Entity, Specification]]]
+
+
+class SqlReadModel:
+    """Runs read plans on Postgres; every root field's JSON comes back as text.
+
+    Statements are kept per plan and rules (with the caller's id as a parameter):
+    building one costs far more Python than running it.
+    """
+
+    def __init__(self, engine: AsyncEngine, cache_size: int = 1_000) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("the read model builds its JSON with Postgres functions")
         self._engine = engine
+        self._statements: OrderedDict[StatementKey, Statements] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _prepared(self, built: plan.Plan, scope: plan.Scope) -> Statements:
+        rules = {entity: parameterized(rule, scope.user_id) for entity, rule in scope.rules.items()}
+        key: StatementKey = (built, scope.user_id is None, frozenset(rules.items()))
+        found = self._statements.get(key)
+        if found is not None:
+            self._statements.move_to_end(key)
+            return found
+        prepared = statements(built, plan.Scope(scope.user_id, rules))
+        self._statements[key] = prepared
+        if len(self._statements) > self._cache_size:
+            self._statements.popitem(last=False)
+        return prepared
 
     async def fetch(self, built: plan.Plan, scope: plan.Scope) -> dict[str, str]:
         """The JSON text of each root field, by response key; raises ValidationError."""
-        planned = statements(built, scope)
+        planned = self._prepared(built, scope)
+        parameters = {"caller_id": scope.user_id}
         answers: dict[str, str] = {}
         async with self._engine.connect() as conn:
             for key, statement in planned:
                 if isinstance(statement, str):
                     answers[key] = statement
                     continue
-                text = (await conn.execute(statement)).scalar_one()
+                text = (await conn.execute(statement, parameters)).scalar_one()
                 answers[key] = "null" if text is None else str(text)
         return answers
