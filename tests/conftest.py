@@ -14,7 +14,8 @@ import pytest
 POSTGRES_HOST = os.environ.get("GW_TEST_PG_HOST", "127.0.0.1")
 POSTGRES_PORT = int(os.environ.get("GW_TEST_PG_PORT", "5432"))
 POSTGRES_ADMIN_URL = os.environ.get(
-    "GW_TEST_PG_ADMIN_URL", f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/postgres"
+    "GW_TEST_PG_ADMIN_URL",
+    f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/postgres",
 )
 REDIS_URL = os.environ.get("GW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("GW_REQUIRE_SERVICES") == "1"
