@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from domain.users import Email
+from domain.paging import PageRequest
+from domain.specifications import Always
+from domain.users import Email, Role
 from gateway.container import password_hasher
 from gateway.settings import Settings
 from persistence import seed as seeding
@@ -58,7 +60,13 @@ async def seed_demo(
             admin.email = admin_email
             admin.password_hash = await hasher.hash(admin_password)
             await uow.users.save(admin)
+            # Name real demo accounts in the report: the first staff member and customer.
+            first = await uow.users.page(Always(), PageRequest(first=100))
             await uow.commit()
+        examples = [
+            next((u.email.value for u in first.items if u.has_role(role)), None)
+            for role in (Role.STAFF, Role.CUSTOMER)
+        ]
     finally:
         await engine.dispose()
     shown = "(from SECURITY__ADMIN_PASSWORD)" if configured else admin_password
@@ -67,6 +75,6 @@ async def seed_demo(
             f"seeded {summary.users} users ({summary.staff} staff), {summary.items} items, "
             f"{summary.orders} orders with {summary.lines} lines (seed {summary.seed})",
             f"admin:      {admin_email} / {shown}   <- shown once; store it now",
-            f"demo users: staff1@example.com, user1@example.com, ... / {seeding.DEMO_PASSWORD}",
+            f"demo users: {', '.join(e for e in examples if e)}, ... / {seeding.DEMO_PASSWORD}",
         ]
     )
