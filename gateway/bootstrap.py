@@ -64,7 +64,7 @@ async def seed_demo(
             first = await uow.users.page(Always(), PageRequest(first=100))
             await uow.commit()
         examples = [
-            next((u.email.value for u in first.items if u.has_role(role)), None)
+            next((u.email.value for u in first.items if u.roles == {role}), None)
             for role in (Role.STAFF, Role.CUSTOMER)
         ]
     finally:
