@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 import strawberry
+import structlog
 from graphql import DocumentNode
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
@@ -27,6 +28,8 @@ from domain.errors import DomainError
 from domain.principals import Principal
 from schema.planner import plan
 from schema.planner.compile import plan_operation, scope_for
+
+log = structlog.get_logger("gateway.planner")
 
 # Set to True in `Context.extras` by a transport that serialises `data` with orjson.
 RAW_JSON = "planner.raw_json"
@@ -120,6 +123,15 @@ class ReadPlanner(SchemaExtension):
         except DomainError:
             # An argument the SQL side refuses (a cursor for another sort, say): the
             # resolvers refuse it too, with the error the client must see.
+            return None
+        except Exception:
+            # A planner fault must not become the client's error: the resolvers answer
+            # (a read; nothing was written), and the fault is logged once to be fixed.
+            log.exception(
+                "read planner failed; answered by the resolvers",
+                request_id=getattr(caller, "request_id", None),
+                operation_name=context.operation_name,
+            )
             return None
         return {key: orjson.Fragment(text) for key, text in texts.items()}
 

@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
+from persistence.read_model import SqlReadModel
 from schema.node import to_global_id
+from schema.planner import plan
 from tests.gateway.planner.diff import first_difference
 from tests.gateway.planner.operations import PRINCIPALS, Operation, operations
 from tests.gateway.planner.postgres.conftest import (
@@ -90,7 +93,11 @@ WHO = {"admin": ADMIN, "staff": STAFF, "customer": CUSTOMER, "other": OTHER_CUST
 async def _both(
     on: Gateway, off: Gateway, query: str, variables: dict[str, Any], user: int | None
 ) -> tuple[Any, Any]:
-    planned = await on.ask(query, variables, user)
+    # The planner falls back to the resolvers on a fault of its own; here a fault fails.
+    with capture_logs() as logs:
+        planned = await on.ask(query, variables, user)
+    faults = [entry for entry in logs if entry["log_level"] in ("error", "critical")]
+    assert faults == []
     reference = await off.ask(query, variables, user)
     return (planned.status, planned.body), (reference.status, reference.body)
 
@@ -171,3 +178,20 @@ async def test_generated_operations_answer_the_same_on_both_paths(
     # `--hypothesis-show-statistics` reports how many operations the planner answered.
     event("planned" if planned.count > before else "resolver path")
     assert got == expected, f"{operation.query}\n{first_difference(got, expected)}"
+
+
+async def test_a_planner_fault_is_logged_and_answered_by_the_resolvers(
+    planner_on: Gateway, planner_off: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: SqlReadModel, built: plan.Plan, scope: plan.Scope) -> list[Any]:
+        raise RuntimeError("planner bug")
+
+    # The container holds the bound `fetch`; what it calls is looked up per request.
+    monkeypatch.setattr(SqlReadModel, "_prepared", broken)
+    with capture_logs() as logs:
+        got = await planner_on.ask(README_MY_ORDERS, {}, CUSTOMER)
+    expected = await planner_off.ask(README_MY_ORDERS, {}, CUSTOMER)
+    assert (got.status, got.body) == (expected.status, expected.body)
+    assert [entry["event"] for entry in logs if entry["log_level"] == "error"] == [
+        "read planner failed; answered by the resolvers"
+    ]
