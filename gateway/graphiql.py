@@ -7,22 +7,14 @@ script or style, so the CSP needs neither `'unsafe-inline'` nor `'unsafe-eval'`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import os
-from dataclasses import dataclass
-from functools import cache
 from html import escape
 from pathlib import Path
 
-from starlette.datastructures import QueryParams
-from starlette.responses import Response
-from starlette.staticfiles import PathLike, StaticFiles
-from starlette.types import Scope
+from starlette.staticfiles import StaticFiles
+
+from gateway.vendored_assets import Asset, VendoredAssets, sri_sha384
 
 STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
-MANIFEST_PATH = STATIC_DIR / "MANIFEST.json"
 INIT_SCRIPT = "init.js"
 INIT_STYLESHEET = "init.css"
 # Ours, not npm's, so not in the manifest: hashed as shipped.
@@ -37,59 +29,23 @@ _SCRIPTS = (
 )
 _STYLESHEETS = ("graphiql.css", "plugin-explorer.css")
 
-# A year, immutable: every URL carries `?v=<hash prefix>`, so changed content gets a new URL.
-_IMMUTABLE = "public, max-age=31536000, immutable"
+ASSETS = VendoredAssets(STATIC_DIR, own_files=_OWN_FILES)
+MANIFEST_PATH = ASSETS.manifest_path
+__all__ = ["MANIFEST_PATH", "STATIC_DIR", "Asset", "graphiql_csp", "manifest", "sri_sha384"]
 
 
-@dataclass(frozen=True, slots=True)
-class Asset:
-    """One vendored file: its served name, npm origin (`package@version`) and SRI hash."""
-
-    name: str
-    source: str
-    integrity: str
-
-
-def sri_sha384(data: bytes) -> str:
-    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode("ascii")
-
-
-@cache
 def manifest() -> dict[str, Asset]:
-    """The vendored assets by served name, read once from `MANIFEST.json`."""
-    raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
-    return {
-        entry["name"]: Asset(entry["name"], entry["source"], entry["integrity"])
-        for entry in raw["files"]
-    }
-
-
-@cache
-def _integrity(name: str) -> str:
-    if name in _OWN_FILES:
-        return sri_sha384((STATIC_DIR / name).read_bytes())
-    return manifest()[name].integrity
-
-
-def _url(static_prefix: str, name: str) -> str:
-    version = _integrity(name).removeprefix("sha384-")[:12]
-    # base64 may contain '+' and '/', which would need escaping in a query string.
-    version = version.replace("+", "-").replace("/", "_")
-    return f"{static_prefix.rstrip('/')}/{name}?v={version}"
+    """The vendored npm assets by served name."""
+    return ASSETS.manifest
 
 
 def render_graphiql_page(*, endpoint: str, static_prefix: str, nonce: str) -> str:
     """The GraphiQL HTML page; pair it with `graphiql_csp(nonce)` as its CSP header."""
-    attr_nonce = escape(nonce, quote=True)
-    links = "\n".join(
-        f'    <link rel="stylesheet" href="{escape(_url(static_prefix, name), quote=True)}"'
-        f' integrity="{_integrity(name)}" nonce="{attr_nonce}">'
-        for name in (*_STYLESHEETS, INIT_STYLESHEET)
-    )
-    scripts = "\n".join(
-        f'    <script src="{escape(_url(static_prefix, name), quote=True)}"'
-        f' integrity="{_integrity(name)}" nonce="{attr_nonce}" defer></script>'
-        for name in (*_SCRIPTS, INIT_SCRIPT)
+    head = ASSETS.head_tags(
+        static_prefix,
+        stylesheets=(*_STYLESHEETS, INIT_STYLESHEET),
+        scripts=(*_SCRIPTS, INIT_SCRIPT),
+        nonce=nonce,
     )
     return f"""<!doctype html>
 <html lang="en">
@@ -99,8 +55,7 @@ def render_graphiql_page(*, endpoint: str, static_prefix: str, nonce: str) -> st
     <meta name="referrer" content="no-referrer">
     <link rel="icon" href="data:,">
     <title>GraphiQL</title>
-{links}
-{scripts}
+{head}
   </head>
   <body>
     <div id="graphiql" data-endpoint="{escape(endpoint, quote=True)}">Loading GraphiQL…</div>
@@ -133,21 +88,6 @@ def graphiql_csp(nonce: str) -> str:
     )
 
 
-class _VersionedStaticFiles(StaticFiles):
-    def file_response(
-        self,
-        full_path: PathLike,
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        # Only a versioned URL may be cached forever; a bare one must revalidate (ETag).
-        versioned = "v" in QueryParams(scope["query_string"])
-        response.headers["cache-control"] = _IMMUTABLE if versioned else "no-cache"
-        return response
-
-
 def graphiql_static_app() -> StaticFiles:
     """A Starlette app serving `static/graphiql/`; `?v=` URLs get year-long immutable caching."""
-    return _VersionedStaticFiles(directory=STATIC_DIR)
+    return ASSETS.static_app()

@@ -7,64 +7,36 @@ no inline script or style.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import os
 import secrets
-from functools import cache
 from html import escape
 from pathlib import Path
 
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import PathLike, StaticFiles
-from starlette.types import Scope
+
+from gateway.vendored_assets import VendoredAssets, sri_sha384
 
 STATIC_DIR = Path(__file__).parent.parent / "static" / "apidocs"
 MANIFEST_PATH = STATIC_DIR / "MANIFEST.json"
 STATIC_PREFIX = "/static/apidocs"
 _SCRIPTS = ("swagger-ui-bundle.js", "init.js")
 _STYLESHEETS = ("swagger-ui.css", "init.css")
-_OWN_FILES = frozenset({"init.js", "init.css"})
-_IMMUTABLE = "public, max-age=31536000, immutable"
+ASSETS = VendoredAssets(STATIC_DIR, own_files=("init.js", "init.css"))
+__all__ = ["ASSETS", "docs_routes", "integrity", "manifest", "sri_sha384"]
 
 
-def sri_sha384(data: bytes) -> str:
-    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode("ascii")
-
-
-@cache
 def manifest() -> dict[str, str]:
-    """Vendored file name → its SRI hash, read once from `MANIFEST.json`."""
-    raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
-    return {entry["name"]: entry["integrity"] for entry in raw["files"]}
+    """Vendored file name → its SRI hash."""
+    return {name: asset.integrity for name, asset in ASSETS.manifest.items()}
 
 
-@cache
 def integrity(name: str) -> str:
-    if name in _OWN_FILES:
-        return sri_sha384((STATIC_DIR / name).read_bytes())
-    return manifest()[name]
-
-
-def _url(name: str) -> str:
-    version = integrity(name).removeprefix("sha384-")[:12].replace("+", "-").replace("/", "_")
-    return f"{STATIC_PREFIX}/{name}?v={version}"
+    return ASSETS.integrity(name)
 
 
 def render_page(*, openapi_url: str, nonce: str) -> str:
-    attr = escape(nonce, quote=True)
-    links = "\n".join(
-        f'    <link rel="stylesheet" href="{_url(n)}" integrity="{integrity(n)}" nonce="{attr}">'
-        for n in _STYLESHEETS
-    )
-    scripts = "\n".join(
-        f'    <script src="{_url(n)}" integrity="{integrity(n)}" nonce="{attr}" defer></script>'
-        for n in _SCRIPTS
-    )
+    head = ASSETS.head_tags(STATIC_PREFIX, stylesheets=_STYLESHEETS, scripts=_SCRIPTS, nonce=nonce)
     return f"""<!doctype html>
 <html lang="en">
   <head>
@@ -73,8 +45,7 @@ def render_page(*, openapi_url: str, nonce: str) -> str:
     <meta name="referrer" content="no-referrer">
     <link rel="icon" href="data:,">
     <title>API reference</title>
-{links}
-{scripts}
+{head}
   </head>
   <body>
     <div id="swagger-ui" data-openapi="{escape(openapi_url, quote=True)}"></div>
@@ -101,20 +72,6 @@ def docs_csp(nonce: str) -> str:
     )
 
 
-class _VersionedStaticFiles(StaticFiles):
-    def file_response(
-        self,
-        full_path: PathLike,
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        versioned = "v" in QueryParams(scope["query_string"])
-        response.headers["cache-control"] = _IMMUTABLE if versioned else "no-cache"
-        return response
-
-
 def docs_routes(path: str, openapi_url: str) -> list[BaseRoute]:
     """The reference page at `path` and its static assets."""
 
@@ -127,5 +84,5 @@ def docs_routes(path: str, openapi_url: str) -> list[BaseRoute]:
 
     return [
         Route(path, page, methods=["GET"]),
-        Mount(STATIC_PREFIX, app=_VersionedStaticFiles(directory=STATIC_DIR), name="apidocs"),
+        Mount(STATIC_PREFIX, app=ASSETS.static_app(), name="apidocs"),
     ]
