@@ -37,7 +37,6 @@ from persistence.revocation import InMemoryRevocationStore, RedisRevocationStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import Services
 from schema import SchemaOptions, build_schema
-from schema.cost import operation_cost
 from schema.planner.extension import planner_extension
 
 
@@ -177,9 +176,7 @@ def build_container(settings: Settings, observability: Observability | None = No
         schema=build_schema(
             schema_options(settings),
             extra_extensions=(
-                [cost_budget_extension(settings.rate_limit, limiter, operation_cost)]
-                if limiter is not None
-                else []
+                [cost_budget_extension(settings.rate_limit, limiter)] if limiter is not None else []
             )
             + read_planner(settings, engine),
             observers=observability.schema_observers(),

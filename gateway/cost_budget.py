@@ -12,20 +12,15 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import strawberry
-from graphql import DocumentNode, GraphQLError
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import RateLimitedError
 from gateway.rate_limit import Decision, Limiter, Quota
 from gateway.rate_limit_http import subject_key
 from gateway.settings import RateLimitSettings
-
-# (schema, document, variables, operation name) -> points; schema.cost.operation_cost fits.
-type CostFunction = Callable[
-    [strawberry.Schema, DocumentNode, dict[str, Any] | None, str | None], int
-]
+from schema.cost import execution_cost
 
 MESSAGE = "the cost budget of this window is used up"
 
@@ -54,15 +49,15 @@ def report(cost: int, decision: Decision) -> dict[str, Any]:
 class CostBudgetExtension(SchemaExtension):
     """Debits each operation's cost before execution; refuses it when the budget is spent."""
 
-    def __init__(self, *, budget: CostBudget, cost_of: CostFunction, report: bool = True) -> None:
-        self.budget, self.cost_of, self.report = budget, cost_of, report
+    def __init__(self, *, budget: CostBudget, report: bool = True) -> None:
+        self.budget, self.report = budget, report
         self._report: dict[str, Any] | None = None
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.result is None:
-            cost = self.cost_of(context.schema, document, context.variables, context.operation_name)
+        if context.graphql_document is not None and context.result is None:
+            # Shared with the cost limit: the document is walked once per operation.
+            cost = execution_cost(context)
             caller = context.context
             user_id: int | None = caller.principal.user_id
             client_ip = caller.client_ip or "unknown"
@@ -80,7 +75,7 @@ class CostBudgetExtension(SchemaExtension):
 
 
 def cost_budget_extension(
-    settings: RateLimitSettings, limiter: Limiter, cost_of: CostFunction
+    settings: RateLimitSettings, limiter: Limiter
 ) -> Callable[[], SchemaExtension]:
     """The schema extension with the budgets the settings give."""
     budget = CostBudget(
@@ -88,6 +83,4 @@ def cost_budget_extension(
         user=Quota.parse(settings.cost_budget),
         anonymous=Quota.parse(settings.anonymous_cost_budget),
     )
-    return partial(
-        CostBudgetExtension, budget=budget, cost_of=cost_of, report=settings.report_budget
-    )
+    return partial(CostBudgetExtension, budget=budget, report=settings.report_budget)

@@ -44,7 +44,7 @@ from graphql.language.visitor import BREAK
 from strawberry.extensions import SchemaExtension
 
 from schema import errors as error_table
-from schema.cost import operation_cost
+from schema.cost import execution_cost
 from schema.fragments import evaluation_order, fragment_definitions, saturated
 
 INTROSPECTION_ROOTS = ("__schema", "__type")
@@ -198,9 +198,7 @@ class OperationLimits(SchemaExtension):
         """Prices the operation; over the limit, the result is set and nothing runs."""
         context = self.execution_context
         if context.graphql_document is not None:
-            self.cost = operation_cost(
-                context.schema, context.graphql_document, context.variables, context.operation_name
-            )
+            self.cost = execution_cost(context)
             if self.cost > self.limits.max_cost:
                 limit = self.limits.max_cost
                 message = f"operation cost {self.cost} exceeds the limit of {limit}"
