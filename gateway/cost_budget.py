@@ -8,6 +8,7 @@ reports `extensions.rateLimit = {cost, remaining, resetAt}`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -23,6 +24,9 @@ from gateway.settings import RateLimitSettings
 from schema.cost import execution_cost
 
 MESSAGE = "the cost budget of this window is used up"
+# In `Context.extras`: a `Paid` decision already taken for the operation about to run
+# (by the prepared-operation path, before it handed the operation back).
+PAID = "cost_budget.paid"
 
 
 class CostBudget:
@@ -46,6 +50,13 @@ def report(cost: int, decision: Decision) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Paid:
+    cost: int
+    decision: Decision
+    report: dict[str, Any]
+
+
 class CostBudgetExtension(SchemaExtension):
     """Debits each operation's cost before execution; refuses it when the budget is spent."""
 
@@ -59,9 +70,13 @@ class CostBudgetExtension(SchemaExtension):
             # Shared with the cost limit: the document is walked once per operation.
             cost = execution_cost(context)
             caller = context.context
-            user_id: int | None = caller.principal.user_id
-            client_ip = caller.client_ip or "unknown"
-            decision = await self.budget.debit(user_id, client_ip, cost)
+            paid = caller.extras.pop(PAID, None)
+            if isinstance(paid, Paid) and paid.cost == cost:
+                decision = paid.decision
+            else:
+                user_id: int | None = caller.principal.user_id
+                client_ip = caller.client_ip or "unknown"
+                decision = await self.budget.debit(user_id, client_ip, cost)
             self._report = report(cost, decision)
             if not decision.allowed:
                 refusal = RateLimitedError(decision.retry_after, MESSAGE)
@@ -78,9 +93,15 @@ def cost_budget_extension(
     settings: RateLimitSettings, limiter: Limiter
 ) -> Callable[[], SchemaExtension]:
     """The schema extension with the budgets the settings give."""
-    budget = CostBudget(
+    return partial(
+        CostBudgetExtension, budget=cost_budget(settings, limiter), report=settings.report_budget
+    )
+
+
+def cost_budget(settings: RateLimitSettings, limiter: Limiter) -> CostBudget:
+    """The budgets the settings give, on the shared limiter."""
+    return CostBudget(
         limiter,
         user=Quota.parse(settings.cost_budget),
         anonymous=Quota.parse(settings.anonymous_cost_budget),
     )
-    return partial(CostBudgetExtension, budget=budget, report=settings.report_budget)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import strawberry
@@ -25,6 +25,9 @@ from gateway.persisted_queries import NOT_SUPPORTED, PersistedQueries, Persisted
 from resolvers.context import Context
 from schema import errors as error_table
 from schema.planner import extension as planner
+
+if TYPE_CHECKING:  # gateway.prepared_operations imports the cost budget, which imports us
+    from gateway.prepared_operations import PreparedOperations
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -122,6 +125,7 @@ class GraphQLHTTPEndpoint:
         execution_timeout_seconds: float = 10.0,
         ide: Callable[[Request], Awaitable[Response]] | None = None,
         persisted_queries: PersistedQueries | None = None,
+        prepared: PreparedOperations | None = None,
     ) -> None:
         self._schema = schema
         self._context_factory = context_factory
@@ -130,6 +134,7 @@ class GraphQLHTTPEndpoint:
         self._execution_timeout = execution_timeout_seconds
         self._ide = ide
         self._persisted = persisted_queries
+        self._prepared = prepared
 
     async def handle(self, request: Request) -> Response:
         if self._ide is not None and self._wants_ide(request):
@@ -210,6 +215,15 @@ class GraphQLHTTPEndpoint:
         context.extras[planner.RAW_JSON] = True
         try:
             async with asyncio.timeout(self._execution_timeout):
+                if self._prepared is not None:
+                    answered = await self._prepared.answer(
+                        params["query"],
+                        params.get("operationName"),
+                        params.get("variables"),
+                        context,
+                    )
+                    if answered is not None:
+                        return answered, 200
                 result = await self._schema.execute(
                     params["query"],
                     variable_values=params.get("variables"),
@@ -246,6 +260,8 @@ class GraphQLHTTPEndpoint:
             return body, 400 if media == GRAPHQL_RESPONSE else 200
         except MissingQueryError:
             raise RequestError(400, "the request has no GraphQL document in `query`") from None
+        if self._prepared is not None:
+            self._prepared.remember(context, result)
         return self._body(result, context), self._status(result, media)
 
     async def _document_of(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -565,12 +565,14 @@ class SqlReadModel:
         """The JSON text of each root field, by response key; raises ValidationError."""
         planned = self._prepared(built, scope)
         parameters = {"caller_id": scope.user_id}
-        answers: dict[str, str] = {}
+        answers = {key: statement for key, statement in planned if isinstance(statement, str)}
+        if len(answers) == len(planned):
+            # Constants only (`__typename`, `me` for an anonymous caller): no connection.
+            return {key: answers[key] for key, _ in planned}
         async with self._engine.connect() as conn:
             for key, statement in planned:
-                if isinstance(statement, str):
-                    answers[key] = statement
-                    continue
-                text = (await conn.execute(statement, parameters)).scalar_one()
-                answers[key] = "null" if text is None else str(text)
-        return answers
+                if not isinstance(statement, str):
+                    text = (await conn.execute(statement, parameters)).scalar_one()
+                    answers[key] = "null" if text is None else str(text)
+        # In the order of the selection, as the executor writes the keys.
+        return {key: answers[key] for key, _ in planned}

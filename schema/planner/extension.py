@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError
 from domain.principals import Principal
+from schema.cost import execution_cost
 from schema.planner import plan
 from schema.planner.compile import plan_operation, scope_for
 
@@ -33,9 +35,26 @@ log = structlog.get_logger("gateway.planner")
 
 # Set to True in `Context.extras` by a transport that serialises `data` with orjson.
 RAW_JSON = "planner.raw_json"
+# Where the planner leaves a `Planned` record of the operation it answered.
+PLANNED = "planner.planned"
 
 type Fetch = Callable[[plan.Plan, plan.Scope], Awaitable[dict[str, str]]]
 type PlanKey = tuple[str, str | None, frozenset[str], frozenset[str], bool, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """An operation the planner answered: enough to answer it again without Strawberry.
+
+    Parsing, validation, the limits and the budget had all let it through, so the
+    same key (document, operation, variables, roles, permissions) is let through
+    again; only the budget's debit and the data change from one request to the next.
+    """
+
+    key: PlanKey
+    plan: plan.Plan
+    cost: int
+    operation_name: str | None
 
 
 class PlanCache:
@@ -50,20 +69,19 @@ class PlanCache:
         self._maxsize = maxsize
         self.hits = self.misses = 0
 
-    def plan(
-        self,
-        schema: strawberry.Schema,
+    @staticmethod
+    def key(
         query: str,
-        document: DocumentNode,
         operation_name: str | None,
         variables: dict[str, Any] | None,
         principal: Principal,
-    ) -> plan.Plan | None:
+    ) -> PlanKey | None:
+        """What a plan depends on; None for variables that have no canonical JSON."""
         try:
             frozen = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             return None
-        key: PlanKey = (
+        return (
             query,
             operation_name,
             frozenset(role.value for role in principal.roles),
@@ -71,6 +89,16 @@ class PlanCache:
             principal.is_authenticated,
             frozen,
         )
+
+    def plan(
+        self,
+        schema: strawberry.Schema,
+        key: PlanKey,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        principal: Principal,
+    ) -> plan.Plan | None:
         if key in self._plans:
             self.hits += 1
             self._plans.move_to_end(key)
@@ -108,13 +136,14 @@ class ReadPlanner(SchemaExtension):
             return None
         if not isinstance(principal, Principal) or context.query is None:
             return None
+        # The name as the client sent it (None when left out), as the HTTP endpoint
+        # sees it before parsing: Strawberry keeps it only in a private attribute.
+        provided: str | None = getattr(context, "_provided_operation_name", None)
+        key = PlanCache.key(context.query, provided, context.variables, principal)
+        if key is None:
+            return None
         found = self.cache.plan(
-            context.schema,
-            context.query,
-            document,
-            context.operation_name,
-            context.variables,
-            principal,
+            context.schema, key, document, context.operation_name, context.variables, principal
         )
         if found is None:
             return None
@@ -133,7 +162,8 @@ class ReadPlanner(SchemaExtension):
                 operation_name=context.operation_name,
             )
             return None
-        return {key: orjson.Fragment(text) for key, text in texts.items()}
+        extras[PLANNED] = Planned(key, found, execution_cost(context), context.operation_name)
+        return {name: orjson.Fragment(text) for name, text in texts.items()}
 
 
 def planner_extension(fetch: Fetch, cache: PlanCache | None = None) -> Callable[[], ReadPlanner]:

@@ -1,0 +1,63 @@
+"""Observing an operation answered as a prepared operation (no Strawberry extensions).
+
+The same span, metrics and access-log annotation the operation observers give a
+full execution (`OperationTracing`, `OperationMetrics`, `OperationAnnotation`), for
+an operation that was parsed, validated and planned earlier: there is no parse or
+validate phase to record, only the execution.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+
+from gateway.observability.metrics import _OPERATION_STATEMENTS, Metrics, _StatementCount
+
+QUERY = "query"
+
+
+@dataclass(slots=True)
+class Observation:
+    """Set `answered` once the operation has its answer; otherwise nothing is recorded."""
+
+    answered: bool = False
+
+
+class PreparedObserver:
+    def __init__(self, metrics: Metrics, tracer: trace.Tracer) -> None:
+        self._metrics, self._tracer = metrics, tracer
+
+    @contextmanager
+    def prepared_operation(
+        self, request_scope: dict[str, Any] | None, name: str | None
+    ) -> Iterator[Observation]:
+        observation = Observation()
+        counter = _StatementCount()
+        token = _OPERATION_STATEMENTS.set(counter)
+        started = time.perf_counter()
+        title = f"GraphQL {QUERY} {name}" if name else f"GraphQL {QUERY}"
+        try:
+            with self._tracer.start_as_current_span(title) as span:
+                span.set_attribute("graphql.operation.type", QUERY)
+                span.set_attribute("graphql.operation.prepared", True)
+                if name:
+                    span.set_attribute("graphql.operation.name", name)
+                with self._tracer.start_as_current_span("GraphQL execute"):
+                    yield observation
+        finally:
+            _OPERATION_STATEMENTS.reset(token)
+        if not observation.answered:
+            return
+        metrics = self._metrics
+        label = metrics.operation_names.label(name)
+        metrics.graphql_operations.labels(label, QUERY, "success").inc()
+        metrics.graphql_duration.labels(label, QUERY).observe(time.perf_counter() - started)
+        metrics.sql_statements_per_operation.labels(label, QUERY).observe(counter.value)
+        if isinstance(request_scope, dict):
+            state: dict[str, Any] = request_scope.setdefault("state", {})
+            state.setdefault("graphql_operations", []).append((name, QUERY))

@@ -1,0 +1,158 @@
+"""Prepared operations: a planned query answered again without running Strawberry.
+
+The first time an operation runs, it goes the whole way through Strawberry: parsing,
+validation, the operation limits, the cost limit, the cost budget, then the read
+planner. When the planner answered it without an error, everything that decided
+the answer except the data is known for that key (document, operation name,
+variables, the caller's roles and permissions): the document is valid and within
+its limits, it costs `cost` points, and `plan` fetches it. The next request with
+the same key skips to what still changes per request: the budget is debited, the
+caller's object-level rules are bound, the plan's SQL runs, and the answer is
+written with the same `extensions` the full path wrote.
+
+Whatever is not routine goes back to the full path, which answers it as it always
+does: a budget refusal (refused there with the same error, nothing taken twice), a
+caller the object-level rules refuse, an argument the SQL refuses, a planner fault
+(logged there). The entry is dropped in the last three cases.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from strawberry.types import ExecutionResult
+
+from domain.principals import Principal
+from gateway.cost_budget import PAID, CostBudget, Paid, report
+from resolvers.context import Context
+from schema.planner import plan
+from schema.planner.compile import scope_for
+from schema.planner.extension import PLANNED, PlanCache, PlanKey, Planned
+
+type Fetch = Callable[[plan.Plan, plan.Scope], Awaitable[dict[str, str]]]
+# Extensions that change with every request; the rest of `extensions` is the key's.
+PER_REQUEST_EXTENSIONS = frozenset({"rateLimit"})
+
+
+class Observation(Protocol):
+    answered: bool
+
+
+class OperationObserver(Protocol):
+    """Logs, metrics and traces for an operation that skips Strawberry's extensions.
+
+    What it records is recorded only once `answered` is set: an operation handed
+    back to the full path is recorded there.
+    """
+
+    def prepared_operation(
+        self, request_scope: dict[str, Any] | None, name: str | None
+    ) -> AbstractContextManager[Observation]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    planned: Planned
+    # `extensions` of the full path's answer, without the per-request entries.
+    extensions: dict[str, Any]
+
+
+class PreparedOperations:
+    """Answers operations the planner answered before, by their plan key (an LRU)."""
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        observer: OperationObserver,
+        *,
+        budget: CostBudget | None = None,
+        report_budget: bool = True,
+        maxsize: int = 1_000,
+    ) -> None:
+        self._fetch, self._observer = fetch, observer
+        self._budget, self._report_budget = budget, report_budget
+        self._entries: OrderedDict[PlanKey, Prepared] = OrderedDict()
+        self._maxsize = maxsize
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def remember(self, context: Context, result: ExecutionResult) -> None:
+        """After a full execution: keep what the planner answered without an error."""
+        planned = context.extras.pop(PLANNED, None)
+        if not isinstance(planned, Planned) or result.errors:
+            return
+        extensions = {
+            name: value
+            for name, value in (result.extensions or {}).items()
+            if name not in PER_REQUEST_EXTENSIONS
+        }
+        self._entries[planned.key] = Prepared(planned, extensions)
+        self._entries.move_to_end(planned.key)
+        if len(self._entries) > self._maxsize:
+            self._entries.popitem(last=False)
+
+    async def answer(
+        self,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        context: Context,
+    ) -> dict[str, Any] | None:
+        """The response body, or None when the full path must run."""
+        # A batch shares one context: nothing left over from the previous operation.
+        context.extras.pop(PLANNED, None)
+        context.extras.pop(PAID, None)
+        key = PlanCache.key(query, operation_name, variables, context.principal)
+        prepared = self._entries.get(key) if key is not None else None
+        if key is None or prepared is None:
+            self.misses += 1
+            return None
+        planned = prepared.planned
+        extensions = dict(prepared.extensions)
+        if self._budget is not None:
+            paid = await self._debit(planned.cost, context)
+            if paid is None:
+                return None
+            if self._report_budget:
+                extensions["rateLimit"] = paid.report
+        scope = getattr(context.request, "scope", None)
+        with self._observer.prepared_operation(scope, planned.operation_name) as observation:
+            data = await self._data(key, planned, context.principal)
+            observation.answered = data is not None
+        if data is None:
+            return None
+        self.hits += 1
+        body: dict[str, Any] = {"data": data}
+        if extensions:
+            body["extensions"] = extensions
+        return body
+
+    async def _debit(self, cost: int, context: Context) -> Paid | None:
+        assert self._budget is not None
+        decision = await self._budget.debit(
+            context.principal.user_id, context.client_ip or "unknown", cost
+        )
+        paid = Paid(cost, decision, report(cost, decision))
+        # Paid or refused, the full path must not ask the budget again for this
+        # operation: it reuses this decision (a refusal takes nothing).
+        context.extras[PAID] = paid
+        return paid if decision.allowed else None
+
+    async def _data(
+        self, key: PlanKey, planned: Planned, principal: Principal
+    ) -> dict[str, Any] | None:
+        try:
+            texts = await self._fetch(planned.plan, scope_for(principal, planned.plan.rules))
+        except Exception:
+            # Refused by a rule or the SQL, or a planner fault: the full path answers
+            # (and logs a fault); this entry is not trusted again.
+            self._entries.pop(key, None)
+            return None
+        return {name: orjson.Fragment(text) for name, text in texts.items()}
