@@ -356,6 +356,60 @@ def measure(config: Config, server: Server, scenario: Scenario, title: str) -> M
     return measured
 
 
+KNEE_CONNECTIONS = (1, 2, 4, 8, 16, 32)
+
+
+def knee(config: Config, server: Server, scenario: Scenario) -> Measurement:
+    """The throughput curve over connection counts, and the figures at its knee.
+
+    The knee is the fewest connections reaching 90% of the best rate: past it, more
+    connections only queue. Its p99/p50 is the latency target's measure.
+    """
+    title = f"{scenario.title}, at the knee of the throughput curve"
+    seconds = max(2.0, config.seconds / 3)
+    curve: list[dict[str, Any]] = []
+    say(f"{title} ...")
+    for connections in KNEE_CONNECTIONS:
+        point = replace(scenario, connections=connections)
+        cpu_before = procstat.cpu_seconds(server.pid)
+        result = drive(config, server.base_url, point, seconds)
+        cpu = procstat.cpu_seconds(server.pid) - cpu_before
+        if not result.requests:
+            return Measurement(scenario.name + "_knee", title, note="failed: no requests")
+        curve.append(
+            {
+                "connections": connections,
+                "rps": result.requests / result.duration_s,
+                "p50_ms": result.p50_ms,
+                "p99_ms": result.p99_ms,
+                "cpu_ms_per_request": cpu * 1000 / result.requests,
+                "requests": result.requests,
+                "duration_s": result.duration_s,
+                "errors": result.errors + result.non_2xx,
+            }
+        )
+        say(f"  {connections} connections: {curve[-1]['rps']:,.1f} req/s, p99 {result.p99_ms} ms")
+    best = max(point["rps"] for point in curve)
+    at = next(point for point in curve if point["rps"] >= 0.9 * best)
+    spread = at["p99_ms"] / at["p50_ms"] if at["p50_ms"] and at["p99_ms"] else None
+    return Measurement(
+        scenario=scenario.name + "_knee",
+        title=title,
+        requests=at["requests"],
+        duration_s=at["duration_s"],
+        p50_ms=at["p50_ms"],
+        p99_ms=at["p99_ms"],
+        errors=at["errors"],
+        cpu_ms_per_request=at["cpu_ms_per_request"],
+        peak_rss_mb=procstat.peak_rss_mb(server.pid),
+        note=(
+            f"{at['connections']} connections; p99/p50 "
+            f"{'n/a' if spread is None else f'{spread:.2f}'}; curve in results.json"
+        ),
+        extra={"curve": curve, "p99_over_p50": spread},
+    )
+
+
 def run_fanout(config: Config, server: Server) -> Measurement:
     """bench/fanout.py (written with the realtime work), when present."""
     script = ROOT / "bench" / "fanout.py"
@@ -510,6 +564,8 @@ def main() -> None:
                 if scenario.name == "nested":
                     title += " via the planner" if planner else " (no planner yet)"
                 results.append(measure(config, gateway, scenario, title))
+                if scenario.name == "nested" and planner:
+                    results.append(knee(config, gateway, scenario))
             results.append(run_fanout(config, gateway))
         variants = list(config.variants)
         if planner and "planner_off" not in variants:
