@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,9 @@ class Observation:
 class PreparedObserver:
     def __init__(self, metrics: Metrics, tracer: trace.Tracer) -> None:
         self._metrics, self._tracer = metrics, tracer
+        # Spans nobody records are skipped: even a no-op span costs a few microseconds,
+        # a real share of a request this short.
+        self._spans = not isinstance(tracer, trace.NoOpTracer)
 
     @contextmanager
     def prepared_operation(
@@ -40,15 +43,9 @@ class PreparedObserver:
         counter = _StatementCount()
         token = _OPERATION_STATEMENTS.set(counter)
         started = time.perf_counter()
-        title = f"GraphQL {QUERY} {name}" if name else f"GraphQL {QUERY}"
         try:
-            with self._tracer.start_as_current_span(title) as span:
-                span.set_attribute("graphql.operation.type", QUERY)
-                span.set_attribute("graphql.operation.prepared", True)
-                if name:
-                    span.set_attribute("graphql.operation.name", name)
-                with self._tracer.start_as_current_span("GraphQL execute"):
-                    yield observation
+            with self._traced(name):
+                yield observation
         finally:
             _OPERATION_STATEMENTS.reset(token)
         if not observation.answered:
@@ -61,3 +58,15 @@ class PreparedObserver:
         if isinstance(request_scope, dict):
             state: dict[str, Any] = request_scope.setdefault("state", {})
             state.setdefault("graphql_operations", []).append((name, QUERY))
+
+    def _traced(self, name: str | None) -> AbstractContextManager[object]:
+        spans = ExitStack()
+        if self._spans:
+            title = f"GraphQL {QUERY} {name}" if name else f"GraphQL {QUERY}"
+            span = spans.enter_context(self._tracer.start_as_current_span(title))
+            span.set_attribute("graphql.operation.type", QUERY)
+            span.set_attribute("graphql.operation.prepared", True)
+            if name:
+                span.set_attribute("graphql.operation.name", name)
+            spans.enter_context(self._tracer.start_as_current_span("GraphQL execute"))
+        return spans
