@@ -138,8 +138,12 @@ def read_planner(settings: Settings, engine: AsyncEngine) -> list[Callable[[], S
 
 
 def build_container(settings: Settings, observability: Observability | None = None) -> Container:
+    database = settings.database
     engine = create_engine(
-        settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size
+        database.url,
+        echo=database.echo,
+        pool_size=database.pool_size,
+        ping_after_idle_seconds=database.ping_after_idle_seconds,
     )
     observability = observability or build_observability(settings)
     observability.instrument_engine(engine)

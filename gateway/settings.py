@@ -35,6 +35,9 @@ class SettingsError(Exception):
 class DatabaseSettings(BaseModel):
     url: str = "sqlite+aiosqlite:///./var/gateway.db"
     pool_size: int = Field(default=10, ge=1, le=200)
+    # Postgres: a pooled connection idle longer than this is pinged before it is handed
+    # out (a dead one is replaced); a fresher one is not. 0 pings on every checkout.
+    ping_after_idle_seconds: float = Field(default=1.0, ge=0)
     echo: bool = False
 
     @property

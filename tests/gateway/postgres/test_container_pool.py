@@ -1,0 +1,39 @@
+"""The composition root hands DATABASE__PING_AFTER_IDLE_SECONDS to the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.container import build_container
+from gateway.settings import Settings
+from tests.conftest import POSTGRES_ADMIN_URL, require_service
+
+
+async def test_a_zero_ping_window_setting_pings_every_checkout(
+    postgres_available: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default window (1 s) would ping none of these back-to-back checkouts.
+    require_service("PostgreSQL", postgres_available)
+    settings = Settings(
+        database={"url": POSTGRES_ADMIN_URL, "ping_after_idle_seconds": 0},
+        security={"secret_key": "s" * 40},
+    )
+    container = build_container(settings)
+    pings: list[Any] = []
+    real_ping = container.engine.dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(container.engine.dialect, "do_ping", do_ping)
+    try:
+        for _ in range(2):
+            async with container.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+    finally:
+        await container.aclose()
+    assert len(pings) == 2
