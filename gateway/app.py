@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             ttl_seconds=settings.graphql.persisted_query_ttl_seconds,
             cache_size=settings.graphql.persisted_query_cache_size,
         ),
+        prepared=built.prepared,
     )
     readiness = Readiness(
         dependency_checks(built.engine, settings.redis.url, settings.health.timeout_seconds),

@@ -23,10 +23,12 @@ from domain.services.orders import OrderService
 from domain.services.users import UserService
 from gateway.auth.passwords import Argon2PasswordHasher
 from gateway.auth.tokens import JwtTokenService, SigningKey
-from gateway.cost_budget import cost_budget_extension
+from gateway.cost_budget import cost_budget, cost_budget_extension
 from gateway.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
 from gateway.login_throttle import login_throttle
 from gateway.observability import Observability, build_observability
+from gateway.observability.prepared import PreparedObserver
+from gateway.prepared_operations import PreparedOperations
 from gateway.rate_limit import Limiter, build_limiter
 from gateway.settings import Settings
 from persistence.database import create_engine
@@ -37,7 +39,7 @@ from persistence.revocation import InMemoryRevocationStore, RedisRevocationStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import Services
 from schema import SchemaOptions, build_schema
-from schema.planner.extension import planner_extension
+from schema.planner.extension import PlanCache, planner_extension
 
 
 @dataclass
@@ -58,6 +60,8 @@ class Container:
     redis: Redis | None = None
     # Request, login and cost quotas; None when RATE_LIMIT__ENABLED is false.
     limiter: Limiter | None = None
+    # Planned queries answered again without Strawberry; None without the read planner.
+    prepared: PreparedOperations | None = None
     closed: bool = field(default=False)
 
     async def aclose(self) -> None:
@@ -130,11 +134,30 @@ def event_bus(settings: Settings, redis: Redis | None) -> InProcessEventBus | Re
     return RedisEventBus(redis, channel=settings.realtime.redis_channel, queue_size=queue_size)
 
 
-def read_planner(settings: Settings, engine: AsyncEngine) -> list[Callable[[], SchemaExtension]]:
-    """The read planner's extension (last: limits and budgets refuse first); Postgres only."""
-    if not settings.graphql.planner or engine.dialect.name != "postgresql":
-        return []
-    return [planner_extension(SqlReadModel(engine).fetch)]
+def planner_on(settings: Settings, engine: AsyncEngine) -> bool:
+    """The read planner builds its JSON with Postgres functions: Postgres only."""
+    return settings.graphql.planner and engine.dialect.name == "postgresql"
+
+
+def read_planner(read_model: SqlReadModel | None) -> list[Callable[[], SchemaExtension]]:
+    """The read planner's extension (last: limits and budgets refuse first)."""
+    return [] if read_model is None else [planner_extension(read_model.fetch, PlanCache())]
+
+
+def prepared_operations(
+    settings: Settings,
+    read_model: SqlReadModel | None,
+    observability: Observability,
+    limiter: Limiter | None,
+) -> PreparedOperations | None:
+    if read_model is None:
+        return None
+    return PreparedOperations(
+        read_model.fetch,
+        PreparedObserver(observability.metrics, observability.tracing.tracer),
+        budget=cost_budget(settings.rate_limit, limiter) if limiter is not None else None,
+        report_budget=settings.rate_limit.report_budget,
+    )
 
 
 def build_container(settings: Settings, observability: Observability | None = None) -> Container:
@@ -168,6 +191,7 @@ def build_container(settings: Settings, observability: Observability | None = No
         orders=OrderService(uow, bus),
         accounts=accounts,
     )
+    read_model = SqlReadModel(engine) if planner_on(settings, engine) else None
     authenticator: Authenticator = BearerAuthenticator(accounts, registry)
     if settings.security.allow_debug_identity:
         authenticator = DebugHeaderAuthenticator(uow, registry, authenticator)
@@ -182,7 +206,7 @@ def build_container(settings: Settings, observability: Observability | None = No
             extra_extensions=(
                 [cost_budget_extension(settings.rate_limit, limiter)] if limiter is not None else []
             )
-            + read_planner(settings, engine),
+            + read_planner(read_model),
             observers=observability.schema_observers(),
         ),
         observability=observability,
@@ -191,4 +215,5 @@ def build_container(settings: Settings, observability: Observability | None = No
         registry=registry,
         redis=redis,
         limiter=limiter,
+        prepared=prepared_operations(settings, read_model, observability, limiter),
     )

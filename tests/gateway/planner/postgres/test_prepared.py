@@ -1,0 +1,240 @@
+"""Prepared operations: a planned query asked again skips Strawberry, and nothing else changes.
+
+The answer, the budget's debit and report, the metrics and the object-level rules
+are those of the full path; anything unusual goes back to the full path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import strawberry
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from structlog.testing import capture_logs
+
+from gateway.app import create_app
+from gateway.container import build_container
+from gateway.observability import build_observability
+from persistence.read_model import SqlReadModel
+from schema.planner import plan
+from tests.gateway.planner.diff import first_difference
+from tests.gateway.planner.postgres.conftest import (
+    ADMIN,
+    CUSTOMER,
+    OTHER_CUSTOMER,
+    Gateway,
+    Planned,
+    settings_for,
+)
+from tests.gateway.planner.postgres.test_equivalence import EXAMPLES, README_MY_ORDERS
+
+MY_ORDERS = "query Mine { me { name orders(first: 3) { edges { node { id status } } } } }"
+
+
+class Executions:
+    """Counts the operations Strawberry executed (the full path)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@pytest.fixture
+def executions(monkeypatch: pytest.MonkeyPatch) -> Executions:
+    seen = Executions()
+    original = strawberry.Schema.execute
+
+    async def spy(self: strawberry.Schema, *args: Any, **kwargs: Any) -> Any:
+        seen.count += 1
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(strawberry.Schema, "execute", spy)
+    return seen
+
+
+@pytest.fixture
+async def budgeted(planner_database_url: str, planned: Planned) -> AsyncIterator[Gateway]:
+    """The planner on, with a small cost budget (in-process limiter)."""
+    settings = settings_for(planner_database_url, planner=True).model_copy(deep=True)
+    settings.rate_limit.enabled = True
+    settings.rate_limit.user = "100000/minute"
+    settings.rate_limit.cost_budget = "500/hour"
+    settings.graphql.max_cost = 500
+    container = build_container(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        yield Gateway(container, client)
+    await container.aclose()
+
+
+@pytest.mark.parametrize(("name", "query", "variables"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
+async def test_a_planned_operation_asked_again_skips_strawberry_with_the_same_answer(
+    planner_on: Gateway,
+    planner_off: Gateway,
+    executions: Executions,
+    name: str,
+    query: str,
+    variables: dict[str, Any],
+) -> None:
+    first = await planner_on.ask(query, variables, ADMIN)
+    assert executions.count == 1
+    again = await planner_on.ask(query, variables, ADMIN)
+    assert executions.count == 1, "the second request ran Strawberry"
+    reference = await planner_off.ask(query, variables, ADMIN)
+    assert (again.status, again.body) == (first.status, first.body)
+    got, expected = (again.status, again.body), (reference.status, reference.body)
+    assert got == expected, first_difference(got, expected)
+
+
+async def test_the_key_holds_variables_and_roles_not_the_caller(
+    planner_on: Gateway, executions: Executions
+) -> None:
+    mine = await planner_on.ask(MY_ORDERS, {}, CUSTOMER)
+    theirs = await planner_on.ask(MY_ORDERS, {}, OTHER_CUSTOMER)
+    # Same roles: one plan, the caller's id bound per request.
+    assert executions.count == 1
+    assert mine.body["data"]["me"]["name"] != theirs.body["data"]["me"]["name"]
+    await planner_on.ask(MY_ORDERS, {}, ADMIN)  # other roles: a plan of their own
+    assert executions.count == 2
+    by_size = "query Items($n: Int!) { items(first: $n) { edges { node { sku } } } }"
+    two = await planner_on.ask(by_size, {"n": 2}, CUSTOMER)
+    three = await planner_on.ask(by_size, {"n": 3}, CUSTOMER)
+    assert executions.count == 4
+    assert len(two.body["data"]["items"]["edges"]) == 2
+    assert len(three.body["data"]["items"]["edges"]) == 3
+
+
+async def test_an_anonymous_caller_is_not_answered_from_a_signed_in_callers_entry(
+    planner_on: Gateway, executions: Executions
+) -> None:
+    await planner_on.ask(README_MY_ORDERS, {}, CUSTOMER)
+    anonymous = await planner_on.ask(README_MY_ORDERS, {}, None)
+    assert executions.count == 2
+    assert anonymous.body["data"] == {"me": None}
+
+
+async def test_the_budget_is_debited_on_every_request_and_refuses_the_same_way(
+    budgeted: Gateway, executions: Executions
+) -> None:
+    query = "{ users(first: 50) { edges { node { name } } } }"
+    answers = []
+    for _ in range(40):
+        answers.append(await budgeted.ask(query, {}, ADMIN))
+        if "errors" in answers[-1].body:
+            break
+    reports = [answer.body["extensions"]["rateLimit"] for answer in answers]
+    cost = reports[0]["cost"]
+    assert 1 < cost < 250
+    paid = [report["remaining"] for report in reports[:-1]]
+    assert paid == [500 - cost * n for n in range(1, len(paid) + 1)]
+    assert len(paid) == 500 // cost
+    refused = answers[-1].body
+    assert refused["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert "data" not in refused  # refused before execution: a request error
+    # Nothing is taken by a refusal, on either path.
+    assert reports[-1]["remaining"] == paid[-1]
+    assert executions.count == 2  # the first request, and the refusal's full path
+
+
+async def test_a_prepared_answer_is_counted_once_in_the_metrics(planner_on: Gateway) -> None:
+    query = "query CountMe { items(first: 2) { edges { node { sku } } } }"
+    for _ in range(3):
+        await planner_on.ask(query, {}, ADMIN)
+    text = planner_on.container.observability.metrics.render().decode()
+    found = re.search(
+        r'^gateway_graphql_operations_total\{operation="CountMe",outcome="success",'
+        r'type="query"\} ([0-9.]+)$',
+        text,
+        re.MULTILINE,
+    )
+    assert found is not None
+    assert float(found.group(1)) == 3.0
+    statements = re.search(
+        r'^gateway_sql_statements_per_operation_sum\{operation="CountMe",type="query"\} '
+        r"([0-9.]+)$",
+        text,
+        re.MULTILINE,
+    )
+    # One statement per root field on every path: 3 requests, 3 statements.
+    assert statements is not None
+    assert float(statements.group(1)) == 3.0
+
+
+async def test_a_fault_on_the_prepared_path_goes_back_to_the_full_path(
+    planner_on: Gateway,
+    planner_off: Gateway,
+    executions: Executions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await planner_on.ask(README_MY_ORDERS, {}, CUSTOMER)
+
+    def broken(self: SqlReadModel, built: plan.Plan, scope: plan.Scope) -> list[Any]:
+        raise RuntimeError("planner bug")
+
+    monkeypatch.setattr(SqlReadModel, "_prepared", broken)
+    with capture_logs() as logs:
+        got = await planner_on.ask(README_MY_ORDERS, {}, CUSTOMER)
+    expected = await planner_off.ask(README_MY_ORDERS, {}, CUSTOMER)
+    assert (got.status, got.body) == (expected.status, expected.body)
+    assert executions.count == 3  # the full path answered the faulty request
+    # Logged once, by the full path's planner; the prepared entry is dropped.
+    errors = [entry["event"] for entry in logs if entry["log_level"] == "error"]
+    assert errors == ["read planner failed; answered by the resolvers"]
+    assert len(planner_on.container.prepared or []) == 0
+
+
+async def test_a_batch_and_a_persisted_query_are_answered_prepared(
+    planner_on: Gateway, executions: Executions
+) -> None:
+    query = "query Catalog { items(first: 2) { edges { node { sku } } } }"
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    registered = await planner_on.client.post(
+        "/graphql", json={"query": query, "extensions": extensions}
+    )
+    assert executions.count == 1
+    by_hash = await planner_on.client.post("/graphql", json={"extensions": extensions})
+    batch = await planner_on.client.post(
+        "/graphql", json=[{"query": query}, {"extensions": extensions}]
+    )
+    assert executions.count == 1
+    assert by_hash.json() == registered.json()
+    assert batch.json() == [registered.json(), registered.json()]
+
+
+async def test_a_prepared_answer_has_its_operation_span_and_sql_span(
+    planner_database_url: str,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    settings = settings_for(planner_database_url, planner=True)
+    container = build_container(settings, build_observability(settings, tracer_provider=provider))
+    transport = httpx.ASGITransport(app=create_app(settings, container))
+    query = "query Traced { items(first: 2) { edges { node { sku } } } }"
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            await client.post("/graphql", json={"query": query})
+            exporter.clear()
+            await client.post("/graphql", json={"query": query})
+    finally:
+        await container.aclose()
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    operation = spans["GraphQL query Traced"]
+    assert operation.attributes is not None
+    assert operation.attributes["graphql.operation.prepared"] is True
+    assert "GraphQL parse" not in spans  # parsed once, by the first request
+    sql = spans["SQL SELECT"]
+    execute = spans["GraphQL execute"]
+    assert sql.parent is not None
+    assert execute.parent is not None
+    assert (sql.parent.span_id, execute.parent.span_id) == (
+        execute.context.span_id,
+        operation.context.span_id,
+    )
