@@ -58,6 +58,10 @@ class Config:
 # `planner_off` gives the resolver path's figures (it runs whenever the planner exists).
 VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "planner_off": ({"GRAPHQL__PLANNER": "false"}, ("nested_resolvers",)),
+    "prepared_off": (
+        {"GRAPHQL__PREPARED_OPERATIONS": "false"},
+        ("trivial", "apq_trivial", "apq_by_id", "nested"),
+    ),
     "gc_off": (
         {"SERVER__GC_FREEZE": "false", "SERVER__GC_THRESHOLD": "0"},
         ("trivial", "nested"),

@@ -150,7 +150,7 @@ def prepared_operations(
     observability: Observability,
     limiter: Limiter | None,
 ) -> PreparedOperations | None:
-    if read_model is None:
+    if read_model is None or not settings.graphql.prepared_operations:
         return None
     return PreparedOperations(
         read_model.fetch,

@@ -106,6 +106,10 @@ class GraphQLSettings(BaseModel):
     # The read planner (schema/planner): plannable queries are answered with one SQL
     # statement per root field, the JSON built by Postgres. Postgres only.
     planner: bool = True
+    # A query the planner answered is answered again (same document, variables and
+    # roles) without parsing, validating or Strawberry's extensions
+    # (gateway/prepared_operations.py).
+    prepared_operations: bool = True
 
 
 class RateLimitSettings(BaseModel):

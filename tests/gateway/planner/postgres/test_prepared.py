@@ -238,3 +238,20 @@ async def test_a_prepared_answer_has_its_operation_span_and_sql_span(
         execute.context.span_id,
         operation.context.span_id,
     )
+
+
+async def test_prepared_operations_can_be_turned_off(
+    planner_database_url: str, executions: Executions
+) -> None:
+    settings = settings_for(planner_database_url, planner=True).model_copy(deep=True)
+    settings.graphql.prepared_operations = False
+    container = build_container(settings)
+    assert container.prepared is None
+    transport = httpx.ASGITransport(app=create_app(settings, container))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            for _ in range(2):
+                await client.post("/graphql", json={"query": "{ items(first: 1) { totalCount } }"})
+    finally:
+        await container.aclose()
+    assert executions.count == 2
