@@ -35,6 +35,7 @@ from gateway.rest.problems import (
     from_graphql,
 )
 from gateway.rest.types import check, named, nullable, parse_query_value
+from schema.planner import extension as planner
 
 type ContextFactory = Callable[[Request], Awaitable[Any]]
 type HeaderList = list[tuple[str, str]]
@@ -131,6 +132,10 @@ class PathEndpoint:
             context = await self.runtime.context_factory(request)
         except RequestError as exc:
             raise Problem.of_code(exc.code, str(exc), exc.headers) from None
+        # Reads the read planner can answer come back as Python values, as from resolvers.
+        extras = getattr(context, "extras", None)
+        if isinstance(extras, dict):
+            extras[planner.DECODED_JSON] = True
         result = await self.runtime.schema.execute(
             operation.document,
             variable_values=variables,

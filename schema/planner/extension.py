@@ -6,9 +6,11 @@ an operation the planner accepts, the result's `data` maps each root field to th
 JSON text the database built (`orjson.Fragment`), which the HTTP endpoint writes out
 as it is; anything else runs through the resolvers as usual.
 
-Only callers that can write pre-encoded JSON get planned answers: the HTTP endpoint
-marks its context with `RAW_JSON`; the REST fallback and WebSocket, which read
-`data` as Python values, never see a fragment.
+Only callers that ask get planned answers: the HTTP endpoint, which writes JSON
+with orjson, marks its context with `RAW_JSON` and gets fragments; the REST
+fallback, which reads `data` as Python values, marks it with `DECODED_JSON` and
+gets the JSON decoded (the same values the resolvers give). WebSocket
+subscriptions are never planned.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ log = structlog.get_logger("gateway.planner")
 
 # Set to True in `Context.extras` by a transport that serialises `data` with orjson.
 RAW_JSON = "planner.raw_json"
+# Set to True in `Context.extras` by a transport that wants planned `data` as Python values.
+DECODED_JSON = "planner.decoded_json"
 # Where the planner leaves a `Planned` record of the operation it answered.
 PLANNED = "planner.planned"
 
@@ -132,7 +136,7 @@ class ReadPlanner(SchemaExtension):
         caller = context.context
         extras = getattr(caller, "extras", None)
         principal = getattr(caller, "principal", None)
-        if not (isinstance(extras, dict) and extras.get(RAW_JSON)):
+        if not (isinstance(extras, dict) and (extras.get(RAW_JSON) or extras.get(DECODED_JSON))):
             return None
         if not isinstance(principal, Principal) or context.query is None:
             return None
@@ -163,7 +167,9 @@ class ReadPlanner(SchemaExtension):
             )
             return None
         extras[PLANNED] = Planned(key, found, execution_cost(context), context.operation_name)
-        return {name: orjson.Fragment(text) for name, text in texts.items()}
+        if extras.get(RAW_JSON):
+            return {name: orjson.Fragment(text) for name, text in texts.items()}
+        return {name: orjson.loads(text) for name, text in texts.items()}
 
 
 def planner_extension(fetch: Fetch, cache: PlanCache | None = None) -> Callable[[], ReadPlanner]:
