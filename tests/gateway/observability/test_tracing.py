@@ -1,16 +1,25 @@
-"""Which tracer provider the settings give, and resolver spans only when asked for."""
+"""Which tracer provider the settings give, resolver spans only when asked for, and the
+incoming trace context carried without an SDK."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import httpx
+import pytest
 from opentelemetry import trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.app import create_app
 from gateway.container import build_container
 from gateway.observability import build_observability
-from gateway.observability.tracing import tracer_provider_for
+from gateway.observability.logging import current_trace_id
+from gateway.observability.tracing import TraceContextMiddleware, tracer_provider_for
 from gateway.settings import Settings
 from tests.gateway.conftest import World, as_user
 
@@ -66,3 +75,131 @@ async def test_resolver_spans_are_off_by_default_and_on_by_setting(
     settings.telemetry.resolver_spans = True
     on = await _resolver_span_names(settings, world, tracer_provider, span_exporter)
     assert (off, on) == ([], ["GraphQL resolve Query.me"])
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01".encode()
+
+type Seen = list[tuple[str | None, str]]
+
+
+def _probe(seen: Seen) -> ASGIApp:
+    """An app noting the trace id and trace state current inside the request."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        span_context = trace.get_current_span().get_span_context()
+        seen.append((current_trace_id(), span_context.trace_state.to_header()))
+
+    return app
+
+
+async def _through(
+    middleware: Callable[[ASGIApp], ASGIApp],
+    headers: list[tuple[bytes, bytes]],
+    kind: str = "http",
+) -> Seen:
+    seen: Seen = []
+
+    async def receive() -> Message:
+        return {"type": "http.request"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    scope: Scope = {
+        "type": kind,
+        "scheme": "http",
+        "method": "GET",
+        "path": "/x",
+        "raw_path": b"/x",
+        "query_string": b"",
+        "root_path": "",
+        "http_version": "1.1",
+        "server": ("gateway.test", 80),
+        "client": ("203.0.113.9", 1234),
+        "headers": headers,
+    }
+
+    async def request() -> None:
+        await middleware(_probe(seen))(scope, receive, send)
+
+    # In a task of its own: whatever the middleware leaves attached stays there.
+    await asyncio.create_task(request())
+    return seen
+
+
+def _no_op_otel(app: ASGIApp) -> ASGIApp:
+    return OpenTelemetryMiddleware(app, tracer_provider=trace.NoOpTracerProvider())
+
+
+def _tracing_layers(app: Starlette) -> list[object]:
+    layers: list[object] = [layer.cls for layer in app.user_middleware]
+    return [cls for cls in layers if cls in (OpenTelemetryMiddleware, TraceContextMiddleware)]
+
+
+async def test_without_an_sdk_the_app_carries_the_trace_context_without_otel_middleware(
+    settings: Settings, app: Starlette
+) -> None:
+    container = build_container(settings)  # no OTLP endpoint: a no-op provider
+    try:
+        without_sdk = create_app(settings, container)
+    finally:
+        await container.aclose()
+    # `app` has the test SDK provider.
+    assert (_tracing_layers(without_sdk), _tracing_layers(app)) == (
+        [TraceContextMiddleware],
+        [OpenTelemetryMiddleware],
+    )
+
+
+async def _never_receive() -> Message:
+    raise AssertionError("not called")
+
+
+async def _never_send(message: Message) -> None:
+    raise AssertionError("not called")
+
+
+async def test_an_incoming_traceparent_is_current_inside_the_request_only() -> None:
+    headers = [(b"traceparent", TRACEPARENT), (b"tracestate", b"vendor=abc")]
+    seen: Seen = []
+    scopes: list[Scope] = [
+        {"type": "http", "headers": headers},
+        {"type": "websocket", "headers": headers},
+        {"type": "lifespan"},
+    ]
+    for scope in scopes:
+        await TraceContextMiddleware(_probe(seen))(scope, _never_receive, _never_send)
+    assert (seen, current_trace_id()) == (
+        [(TRACE_ID, "vendor=abc"), (TRACE_ID, "vendor=abc"), (None, "")],
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"tracestate", b"vendor=abc")],
+        [(b"traceparent", TRACEPARENT)],
+        [(b"traceparent", TRACEPARENT), (b"tracestate", b"a=1"), (b"tracestate", b"b=2")],
+        [(b"traceparent", TRACEPARENT), (b"traceparent", TRACEPARENT)],
+        [(b"traceparent", b"00-" + b"0" * 32 + b"-00f067aa0ba902b7-01")],
+        [(b"traceparent", b"not a traceparent")],
+        [(b"traceparent", TRACEPARENT), (b"tracestate", b"\xff=bad")],
+    ],
+    ids=[
+        "none",
+        "tracestate-only",
+        "traceparent",
+        "tracestate-repeated",
+        "traceparent-repeated",
+        "zero-trace-id",
+        "malformed",
+        "bad-tracestate",
+    ],
+)
+async def test_the_trace_context_step_reads_headers_as_the_otel_middleware_does(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    assert await _through(TraceContextMiddleware, headers) == await _through(_no_op_otel, headers)
