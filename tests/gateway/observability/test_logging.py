@@ -1,4 +1,4 @@
-"""Redaction, the stdlib bridge, and trace ids in log lines without a tracing SDK."""
+"""Redaction, the stdlib bridge, trace ids in log lines without a tracing SDK, access lines."""
 
 from __future__ import annotations
 
@@ -9,10 +9,24 @@ import httpx
 import structlog
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.container import build_container
-from gateway.observability.logging import REDACTED, redact_text, redact_value
+from gateway.observability import logging as logging_module
+from gateway.observability.logging import (
+    REDACTED,
+    AccessLogMiddleware,
+    configure_logging,
+    redact_text,
+    redact_value,
+)
+from gateway.observability.tracing import TraceContextMiddleware
+from gateway.request_id import RequestIdMiddleware
 from gateway.settings import Settings
 from tests.gateway.observability.conftest import LogCapture
 
@@ -73,6 +87,22 @@ def test_emails_keep_their_first_letter_and_domain(local: str, domain: str) -> N
     assert redact_text(f"mail {local}@{domain}.") == f"mail {local[0]}***@{domain}."
 
 
+# Pieces that make the patterns match, or nearly, in any case; re.I also folds the
+# dotless i (U+0131), the long s (U+017F) and the Kelvin sign (U+212A) onto ASCII.
+pieces = st.sampled_from(
+    [
+        *(JWT, "eyJ", "EYJ", "Bearer ", "BASIC\t", "PassWord", "passwd", "pwd", "tOKEN"),
+        *("secret", "api_key", "API-KEY", "@", "ann@example.com", "=", ": ", "'", '"', ","),
+        *("bas\u0131c ", "Ba\u017fic ", "\u017fecret", "ap\u0131-\u212aey", "x", "7"),
+    ]
+)
+
+
+@given(st.lists(st.one_of(pieces, st.text(max_size=4)), max_size=12).map("".join))
+def test_the_quick_screen_changes_no_redaction(text: str) -> None:
+    assert redact_text(text) == logging_module._substitute(text)
+
+
 def test_other_objects_are_rendered_then_redacted() -> None:
     class Account:
         def __str__(self) -> str:
@@ -125,3 +155,64 @@ async def test_an_incoming_traceparent_reaches_the_access_line_without_an_sdk(
     assert [(a["path"], a["status"], a["trace_id"], a["request_id"]) for a in access] == [
         ("/graphql", 200, trace_id, response.headers["x-request-id"])
     ]
+
+
+def _edge(app: ASGIApp) -> httpx.AsyncClient:
+    """`app` behind the request-id, trace-context and access-log layers, as in the gateway."""
+    edge = RequestIdMiddleware(TraceContextMiddleware(AccessLogMiddleware(app)))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=edge), base_url="http://t")
+
+
+async def _warns(_: Request) -> Response:
+    structlog.get_logger("gateway.test").warning("inside")
+    return PlainTextResponse("ok")
+
+
+async def test_below_info_the_access_line_is_skipped_and_lines_inside_keep_both_ids(
+    logs: LogCapture,
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "x-request-id": "req-0001"}
+    async with _edge(Starlette(routes=[Route("/", _warns)])) as client:
+        configure_logging("prod", "warning", output=logs.buffer)
+        await client.get("/", headers=headers)
+        # The same app follows a change of level.
+        configure_logging("prod", "info", output=logs.buffer)
+        await client.get("/", headers=headers)
+    # httpx logs each request too, at info.
+    lines = [line for line in logs.lines() if line["logger"].startswith("gateway.")]
+    for line in lines:
+        line.pop("timestamp")
+    ids = {"request_id": "req-0001", "trace_id": trace_id}
+    inside = {"event": "inside", "level": "warning", "logger": "gateway.test", **ids}
+    access = {
+        "event": "request",
+        "level": "info",
+        "logger": "gateway.access",
+        "method": "GET",
+        "path": "/",
+        "status": 200,
+        "duration_ms": lines[-1]["duration_ms"],
+        "client_ip": "127.0.0.1",
+        "principal_id": None,
+        "operation_name": None,
+        "operation_type": None,
+        **ids,
+    }
+    assert lines == [inside, inside, access]
+
+
+async def test_the_ids_are_bound_for_the_request_only(logs: LogCapture) -> None:
+    tokens = structlog.contextvars.bind_contextvars(request_id="outer")
+    try:
+        async with _edge(Starlette(routes=[Route("/", _warns)])) as client:
+            response = await client.get("/")
+        after = structlog.contextvars.get_contextvars()
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
+    inside = next(line for line in logs.lines() if line["event"] == "inside")
+    assert (inside["request_id"], inside["trace_id"], after) == (
+        response.headers["x-request-id"],
+        None,
+        {"request_id": "outer"},
+    )
