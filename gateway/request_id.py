@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "x-request-id"
+_HEADER_KEY = HEADER.encode()
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
@@ -30,13 +30,22 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(HEADER.encode(), b"").decode("latin-1")
-        request_id = incoming if _VALID.match(incoming) else uuid.uuid4().hex
+        incoming = b""
+        for name, value in scope["headers"]:
+            if name == _HEADER_KEY:
+                incoming = value  # the last one, as before
+        text = incoming.decode("latin-1")
+        request_id = text if _VALID.match(text) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        header = (_HEADER_KEY, request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
+                # A new list: the one sent may be the response object's own. A header of
+                # the same name the route set is replaced (order among names is free).
+                headers = [item for item in message.get("headers", ()) if item[0] != _HEADER_KEY]
+                headers.append(header)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_id)

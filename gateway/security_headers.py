@@ -7,7 +7,6 @@ over https (RFC 6797, 7.2: a UA ignores it over http, and it would pin a dev hos
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client_ip import is_https
@@ -21,6 +20,8 @@ BASE_HEADERS: tuple[tuple[str, str], ...] = (
     ("cross-origin-opener-policy", "same-origin"),
     ("permissions-policy", "camera=(), geolocation=(), microphone=()"),
 )
+# As sent: computed once rather than encoded on every response.
+_BASE_RAW = tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in BASE_HEADERS)
 
 
 def hsts_value(max_age: int) -> str | None:
@@ -33,19 +34,22 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts_seconds: int = 63_072_000) -> None:
         self.app = app
         self.hsts = hsts_value(hsts_seconds)
+        hsts = ((b"strict-transport-security", self.hsts.encode("latin-1")),) if self.hsts else ()
+        self._https_defaults = (*_BASE_RAW, *hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = (("strict-transport-security", self.hsts),) if self.hsts and is_https(scope) else ()
+        defaults = self._https_defaults if is_https(scope) else _BASE_RAW
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in (*BASE_HEADERS, *extra):
-                    if name not in headers:
-                        headers[name] = value
+                # A new list: the one sent may be the response object's own.
+                headers = list(message.get("headers", ()))
+                present = {name for name, _ in headers}
+                headers.extend(item for item in defaults if item[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

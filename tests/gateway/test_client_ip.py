@@ -158,3 +158,26 @@ async def test_the_middleware_stores_address_and_scheme() -> None:
     }
     await ClientIpMiddleware(app, trusted_proxies=["10.0.0.0/8"])(scope, receive, send)
     assert seen == {"client_ip": "198.51.100.1", "client_scheme": "https"}
+
+
+async def test_without_trusted_proxies_the_middleware_keeps_the_peer_and_its_scheme() -> None:
+    seen: list[dict[str, object]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope["state"]))
+
+    async def receive() -> Message:
+        return {"type": "http.request"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    forwarded = [(b"x-forwarded-for", b"198.51.100.1"), (b"x-forwarded-proto", b"https")]
+    middleware = ClientIpMiddleware(app)
+    for peer, scheme in (("::ffff:203.0.113.9", "http"), ("203.0.113.9", "https")):
+        scope: Scope = {"type": "http", "scheme": scheme, "client": (peer, 1), "headers": forwarded}
+        await middleware(scope, receive, send)
+    assert seen == [
+        {"client_ip": "203.0.113.9", "client_scheme": "http"},
+        {"client_ip": "203.0.113.9", "client_scheme": "https"},
+    ]

@@ -41,11 +41,18 @@ async def own_csp(_: Request) -> Response:
     return PlainTextResponse("ok", headers={"Content-Security-Policy": "default-src 'self'"})
 
 
+# One response object sent for every request: the middleware must not grow its headers.
+SHARED = PlainTextResponse("shared")
+
+
+async def shared(_: Request) -> Response:
+    return SHARED
+
+
 @pytest.fixture
 async def tiny() -> AsyncIterator[httpx.AsyncClient]:
-    app = SecurityHeadersMiddleware(
-        Starlette(routes=[Route("/", plain), Route("/own", own_csp)]), hsts_seconds=63072000
-    )
+    routes = [Route("/", plain), Route("/own", own_csp), Route("/shared", shared)]
+    app = SecurityHeadersMiddleware(Starlette(routes=routes), hsts_seconds=63072000)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:
@@ -67,6 +74,16 @@ async def test_hsts_goes_out_over_https_only(tiny: httpx.AsyncClient) -> None:
 async def test_a_csp_the_route_set_is_kept(tiny: httpx.AsyncClient) -> None:
     response = await tiny.get("/own")
     assert security_headers(response) == {**BASE, "content-security-policy": "default-src 'self'"}
+
+
+async def test_a_response_object_sent_twice_is_left_as_it_was(tiny: httpx.AsyncClient) -> None:
+    before = list(SHARED.raw_headers)
+    first, second = await tiny.get("https://t/shared"), await tiny.get("/shared")
+    assert (SHARED.raw_headers, first.headers.multi_items(), second.headers.multi_items()) == (
+        before,
+        [*((k.decode(), v.decode()) for k, v in before), *BASE.items(), *HSTS.items()],
+        [*((k.decode(), v.decode()) for k, v in before), *BASE.items()],
+    )
 
 
 async def test_the_gateway_answers_graphql_with_the_headers(client: httpx.AsyncClient) -> None:

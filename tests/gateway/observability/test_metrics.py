@@ -1,4 +1,4 @@
-"""Bounded labels, the /metrics token and port, and readiness while draining."""
+"""Bounded labels, HTTP series, the /metrics token and port, and readiness while draining."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.container import Container, build_container
-from gateway.observability.metrics import ANONYMOUS, OTHER, OperationNames
+from gateway.observability.metrics import (
+    ANONYMOUS,
+    OTHER,
+    HttpMetricsMiddleware,
+    Metrics,
+    OperationNames,
+)
 from gateway.settings import Settings
 from tests.gateway.observability.conftest import labels, samples
 
@@ -105,3 +114,32 @@ async def test_a_draining_replica_is_not_ready_before_its_resources_close(
     async with app.router.lifespan_context(app):
         pass
     assert seen == [(503, "draining")]
+
+
+async def test_http_requests_are_counted_per_method_route_and_status() -> None:
+    metrics = Metrics()
+
+    async def item(request: Request) -> Response:
+        return PlainTextResponse("ok", status_code=int(request.query_params.get("status", 200)))
+
+    app = HttpMetricsMiddleware(
+        Starlette(routes=[Route("/items/{id}", item, methods=["GET", "POST"])]), metrics=metrics
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        for path in ("/items/1", "/items/2", "/items/3?status=409", "/nowhere"):
+            await client.get(path)
+        await client.post("/items/1")
+    found = samples(metrics.render().decode())
+    route = labels(route="/items/{id}")
+    expected = {
+        ("gateway_http_requests_total", route | labels(method="GET", status="200")): 2,
+        ("gateway_http_requests_total", route | labels(method="GET", status="409")): 1,
+        ("gateway_http_requests_total", route | labels(method="POST", status="200")): 1,
+        ("gateway_http_requests_total", labels(method="GET", route="unmatched", status="404")): 1,
+        ("gateway_http_request_duration_seconds_count", route | labels(method="GET")): 3,
+        ("gateway_http_request_duration_seconds_count", route | labels(method="POST")): 1,
+    }
+    assert {key: found.get(key) for key in expected} == expected
+    assert sum(v for (name, _), v in found.items() if name == "gateway_http_requests_total") == 5
