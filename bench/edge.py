@@ -1,0 +1,135 @@
+"""`python -m bench.edge`: the cost of the gateway's HTTP edge, without a server or a socket.
+
+Drives `GET /health/live` through the app built by `gateway.app.create_app` (defaults:
+SQLite in a temporary directory, rate limit off) with raw ASGI calls in one event loop,
+and the same through a bare Starlette app with one route, the baseline; then the JWKS
+route, which tracing does not exclude. Each with and without an incoming `traceparent`.
+Prints microseconds per request (best of `--rounds`) and the ratio to the baseline.
+The routes do little, so the difference is mostly the middleware stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.app import create_app
+from gateway.observability.logging import configure_logging
+from gateway.settings import Settings
+
+type ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+MAX_REQUESTS = 200_000
+PATH = "/health/live"
+# Not excluded from tracing, unlike the probes: the OpenTelemetry middleware does its work.
+TRACED_PATH = "/.well-known/jwks.json"
+TRACEPARENT = (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+BASE_HEADERS = ((b"host", b"gateway.test"), (b"user-agent", b"bench-edge"), (b"accept", b"*/*"))
+
+
+async def _live(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def bare_app() -> Starlette:
+    return Starlette(routes=[Route(PATH, _live, methods=["GET"])])
+
+
+async def drive(
+    app: ASGI, requests: int, path: str, headers: tuple[tuple[bytes, bytes], ...]
+) -> float:
+    """Seconds for `requests` sequential GETs of `path`; fails on any status but 200."""
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    started = time.perf_counter()
+    for _ in range(requests):
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": list(headers),
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        await app(scope, receive, send)
+    elapsed = time.perf_counter() - started
+    if set(statuses) != {200} or len(statuses) != requests:
+        raise SystemExit(f"unexpected statuses: {sorted(set(statuses))}")
+    return elapsed
+
+
+async def best_us(app: ASGI, requests: int, rounds: int, path: str, headers: Any) -> float:
+    await drive(app, min(requests, 1000), path, headers)  # warm-up: middleware stack, caches
+    best = min([await drive(app, requests, path, headers) for _ in range(rounds)])
+    return best / requests * 1e6
+
+
+async def run(requests: int, rounds: int, log_level: str, tmp: Path, logs: BinaryIO) -> None:
+    configure_logging("prod", log_level, output=logs)
+    settings = Settings(
+        database={"url": f"sqlite+aiosqlite:///{tmp / 'bench.db'}"},
+        security={"secret_key": "x" * 40},
+        rate_limit={"enabled": False},
+        log_level=log_level,
+    )
+    gateway = create_app(settings)
+    bare = bare_app()
+    traced = (*BASE_HEADERS, TRACEPARENT)
+    cases = {
+        f"bare starlette {PATH}": (bare, PATH, BASE_HEADERS),
+        f"gateway {PATH}": (gateway, PATH, BASE_HEADERS),
+        f"gateway {PATH} + traceparent": (gateway, PATH, traced),
+        f"gateway {TRACED_PATH}": (gateway, TRACED_PATH, BASE_HEADERS),
+        f"gateway {TRACED_PATH} + traceparent": (gateway, TRACED_PATH, traced),
+    }
+    async with gateway.router.lifespan_context(gateway):
+        results = {
+            name: await best_us(app, requests, rounds, path, headers)
+            for name, (app, path, headers) in cases.items()
+        }
+    baseline = results[f"bare starlette {PATH}"]
+    print(f"{requests} GETs per case, best of {rounds}, LOG_LEVEL={log_level}")
+    for name, us in results.items():
+        print(f"  {name:<46} {us:7.1f} µs/request {us / baseline:6.2f}x bare")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.edge", description=__doc__)
+    parser.add_argument("-n", "--requests", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
+    args = parser.parse_args()
+    if not 1 <= args.requests <= MAX_REQUESTS or not 1 <= args.rounds <= 10:
+        parser.error(f"--requests must be 1..{MAX_REQUESTS}, --rounds 1..10")
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "wb") as logs:
+        asyncio.run(run(args.requests, args.rounds, args.log_level, Path(tmp), logs))
+
+
+if __name__ == "__main__":
+    main()
