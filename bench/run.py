@@ -370,7 +370,8 @@ def knee(config: Config, server: Server, scenario: Scenario) -> Measurement:
     connections only queue. Its p99/p50 is the latency target's measure.
     """
     title = f"{scenario.title}, at the knee of the throughput curve"
-    seconds = max(2.0, config.seconds / 3)
+    # As long as a scenario: shorter samples make p99 the noise of a few requests.
+    seconds = config.seconds
     curve: list[dict[str, Any]] = []
     say(f"{title} ...")
     for connections in KNEE_CONNECTIONS:

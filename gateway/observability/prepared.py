@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
+from prometheus_client import Counter, Histogram
 
 from gateway.observability.metrics import _OPERATION_STATEMENTS, Metrics, _StatementCount
 
 QUERY = "query"
+MAX_CACHED_NAMES = 1_000
 
 
 @dataclass(slots=True)
@@ -28,12 +30,21 @@ class Observation:
     answered: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Series:
+    operations: Counter
+    duration: Histogram
+    statements: Histogram
+
+
 class PreparedObserver:
     def __init__(self, metrics: Metrics, tracer: trace.Tracer) -> None:
         self._metrics, self._tracer = metrics, tracer
         # Spans nobody records are skipped: even a no-op span costs a few microseconds,
         # a real share of a request this short.
         self._spans = not isinstance(tracer, trace.NoOpTracer)
+        # Each name's metric series, looked up once (a `labels()` call is a locked lookup).
+        self._series: dict[str | None, _Series] = {}
 
     @contextmanager
     def prepared_operation(
@@ -50,14 +61,26 @@ class PreparedObserver:
             _OPERATION_STATEMENTS.reset(token)
         if not observation.answered:
             return
-        metrics = self._metrics
-        label = metrics.operation_names.label(name)
-        metrics.graphql_operations.labels(label, QUERY, "success").inc()
-        metrics.graphql_duration.labels(label, QUERY).observe(time.perf_counter() - started)
-        metrics.sql_statements_per_operation.labels(label, QUERY).observe(counter.value)
+        series = self._series.get(name)
+        if series is None:
+            series = self._series_for(name)
+            if len(self._series) < MAX_CACHED_NAMES:  # names come from clients: bounded
+                self._series[name] = series
+        series.operations.inc()
+        series.duration.observe(time.perf_counter() - started)
+        series.statements.observe(counter.value)
         if isinstance(request_scope, dict):
             state: dict[str, Any] = request_scope.setdefault("state", {})
             state.setdefault("graphql_operations", []).append((name, QUERY))
+
+    def _series_for(self, name: str | None) -> _Series:
+        metrics = self._metrics
+        label = metrics.operation_names.label(name)
+        return _Series(
+            metrics.graphql_operations.labels(label, QUERY, "success"),
+            metrics.graphql_duration.labels(label, QUERY),
+            metrics.sql_statements_per_operation.labels(label, QUERY),
+        )
 
     def _traced(self, name: str | None) -> AbstractContextManager[object]:
         spans = ExitStack()
