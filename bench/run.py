@@ -62,6 +62,10 @@ VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         {"GRAPHQL__PREPARED_OPERATIONS": "false"},
         ("trivial", "apq_trivial", "apq_by_id", "nested"),
     ),
+    "caches_off": (
+        {"GRAPHQL__DOCUMENT_CACHE_SIZE": "0", "GRAPHQL__PREPARED_OPERATIONS": "false"},
+        ("trivial", "by_id"),
+    ),
     "gc_off": (
         {"SERVER__GC_FREEZE": "false", "SERVER__GC_THRESHOLD": "0"},
         ("trivial", "nested"),

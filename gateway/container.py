@@ -90,6 +90,7 @@ def schema_options(settings: Settings) -> SchemaOptions:
             else settings.is_dev
         ),
         mask_internal_errors=True,
+        cache_size=settings.graphql.document_cache_size,
     )
 
 

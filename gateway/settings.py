@@ -106,6 +106,8 @@ class GraphQLSettings(BaseModel):
     # The read planner (schema/planner): plannable queries are answered with one SQL
     # statement per root field, the JSON built by Postgres. Postgres only.
     planner: bool = True
+    # Parsed and validated documents kept by their text (each cache); 0 turns them off.
+    document_cache_size: int = Field(default=1_000, ge=0)
     # A query the planner answered is answered again (same document, variables and
     # roles) without parsing, validating or Strawberry's extensions
     # (gateway/prepared_operations.py).

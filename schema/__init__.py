@@ -75,8 +75,7 @@ def build_schema(
             hide_suggestions=not options.suggestions,
         ),
         partial(MaxTokensLimiter, max_token_count=options.max_tokens),
-        partial(ReportingParserCache, maxsize=options.cache_size),
-        partial(ValidationCache, maxsize=options.cache_size),
+        *_document_caches(options.cache_size),
         # Replaces Strawberry's depth and alias limiters, which walk every path through
         # the fragments (exponential when fragments fan out) and have no error codes.
         partial(OperationLimits, limits=_limits(options), report_cost=options.report_cost),
@@ -91,6 +90,13 @@ def build_schema(
         types=[User, Item, Order],
         extensions=extensions,
     )
+
+
+def _document_caches(size: int) -> list[ExtensionFactory]:
+    """Parsed and validated documents by their text; a size of 0 turns both off."""
+    if size <= 0:
+        return []
+    return [partial(ReportingParserCache, maxsize=size), partial(ValidationCache, maxsize=size)]
 
 
 def _limits(options: SchemaOptions) -> Limits:
