@@ -60,6 +60,18 @@ class Prepared:
     planned: Planned
     # `extensions` of the full path's answer, without the per-request entries.
     extensions: dict[str, Any]
+    # The whole `data` when every root is a constant (`{ __typename }`): no fetch at all.
+    constant: dict[str, Any] | None = None
+
+
+def _constant_data(built: plan.Plan) -> dict[str, Any] | None:
+    if all(isinstance(root, plan.RootConstant) for root in built.roots):
+        return {
+            root.key: orjson.Fragment(root.json)
+            for root in built.roots
+            if isinstance(root, plan.RootConstant)
+        }
+    return None
 
 
 class PreparedOperations:
@@ -93,7 +105,7 @@ class PreparedOperations:
             for name, value in (result.extensions or {}).items()
             if name not in PER_REQUEST_EXTENSIONS
         }
-        self._entries[planned.key] = Prepared(planned, extensions)
+        self._entries[planned.key] = Prepared(planned, extensions, _constant_data(planned.plan))
         self._entries.move_to_end(planned.key)
         if len(self._entries) > self._maxsize:
             self._entries.popitem(last=False)
@@ -124,7 +136,9 @@ class PreparedOperations:
                 extensions["rateLimit"] = paid.report
         scope = getattr(context.request, "scope", None)
         with self._observer.prepared_operation(scope, planned.operation_name) as observation:
-            data = await self._data(key, planned, context.principal)
+            data = prepared.constant
+            if data is None:
+                data = await self._data(key, planned, context.principal)
             observation.answered = data is not None
         if data is None:
             return None

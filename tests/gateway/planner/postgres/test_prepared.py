@@ -255,3 +255,14 @@ async def test_prepared_operations_can_be_turned_off(
     finally:
         await container.aclose()
     assert executions.count == 2
+
+
+async def test_a_constant_answer_is_prepared_without_fetching(
+    planner_on: Gateway, planned: Planned, executions: Executions
+) -> None:
+    query = "query Probe { __typename }"
+    answers = [await planner_on.ask(query, {}, None) for _ in range(3)]
+    assert executions.count == 1
+    assert planned.count == 1  # only the full path's planner fetched (no SQL: constants)
+    assert [answer.body["data"] for answer in answers] == [{"__typename": "Query"}] * 3
+    assert answers[1].body == answers[0].body
