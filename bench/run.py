@@ -443,9 +443,23 @@ def run_fanout(config: Config, server: Server) -> Measurement:
     with contextlib.suppress(ValueError):
         figures = json.loads(done.stdout)
         if isinstance(figures, dict):
-            return Measurement("fanout", title, note="see results.json", extra=figures)
+            return Measurement("fanout", title, note=fanout_note(figures), extra=figures)
     last = (done.stderr.strip().splitlines() or [""])[-1]
     return Measurement("fanout", title, note=f"exit {done.returncode}: {last[:160]}")
+
+
+def fanout_note(figures: dict[str, Any]) -> str:
+    """One line per subscriber count: delivery latency and whether every event arrived."""
+    parts = []
+    for run in figures.get("scenarios", []):
+        latency = run.get("latency_ms") or {}
+        delivered = run.get("deliveries") == run.get("deliveries_expected")
+        parts.append(
+            f"{run.get('subscribers')} subscribers: p50 {latency.get('p50')} ms, "
+            f"p99 {latency.get('p99')} ms, {run.get('memory_per_connection_kib')} KiB each, "
+            + ("every event delivered" if delivered else "events lost")
+        )
+    return "; ".join(parts) or "see results.json"
 
 
 def rest_exists(server: Server, scenario: Scenario) -> bool:

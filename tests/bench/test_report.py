@@ -10,6 +10,7 @@ import pytest
 from bench.load import Request, parse_wrk_output, percentile, wrk_script
 from bench.png import bar_chart
 from bench.report import Measurement, markdown_table, ratio, with_ratios
+from bench.run import fanout_note
 
 
 def results() -> list[Measurement]:
@@ -102,3 +103,29 @@ def test_the_chart_is_a_valid_png_with_one_row_per_ratio() -> None:
     idat_length = struct.unpack(">I", png[33:37])[0]
     raw = zlib.decompress(png[41 : 41 + idat_length])
     assert len(raw) == height * (1 + width * 3)
+
+
+def test_the_fanout_row_says_latency_and_delivery_per_subscriber_count() -> None:
+    figures = {
+        "scenarios": [
+            {
+                "subscribers": 100,
+                "latency_ms": {"p50": 27.5, "p99": 181.7},
+                "memory_per_connection_kib": 123.6,
+                "deliveries": 5000,
+                "deliveries_expected": 5000,
+            },
+            {
+                "subscribers": 1000,
+                "latency_ms": {"p50": 702.5, "p99": 1565.2},
+                "memory_per_connection_kib": 79.2,
+                "deliveries": 49_999,
+                "deliveries_expected": 50_000,
+            },
+        ]
+    }
+    assert fanout_note(figures) == (
+        "100 subscribers: p50 27.5 ms, p99 181.7 ms, 123.6 KiB each, every event delivered; "
+        "1000 subscribers: p50 702.5 ms, p99 1565.2 ms, 79.2 KiB each, events lost"
+    )
+    assert fanout_note({}) == "see results.json"
