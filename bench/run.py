@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,9 +34,15 @@ from bench import load, procstat
 from bench.png import bar_chart
 from bench.report import BARE, Measurement, markdown_table, with_ratios
 from bench.scenarios import Scenario, build_scenarios, registration
+from persistence.seed import DEMO_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-key-" + "x" * 40
+ADMIN_PASSWORD = "Bench-Admin-Password-2026"  # noqa: S105  # a throwaway database
+LOGIN = (
+    "mutation Login($email: String!, $password: String!) "
+    "{ login(email: $email, password: $password) { accessToken } }"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +153,10 @@ class Server:
         return self.process.pid
 
     def start(self, timeout: float = 240.0) -> None:
+        host, port = self.base_url.split("://", 1)[1].rsplit(":", 1)
+        with contextlib.suppress(OSError), socket.create_connection((host, int(port)), 1):
+            # Something else answers there: measuring it would be measuring a stranger.
+            raise RuntimeError(f"{self.name}: port {port} is already in use")
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603  # our own command line
             self.command,
@@ -211,9 +222,9 @@ async def _admin(config: Config, statement: str) -> None:
 async def _lookup(config: Config, name: str) -> dict[str, Any]:
     conn = await asyncpg.connect(database_url(config, name, "postgresql"))
     try:
-        admin = await conn.fetchval("SELECT id FROM users WHERE email = 'admin@example.com'")
+        admin = await conn.fetchval("SELECT email FROM users WHERE email = 'admin@example.com'")
         customer = await conn.fetchval(
-            "SELECT min(id) FROM users WHERE email LIKE 'user%@example.com'"
+            "SELECT email FROM users WHERE email LIKE 'user%@example.com' ORDER BY id LIMIT 1"
         )
         item = await conn.fetchval("SELECT min(id) FROM items")
         # High stock: the bounded placeOrder run must never run out.
@@ -225,8 +236,8 @@ async def _lookup(config: Config, name: str) -> dict[str, Any]:
     finally:
         await conn.close()
     return {
-        "admin": admin,
-        "customer": customer,
+        "admin_email": admin,
+        "customer_email": customer,
         "item": item,
         "counts": counts,
     }
@@ -242,9 +253,10 @@ def gateway_env(config: Config, db: str, overrides: dict[str, str] | None = None
         PROFILE="dev",
         LOG_LEVEL="warning",
         DATABASE__URL=database_url(config, db),
-        SECURITY__ALLOW_DEBUG_IDENTITY="true",
         SECURITY__SECRET_KEY=SECRET,
-        SECURITY__ADMIN_PASSWORD="Bench-Admin-Password-2026",  # noqa: S106  # throwaway database
+        SECURITY__ADMIN_PASSWORD=ADMIN_PASSWORD,
+        # Long enough for the whole run, variants included (restarts keep the key).
+        SECURITY__ACCESS_TOKEN_MINUTES="240",  # noqa: S106  # a lifetime, not a secret
         RATE_LIMIT__ENABLED="false",
         SERVER__HOST="127.0.0.1",
         SERVER__PORT=str(config.gateway_port),
@@ -269,6 +281,18 @@ def prepare_database(config: Config, db: str) -> dict[str, Any]:
 
 
 # Measuring -------------------------------------------------------------------------------
+
+
+def sign_in(base_url: str, email: str, password: str) -> str:
+    """An access token from the gateway's own `login` mutation."""
+    answer = httpx.post(
+        base_url + "/graphql",
+        json={"query": LOGIN, "variables": {"email": email, "password": password}},
+        timeout=30,
+    ).json()
+    if "errors" in answer:
+        raise RuntimeError(f"login as {email} failed: {answer['errors']}")
+    return str(answer["data"]["login"]["accessToken"])
 
 
 def sql_statements(base_url: str) -> float | None:
@@ -496,7 +520,10 @@ def environment(config: Config, counts: dict[str, int]) -> dict[str, Any]:
         "seconds": config.seconds,
         "dataset": counts,
         "git": version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
-        "gateway": "uvicorn, 1 worker, PROFILE=dev, LOG_LEVEL=warning, rate limits off",
+        "gateway": (
+            "uvicorn, 1 worker, PROFILE=dev, LOG_LEVEL=warning, rate limits off, "
+            "callers signed in with bearer tokens from `login`"
+        ),
     }
 
 
@@ -537,9 +564,20 @@ def main() -> None:
     server_pin, _ = pinning()
     try:
         ids = prepare_database(config, db)
+        results: list[Measurement] = []
+        gateway = Server(
+            "gateway",
+            [*server_pin, *gateway_command(["serve"])],
+            gateway_env(config, db),
+            f"http://127.0.0.1:{config.gateway_port}",
+            load.Request("GET", "/health/live", {}),
+            logs / "gateway.log",
+        )
+        with running(gateway):
+            ids["admin_token"] = sign_in(gateway.base_url, ids["admin_email"], ADMIN_PASSWORD)
+            ids["customer_token"] = sign_in(gateway.base_url, ids["customer_email"], DEMO_PASSWORD)
         scenarios = build_scenarios(ids, config.connections)
         by_name = {s.name: s for s in scenarios}
-        results: list[Measurement] = []
         bare = Server(
             "bare",
             [
@@ -565,14 +603,6 @@ def main() -> None:
         )
         with running(bare):
             results.append(measure(config, bare, by_name[BARE], by_name[BARE].title))
-        gateway = Server(
-            "gateway",
-            [*server_pin, *gateway_command(["serve"])],
-            gateway_env(config, db),
-            f"http://127.0.0.1:{config.gateway_port}",
-            load.Request("GET", "/health/live", {}),
-            logs / "gateway.log",
-        )
         planner = planner_setting_exists()
         with running(gateway):
             for scenario in scenarios:
