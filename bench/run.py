@@ -4,7 +4,8 @@ Environment: BENCH_QUICK=1 (2 s per scenario, no variants), BENCH_SECONDS (10),
 BENCH_CONNECTIONS (32), BENCH_VARIANTS (`all`, `none` or a comma list of variant
 names), BENCH_MUTATIONS (placeOrder requests, 2000), BENCH_PG_ADMIN (a libpq URL of
 the maintenance database), BENCH_KEEP_DB=1, BENCH_POSTGRAPHILE (a directory holding
-node_modules/postgraphile 4; unset: not measured), BENCH_OUT (docs/benchmarks).
+node_modules/postgraphile 4; default ~/.cache/python-api-base/postgraphile4, installed
+there with npm when Node.js is present; `none`: not measured), BENCH_OUT (docs/benchmarks).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from bench.scenarios import Scenario, build_scenarios, registration
 from persistence.seed import DEMO_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
+# PostGraphile is installed from npm here, outside the project, when Node.js is present.
+POSTGRAPHILE_HOME = Path.home() / ".cache" / "python-api-base" / "postgraphile4"
 SECRET = "bench-secret-key-" + "x" * 40
 ADMIN_PASSWORD = "Bench-Admin-Password-2026"  # noqa: S105  # a throwaway database
 LOGIN = (
@@ -106,7 +109,7 @@ def config_from_env() -> Config:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"BENCH_VARIANTS: unknown {unknown}; known: {list(VARIANTS)}")
-    postgraphile = env.get("BENCH_POSTGRAPHILE")
+    postgraphile = env.get("BENCH_POSTGRAPHILE", str(POSTGRAPHILE_HOME))
     return Config(
         seconds=seconds,
         warmup=min(2.0, max(0.5, seconds / 5)),
@@ -115,7 +118,7 @@ def config_from_env() -> Config:
         mutations=int(env.get("BENCH_MUTATIONS", "300" if quick else "2000")),
         pg_admin=env.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"),
         keep_db=env.get("BENCH_KEEP_DB") == "1",
-        postgraphile=Path(postgraphile) if postgraphile else None,
+        postgraphile=Path(postgraphile) if postgraphile not in ("", "none") else None,
         out=Path(env.get("BENCH_OUT", str(ROOT / "docs" / "benchmarks"))),
     )
 
@@ -646,11 +649,36 @@ def main() -> None:
                 asyncio.run(_admin(config, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
 
 
+def install_postgraphile(home: Path) -> str | None:
+    """`npm install postgraphile@4` into `home` (outside the project) unless there; None if done."""
+    if (home / "node_modules" / "postgraphile" / "cli.js").exists():
+        return None
+    npm = shutil.which("npm")
+    if npm is None:
+        return "n/a: no npm to install PostGraphile with"
+    say(f"installing PostGraphile 4 into {home} (npm) ...")
+    home.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(  # noqa: S603  # our own fixed command line
+        [npm, "install", "--prefix", str(home), "--no-audit", "--no-fund", "postgraphile@4"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        return f"n/a: npm install postgraphile@4 failed: {done.stderr.strip()[-120:]}"
+    return None
+
+
 def postgraphile(config: Config, db: str, server_pin: list[str], logs: Path) -> Measurement:
     """PostGraphile 4 on the same database, the nested query in its own schema shape."""
     title = "PostGraphile 4, nested query"
     if config.postgraphile is None:
-        return Measurement("postgraphile", title, note="not run: set BENCH_POSTGRAPHILE")
+        return Measurement("postgraphile", title, note="not run: BENCH_POSTGRAPHILE=none")
+    if shutil.which("node") is not None:
+        refused = install_postgraphile(config.postgraphile)
+        if refused is not None:
+            return Measurement("postgraphile", title, note=refused)
     cli = config.postgraphile / "node_modules" / "postgraphile" / "cli.js"
     node = shutil.which("node")
     if node is None or not cli.exists():
