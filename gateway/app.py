@@ -17,8 +17,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Scope
 
 from domain.errors import UnauthenticatedError
-from gateway.client_ip import ClientIpMiddleware, client_ip_of
+from gateway.client_ip import client_ip_of
 from gateway.container import Container, build_container
+from gateway.edge import EdgeMiddleware
 from gateway.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
 from gateway.graphql_http import GraphQLHTTPEndpoint, RequestError
 from gateway.health import Readiness, dependency_checks, live
@@ -27,9 +28,8 @@ from gateway.load_shedding import LoadSheddingMiddleware
 from gateway.persisted_queries import build_persisted_queries
 from gateway.rate_limit_http import request_rate_limit
 from gateway.realtime import build_realtime
-from gateway.request_id import RequestIdMiddleware, request_id_of
+from gateway.request_id import request_id_of
 from gateway.rest import RestApi
-from gateway.security_headers import SecurityHeadersMiddleware
 from gateway.settings import Settings, load_settings
 from resolvers.context import Context
 
@@ -153,11 +153,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     rest = RestApi(built.schema, context_for, max_body_bytes=settings.graphql.max_body_bytes)
     routes.extend(rest.routes())
     middleware = [
-        Middleware(RequestIdMiddleware),
-        Middleware(ClientIpMiddleware, trusted_proxies=settings.security.trusted_proxies),
-        *built.observability.middleware(routes),
+        Middleware(
+            EdgeMiddleware,
+            metrics=built.observability.metrics,
+            trusted_proxies=settings.security.trusted_proxies,
+            hsts_seconds=settings.security.hsts_seconds,
+            server_spans=built.observability.tracing.server_spans(routes),
+        ),
         *_load_shedding(settings),
-        Middleware(SecurityHeadersMiddleware, hsts_seconds=settings.security.hsts_seconds),
     ]
     if settings.security.cors_origins:
         middleware.append(
@@ -188,7 +191,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
 
 def _load_shedding(settings: Settings) -> list[Middleware]:
-    # After the access log and metrics, so shed requests are logged and counted.
+    # Inside the edge, so shed requests are logged, counted and get its headers.
     server = settings.server
     if server.max_concurrency == 0:
         return []

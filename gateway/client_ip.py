@@ -3,7 +3,8 @@
 `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from a configured trusted
 proxy: anyone else can write them. The chain is read right to left, each trusted hop
 skipped; the first untrusted address is the client. Anything malformed falls back to
-the peer address: a bad header never fails the request.
+the peer address: a bad header never fails the request. The edge (`gateway.edge`)
+stores both in `scope["state"]` for `client_ip_of` and `is_https`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from functools import lru_cache
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 type IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -36,9 +37,17 @@ def _address(raw: str) -> IPAddress | None:
     return address
 
 
-# Peers repeat (a load balancer, a client's keep-alive connection) and parsing one costs
-# ~2 µs; the forwarded hops are the client's to choose, so they are not cached.
-_peer_address = lru_cache(maxsize=1024)(_address)
+# Peers repeat (a load balancer, a client's keep-alive connection) and parsing one and
+# writing it back out costs ~2 µs; the forwarded hops are the client's to choose, so
+# they are not cached.
+@lru_cache(maxsize=1024)
+def _peer(raw: str) -> tuple[IPAddress | None, str]:
+    address = _address(raw)
+    return address, str(address) if address is not None else raw
+
+
+def _peer_address(raw: str) -> IPAddress | None:
+    return _peer(raw)[0]
 
 
 class TrustedProxies:
@@ -60,9 +69,8 @@ class TrustedProxies:
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: TrustedProxies) -> str:
     """The client's address: the peer's, or the first untrusted hop of a trusted proxy's chain."""
-    peer_address = _peer_address(peer) if peer else None
-    fallback = str(peer_address) if peer_address is not None else (peer or UNKNOWN)
-    if peer_address is None or peer_address not in trusted or not forwarded_for:
+    peer_address, fallback = _peer(peer) if peer else (None, UNKNOWN)
+    if peer_address is None or not forwarded_for or peer_address not in trusted:
         return fallback
     if len(forwarded_for) > MAX_FORWARDED_BYTES:
         return fallback
@@ -101,33 +109,24 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return ",".join(values) if values else None
 
 
-class ClientIpMiddleware:
-    """Stores `client_ip` and `client_scheme` (http/https) in `scope["state"]`."""
-
-    def __init__(self, app: ASGIApp, *, trusted_proxies: Iterable[str] = ()) -> None:
-        self.app = app
-        self.trusted = TrustedProxies(trusted_proxies)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            client = scope.get("client")
-            peer = str(client[0]) if client else None
-            secure = scope.get("scheme") in ("https", "wss")
-            forwarded_for = forwarded_proto = None
-            # Without trusted proxies the headers cannot matter: not even looked for.
-            if self.trusted:
-                forwarded_for = _header(scope, b"x-forwarded-for")
-                forwarded_proto = _header(scope, b"x-forwarded-proto")
-            state = scope.setdefault("state", {})
-            state["client_ip"] = client_ip(peer, forwarded_for, self.trusted)
-            state["client_scheme"] = forwarded_scheme(
-                "https" if secure else "http", peer, forwarded_proto, self.trusted
-            )
-        await self.app(scope, receive, send)
+def client_of(scope: Scope, trusted: TrustedProxies) -> tuple[str, str]:
+    """The client's address and scheme (`http` or `https`), as the edge stores them."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else None
+    secure = scope.get("scheme") in ("https", "wss")
+    forwarded_for = forwarded_proto = None
+    # Without trusted proxies the headers cannot matter: not even looked for.
+    if trusted:
+        forwarded_for = _header(scope, b"x-forwarded-for")
+        forwarded_proto = _header(scope, b"x-forwarded-proto")
+    return (
+        client_ip(peer, forwarded_for, trusted),
+        forwarded_scheme("https" if secure else "http", peer, forwarded_proto, trusted),
+    )
 
 
 def client_ip_of(scope: Scope) -> str:
-    """The address the middleware stored (the peer's if it did not run)."""
+    """The address the edge stored (the peer's if it did not run)."""
     stored = scope.get("state", {}).get("client_ip")
     if stored is not None:
         return str(stored)

@@ -3,13 +3,16 @@
 The API answers JSON, so its CSP forbids everything (`default-src 'none'`) and any
 framing; the GraphiQL page sets its own nonce CSP, which wins. HSTS only goes out
 over https (RFC 6797, 7.2: a UA ignores it over http, and it would pin a dev host).
+The edge (`gateway.edge`) adds them as the response starts.
 """
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from gateway.client_ip import is_https
+
+type RawHeaders = tuple[tuple[bytes, bytes], ...]
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 BASE_HEADERS: tuple[tuple[str, str], ...] = (
@@ -21,35 +24,23 @@ BASE_HEADERS: tuple[tuple[str, str], ...] = (
     ("permissions-policy", "camera=(), geolocation=(), microphone=()"),
 )
 # As sent: computed once rather than encoded on every response.
-_BASE_RAW = tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in BASE_HEADERS)
+_BASE_RAW: RawHeaders = tuple(
+    (name.encode("latin-1"), value.encode("latin-1")) for name, value in BASE_HEADERS
+)
 
 
 def hsts_value(max_age: int) -> str | None:
     return f"max-age={max_age}; includeSubDomains" if max_age > 0 else None
 
 
-class SecurityHeadersMiddleware:
-    """Adds the headers in BASE_HEADERS, and HSTS over https, unless already present."""
+class SecurityHeaders:
+    """The headers in BASE_HEADERS, and HSTS over https; the edge adds those not present."""
 
-    def __init__(self, app: ASGIApp, *, hsts_seconds: int = 63_072_000) -> None:
-        self.app = app
+    def __init__(self, hsts_seconds: int = 63_072_000) -> None:
         self.hsts = hsts_value(hsts_seconds)
         hsts = ((b"strict-transport-security", self.hsts.encode("latin-1")),) if self.hsts else ()
-        self._https_defaults = (*_BASE_RAW, *hsts)
+        self._https_defaults: RawHeaders = (*_BASE_RAW, *hsts)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        defaults = self._https_defaults if is_https(scope) else _BASE_RAW
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                # A new list: the one sent may be the response object's own.
-                headers = list(message.get("headers", ()))
-                present = {name for name, _ in headers}
-                headers.extend(item for item in defaults if item[0] not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def for_scope(self, scope: Scope) -> RawHeaders:
+        """The defaults for this request's responses (HSTS only if the client used https)."""
+        return self._https_defaults if is_https(scope) else _BASE_RAW

@@ -1,23 +1,21 @@
 """Logs, metrics and traces, bundled for the composition root.
 
 `build_observability(settings)` makes one `Observability` per app: the container
-instruments its engine and schema with it, the app takes its middleware and routes.
+instruments its engine and schema with it, the app its routes, and the edge
+(`gateway.edge`) its metrics and tracing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from gateway.observability.logging import AccessLogMiddleware
 from gateway.observability.metrics import (
-    HttpMetricsMiddleware,
     Metrics,
     MetricsServer,
     OperationMetrics,
@@ -64,14 +62,6 @@ class Observability:
         self.metrics.observe_batch(loader, size)
         with self.tracing.batch(loader, size):
             yield
-
-    def middleware(self, routes: Sequence[BaseRoute]) -> list[Middleware]:
-        """Tracing, then access log, then HTTP metrics: place after the request id."""
-        return [
-            self.tracing.middleware(routes),
-            Middleware(AccessLogMiddleware),
-            Middleware(HttpMetricsMiddleware, metrics=self.metrics),
-        ]
 
     def _token(self) -> str | None:
         token = self.settings.metrics.token

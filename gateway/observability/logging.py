@@ -3,7 +3,8 @@
 Every line, ours or a library's through the standard `logging` module, passes the
 same redaction: sensitive keys are dropped, JWT-looking strings and bearer
 credentials are cut out of any value, and emails are masked (`a***@example.com`).
-The access-log middleware writes one line per HTTP request.
+The edge (`gateway.edge`) writes one access line per HTTP request, and binds the
+request and trace ids for every line logged while it runs.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
 from collections.abc import Mapping
+from contextvars import Token
 from typing import Any, BinaryIO, Final
 
 import orjson
 import structlog
 from opentelemetry import trace
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 from structlog.types import EventDict, Processor, WrappedLogger
 
 ACCESS_LOGGER = "gateway.access"
@@ -204,40 +205,26 @@ def _operations(state: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return names[:200], types
 
 
-class AccessLogMiddleware:
-    """One line per HTTP request; binds request and trace ids for every line inside it.
+def bind_request_ids(request_id: object) -> Mapping[str, Token[Any]]:
+    """Binds the request and trace ids for every line logged until the tokens are reset."""
+    # Tokens rather than `bound_contextvars`, which copies the whole context (~3 µs).
+    return structlog.contextvars.bind_contextvars(
+        request_id=request_id, trace_id=current_trace_id()
+    )
 
-    Place it inside the request-id and tracing middleware, so both ids exist.
-    """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class AccessLog:
+    """One line per HTTP request: method, path, status, duration, peer, principal, operations."""
+
+    def __init__(self) -> None:
         self._log = structlog.get_logger(ACCESS_LOGGER)
         # Whether the configured wrapper class lets an info line through; looked up again
         # only when logging is reconfigured with another class.
         self._wrapper_class: object = None
         self._writes_info = True
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        state: dict[str, Any] = scope.setdefault("state", {})
-        # Tokens rather than `bound_contextvars`, which copies the whole context (~3 µs).
-        tokens = structlog.contextvars.bind_contextvars(
-            request_id=state.get("request_id"), trace_id=current_trace_id()
-        )
-        try:
-            # A filtered line costs nothing to drop, but its fields and the status watch
-            # would still be paid for on every request.
-            if scope["type"] == "http" and self._info_enabled():
-                await self._logged(scope, receive, send, state)
-            else:
-                await self.app(scope, receive, send)
-        finally:
-            structlog.contextvars.reset_contextvars(**tokens)
-
-    def _info_enabled(self) -> bool:
+    def enabled(self) -> bool:
+        """Whether the level lets the line through; ask before the request, not after."""
         wrapper_class = structlog.get_config()["wrapper_class"]
         if wrapper_class is not self._wrapper_class:
             is_enabled_for = getattr(self._log.bind(), "is_enabled_for", None)
@@ -245,32 +232,19 @@ class AccessLogMiddleware:
             self._wrapper_class = wrapper_class
         return self._writes_info
 
-    async def _logged(
-        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]
-    ) -> None:
-        status = 500
-        started = time.perf_counter()
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            name, kind = _operations(state)
-            client = scope.get("client")
-            # The path only: a GET query string can carry a whole document and variables.
-            self._log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                client_ip=client[0] if client else None,
-                principal_id=state.get("principal_id"),
-                operation_name=name,
-                operation_type=kind,
-            )
+    def write(self, scope: Scope, status: int, seconds: float) -> None:
+        state: Mapping[str, Any] = scope["state"]
+        name, kind = _operations(state)
+        client = scope.get("client")
+        # The path only: a GET query string can carry a whole document and variables.
+        self._log.info(
+            "request",
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+            client_ip=client[0] if client else None,
+            principal_id=state.get("principal_id"),
+            operation_name=name,
+            operation_type=kind,
+        )

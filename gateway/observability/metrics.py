@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
 
 from gateway.observability import operations
@@ -257,35 +257,20 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) and path else UNMATCHED_ROUTE
 
 
-class HttpMetricsMiddleware:
+class HttpMetrics:
     """Counts HTTP requests and their latency by method, route template and status."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
         # The series of each label set, kept: `labels()` costs ~1 µs a call. Bounded as
         # the labels are (methods, route templates, status codes).
         self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            requests, duration = self._series_for(_method(scope), route_template(scope), status)
-            requests.inc()
-            duration.observe(time.perf_counter() - started)
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        """One request answered with `status` after `seconds` (the route read from `scope`)."""
+        requests, duration = self._series_for(_method(scope), route_template(scope), status)
+        requests.inc()
+        duration.observe(seconds)
 
     def _series_for(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
         key = (method, route, status)

@@ -4,14 +4,15 @@ Our own schema extension rather than Strawberry's `OpenTelemetryExtension`, whic
 puts the raw query text (inline literals, personal data) on the operation span.
 OTLP/HTTP export only when an endpoint is configured; otherwise a no-op provider,
 and instead of the OpenTelemetry ASGI middleware (about 120 µs a request, for spans
-nobody records) `TraceContextMiddleware`, which only carries an incoming `traceparent`
-into the context so log lines get its trace id.
+nobody records) the edge (`gateway.edge`) only carries an incoming `traceparent` into
+the context (`incoming_trace_context`) so log lines get its trace id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from inspect import isawaitable
 from typing import Any
 
@@ -24,9 +25,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.tracing.utils import should_skip_tracing
 
@@ -137,36 +137,23 @@ class ResolverTracing(SchemaExtension):
             return await result if isawaitable(result) else result
 
 
-class TraceContextMiddleware:
-    """Makes an incoming W3C `traceparent` (and `tracestate`) the current trace; no spans.
+def incoming_trace_context(headers: Iterable[tuple[bytes, bytes]]) -> context.Context | None:
+    """The trace an incoming W3C `traceparent` (and `tracestate`) names; None without one.
 
     Stands in for the OpenTelemetry middleware when the provider records nothing, and
     reads the headers as it does: every value of each, passed to the W3C propagator
     (which takes the first `traceparent` and joins the `tracestate`s). No `traceparent`,
     no work.
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        carrier: dict[str, list[str]] | None = None
-        for name, value in scope["headers"]:
-            if name in _TRACE_HEADERS:
-                if carrier is None:
-                    carrier = {}
-                carrier.setdefault(name.decode(), []).append(value.decode("latin-1"))
-        if carrier is None or "traceparent" not in carrier:
-            await self.app(scope, receive, send)
-            return
-        token = context.attach(_W3C_TRACE_CONTEXT.extract(carrier))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            context.detach(token)
+    carrier: dict[str, list[str]] | None = None
+    for name, value in headers:
+        if name in _TRACE_HEADERS:
+            if carrier is None:
+                carrier = {}
+            carrier.setdefault(name.decode(), []).append(value.decode("latin-1"))
+    if carrier is None or "traceparent" not in carrier:
+        return None
+    return _W3C_TRACE_CONTEXT.extract(carrier)
 
 
 class Tracing:
@@ -177,14 +164,15 @@ class Tracing:
         self.tracer = provider.get_tracer(TRACER_NAME)
         self.resolver_spans = resolver_spans
 
-    def middleware(self, routes: Sequence[BaseRoute]) -> Middleware:
+    def server_spans(self, routes: Sequence[BaseRoute]) -> Callable[[ASGIApp], ASGIApp] | None:
         """HTTP server spans from an incoming `traceparent`, without receive/send spans.
 
-        With a no-op provider, only the incoming trace context (for the log lines).
+        None with a no-op provider: the edge then only carries the incoming trace context
+        (for the log lines).
         """
         if isinstance(self.provider, trace.NoOpTracerProvider):
-            return Middleware(TraceContextMiddleware)
-        return Middleware(
+            return None
+        return partial(
             OpenTelemetryMiddleware,
             tracer_provider=self.provider,
             meter_provider=NoOpMeterProvider(),  # metrics go through Prometheus

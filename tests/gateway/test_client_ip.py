@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.responses import PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.client_ip import (
     MAX_HOPS,
-    ClientIpMiddleware,
     TrustedProxies,
     client_ip,
+    client_of,
     forwarded_scheme,
 )
+from gateway.edge import EdgeMiddleware
+from gateway.observability.metrics import Metrics
 
 PROXIES = TrustedProxies(["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"])
 PEER = "10.1.2.3"
@@ -102,28 +104,16 @@ def test_any_header_gives_the_peer_or_an_address_in_the_header(header: str, peer
 
 
 @given(st.binary(max_size=200))
-def test_raw_header_bytes_never_break_the_middleware(raw: bytes) -> None:
-    seen: dict[str, object] = {}
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.update(scope["state"])
-
-    async def receive() -> Message:
-        return {"type": "http.request"}
-
-    async def send(message: Message) -> None:
-        return None
-
-    middleware = ClientIpMiddleware(app, trusted_proxies=["10.0.0.0/8"])
+def test_raw_header_bytes_never_break_the_client_lookup(raw: bytes) -> None:
     scope: Scope = {
         "type": "http",
         "scheme": "http",
         "client": (PEER, 1234),
         "headers": [(b"x-forwarded-for", raw), (b"x-forwarded-proto", raw)],
     }
-    asyncio.run(middleware(scope, receive, send))
-    assert seen["client_scheme"] in ("http", "https")
-    assert isinstance(seen["client_ip"], str)
+    address, scheme = client_of(scope, TrustedProxies(["10.0.0.0/8"]))
+    assert scheme in ("http", "https")
+    assert address == PEER or str(ipaddress.ip_address(address)) == address
 
 
 def test_forwarded_proto_is_believed_only_from_a_trusted_proxy() -> None:
@@ -134,11 +124,12 @@ def test_forwarded_proto_is_believed_only_from_a_trusted_proxy() -> None:
     assert forwarded_scheme("https", PEER, "gopher", PROXIES) == "https"
 
 
-async def test_the_middleware_stores_address_and_scheme() -> None:
+async def test_the_edge_stores_address_and_scheme() -> None:
     seen: dict[str, object] = {}
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         seen.update(scope["state"])
+        await PlainTextResponse("ok")(scope, receive, send)
 
     async def receive() -> Message:
         return {"type": "http.request"}
@@ -149,35 +140,29 @@ async def test_the_middleware_stores_address_and_scheme() -> None:
     scope: Scope = {
         "type": "http",
         "scheme": "http",
+        "method": "GET",
+        "path": "/",
         "client": (PEER, 1234),
         "headers": [
             (b"x-forwarded-for", b"198.51.100.1"),
             (b"x-forwarded-for", b"10.0.0.5"),
             (b"x-forwarded-proto", b"https"),
+            (b"x-request-id", b"req-12345678"),
         ],
     }
-    await ClientIpMiddleware(app, trusted_proxies=["10.0.0.0/8"])(scope, receive, send)
-    assert seen == {"client_ip": "198.51.100.1", "client_scheme": "https"}
+    edge = EdgeMiddleware(app, metrics=Metrics(), trusted_proxies=["10.0.0.0/8"])
+    await edge(scope, receive, send)
+    assert seen == {
+        "request_id": "req-12345678",
+        "client_ip": "198.51.100.1",
+        "client_scheme": "https",
+    }
 
 
-async def test_without_trusted_proxies_the_middleware_keeps_the_peer_and_its_scheme() -> None:
-    seen: list[dict[str, object]] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append(dict(scope["state"]))
-
-    async def receive() -> Message:
-        return {"type": "http.request"}
-
-    async def send(message: Message) -> None:
-        return None
-
+def test_without_trusted_proxies_the_peer_and_its_scheme_are_kept() -> None:
     forwarded = [(b"x-forwarded-for", b"198.51.100.1"), (b"x-forwarded-proto", b"https")]
-    middleware = ClientIpMiddleware(app)
-    for peer, scheme in (("::ffff:203.0.113.9", "http"), ("203.0.113.9", "https")):
-        scope: Scope = {"type": "http", "scheme": scheme, "client": (peer, 1), "headers": forwarded}
-        await middleware(scope, receive, send)
-    assert seen == [
-        {"client_ip": "203.0.113.9", "client_scheme": "http"},
-        {"client_ip": "203.0.113.9", "client_scheme": "https"},
+    found = [
+        client_of({"scheme": scheme, "client": (peer, 1), "headers": forwarded}, TrustedProxies())
+        for peer, scheme in (("::ffff:203.0.113.9", "http"), ("203.0.113.9", "https"))
     ]
+    assert found == [("203.0.113.9", "http"), ("203.0.113.9", "https")]

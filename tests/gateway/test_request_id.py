@@ -1,4 +1,5 @@
-"""Request ids: a well-formed incoming one is echoed, anything else replaced; one header."""
+"""Request ids at the edge: a well-formed incoming one is echoed, anything else replaced;
+one header."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.request_id import RequestIdMiddleware, request_id_of
+from gateway.edge import EdgeMiddleware
+from gateway.observability.metrics import Metrics
+from gateway.request_id import request_id_of
 
 # One response object sent for every request: the middleware must not grow its headers.
 SHARED = PlainTextResponse("shared")
@@ -29,7 +32,8 @@ async def shared(_: Request) -> Response:
 def _client() -> httpx.AsyncClient:
     app = Starlette(routes=[Route("/", echo), Route("/own", own_id), Route("/shared", shared)])
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=RequestIdMiddleware(app)), base_url="http://t"
+        transport=httpx.ASGITransport(app=EdgeMiddleware(app, metrics=Metrics())),
+        base_url="http://t",
     )
 
 

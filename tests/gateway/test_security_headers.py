@@ -14,7 +14,8 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.container import Container
-from gateway.security_headers import SecurityHeadersMiddleware
+from gateway.edge import EdgeMiddleware
+from gateway.observability.metrics import Metrics
 from gateway.settings import Settings, SettingsError, load_settings
 
 BASE = {
@@ -26,6 +27,7 @@ BASE = {
     "permissions-policy": "camera=(), geolocation=(), microphone=()",
 }
 HSTS = {"strict-transport-security": "max-age=63072000; includeSubDomains"}
+REQUEST_ID = {"x-request-id": "req-12345678"}
 
 
 def security_headers(response: httpx.Response) -> dict[str, str]:
@@ -52,9 +54,9 @@ async def shared(_: Request) -> Response:
 @pytest.fixture
 async def tiny() -> AsyncIterator[httpx.AsyncClient]:
     routes = [Route("/", plain), Route("/own", own_csp), Route("/shared", shared)]
-    app = SecurityHeadersMiddleware(Starlette(routes=routes), hsts_seconds=63072000)
+    app = EdgeMiddleware(Starlette(routes=routes), metrics=Metrics(), hsts_seconds=63072000)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
+        transport=httpx.ASGITransport(app=app), base_url="http://t", headers=REQUEST_ID
     ) as client:
         yield client
 
@@ -78,11 +80,12 @@ async def test_a_csp_the_route_set_is_kept(tiny: httpx.AsyncClient) -> None:
 
 async def test_a_response_object_sent_twice_is_left_as_it_was(tiny: httpx.AsyncClient) -> None:
     before = list(SHARED.raw_headers)
+    ids = REQUEST_ID.items()
     first, second = await tiny.get("https://t/shared"), await tiny.get("/shared")
     assert (SHARED.raw_headers, first.headers.multi_items(), second.headers.multi_items()) == (
         before,
-        [*((k.decode(), v.decode()) for k, v in before), *BASE.items(), *HSTS.items()],
-        [*((k.decode(), v.decode()) for k, v in before), *BASE.items()],
+        [*((k.decode(), v.decode()) for k, v in before), *BASE.items(), *HSTS.items(), *ids],
+        [*((k.decode(), v.decode()) for k, v in before), *BASE.items(), *ids],
     )
 
 

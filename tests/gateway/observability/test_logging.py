@@ -17,16 +17,15 @@ from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.container import build_container
+from gateway.edge import EdgeMiddleware
 from gateway.observability import logging as logging_module
 from gateway.observability.logging import (
     REDACTED,
-    AccessLogMiddleware,
     configure_logging,
     redact_text,
     redact_value,
 )
-from gateway.observability.tracing import TraceContextMiddleware
-from gateway.request_id import RequestIdMiddleware
+from gateway.observability.metrics import Metrics
 from gateway.settings import Settings
 from tests.gateway.observability.conftest import LogCapture
 
@@ -158,8 +157,8 @@ async def test_an_incoming_traceparent_reaches_the_access_line_without_an_sdk(
 
 
 def _edge(app: ASGIApp) -> httpx.AsyncClient:
-    """`app` behind the request-id, trace-context and access-log layers, as in the gateway."""
-    edge = RequestIdMiddleware(TraceContextMiddleware(AccessLogMiddleware(app)))
+    """`app` behind the gateway's edge (request id, trace context, access log, ...)."""
+    edge = EdgeMiddleware(app, metrics=Metrics())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=edge), base_url="http://t")
 
 

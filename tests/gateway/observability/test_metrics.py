@@ -15,10 +15,10 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.container import Container, build_container
+from gateway.edge import EdgeMiddleware
 from gateway.observability.metrics import (
     ANONYMOUS,
     OTHER,
-    HttpMetricsMiddleware,
     Metrics,
     OperationNames,
 )
@@ -122,7 +122,7 @@ async def test_http_requests_are_counted_per_method_route_and_status() -> None:
     async def item(request: Request) -> Response:
         return PlainTextResponse("ok", status_code=int(request.query_params.get("status", 200)))
 
-    app = HttpMetricsMiddleware(
+    app = EdgeMiddleware(
         Starlette(routes=[Route("/items/{id}", item, methods=["GET", "POST"])]), metrics=metrics
     )
     async with httpx.AsyncClient(

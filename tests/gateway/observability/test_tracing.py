@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 import httpx
 import pytest
@@ -17,9 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.app import create_app
 from gateway.container import build_container
+from gateway.edge import EdgeMiddleware
 from gateway.observability import build_observability
 from gateway.observability.logging import current_trace_id
-from gateway.observability.tracing import TraceContextMiddleware, tracer_provider_for
+from gateway.observability.metrics import Metrics
+from gateway.observability.tracing import tracer_provider_for
 from gateway.settings import Settings
 from tests.gateway.conftest import World, as_user
 
@@ -132,12 +135,22 @@ def _no_op_otel(app: ASGIApp) -> ASGIApp:
     return OpenTelemetryMiddleware(app, tracer_provider=trace.NoOpTracerProvider())
 
 
-def _tracing_layers(app: Starlette) -> list[object]:
-    layers: list[object] = [layer.cls for layer in app.user_middleware]
-    return [cls for cls in layers if cls in (OpenTelemetryMiddleware, TraceContextMiddleware)]
+def _edge(app: ASGIApp) -> ASGIApp:
+    return EdgeMiddleware(app, metrics=Metrics())
 
 
-async def test_without_an_sdk_the_app_carries_the_trace_context_without_otel_middleware(
+def _server_span_layers(app: Starlette) -> list[type]:
+    """The layer the edge puts around its observing half, or none."""
+    # Starlette types `cls` as a middleware factory protocol, not a class.
+    edges = [layer for layer in app.user_middleware if cast(object, layer.cls) is EdgeMiddleware]
+    factories = [
+        cast(Callable[[ASGIApp], ASGIApp] | None, edge.kwargs["server_spans"])  # kwargs: objects
+        for edge in edges
+    ]
+    return [type(factory(_probe([]))) for factory in factories if factory is not None]
+
+
+async def test_without_an_sdk_the_edge_carries_the_trace_context_without_otel_middleware(
     settings: Settings, app: Starlette
 ) -> None:
     container = build_container(settings)  # no OTLP endpoint: a no-op provider
@@ -146,8 +159,8 @@ async def test_without_an_sdk_the_app_carries_the_trace_context_without_otel_mid
     finally:
         await container.aclose()
     # `app` has the test SDK provider.
-    assert (_tracing_layers(without_sdk), _tracing_layers(app)) == (
-        [TraceContextMiddleware],
+    assert (_server_span_layers(without_sdk), _server_span_layers(app)) == (
+        [],
         [OpenTelemetryMiddleware],
     )
 
@@ -163,13 +176,14 @@ async def _never_send(message: Message) -> None:
 async def test_an_incoming_traceparent_is_current_inside_the_request_only() -> None:
     headers = [(b"traceparent", TRACEPARENT), (b"tracestate", b"vendor=abc")]
     seen: Seen = []
+    request = {"method": "GET", "path": "/", "headers": headers}
     scopes: list[Scope] = [
-        {"type": "http", "headers": headers},
-        {"type": "websocket", "headers": headers},
+        {"type": "http", **request},
+        {"type": "websocket", **request},
         {"type": "lifespan"},
     ]
     for scope in scopes:
-        await TraceContextMiddleware(_probe(seen))(scope, _never_receive, _never_send)
+        await _edge(_probe(seen))(scope, _never_receive, _never_send)
     assert (seen, current_trace_id()) == (
         [(TRACE_ID, "vendor=abc"), (TRACE_ID, "vendor=abc"), (None, "")],
         None,
@@ -199,7 +213,7 @@ async def test_an_incoming_traceparent_is_current_inside_the_request_only() -> N
         "bad-tracestate",
     ],
 )
-async def test_the_trace_context_step_reads_headers_as_the_otel_middleware_does(
+async def test_the_edge_reads_trace_headers_as_the_otel_middleware_does(
     headers: list[tuple[bytes, bytes]],
 ) -> None:
-    assert await _through(TraceContextMiddleware, headers) == await _through(_no_op_otel, headers)
+    assert await _through(_edge, headers) == await _through(_no_op_otel, headers)

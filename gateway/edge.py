@@ -1,0 +1,137 @@
+"""The HTTP edge: what every request goes through, as one pure-ASGI layer.
+
+In order: the request id, the client's address and scheme, the incoming trace context,
+the access line, the HTTP metrics and the security headers. Each was a middleware of
+its own, which cost 7 coroutine frames and 5 nested `send` wrappers a request, every
+response message passing through each (bench.edge: ~31 µs against ~12 µs for bare
+Starlette on `GET /health/live`); here one frame identifies the request, one observes
+it, and one `send` wrapper edits the response start.
+
+With an SDK tracer provider the OpenTelemetry middleware has to own its server span,
+so it stays a layer of its own where it always was: after the request is identified
+(its log lines inside the span carry the request id), before it is observed (the access
+line carries the span's trace id).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import structlog
+from opentelemetry import context
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.client_ip import TrustedProxies, client_of
+from gateway.observability.logging import AccessLog, bind_request_ids
+from gateway.observability.metrics import HttpMetrics, Metrics
+from gateway.observability.tracing import incoming_trace_context
+from gateway.request_id import HEADER_KEY, request_id_from
+from gateway.security_headers import RawHeaders, SecurityHeaders
+
+type Header = tuple[bytes, bytes]
+
+
+def response_headers(
+    sent: Iterable[Header], defaults: RawHeaders, request_id: Header
+) -> list[Header]:
+    """The headers to send: the route's, the security defaults it did not set, the request id.
+
+    A new list: the one sent may be the response object's own. An X-Request-ID the route
+    set is replaced; a security header it set is kept (order among names is free).
+    """
+    headers = list(sent)
+    present = {name for name, _ in headers}
+    if HEADER_KEY in present:
+        headers = [item for item in headers if item[0] != HEADER_KEY]
+    headers.extend(item for item in defaults if item[0] not in present)
+    headers.append(request_id)
+    return headers
+
+
+class EdgeMiddleware:
+    """Identifies, traces, logs, counts and secures each HTTP and WebSocket request.
+
+    Stores `request_id`, `client_ip` and `client_scheme` in `scope["state"]` (read by
+    `request_id_of`, `client_ip_of`, `is_https`). WebSockets get those and the ids on
+    their log lines, but no access line, metrics or headers; lifespan passes through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        trusted_proxies: Iterable[str] = (),
+        hsts_seconds: int = 63_072_000,
+        server_spans: Callable[[ASGIApp], ASGIApp] | None = None,
+    ) -> None:
+        self.app = app
+        self.trusted = TrustedProxies(trusted_proxies)
+        self.security = SecurityHeaders(hsts_seconds)
+        self.access_log = AccessLog()
+        self.http_metrics = HttpMetrics(metrics)
+        self.records_spans = server_spans is not None
+        # The observing half, inside the OpenTelemetry server span when spans are recorded.
+        self._observed: ASGIApp = (
+            self._observe if server_spans is None else server_spans(self._observe)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id_from(scope["headers"])
+        state["client_ip"], state["client_scheme"] = client_of(scope, self.trusted)
+        # With an SDK provider the OpenTelemetry layer extracts the incoming context itself.
+        incoming = None if self.records_spans else incoming_trace_context(scope["headers"])
+        if incoming is None:
+            await self._observed(scope, receive, send)
+            return
+        token = context.attach(incoming)
+        try:
+            await self._observed(scope, receive, send)
+        finally:
+            context.detach(token)
+
+    async def _observe(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state: dict[str, Any] = scope.setdefault("state", {})
+        tokens = bind_request_ids(state.get("request_id"))
+        try:
+            if scope["type"] == "http":
+                await self._answer(scope, receive, send, state)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]
+    ) -> None:
+        # A filtered access line costs nothing to drop, but its fields would still be
+        # paid for on every request: the level is asked once, before.
+        logged = self.access_log.enabled()
+        defaults = self.security.for_scope(scope)
+        request_id = (HEADER_KEY, str(state["request_id"]).encode("latin-1"))
+        status = 500  # what a request that never started its response is counted as
+        started = time.perf_counter()
+
+        async def send_at_edge(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = response_headers(
+                    message.get("headers", ()), defaults, request_id
+                )
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_at_edge)
+        finally:
+            seconds = time.perf_counter() - started
+            self.http_metrics.record(scope, status, seconds)
+            if logged:
+                self.access_log.write(scope, status, seconds)

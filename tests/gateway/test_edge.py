@@ -1,0 +1,137 @@
+"""The edge as a whole: what shed requests, WebSockets and lifespan get from it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.app import create_app
+from gateway.container import Container
+from gateway.edge import EdgeMiddleware
+from gateway.observability.logging import configure_logging, unconfigure_logging
+from gateway.observability.metrics import Metrics
+from tests.gateway.observability.conftest import LogCapture, labels, samples
+
+SECURITY_HEADERS = [
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("permissions-policy", "camera=(), geolocation=(), microphone=()"),
+]
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    capture = LogCapture()
+    configure_logging("prod", "info", output=capture.buffer)
+    yield capture
+    unconfigure_logging()
+
+
+def _scope(kind: str, path: str, headers: list[tuple[bytes, bytes]]) -> Scope:
+    return {
+        "type": kind,
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http" if kind == "http" else "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("203.0.113.9", 5000),
+        "server": ("gateway.test", 80),
+    }
+
+
+async def test_a_shed_request_is_logged_counted_and_carries_the_edge_headers(
+    container: Container, logs: LogCapture
+) -> None:
+    settings = container.settings.model_copy(deep=True)
+    settings.server.max_concurrency = 1
+    settings.server.queue_timeout_ms = 0
+    app = create_app(settings, container)
+    # The one slot is held by a request whose body never comes until released.
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> Message:
+        holding.set()
+        await release.wait()
+        return {"type": "http.request", "body": b'{"query":"{ __typename }"}'}
+
+    async def ignore(message: Message) -> None:
+        return None
+
+    headers = [(b"content-type", b"application/json")]
+    held = asyncio.create_task(app(_scope("http", "/graphql", headers), slow_body, ignore))
+    await holding.wait()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        shed = await client.get("/.well-known/jwks.json", headers={"x-request-id": "shed-1234"})
+    release.set()
+    await held
+
+    assert (shed.status_code, shed.headers.multi_items()) == (
+        503,
+        [
+            ("content-type", "application/problem+json"),
+            ("content-length", str(len(shed.content))),
+            ("retry-after", "1"),
+            *SECURITY_HEADERS,
+            ("x-request-id", "shed-1234"),
+        ],
+    )
+    access = [line for line in logs.lines() if line["logger"] == "gateway.access"]
+    assert [(a["path"], a["status"], a["request_id"]) for a in access] == [
+        ("/.well-known/jwks.json", 503, "shed-1234"),
+        ("/graphql", 200, access[1]["request_id"]),
+    ]
+    found = samples(container.observability.metrics.render().decode())
+    shed_series = labels(method="GET", route="unmatched", status="503")
+    assert found.get(("gateway_http_requests_total", shed_series)) == 1
+
+
+async def test_a_websocket_gets_its_ids_and_its_messages_pass_untouched() -> None:
+    seen: list[dict[str, object]] = []
+    sent: list[Message] = []
+    accept: Message = {"type": "websocket.accept", "headers": [(b"x-own", b"1")]}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope["state"]))
+        await send(dict(accept))
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    edge = EdgeMiddleware(app, metrics=Metrics())
+    await edge(_scope("websocket", "/graphql", [(b"x-request-id", b"ws-12345678")]), receive, send)
+    assert (seen, sent) == (
+        [{"request_id": "ws-12345678", "client_ip": "203.0.113.9", "client_scheme": "http"}],
+        [accept],
+    )
+
+
+async def test_lifespan_passes_straight_through() -> None:
+    scopes: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scopes.append(scope)
+
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    await EdgeMiddleware(app, metrics=Metrics())({"type": "lifespan"}, receive, send)
+    assert scopes == [{"type": "lifespan"}]
