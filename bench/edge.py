@@ -4,6 +4,8 @@ Drives `GET /health/live` through the app built by `gateway.app.create_app` (def
 SQLite in a temporary directory, rate limit off) with raw ASGI calls in one event loop,
 and the same through a bare Starlette app with one route, the baseline; then the JWKS
 route, which tracing does not exclude. Each with and without an incoming `traceparent`.
+Last, `POST /graphql` with `{ __typename }`: the edge plus a whole (trivial) GraphQL
+request through Strawberry, for scale.
 Prints microseconds per request (best of `--rounds`) and the ratio to the baseline.
 The routes do little, so the difference is mostly the middleware stack.
 """
@@ -16,6 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,6 +39,22 @@ PATH = "/health/live"
 TRACED_PATH = "/.well-known/jwks.json"
 TRACEPARENT = (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 BASE_HEADERS = ((b"host", b"gateway.test"), (b"user-agent", b"bench-edge"), (b"accept", b"*/*"))
+GRAPHQL_PATH = "/graphql"
+GRAPHQL_BODY = b'{"query":"{ __typename }"}'
+GRAPHQL_HEADERS = (
+    *BASE_HEADERS,
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(GRAPHQL_BODY)).encode()),
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    app: ASGI
+    path: str
+    headers: tuple[tuple[bytes, bytes], ...]
+    method: str = "GET"
+    body: bytes = b""
 
 
 async def _live(_: Request) -> Response:
@@ -46,14 +65,12 @@ def bare_app() -> Starlette:
     return Starlette(routes=[Route(PATH, _live, methods=["GET"])])
 
 
-async def drive(
-    app: ASGI, requests: int, path: str, headers: tuple[tuple[bytes, bytes], ...]
-) -> float:
-    """Seconds for `requests` sequential GETs of `path`; fails on any status but 200."""
+async def drive(case: Case, requests: int) -> float:
+    """Seconds for `requests` sequential requests of `case`; fails on any status but 200."""
     statuses: list[int] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": case.body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -65,26 +82,26 @@ async def drive(
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.4"},
             "http_version": "1.1",
-            "method": "GET",
+            "method": case.method,
             "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
+            "path": case.path,
+            "raw_path": case.path.encode(),
             "root_path": "",
             "query_string": b"",
-            "headers": list(headers),
+            "headers": list(case.headers),
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
         }
-        await app(scope, receive, send)
+        await case.app(scope, receive, send)
     elapsed = time.perf_counter() - started
     if set(statuses) != {200} or len(statuses) != requests:
         raise SystemExit(f"unexpected statuses: {sorted(set(statuses))}")
     return elapsed
 
 
-async def best_us(app: ASGI, requests: int, rounds: int, path: str, headers: Any) -> float:
-    await drive(app, min(requests, 1000), path, headers)  # warm-up: middleware stack, caches
-    best = min([await drive(app, requests, path, headers) for _ in range(rounds)])
+async def best_us(case: Case, requests: int, rounds: int) -> float:
+    await drive(case, min(requests, 1000))  # warm-up: middleware stack, caches
+    best = min([await drive(case, requests) for _ in range(rounds)])
     return best / requests * 1e6
 
 
@@ -100,19 +117,19 @@ async def run(requests: int, rounds: int, log_level: str, tmp: Path, logs: Binar
     bare = bare_app()
     traced = (*BASE_HEADERS, TRACEPARENT)
     cases = {
-        f"bare starlette {PATH}": (bare, PATH, BASE_HEADERS),
-        f"gateway {PATH}": (gateway, PATH, BASE_HEADERS),
-        f"gateway {PATH} + traceparent": (gateway, PATH, traced),
-        f"gateway {TRACED_PATH}": (gateway, TRACED_PATH, BASE_HEADERS),
-        f"gateway {TRACED_PATH} + traceparent": (gateway, TRACED_PATH, traced),
+        f"bare starlette {PATH}": Case(bare, PATH, BASE_HEADERS),
+        f"gateway {PATH}": Case(gateway, PATH, BASE_HEADERS),
+        f"gateway {PATH} + traceparent": Case(gateway, PATH, traced),
+        f"gateway {TRACED_PATH}": Case(gateway, TRACED_PATH, BASE_HEADERS),
+        f"gateway {TRACED_PATH} + traceparent": Case(gateway, TRACED_PATH, traced),
+        f"gateway POST {GRAPHQL_PATH} {{ __typename }}": Case(
+            gateway, GRAPHQL_PATH, GRAPHQL_HEADERS, "POST", GRAPHQL_BODY
+        ),
     }
     async with gateway.router.lifespan_context(gateway):
-        results = {
-            name: await best_us(app, requests, rounds, path, headers)
-            for name, (app, path, headers) in cases.items()
-        }
+        results = {name: await best_us(case, requests, rounds) for name, case in cases.items()}
     baseline = results[f"bare starlette {PATH}"]
-    print(f"{requests} GETs per case, best of {rounds}, LOG_LEVEL={log_level}")
+    print(f"{requests} requests per case, best of {rounds}, LOG_LEVEL={log_level}")
     for name, us in results.items():
         print(f"  {name:<46} {us:7.1f} µs/request {us / baseline:6.2f}x bare")
 
