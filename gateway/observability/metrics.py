@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
@@ -221,6 +222,17 @@ class Metrics:
         event.listen(engine.sync_engine, "before_cursor_execute", before_cursor_execute)
 
 
+@contextmanager
+def counting_statements() -> Iterator[_StatementCount]:
+    """Counts the SQL statements sent within (dataloader tasks included) for one operation."""
+    counter = _StatementCount()
+    token = _OPERATION_STATEMENTS.set(counter)
+    try:
+        yield counter
+    finally:
+        _OPERATION_STATEMENTS.reset(token)
+
+
 class OperationMetrics(SchemaExtension):
     """Counts each operation by name, type and outcome; its latency, errors and SQL."""
 
@@ -228,13 +240,9 @@ class OperationMetrics(SchemaExtension):
         self._metrics = metrics
 
     def on_operation(self) -> Iterator[None]:
-        counter = _StatementCount()
-        token = _OPERATION_STATEMENTS.set(counter)
         started = time.perf_counter()
-        try:
+        with counting_statements() as counter:
             yield
-        finally:
-            _OPERATION_STATEMENTS.reset(token)
         context, metrics = self.execution_context, self._metrics
         name = metrics.operation_names.label(operations.operation_name(context))
         kind = operations.operation_type(context)

@@ -17,7 +17,7 @@ from typing import Any
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 
-from gateway.observability.metrics import _OPERATION_STATEMENTS, Metrics, _StatementCount
+from gateway.observability.metrics import Metrics, counting_statements
 
 QUERY = "query"
 MAX_CACHED_NAMES = 1_000
@@ -51,14 +51,9 @@ class PreparedObserver:
         self, request_scope: dict[str, Any] | None, name: str | None
     ) -> Iterator[Observation]:
         observation = Observation()
-        counter = _StatementCount()
-        token = _OPERATION_STATEMENTS.set(counter)
         started = time.perf_counter()
-        try:
-            with self._traced(name):
-                yield observation
-        finally:
-            _OPERATION_STATEMENTS.reset(token)
+        with counting_statements() as counter, self._traced(name):
+            yield observation
         if not observation.answered:
             return
         series = self._series.get(name)
