@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from gateway.observability.metrics import Metrics, counting_statements
 
 QUERY = "query"
 MAX_CACHED_NAMES = 1_000
+_NO_SPANS = nullcontext()  # reusable: it holds no state
 
 
 @dataclass(slots=True)
@@ -78,13 +79,14 @@ class PreparedObserver:
         )
 
     def _traced(self, name: str | None) -> AbstractContextManager[object]:
+        if not self._spans:
+            return _NO_SPANS
         spans = ExitStack()
-        if self._spans:
-            title = f"GraphQL {QUERY} {name}" if name else f"GraphQL {QUERY}"
-            span = spans.enter_context(self._tracer.start_as_current_span(title))
-            span.set_attribute("graphql.operation.type", QUERY)
-            span.set_attribute("graphql.operation.prepared", True)
-            if name:
-                span.set_attribute("graphql.operation.name", name)
-            spans.enter_context(self._tracer.start_as_current_span("GraphQL execute"))
+        title = f"GraphQL {QUERY} {name}" if name else f"GraphQL {QUERY}"
+        span = spans.enter_context(self._tracer.start_as_current_span(title))
+        span.set_attribute("graphql.operation.type", QUERY)
+        span.set_attribute("graphql.operation.prepared", True)
+        if name:
+            span.set_attribute("graphql.operation.name", name)
+        spans.enter_context(self._tracer.start_as_current_span("GraphQL execute"))
         return spans
