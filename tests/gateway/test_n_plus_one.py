@@ -42,12 +42,14 @@ async def _admin_sql(statement: str) -> None:
         await admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# Every read path: the resolvers (SQLite; Postgres with the planner off), the read
+# planner, and prepared operations (the same request asked again, on Postgres).
+@pytest.fixture(params=["sqlite", "postgres", "postgres-resolvers"])
 async def seeded(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
 ) -> AsyncIterator[Container]:
     database: str | None = None
-    if request.param == "postgres":
+    if request.param.startswith("postgres"):
         require_service("PostgreSQL", postgres_available)
         database = f"gw_test_nplus1_{os.getpid()}_{secrets.token_hex(4)}"
         await _admin_sql(f'CREATE DATABASE "{database}"')
@@ -60,6 +62,7 @@ async def seeded(
         settings = Settings(
             database={"url": database_url},
             security={"allow_debug_identity": True, "secret_key": "n" * 40},
+            graphql={"planner": request.param != "postgres-resolvers"},
         )
         container = build_container(settings)
         await seed.seed(container.engine, users=60, items=30, orders=600, seed=7)
@@ -93,6 +96,11 @@ async def test_a_nested_query_costs_the_same_statements_for_5_and_50_users(
 ) -> None:
     small, small_orders = await _statements_for(seeded, 5)
     large, large_orders = await _statements_for(seeded, 50)
+    # Asked again: answered as prepared operations where the planner answered first.
+    again = [(await _statements_for(seeded, n))[0] for n in (5, 50)]
     assert large_orders > small_orders > 0
     assert small == large
+    assert again == [small, large]
+    if seeded.prepared is not None:  # the planner's path: both asked-again were prepared
+        assert seeded.prepared.hits == 2
     assert large <= MAX_STATEMENTS
