@@ -32,7 +32,7 @@ from gateway.cost_budget import PAID, CostBudget, Paid, report
 from resolvers.context import Context
 from schema.planner import plan
 from schema.planner.compile import scope_for
-from schema.planner.extension import PLANNED, PlanCache, PlanKey, Planned
+from schema.planner.extension import PLANNED, PREPARE_AS, PlanCache, PlanKey, Planned
 
 type Fetch = Callable[[plan.Plan, plan.Scope], Awaitable[dict[str, str]]]
 # Extensions that change with every request; the rest of `extensions` is the key's.
@@ -119,12 +119,14 @@ class PreparedOperations:
     ) -> dict[str, Any] | None:
         """The response body, or None when the full path must run."""
         # A batch shares one context: nothing left over from the previous operation.
-        context.extras.pop(PLANNED, None)
-        context.extras.pop(PAID, None)
+        for leftover in (PLANNED, PAID, PREPARE_AS):
+            context.extras.pop(leftover, None)
         key = PlanCache.key(query, operation_name, variables, context.principal)
         prepared = self._entries.get(key) if key is not None else None
         if key is None or prepared is None:
             self.misses += 1
+            if key is not None:  # the full path runs: file its planned answer under this key
+                context.extras[PREPARE_AS] = key
             return None
         planned = prepared.planned
         extensions = dict(prepared.extensions)

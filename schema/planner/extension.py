@@ -39,7 +39,10 @@ log = structlog.get_logger("gateway.planner")
 RAW_JSON = "planner.raw_json"
 # Set to True in `Context.extras` by a transport that wants planned `data` as Python values.
 DECODED_JSON = "planner.decoded_json"
-# Where the planner leaves a `Planned` record of the operation it answered.
+# Set by the caller that wants a record of a planned answer: the key to file it under
+# (its own: the HTTP endpoint keys by the operation name as sent, before parsing).
+PREPARE_AS = "planner.prepare_as"
+# Where the planner then leaves the `Planned` record of the operation it answered.
 PLANNED = "planner.planned"
 
 type Fetch = Callable[[plan.Plan, plan.Scope], Awaitable[dict[str, str]]]
@@ -140,10 +143,8 @@ class ReadPlanner(SchemaExtension):
             return None
         if not isinstance(principal, Principal) or context.query is None:
             return None
-        # The name as the client sent it (None when left out), as the HTTP endpoint
-        # sees it before parsing: Strawberry keeps it only in a private attribute.
-        provided: str | None = getattr(context, "_provided_operation_name", None)
-        key = PlanCache.key(context.query, provided, context.variables, principal)
+        prepare_as = extras.pop(PREPARE_AS, None)
+        key = PlanCache.key(context.query, context.operation_name, context.variables, principal)
         if key is None:
             return None
         found = self.cache.plan(
@@ -166,7 +167,10 @@ class ReadPlanner(SchemaExtension):
                 operation_name=context.operation_name,
             )
             return None
-        extras[PLANNED] = Planned(key, found, execution_cost(context), context.operation_name)
+        if prepare_as is not None:
+            extras[PLANNED] = Planned(
+                prepare_as, found, execution_cost(context), context.operation_name
+            )
         if extras.get(RAW_JSON):
             return {name: orjson.Fragment(text) for name, text in texts.items()}
         return {name: orjson.loads(text) for name, text in texts.items()}

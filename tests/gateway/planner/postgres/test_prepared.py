@@ -266,3 +266,25 @@ async def test_a_constant_answer_is_prepared_without_fetching(
     assert planned.count == 1  # only the full path's planner fetched (no SQL: constants)
     assert [answer.body["data"] for answer in answers] == [{"__typename": "Query"}] * 3
     assert answers[1].body == answers[0].body
+
+
+async def test_each_operation_of_a_document_is_prepared_apart(
+    planner_on: Gateway, executions: Executions
+) -> None:
+    document = (
+        "query Two { items(first: 2) { edges { node { sku } } } } "
+        "query Three { items(first: 3) { edges { node { sku } } } }"
+    )
+
+    async def sizes() -> list[int]:
+        found = []
+        for name in ("Two", "Three"):
+            answer = await planner_on.client.post(
+                "/graphql", json={"query": document, "operationName": name}
+            )
+            found.append(len(answer.json()["data"]["items"]["edges"]))
+        return found
+
+    assert await sizes() == [2, 3]
+    assert await sizes() == [2, 3]
+    assert executions.count == 2  # each operation ran the full path once
