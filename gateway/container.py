@@ -158,6 +158,7 @@ def prepared_operations(
         PreparedObserver(observability.metrics, observability.tracing.tracer),
         budget=cost_budget(settings.rate_limit, limiter) if limiter is not None else None,
         report_budget=settings.rate_limit.report_budget,
+        timeout_seconds=settings.graphql.execution_timeout_seconds,
     )
 
 

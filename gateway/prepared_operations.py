@@ -18,6 +18,7 @@ caller the object-level rules refuse, an argument the SQL refuses, a planner fau
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -85,8 +86,10 @@ class PreparedOperations:
         budget: CostBudget | None = None,
         report_budget: bool = True,
         maxsize: int = 1_000,
+        timeout_seconds: float = 10.0,
     ) -> None:
         self._fetch, self._observer = fetch, observer
+        self._timeout = timeout_seconds
         self._budget, self._report_budget = budget, report_budget
         self._entries: OrderedDict[PlanKey, Prepared] = OrderedDict()
         self._maxsize = maxsize
@@ -165,7 +168,12 @@ class PreparedOperations:
         self, key: PlanKey, planned: Planned, principal: Principal
     ) -> dict[str, Any] | None:
         try:
-            texts = await self._fetch(planned.plan, scope_for(principal, planned.plan.rules))
+            # The operation's execution timeout, around the only wait that can be long;
+            # the caller answers TIMEOUT when it fires, as for the full path.
+            async with asyncio.timeout(self._timeout):
+                texts = await self._fetch(planned.plan, scope_for(principal, planned.plan.rules))
+        except TimeoutError:
+            raise
         except Exception:
             # Refused by a rule or the SQL, or a planner fault: the full path answers
             # (and logs a fault); this entry is not trusted again.

@@ -6,8 +6,10 @@ are those of the full path; anything unusual goes back to the full path.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -288,3 +290,37 @@ async def test_each_operation_of_a_document_is_prepared_apart(
     assert await sizes() == [2, 3]
     assert await sizes() == [2, 3]
     assert executions.count == 2  # each operation ran the full path once
+
+
+async def test_a_slow_prepared_fetch_is_cancelled_at_the_execution_timeout(
+    planner_database_url: str,
+) -> None:
+    settings = settings_for(planner_database_url, planner=True).model_copy(deep=True)
+    settings.graphql.execution_timeout_seconds = 0.2
+    container = build_container(settings)
+    assert container.prepared is not None
+    transport = httpx.ASGITransport(app=create_app(settings, container))
+    query = {"query": "{ items(first: 1) { totalCount } }"}
+    cancelled = asyncio.Event()
+
+    async def hangs(*_args: Any) -> dict[str, str]:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return {}
+
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            assert "errors" not in (await client.post("/graphql", json=query)).json()
+            container.prepared._fetch = hangs  # the database stops answering
+            started = time.monotonic()
+            response = await client.post("/graphql", json=query)
+            elapsed = time.monotonic() - started
+    finally:
+        await container.aclose()
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["extensions"]["code"] == "TIMEOUT"
+    assert cancelled.is_set()
+    assert 0.2 <= elapsed < 1.0
