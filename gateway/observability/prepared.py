@@ -9,26 +9,18 @@ validate phase to record, only the execution.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 
-from gateway.observability.metrics import Metrics, counting_statements
+from gateway.observability.metrics import CountingStatements, Metrics
 
 QUERY = "query"
 MAX_CACHED_NAMES = 1_000
 _NO_SPANS = nullcontext()  # reusable: it holds no state
-
-
-@dataclass(slots=True)
-class Observation:
-    """Set `answered` once the operation has its answer; otherwise nothing is recorded."""
-
-    answered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +39,28 @@ class PreparedObserver:
         # Each name's metric series, looked up once (a `labels()` call is a locked lookup).
         self._series: dict[str | None, _Series] = {}
 
-    @contextmanager
     def prepared_operation(
         self, request_scope: dict[str, Any] | None, name: str | None
-    ) -> Iterator[Observation]:
-        observation = Observation()
-        started = time.perf_counter()
-        with counting_statements() as counter, self._traced(name):
-            yield observation
-        if not observation.answered:
-            return
+    ) -> Observation:
+        """Use as `with observer.prepared_operation(scope, name) as observation:`."""
+        return Observation(self, request_scope, name)
+
+    def record(
+        self,
+        request_scope: dict[str, Any] | None,
+        name: str | None,
+        seconds: float,
+        statements: int,
+    ) -> None:
+        """An answered operation: its metrics and its access-log annotation."""
         series = self._series.get(name)
         if series is None:
             series = self._series_for(name)
             if len(self._series) < MAX_CACHED_NAMES:  # names come from clients: bounded
                 self._series[name] = series
         series.operations.inc()
-        series.duration.observe(time.perf_counter() - started)
-        series.statements.observe(counter.value)
+        series.duration.observe(seconds)
+        series.statements.observe(statements)
         if isinstance(request_scope, dict):
             state: dict[str, Any] = request_scope.setdefault("state", {})
             state.setdefault("graphql_operations", []).append((name, QUERY))
@@ -78,7 +74,7 @@ class PreparedObserver:
             metrics.sql_statements_per_operation.labels(label, QUERY),
         )
 
-    def _traced(self, name: str | None) -> AbstractContextManager[object]:
+    def traced(self, name: str | None) -> AbstractContextManager[object]:
         if not self._spans:
             return _NO_SPANS
         spans = ExitStack()
@@ -90,3 +86,46 @@ class PreparedObserver:
             span.set_attribute("graphql.operation.name", name)
         spans.enter_context(self._tracer.start_as_current_span("GraphQL execute"))
         return spans
+
+
+class Observation:
+    """One prepared operation under observation: set `answered` once it has its answer.
+
+    Only an answered operation is recorded; one handed back to the full path is
+    recorded there. A plain class, not a generator: it runs on every prepared answer.
+    """
+
+    __slots__ = (
+        "_counting",
+        "_name",
+        "_observer",
+        "_scope",
+        "_spans",
+        "_started",
+        "_statements",
+        "answered",
+    )
+
+    def __init__(
+        self, observer: PreparedObserver, scope: dict[str, Any] | None, name: str | None
+    ) -> None:
+        self._observer, self._scope, self._name = observer, scope, name
+        self._counting = CountingStatements()
+        self.answered = False
+
+    def __enter__(self) -> Observation:
+        self._started = time.perf_counter()
+        self._statements = self._counting.__enter__()
+        # Spans start here (`traced` enters them), so they cover exactly the block.
+        self._spans = self._observer.traced(self._name)
+        self._spans.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            self._spans.__exit__(*exc_info)
+        finally:
+            self._counting.__exit__(*exc_info)
+        if self.answered and exc_info[0] is None:
+            seconds = time.perf_counter() - self._started
+            self._observer.record(self._scope, self._name, seconds, self._statements.value)
