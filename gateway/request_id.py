@@ -6,7 +6,7 @@ The edge (`gateway.edge`) stores the id in `scope["state"]` and echoes it on the
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from collections.abc import Iterable
 
 from starlette.types import Scope
@@ -16,6 +16,11 @@ HEADER_KEY = HEADER.encode()
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
+def new_request_id() -> str:
+    """32 random hex digits, as `uuid4().hex` but without building a UUID (every request)."""
+    return secrets.token_hex(16)
+
+
 def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The last incoming X-Request-ID when well-formed, else a fresh one (32 hex digits)."""
     incoming = b""
@@ -23,12 +28,12 @@ def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
         if name == HEADER_KEY:
             incoming = value  # the last one, as before
     text = incoming.decode("latin-1")
-    return text if _VALID.match(text) else uuid.uuid4().hex
+    return text if _VALID.match(text) else new_request_id()
 
 
 def request_id_of(scope: Scope) -> str:
     """The id the edge stored for this request (a fresh one if it did not run)."""
     state = scope.setdefault("state", {})
     if "request_id" not in state:
-        state["request_id"] = uuid.uuid4().hex
+        state["request_id"] = new_request_id()
     return str(state["request_id"])
