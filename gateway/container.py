@@ -23,7 +23,7 @@ from domain.services.orders import OrderService
 from domain.services.users import UserService
 from gateway.auth.passwords import Argon2PasswordHasher
 from gateway.auth.tokens import JwtTokenService, SigningKey
-from gateway.cost_budget import cost_budget, cost_budget_extension
+from gateway.cost_budget import CostBudget, cost_budget, cost_budget_extension
 from gateway.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
 from gateway.login_throttle import login_throttle
 from gateway.observability import Observability, build_observability
@@ -39,7 +39,7 @@ from persistence.revocation import InMemoryRevocationStore, RedisRevocationStore
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import Services
 from schema import SchemaOptions, build_schema
-from schema.planner.extension import PlanCache, planner_extension
+from schema.planner.extension import planner_extension
 
 
 @dataclass
@@ -142,21 +142,21 @@ def planner_on(settings: Settings, engine: AsyncEngine) -> bool:
 
 def read_planner(read_model: SqlReadModel | None) -> list[Callable[[], SchemaExtension]]:
     """The read planner's extension (last: limits and budgets refuse first)."""
-    return [] if read_model is None else [planner_extension(read_model.fetch, PlanCache())]
+    return [] if read_model is None else [planner_extension(read_model.fetch)]
 
 
 def prepared_operations(
     settings: Settings,
     read_model: SqlReadModel | None,
     observability: Observability,
-    limiter: Limiter | None,
+    budget: CostBudget | None,
 ) -> PreparedOperations | None:
     if read_model is None or not settings.graphql.prepared_operations:
         return None
     return PreparedOperations(
         read_model.fetch,
         PreparedObserver(observability.metrics, observability.tracing.tracer),
-        budget=cost_budget(settings.rate_limit, limiter) if limiter is not None else None,
+        budget=budget,
         report_budget=settings.rate_limit.report_budget,
         timeout_seconds=settings.graphql.execution_timeout_seconds,
     )
@@ -194,6 +194,8 @@ def build_container(settings: Settings, observability: Observability | None = No
         accounts=accounts,
     )
     read_model = SqlReadModel(engine) if planner_on(settings, engine) else None
+    # One budget, debited by the schema extension and by prepared operations alike.
+    budget = cost_budget(settings.rate_limit, limiter) if limiter is not None else None
     authenticator: Authenticator = BearerAuthenticator(accounts, registry)
     if settings.security.allow_debug_identity:
         authenticator = DebugHeaderAuthenticator(uow, registry, authenticator)
@@ -206,7 +208,9 @@ def build_container(settings: Settings, observability: Observability | None = No
         schema=build_schema(
             schema_options(settings),
             extra_extensions=(
-                [cost_budget_extension(settings.rate_limit, limiter)] if limiter is not None else []
+                [cost_budget_extension(budget, report=settings.rate_limit.report_budget)]
+                if budget is not None
+                else []
             )
             + read_planner(read_model),
             observers=observability.schema_observers(),
@@ -217,5 +221,5 @@ def build_container(settings: Settings, observability: Observability | None = No
         registry=registry,
         redis=redis,
         limiter=limiter,
-        prepared=prepared_operations(settings, read_model, observability, limiter),
+        prepared=prepared_operations(settings, read_model, observability, budget),
     )

@@ -89,13 +89,9 @@ class CostBudgetExtension(SchemaExtension):
         return {"rateLimit": self._report} if self.report and self._report is not None else {}
 
 
-def cost_budget_extension(
-    settings: RateLimitSettings, limiter: Limiter
-) -> Callable[[], SchemaExtension]:
-    """The schema extension with the budgets the settings give."""
-    return partial(
-        CostBudgetExtension, budget=cost_budget(settings, limiter), report=settings.report_budget
-    )
+def cost_budget_extension(budget: CostBudget, *, report: bool) -> Callable[[], SchemaExtension]:
+    """The schema extension debiting `budget` (shared with prepared operations)."""
+    return partial(CostBudgetExtension, budget=budget, report=report)
 
 
 def cost_budget(settings: RateLimitSettings, limiter: Limiter) -> CostBudget:

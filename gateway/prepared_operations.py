@@ -131,6 +131,7 @@ class PreparedOperations:
             if key is not None:  # the full path runs: file its planned answer under this key
                 context.extras[PREPARE_AS] = key
             return None
+        self._entries.move_to_end(key)  # least recently used goes first
         planned = prepared.planned
         extensions = dict(prepared.extensions)
         if self._budget is not None:

@@ -324,3 +324,20 @@ async def test_a_slow_prepared_fetch_is_cancelled_at_the_execution_timeout(
     assert response.json()["errors"][0]["extensions"]["code"] == "TIMEOUT"
     assert cancelled.is_set()
     assert 0.2 <= elapsed < 1.0
+
+
+async def test_the_least_recently_used_entry_is_the_one_forgotten(
+    planner_on: Gateway, executions: Executions
+) -> None:
+    assert planner_on.container.prepared is not None
+    planner_on.container.prepared._maxsize = 2
+    first, second, third = (
+        f"query Q{n} {{ items(first: {n}) {{ totalCount }} }}" for n in (1, 2, 3)
+    )
+    for query in (first, second, first, third):  # `first` used again before `third` comes
+        await planner_on.ask(query, {}, ADMIN)
+    assert executions.count == 3
+    await planner_on.ask(first, {}, ADMIN)  # still prepared
+    assert executions.count == 3
+    await planner_on.ask(second, {}, ADMIN)  # forgotten: the full path again
+    assert executions.count == 4
