@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from aiodataloader import DataLoader
 
@@ -37,7 +37,7 @@ def _unobserved(_loader: str, _size: int) -> AbstractContextManager[object]:
     return nullcontext()
 
 
-def _observed(loader: Any, name: str, observe: BatchObserver) -> Any:
+def _observed[L: DataLoader[Any, Any]](loader: L, name: str, observe: BatchObserver) -> L:
     batch_load = loader.batch_load_fn
 
     async def observed_batch(keys: list[Any]) -> list[Any]:
@@ -46,6 +46,12 @@ def _observed(loader: Any, name: str, observe: BatchObserver) -> Any:
 
     loader.batch_load_fn = observed_batch
     return loader
+
+
+class _GetMany[T](Protocol):
+    """A service's batched read for one principal (`get_many`)."""
+
+    async def get_many(self, principal: Principal, ids: Sequence[int]) -> Mapping[int, T]: ...
 
 
 class _ByIdLoader[T](DataLoader[int, T | None]):
@@ -118,33 +124,32 @@ class Loaders:
         self._principal, self._observe = principal, observe
         self._users, self._items, self._orders = users, items, orders
 
+    def _by_id[T](self, service: _GetMany[T], name: str) -> DataLoader[int, T | None]:
+        principal = self._principal
+        loader = _ByIdLoader(lambda ids: service.get_many(principal, ids))
+        return _observed(loader, name, self._observe)
+
     @cached_property
     def users(self) -> DataLoader[int, User | None]:
-        service, principal = self._users, self._principal
-        loader = _ByIdLoader(lambda ids: service.get_many(principal, ids))
-        return _observed(loader, "users", self._observe)  # type: ignore[no-any-return]
+        return self._by_id(self._users, "users")
 
     @cached_property
     def items(self) -> DataLoader[int, Item | None]:
-        service, principal = self._items, self._principal
-        loader = _ByIdLoader(lambda ids: service.get_many(principal, ids))
-        return _observed(loader, "items", self._observe)  # type: ignore[no-any-return]
+        return self._by_id(self._items, "items")
 
     @cached_property
     def orders(self) -> DataLoader[int, Order | None]:
-        service, principal = self._orders, self._principal
-        loader = _ByIdLoader(lambda ids: service.get_many(principal, ids))
-        return _observed(loader, "orders", self._observe)  # type: ignore[no-any-return]
+        return self._by_id(self._orders, "orders")
 
     @cached_property
     def customer_orders(self) -> DataLoader[CustomerOrdersKey, Page[Order]]:
         loader = _CustomerOrdersLoader(self._orders, self._principal)
-        return _observed(loader, "customer_orders", self._observe)  # type: ignore[no-any-return]
+        return _observed(loader, "customer_orders", self._observe)
 
     @cached_property
     def customer_order_counts(self) -> DataLoader[CustomerCountKey, int]:
         loader = _CustomerOrderCountLoader(self._orders, self._principal)
-        return _observed(loader, "customer_order_counts", self._observe)  # type: ignore[no-any-return]
+        return _observed(loader, "customer_order_counts", self._observe)
 
 
 def build_loaders(
