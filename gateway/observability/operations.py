@@ -48,6 +48,18 @@ def error_code(error: GraphQLError) -> str:
     return str((error.extensions or {}).get("code", "INTERNAL_SERVER_ERROR"))
 
 
+def annotate(request_scope: Any, name: str | None, kind: str) -> None:
+    """Lists the operation in the request's `scope["state"]`, where the access log reads it."""
+    if isinstance(request_scope, dict):
+        state: dict[str, Any] = request_scope.setdefault("state", {})
+        state.setdefault("graphql_operations", []).append((name, kind))
+
+
+def span_name(kind: str, name: str | None) -> str:
+    """`GraphQL query Name` (or `GraphQL query` for an anonymous operation)."""
+    return f"GraphQL {kind} {name}" if name else f"GraphQL {kind}"
+
+
 class OperationAnnotation(SchemaExtension):
     """Records each operation's name and type in the request's ASGI `scope["state"]`.
 
@@ -57,9 +69,8 @@ class OperationAnnotation(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         request: Any = getattr(self.execution_context.context, "request", None)
-        scope = getattr(request, "scope", None)
-        if isinstance(scope, dict):
-            state: dict[str, Any] = scope.setdefault("state", {})
-            state.setdefault("graphql_operations", []).append(
-                (operation_name(self.execution_context), operation_type(self.execution_context))
-            )
+        annotate(
+            getattr(request, "scope", None),
+            operation_name(self.execution_context),
+            operation_type(self.execution_context),
+        )

@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
 
+from gateway.observability import operations
 from gateway.observability.metrics import CountingStatements, Metrics
 
 QUERY = "query"
@@ -61,9 +62,7 @@ class PreparedObserver:
         series.operations.inc()
         series.duration.observe(seconds)
         series.statements.observe(statements)
-        if isinstance(request_scope, dict):
-            state: dict[str, Any] = request_scope.setdefault("state", {})
-            state.setdefault("graphql_operations", []).append((name, QUERY))
+        operations.annotate(request_scope, name, QUERY)
 
     def _series_for(self, name: str | None) -> _Series:
         metrics = self._metrics
@@ -78,8 +77,9 @@ class PreparedObserver:
         if not self._spans:
             return _NO_SPANS
         spans = ExitStack()
-        title = f"GraphQL {QUERY} {name}" if name else f"GraphQL {QUERY}"
-        span = spans.enter_context(self._tracer.start_as_current_span(title))
+        span = spans.enter_context(
+            self._tracer.start_as_current_span(operations.span_name(QUERY, name))
+        )
         span.set_attribute("graphql.operation.type", QUERY)
         span.set_attribute("graphql.operation.prepared", True)
         if name:

@@ -90,7 +90,7 @@ class OperationTracing(SchemaExtension):
             yield
             context = self.execution_context
             name, kind = operations.operation_name(context), operations.operation_type(context)
-            span.update_name(f"GraphQL {kind} {name}" if name else f"GraphQL {kind}")
+            span.update_name(operations.span_name(kind, name))
             span.set_attribute("graphql.operation.type", kind)
             if name:
                 span.set_attribute("graphql.operation.name", name)
