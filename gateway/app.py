@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 import structlog
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from starlette.types import Scope
 from domain.errors import UnauthenticatedError
 from gateway.client_ip import client_ip_of
 from gateway.container import Container, build_container
+from gateway.direct_route import DirectRoute
 from gateway.edge import EdgeMiddleware
 from gateway.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
 from gateway.graphql_http import GraphQLHTTPEndpoint, RequestError
@@ -28,6 +28,7 @@ from gateway.load_shedding import LoadSheddingMiddleware
 from gateway.persisted_queries import build_persisted_queries
 from gateway.rate_limit_http import request_rate_limit
 from gateway.realtime import build_realtime
+from gateway.request_headers import header_map
 from gateway.request_id import request_id_of
 from gateway.rest import RestApi
 from gateway.settings import Settings, load_settings
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         # Once per request: the rate limiter and the GraphQL context share the result.
         state = scope.setdefault("state", {})
         if "identity" not in state:
-            state["identity"] = await built.authenticator.authenticate(Headers(scope=scope))
+            state["identity"] = await built.authenticator.authenticate(header_map(scope))
         identity: Identity = state["identity"]
         return identity
 
@@ -140,9 +141,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def jwks(_: Request) -> Response:
         return JSONResponse(built.tokens.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
+    graphql_route = Route(GRAPHQL_PATH, endpoint)
     routes: list[BaseRoute] = [
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
-        Route(GRAPHQL_PATH, endpoint.handle, methods=["GET", "POST"]),
+        graphql_route,
         realtime.route,
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", readiness.handle, methods=["GET"]),
@@ -183,6 +185,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         middleware.append(
             request_rate_limit(settings.rate_limit, built.limiter, user_of, GRAPHQL_PATH)
         )
+    # Innermost, after every limit: the GraphQL path's own shortcut past the router.
+    middleware.append(Middleware(DirectRoute, route=graphql_route))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.container = built
     app.state.readiness = readiness

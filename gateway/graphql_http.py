@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import strawberry
 from graphql import GraphQLError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gateway.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
+from gateway.request_headers import header_map
 from resolvers.context import Context
 from schema import errors as error_table
 from schema.planner import extension as planner
@@ -31,6 +33,9 @@ if TYPE_CHECKING:  # gateway.prepared_operations imports the cost budget, which 
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST"})
+ALLOW = "GET, POST"
+_CONTENT_TYPES = {media: f"{media}; charset=utf-8".encode() for media in (JSON, GRAPHQL_RESPONSE)}
 
 type ContextFactory = Callable[[Request], Awaitable[Context]]
 
@@ -113,7 +118,13 @@ def _check_params(params: Any) -> dict[str, Any]:
 
 
 class GraphQLHTTPEndpoint:
-    """The `/graphql` HTTP endpoint; GraphiQL is rendered by `ide` when given."""
+    """The `/graphql` HTTP endpoint, as an ASGI app; GraphiQL is rendered by `ide` when given.
+
+    An ASGI app rather than a Starlette request handler: every method reaches it (the
+    405 is a GraphQL error body with `Allow`), and the hot path builds no `Response`
+    and reads the body and headers once, without Starlette's per-lookup decoding.
+    HEAD is GET without a body (the server drops it).
+    """
 
     def __init__(
         self,
@@ -136,32 +147,49 @@ class GraphQLHTTPEndpoint:
         self._persisted = persisted_queries
         self._prepared = prepared
 
-    async def handle(self, request: Request) -> Response:
-        if self._ide is not None and self._wants_ide(request):
-            return await self._ide(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        headers = header_map(scope)
+        if self._ide is not None and self._wants_ide(request, headers):
+            response = await self._ide(request)
+            await response(scope, receive, send)
+            return
         media = JSON
         try:
-            media = negotiate(request.headers.get("accept"))
-            payload = await self._read(request)
+            if request.method not in ALLOWED_METHODS:
+                raise RequestError(
+                    405,
+                    f"{request.method} is not allowed here: use GET or POST",
+                    "METHOD_NOT_ALLOWED",
+                    {"Allow": ALLOW},
+                )
+            media = negotiate(headers.get("accept"))
+            payload = await self._read(request, headers)
             context = await self._context_factory(request)
             if isinstance(payload, list):
                 results = [await self._execute_one(request, p, context, media) for p in payload]
-                return self._respond([body for body, _ in results], 200, media)
-            body, status = await self._execute_one(request, payload, context, media)
-            return self._respond(body, status, media)
+                body: Any = [body for body, _ in results]
+                status = 200
+            else:
+                body, status = await self._execute_one(request, payload, context, media)
+            await _send_json(send, body, status, media)
         except RequestError as exc:
-            return self._respond(_error_body(str(exc), exc.code), exc.status, media, exc.headers)
+            await _send_json(send, _error_body(str(exc), exc.code), exc.status, media, exc.headers)
+        except ClientDisconnect:
+            return  # nobody to answer; the edge counts it as never answered
 
     @staticmethod
-    def _wants_ide(request: Request) -> bool:
+    def _wants_ide(request: Request, headers: dict[str, str]) -> bool:
         return (
             request.method == "GET"
             and "query" not in request.query_params
-            and "text/html" in request.headers.get("accept", "")
+            and "text/html" in headers.get("accept", "")
         )
 
-    async def _read(self, request: Request) -> dict[str, Any] | list[dict[str, Any]]:
-        if request.method == "GET":
+    async def _read(
+        self, request: Request, headers: dict[str, str]
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        if request.method != "POST":
             params = request.query_params
             return _check_params(
                 {
@@ -171,14 +199,12 @@ class GraphQLHTTPEndpoint:
                     "extensions": _json_param(params.get("extensions"), "extensions"),
                 }
             )
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
             raise RequestError(
                 415, "send the GraphQL request as application/json", "UNSUPPORTED_MEDIA_TYPE"
             )
-        body = await request.body()
-        if len(body) > self._max_body_bytes:
-            raise RequestError(413, "the request body is too large", "PAYLOAD_TOO_LARGE")
+        body = await _read_body(request.receive, self._max_body_bytes)
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -207,7 +233,7 @@ class GraphQLHTTPEndpoint:
                 return _error_body(str(exc), exc.code), 400 if media == GRAPHQL_RESPONSE else 200
         allowed = (
             {OperationType.QUERY}
-            if request.method == "GET"
+            if request.method != "POST"
             else {OperationType.QUERY, OperationType.MUTATION}
         )
         # This endpoint writes `data` with orjson, so planned answers (pre-encoded JSON
@@ -245,7 +271,7 @@ class GraphQLHTTPEndpoint:
             )
             return {"data": None, **body}, 200
         except InvalidOperationTypeError as exc:
-            if request.method == "GET" and exc.operation_type is OperationType.MUTATION:
+            if request.method != "POST" and exc.operation_type is OperationType.MUTATION:
                 raise RequestError(
                     405,
                     "mutations are only accepted over POST",
@@ -300,17 +326,6 @@ class GraphQLHTTPEndpoint:
         )
         return 400 if request_error else 200
 
-    @staticmethod
-    def _respond(
-        body: Any, status: int, media: str, headers: dict[str, str] | None = None
-    ) -> Response:
-        return Response(
-            orjson.dumps(body),
-            status_code=status,
-            media_type=f"{media}; charset=utf-8",
-            headers=headers,
-        )
-
 
 def _formatted(error: GraphQLError, context: Context) -> dict[str, Any]:
     formatted: dict[str, Any] = dict(error.formatted)
@@ -322,3 +337,34 @@ def _formatted(error: GraphQLError, context: Context) -> dict[str, Any]:
         formatted["message"] = "Internal server error"
     formatted["extensions"] = extensions
     return formatted
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; RequestError(413) as soon as it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, "the request body is too large", "PAYLOAD_TOO_LARGE")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send_json(
+    send: Send, body: Any, status: int, media: str, headers: dict[str, str] | None = None
+) -> None:
+    content = orjson.dumps(body)
+    raw = [
+        (b"content-type", _CONTENT_TYPES[media]),
+        (b"content-length", str(len(content)).encode("latin-1")),
+    ]
+    if headers:
+        raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": content})

@@ -27,7 +27,11 @@ class Identity:
 
     @classmethod
     def anonymous(cls) -> Identity:
-        return cls(Principal.anonymous())
+        return _ANONYMOUS
+
+
+# Both frozen: one shared value for every request without credentials.
+_ANONYMOUS = Identity(Principal.anonymous())
 
 
 class Authenticator(Protocol):

@@ -5,8 +5,8 @@ The edge (`gateway.edge`) stores the id in `scope["state"]` and echoes it on the
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Iterable
 
 from starlette.types import Scope
@@ -17,8 +17,11 @@ _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
 def new_request_id() -> str:
-    """32 random hex digits, as `uuid4().hex` but without building a UUID (every request)."""
-    return secrets.token_hex(16)
+    """32 random hex digits, as `uuid4().hex` but without building a UUID (every request).
+
+    `os.urandom` directly: `secrets.token_hex` reaches it through three Python calls.
+    """
+    return os.urandom(16).hex()
 
 
 def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:

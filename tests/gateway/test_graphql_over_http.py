@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from tests.gateway.conftest import World, as_user
 
@@ -186,3 +189,35 @@ async def test_health_ready_checks_the_database(client: httpx.AsyncClient) -> No
         200,
         {"status": "ready", "checks": {"database": "ok"}},
     )
+
+
+async def test_other_methods_are_refused_with_405_and_allow(client: httpx.AsyncClient) -> None:
+    response = await client.put("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["errors"][0]["extensions"] == {"code": "METHOD_NOT_ALLOWED"}
+
+
+async def test_head_is_get_without_a_body(client: httpx.AsyncClient) -> None:
+    response = await client.head("/graphql", params={"query": "{ __typename }"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+
+
+async def test_a_body_sent_in_chunks_is_read_whole(client: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (b'{"query": "{ __ty', b"pename }", b'"}'):
+            yield part
+
+    response = await client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert (response.status_code, response.json()) == (200, {"data": {"__typename": "Query"}})
+
+
+async def test_a_request_under_a_root_path_is_routed_as_usual(app: Starlette) -> None:
+    # The shortcut past the router only takes the exact path; a proxy prefix goes around.
+    transport = httpx.ASGITransport(app=app, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        response = await http.post("/api/graphql", json={"query": "{ __typename }"})
+    assert (response.status_code, response.json()) == (200, {"data": {"__typename": "Query"}})
