@@ -19,12 +19,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import structlog
 from opentelemetry import context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client_ip import TrustedProxies, client_of
-from gateway.observability.logging import AccessLog, bind_request_ids
+from gateway.observability.logging import AccessLog, bind_request_ids, unbind_request_ids
 from gateway.observability.metrics import HttpMetrics, Metrics
 from gateway.observability.tracing import incoming_trace_context
 from gateway.request_id import HEADER_KEY, request_id_from
@@ -99,14 +98,14 @@ class EdgeMiddleware:
 
     async def _observe(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = scope.setdefault("state", {})
-        tokens = bind_request_ids(state.get("request_id"))
+        token = bind_request_ids(str(state["request_id"]))
         try:
             if scope["type"] == "http":
                 await self._answer(scope, receive, send, state)
             else:
                 await self.app(scope, receive, send)
         finally:
-            structlog.contextvars.reset_contextvars(**tokens)
+            unbind_request_ids(token)
 
     async def _answer(
         self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]

@@ -4,7 +4,7 @@ Every line, ours or a library's through the standard `logging` module, passes th
 same redaction: sensitive keys are dropped, JWT-looking strings and bearer
 credentials are cut out of any value, and emails are masked (`a***@example.com`).
 The edge (`gateway.edge`) writes one access line per HTTP request, and binds the
-request and trace ids for every line logged while it runs.
+request id (and with it the trace id) for every line logged while it runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping
-from contextvars import Token
+from contextvars import ContextVar, Token
 from typing import Any, BinaryIO, Final
 
 import orjson
@@ -99,6 +99,7 @@ def _orjson_text(value: Any, **_: Any) -> str:
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
+        add_request_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -205,12 +206,31 @@ def _operations(state: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return names[:200], types
 
 
-def bind_request_ids(request_id: object) -> Mapping[str, Token[Any]]:
-    """Binds the request and trace ids for every line logged until the tokens are reset."""
-    # Tokens rather than `bound_contextvars`, which copies the whole context (~3 µs).
-    return structlog.contextvars.bind_contextvars(
-        request_id=request_id, trace_id=current_trace_id()
-    )
+# The id of the request being served; the edge sets it for the request's duration.
+_REQUEST_ID: ContextVar[str | None] = ContextVar("gateway_request_id", default=None)
+
+
+def bind_request_ids(request_id: str) -> Token[str | None]:
+    """Every line logged until `unbind_request_ids(token)` carries the request and trace ids.
+
+    One context variable rather than structlog's bound ones (two variables and a dict of
+    tokens a request); the trace id is read when a line is written, which also gives a
+    line logged inside a span that span's trace, and costs nothing when none is.
+    """
+    return _REQUEST_ID.set(request_id)
+
+
+def unbind_request_ids(token: Token[str | None]) -> None:
+    _REQUEST_ID.reset(token)
+
+
+def add_request_ids(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: `request_id` and `trace_id` on every line logged in a request."""
+    request_id = _REQUEST_ID.get()
+    if request_id is not None:
+        event_dict["request_id"] = request_id
+        event_dict["trace_id"] = current_trace_id()
+    return event_dict
 
 
 class AccessLog:

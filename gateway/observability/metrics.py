@@ -35,6 +35,12 @@ from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
 
 from gateway.observability import operations
+from gateway.observability.loop_metrics import (
+    CounterChild,
+    HistogramChild,
+    LoopCounter,
+    LoopHistogram,
+)
 
 OTHER = "other"
 ANONYMOUS = "anonymous"
@@ -89,25 +95,26 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.operation_names = OperationNames(max_operation_names)
         r = self.registry
-        self.http_requests = Counter(
+        # Updated on every request: the lock-free kind (same exposition).
+        self.http_requests = LoopCounter(
             "gateway_http_requests",
             "HTTP requests by method, route template and status.",
             ["method", "route", "status"],
             registry=r,
         )
-        self.http_duration = Histogram(
+        self.http_duration = LoopHistogram(
             "gateway_http_request_duration_seconds",
             "HTTP request latency by method and route template.",
             ["method", "route"],
             registry=r,
         )
-        self.graphql_operations = Counter(
+        self.graphql_operations = LoopCounter(
             "gateway_graphql_operations",
             "GraphQL operations by (bounded) name, type and outcome.",
             ["operation", "type", "outcome"],
             registry=r,
         )
-        self.graphql_duration = Histogram(
+        self.graphql_duration = LoopHistogram(
             "gateway_graphql_operation_duration_seconds",
             "GraphQL operation latency by (bounded) name and type.",
             ["operation", "type"],
@@ -129,7 +136,7 @@ class Metrics:
         self.sql_statements = Counter(
             "gateway_sql_statements", "SQL statements sent to the database.", registry=r
         )
-        self.sql_statements_per_operation = Histogram(
+        self.sql_statements_per_operation = LoopHistogram(
             "gateway_sql_statements_per_operation",
             "SQL statements one GraphQL operation sent, by (bounded) name and type.",
             ["operation", "type"],
@@ -278,7 +285,7 @@ class HttpMetrics:
         self._metrics = metrics
         # The series of each label set, kept: `labels()` costs ~1 µs a call. Bounded as
         # the labels are (methods, route templates, status codes).
-        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._series: dict[tuple[str, str, int], tuple[CounterChild, HistogramChild]] = {}
 
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         """One request answered with `status` after `seconds` (the route read from `scope`)."""
@@ -286,7 +293,9 @@ class HttpMetrics:
         requests.inc()
         duration.observe(seconds)
 
-    def _series_for(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    def _series_for(
+        self, method: str, route: str, status: int
+    ) -> tuple[CounterChild, HistogramChild]:
         key = (method, route, status)
         series = self._series.get(key)
         if series is None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
-from prometheus_client import Counter, Histogram
 
 from gateway.observability import operations
+from gateway.observability.loop_metrics import CounterChild, HistogramChild
 from gateway.observability.metrics import CountingStatements, Metrics
 
 QUERY = "query"
@@ -26,9 +26,9 @@ _NO_SPANS = nullcontext()  # reusable: it holds no state
 
 @dataclass(frozen=True, slots=True)
 class _Series:
-    operations: Counter
-    duration: Histogram
-    statements: Histogram
+    operations: CounterChild
+    duration: HistogramChild
+    statements: HistogramChild
 
 
 class PreparedObserver:
