@@ -35,6 +35,8 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST"})
 ALLOW = "GET, POST"
+MAX_NEGOTIATED = 256
+_NEGOTIATED: dict[str, str] = {}
 _CONTENT_TYPES = {media: f"{media}; charset=utf-8".encode() for media in (JSON, GRAPHQL_RESPONSE)}
 
 type ContextFactory = Callable[[Request], Awaitable[Context]]
@@ -58,6 +60,17 @@ def negotiate(accept: str | None) -> str:
     """Pick the response media type from Accept; raises RequestError(406)."""
     if not accept:
         return JSON
+    # Clients send one Accept value over and over: each is parsed once (a bounded few).
+    known = _NEGOTIATED.get(accept)
+    if known is not None:
+        return known
+    chosen = _negotiate(accept)
+    if len(_NEGOTIATED) < MAX_NEGOTIATED:
+        _NEGOTIATED[accept] = chosen
+    return chosen
+
+
+def _negotiate(accept: str) -> str:
     best: tuple[float, int, str] | None = None
     for part in accept.split(","):
         media, *params = (piece.strip() for piece in part.split(";"))

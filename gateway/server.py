@@ -75,6 +75,8 @@ def uvicorn_options(server: ServerSettings, log_level: str) -> dict[str, Any]:
         "access_log": server.access_log,
         "log_level": log_level,
         "proxy_headers": False,
+        # No `server: uvicorn` on every response: it tells an attacker what to look up.
+        "server_header": False,
         "timeout_graceful_shutdown": 20,
     }
 

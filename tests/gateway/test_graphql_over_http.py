@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 
+from gateway import graphql_http
 from tests.gateway.conftest import World, as_user
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -221,3 +224,29 @@ async def test_a_request_under_a_root_path_is_routed_as_usual(app: Starlette) ->
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
         response = await http.post("/api/graphql", json={"query": "{ __typename }"})
     assert (response.status_code, response.json()) == (200, {"data": {"__typename": "Query"}})
+
+
+accept_parts = st.sampled_from(
+    ["application/json", GRAPHQL_RESPONSE, "*/*", "text/html", "application/*", "image/png"]
+)
+accept_values = st.lists(
+    st.tuples(accept_parts, st.sampled_from(["", ";q=0", ";q=0.5", ";q=1", ";q=x"])),
+    min_size=1,
+    max_size=3,
+).map(lambda parts: ", ".join(media + quality for media, quality in parts))
+
+
+def _choice(accept: str) -> str:
+    try:
+        return graphql_http.negotiate(accept)
+    except graphql_http.RequestError as error:
+        return f"{error.status}"
+
+
+@given(accept_values)
+def test_a_remembered_accept_value_is_answered_as_when_first_parsed(accept: str) -> None:
+    graphql_http._NEGOTIATED.clear()
+    first = _choice(accept)
+    assert _choice(accept) == first
+    graphql_http._NEGOTIATED.clear()
+    assert _choice(accept) == first

@@ -27,6 +27,7 @@ def test_serve_uses_uvloop_and_httptools_without_uvicorns_access_log() -> None:
         "access_log": False,
         "log_level": "info",
         "proxy_headers": False,
+        "server_header": False,
         "timeout_graceful_shutdown": 20,
     }
 
