@@ -88,6 +88,20 @@ VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "h11": ({"SERVER__HTTP": "h11"}, ("trivial",)),
     "uvicorn_access_log": ({"SERVER__ACCESS_LOG": "true"}, ("trivial",)),
     "shedding_off": ({"SERVER__MAX_CONCURRENCY": "0"}, ("overload",)),
+    # As production runs: request limits and the cost budget counted in Redis (quotas
+    # far above the load, so nothing is refused; what is measured is the counting).
+    "rate_limits_redis": (
+        {
+            "RATE_LIMIT__ENABLED": "true",
+            "REDIS__URL": "redis://127.0.0.1:6379/0",
+            "RATE_LIMIT__KEY_PREFIX": "bench-ratelimit",
+            "RATE_LIMIT__ANONYMOUS": "1000000000/minute",
+            "RATE_LIMIT__USER": "1000000000/minute",
+            "RATE_LIMIT__ANONYMOUS_COST_BUDGET": "1000000000/hour",
+            "RATE_LIMIT__COST_BUDGET": "1000000000/hour",
+        },
+        ("apq_trivial", "apq_by_id"),
+    ),
     "shedding_tight": (
         {"SERVER__MAX_CONCURRENCY": "4", "SERVER__QUEUE_TIMEOUT_MS": "100"},
         ("overload",),
@@ -524,7 +538,8 @@ def environment(config: Config, counts: dict[str, int]) -> dict[str, Any]:
         "dataset": counts,
         "git": version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
         "gateway": (
-            "uvicorn, 1 worker, PROFILE=dev, LOG_LEVEL=warning, rate limits off, "
+            "uvicorn, 1 worker, PROFILE=dev, LOG_LEVEL=warning, rate limits off (the "
+            "[rate_limits_redis] rows count them in Redis, as production does), "
             "callers signed in with bearer tokens from `login`"
         ),
     }
@@ -630,6 +645,11 @@ def main() -> None:
             if variant in PLANNER_VARIANTS and not planner:
                 continue
             overrides, names = VARIANTS[variant]
+            if "REDIS__URL" in overrides and not reachable(overrides["REDIS__URL"]):
+                for name in names:
+                    title = f"{by_name[name].title} [{variant}]"
+                    results.append(Measurement(name, title, note="n/a: Redis not reachable"))
+                continue
             restarted = replace(gateway, env=gateway_env(config, db, overrides), process=None)
             restarted.log_path = logs / f"gateway-{variant}.log"
             with running(restarted):
@@ -647,6 +667,16 @@ def main() -> None:
         if not config.keep_db:
             with contextlib.suppress(Exception):
                 asyncio.run(_admin(config, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+
+
+def reachable(url: str) -> bool:
+    """Whether something accepts TCP connections at the URL's host and port."""
+    parsed = httpx.URL(url)
+    try:
+        with socket.create_connection((parsed.host, parsed.port or 6379), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def install_postgraphile(home: Path) -> str | None:
