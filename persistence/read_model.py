@@ -544,7 +544,11 @@ class SqlReadModel:
     def __init__(self, engine: AsyncEngine, cache_size: int = 1_000) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("the read model builds its JSON with Postgres functions")
-        self._engine = engine
+        # Autocommit, on the same pool: one SELECT needs no transaction, and each
+        # statement has its own snapshot under READ COMMITTED either way. It spares the
+        # BEGIN and ROLLBACK round trips the driver sends around every read (and ~10%
+        # of the Python of a prepared read by id).
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._statements: OrderedDict[StatementKey, Statements] = OrderedDict()
         self._cache_size = cache_size
 
