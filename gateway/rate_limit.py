@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.settings import RateLimitSettings
+from persistence.redis_sliding_window import RedisSlidingWindow, SlidingWindow
 
 log = structlog.get_logger("gateway.rate_limit")
 
@@ -97,6 +98,7 @@ class Limiter:
         self,
         storage: Storage | None = None,
         *,
+        sliding: RedisSlidingWindow | None = None,
         on_error: FailureMode = "memory",
         timeout: float = 0.5,
         retry_after: float = 5.0,
@@ -104,6 +106,8 @@ class Limiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._primary = storage
+        # Sliding windows in `storage`'s Redis, hit and read in one round trip.
+        self._sliding = sliding
         self._memory = MemoryStorage()
         self._on_error: FailureMode = on_error
         self._timeout, self._retry_after = timeout, retry_after
@@ -156,6 +160,8 @@ class Limiter:
         cost: int,
         strategy: Strategy,
     ) -> Decision:
+        if storage is self._primary and self._sliding is not None and strategy is Strategy.SLIDING:
+            return await self._hit_sliding(self._sliding, quota, key, cost)
         limiter: RateLimiter = (
             MovingWindowRateLimiter(storage)
             if strategy is Strategy.MOVING
@@ -168,6 +174,32 @@ class Limiter:
         now = self._clock()
         reset_at = stats.reset_time if stats.remaining < quota.amount else now
         return Decision(allowed, quota, stats.remaining, reset_at, now)
+
+    async def _hit_sliding(
+        self, sliding: RedisSlidingWindow, quota: Quota, key: tuple[str, ...], cost: int
+    ) -> Decision:
+        # The key `limits` would use, so both paths count on the same Redis keys.
+        window = await sliding.hit(
+            quota.item.key_for(self._namespace, *key), quota.amount, quota.window, cost
+        )
+        return _decision(quota, cost <= 0 or window.acquired, window, self._clock())
+
+
+def _decision(quota: Quota, allowed: bool, window: SlidingWindow, now: float) -> Decision:
+    """What `limits`' sliding-window `get_window_stats` reports, from the window's state."""
+    expiry = quota.window
+    weighted = window.previous_count * window.previous_ttl / expiry + window.current_count
+    remaining = max(0, quota.amount - math.floor(weighted))
+    if remaining >= quota.amount or not (window.previous_count or window.current_count):
+        return Decision(allowed, quota, remaining, now, now)
+    previous_reset_in = current_reset_in = math.inf
+    if window.previous_count:
+        previous_reset_in = window.previous_ttl % (expiry / window.previous_count)
+    if window.current_count:
+        # A window's keys live two windows; read in the same call as the hit that made
+        # them, the TTL is exactly that and the modulo would say "now", not a window.
+        current_reset_in = window.current_ttl % expiry or expiry
+    return Decision(allowed, quota, remaining, now + min(previous_reset_in, current_reset_in), now)
 
 
 def redis_storage(redis: Redis, settings: RateLimitSettings) -> RedisStorage:
@@ -187,6 +219,7 @@ def build_limiter(settings: RateLimitSettings, redis: Redis | None) -> Limiter:
     """The limiter the settings ask for: Redis-backed when a client is given."""
     return Limiter(
         redis_storage(redis, settings) if redis is not None else None,
+        sliding=RedisSlidingWindow(redis, settings.key_prefix) if redis is not None else None,
         on_error=settings.on_storage_error,
         timeout=settings.storage_timeout_seconds,
         retry_after=settings.storage_retry_seconds,
