@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-STATE_KEY = "headers"
+STATE_KEY = "request_headers"  # in `scope["state"]`: a name no other layer uses
 
 
 def header_map(scope: Scope) -> dict[str, str]:
