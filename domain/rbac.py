@@ -8,6 +8,7 @@ specification, so the `*_own` actions below only say the caller may try.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -173,6 +174,11 @@ ADMIN = RoleDefinition(
 )
 
 
+@functools.cache
 def default_registry() -> RoleRegistry:
-    """customer < staff < admin, matching `domain.users.Role`."""
+    """customer < staff < admin, matching `domain.users.Role`.
+
+    One shared instance: a registry never changes once built, and building one leaves a
+    reference cycle (the recursive closure of `_closure`) for the collector to find.
+    """
     return RoleRegistry([CUSTOMER, STAFF, ADMIN])

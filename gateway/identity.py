@@ -64,8 +64,7 @@ class BearerAuthenticator:
         if token is None:
             return Identity.anonymous()
         claims = await self._accounts.verify_access(token)
-        roles = principal_from(claims).roles
-        return Identity(Principal.of(claims.subject, roles, self._registry), claims)
+        return Identity(principal_from(claims, self._registry), claims)
 
 
 class DebugHeaderAuthenticator:
