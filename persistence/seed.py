@@ -195,6 +195,22 @@ async def _insert(
         )
 
 
+SEEDED = (tables.USERS, tables.ITEMS, tables.ORDERS, tables.ORDER_LINES)
+
+
+async def _analyze(engine: AsyncEngine) -> None:
+    """Planner statistics for the tables just filled.
+
+    Without them Postgres plans from its defaults until autovacuum comes round (never,
+    where it is off): for the bench's nested query it expected 154 lines per order
+    instead of 3.5. SQLite's ANALYZE fills sqlite_stat1.
+    """
+    async with engine.connect() as conn:
+        for table in SEEDED:
+            await conn.execute(sa.text(f"ANALYZE {table.name}"))
+        await conn.commit()
+
+
 async def seed(
     target: AsyncEngine | SqlUnitOfWorkFactory,
     *,
@@ -226,6 +242,7 @@ async def seed(
         await _insert(conn, tables.ITEMS, plan.items, on_progress)
         await _insert(conn, tables.ORDERS, plan.orders, on_progress)
         await _insert(conn, tables.ORDER_LINES, plan.lines, on_progress)
+    await _analyze(engine)
     return SeedSummary(
         users=len(plan.users),
         staff=plan.staff,

@@ -147,3 +147,28 @@ async def test_the_full_demo_set_loads_in_seconds(uow_factory: SqlUnitOfWorkFact
     assert counts == (1_000, 500, 10_000)
     assert 30_000 <= summary.lines <= 40_000
     assert elapsed < 20, f"seeding took {elapsed:.1f}s"
+
+
+async def test_seeding_leaves_planner_statistics(engine: AsyncEngine) -> None:
+    """The query planner knows the seeded tables' sizes (not its defaults for empty ones)."""
+    async with engine.connect() as conn:
+        started = (await conn.execute(sa.text("SELECT CURRENT_TIMESTAMP"))).scalar_one()
+    await seed(engine, password_hash="fixed", **SMALL)
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT relname, last_analyze FROM pg_stat_user_tables "
+                    "WHERE relname IN ('users', 'items', 'orders', 'order_lines')"
+                )
+            )
+            analyzed = {name: when is not None and when >= started for name, when in rows}
+        else:
+            rows = await conn.execute(sa.text("SELECT DISTINCT tbl FROM sqlite_stat1"))
+            analyzed = {name: True for (name,) in rows}
+    assert {t: analyzed.get(t, False) for t in ("users", "items", "orders", "order_lines")} == {
+        "users": True,
+        "items": True,
+        "orders": True,
+        "order_lines": True,
+    }
