@@ -146,9 +146,10 @@ def say(message: str) -> None:
 
 # The load generator's priority where we may raise it (root): Postgres shares both cores
 # with the server and wrk, and a backend holding wrk's core delays wrk's reading of a
-# reply already sent, which wrk then counts as the server's latency (at the knee of the
-# nested query's curve this alone moved p99/p50 from ~2.1 to ~1.85). A load generator
-# on its own machine would not wait; at -10 it takes its core back as soon as it wakes.
+# reply already sent, which wrk then counts as the server's latency. A load generator on
+# its own machine would not wait; at -10 it takes its core back as soon as it wakes. (At
+# the nested query's knee, alternating 8 s runs gave p99/p50 1.81-1.86 with it against
+# 2.04-2.31 without; other runs overlapped: run-to-run noise is as large.)
 LOAD_NICE = -10
 
 
