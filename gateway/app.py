@@ -183,7 +183,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
     if built.limiter is not None:
         middleware.append(
-            request_rate_limit(settings.rate_limit, built.limiter, user_of, GRAPHQL_PATH)
+            request_rate_limit(
+                settings.rate_limit,
+                built.limiter,
+                user_of,
+                GRAPHQL_PATH,
+                cost_budget=built.budget is not None,
+            )
         )
     # Innermost, after every limit: the GraphQL path's own shortcut past the router.
     middleware.append(Middleware(DirectRoute, route=graphql_route))

@@ -60,6 +60,8 @@ class Container:
     redis: Redis | None = None
     # Request, login and cost quotas; None when RATE_LIMIT__ENABLED is false.
     limiter: Limiter | None = None
+    # GraphQL cost points per caller and window; with the limiter, None without it.
+    budget: CostBudget | None = None
     # Planned queries answered again without Strawberry; None without the read planner.
     prepared: PreparedOperations | None = None
     closed: bool = field(default=False)
@@ -221,5 +223,6 @@ def build_container(settings: Settings, observability: Observability | None = No
         registry=registry,
         redis=redis,
         limiter=limiter,
+        budget=budget,
         prepared=prepared_operations(settings, read_model, observability, budget),
     )

@@ -18,8 +18,8 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import RateLimitedError
-from gateway.rate_limit import Decision, Limiter, Quota
-from gateway.rate_limit_http import subject_key
+from gateway.rate_limit import Decision, Hit, Limiter, Quota
+from gateway.rate_limit_http import PendingRequestHit, pending_request_hit, subject_key
 from gateway.settings import RateLimitSettings
 from schema.cost import execution_cost
 
@@ -35,10 +35,25 @@ class CostBudget:
     def __init__(self, limiter: Limiter, *, user: Quota, anonymous: Quota) -> None:
         self._limiter, self.user, self.anonymous = limiter, user, anonymous
 
-    async def debit(self, user_id: int | None, client_ip: str, cost: int) -> Decision:
-        """Take `cost` points if that many are left (nothing is taken otherwise)."""
+    async def debit(
+        self,
+        user_id: int | None,
+        client_ip: str,
+        cost: int,
+        request_hit: PendingRequestHit | None = None,
+    ) -> Decision:
+        """Take `cost` points if that many are left (nothing is taken otherwise).
+
+        With the request's untaken `request_hit`, both are taken in one call, the
+        request's first: when its quota refuses it, the cost is refused and not taken.
+        """
         quota = self.user if user_id is not None else self.anonymous
-        return await self._limiter.hit(quota, "cost", subject_key(user_id, client_ip), cost=cost)
+        cost_hit = Hit(quota, ("cost", subject_key(user_id, client_ip)), cost)
+        if request_hit is None or request_hit.decision is not None:
+            (decision,) = await self._limiter.hit_all([cost_hit])
+            return decision
+        request_hit.decision, decision = await self._limiter.hit_all([request_hit.hit, cost_hit])
+        return decision
 
 
 def report(cost: int, decision: Decision) -> dict[str, Any]:
@@ -76,7 +91,9 @@ class CostBudgetExtension(SchemaExtension):
             else:
                 user_id: int | None = caller.principal.user_id
                 client_ip = caller.client_ip or "unknown"
-                decision = await self.budget.debit(user_id, client_ip, cost)
+                decision = await self.budget.debit(
+                    user_id, client_ip, cost, pending_request_hit(caller.request)
+                )
             self._report = report(cost, decision)
             if not decision.allowed:
                 refusal = RateLimitedError(decision.retry_after, MESSAGE)

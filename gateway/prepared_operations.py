@@ -30,6 +30,7 @@ from strawberry.types import ExecutionResult
 
 from domain.principals import Principal
 from gateway.cost_budget import PAID, CostBudget, Paid, report
+from gateway.rate_limit_http import pending_request_hit
 from resolvers.context import Context
 from schema.planner import plan
 from schema.planner.compile import scope_for
@@ -157,7 +158,10 @@ class PreparedOperations:
     async def _debit(self, cost: int, context: Context) -> Paid | None:
         assert self._budget is not None
         decision = await self._budget.debit(
-            context.principal.user_id, context.client_ip or "unknown", cost
+            context.principal.user_id,
+            context.client_ip or "unknown",
+            cost,
+            pending_request_hit(context.request),
         )
         paid = Paid(cost, decision, report(cost, decision))
         # Paid or refused, the full path must not ask the budget again for this

@@ -10,10 +10,11 @@ it logs once per outage and tries Redis again after `storage_retry_seconds`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -30,7 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.settings import RateLimitSettings
-from persistence.redis_sliding_window import RedisSlidingWindow, SlidingWindow
+from persistence.redis_sliding_window import RedisSlidingWindow, SlidingWindow, WindowHit
 
 log = structlog.get_logger("gateway.rate_limit")
 
@@ -88,6 +89,16 @@ class Decision:
         return max(1, self.reset_after)
 
 
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """`cost` taken from the quota counted under `key`."""
+
+    quota: Quota
+    key: tuple[str, ...]
+    cost: int = 1
+    strategy: Strategy = Strategy.SLIDING
+
+
 _STORAGE_ERRORS = (StorageError, RedisError, OSError, TimeoutError)
 
 
@@ -125,12 +136,21 @@ class Limiter:
         self, quota: Quota, *key: str, cost: int = 1, strategy: Strategy = Strategy.SLIDING
     ) -> Decision:
         """Take `cost` from the quota of `key` if it has that much left; never raises."""
+        (decision,) = await self.hit_all([Hit(quota, key, cost, strategy)])
+        return decision
+
+    async def hit_all(self, hits: Sequence[Hit]) -> list[Decision]:
+        """Each hit in order; once one is refused the rest take nothing and are refused.
+
+        Sliding windows in Redis are taken in one round trip (a GraphQL request's quota
+        and its cost budget together). Never raises.
+        """
         if self._primary is None:
-            return await self._hit_on(self._memory, quota, key, cost, strategy)
+            return await self._hit_all_on(self._memory, hits)
         if self._clock() >= self._down_until:
             try:
                 async with asyncio.timeout(self._timeout):
-                    decision = await self._hit_on(self._primary, quota, key, cost, strategy)
+                    decisions = await self._hit_all_on(self._primary, hits)
             except _STORAGE_ERRORS as error:
                 self._down_until = self._clock() + self._retry_after
                 if not self._failing:
@@ -144,13 +164,32 @@ class Limiter:
                 if self._failing:
                     self._failing = False
                     log.info("rate limit storage recovered")
-                return decision
+                return decisions
         now = self._clock()
         if self._on_error == "open":
-            return Decision(True, quota, quota.amount, now, now)
+            return [Decision(True, hit.quota, hit.quota.amount, now, now) for hit in hits]
         if self._on_error == "closed":
-            return Decision(False, quota, 0, now + self._retry_after, now)
-        return await self._hit_on(self._memory, quota, key, cost, strategy)
+            return [Decision(False, hit.quota, 0, now + self._retry_after, now) for hit in hits]
+        return await self._hit_all_on(self._memory, hits)
+
+    async def _hit_all_on(self, storage: Storage, hits: Sequence[Hit]) -> list[Decision]:
+        if (
+            storage is self._primary
+            and self._sliding is not None
+            and all(hit.strategy is Strategy.SLIDING for hit in hits)
+        ):
+            return await self._hit_sliding(self._sliding, hits)
+        decisions: list[Decision] = []
+        for hit in hits:
+            if decisions and not decisions[-1].allowed:
+                # Only read: a refused hit before this one takes nothing here either.
+                read = await self._hit_on(storage, hit.quota, hit.key, 0, hit.strategy)
+                decisions.append(dataclasses.replace(read, allowed=False))
+            else:
+                decisions.append(
+                    await self._hit_on(storage, hit.quota, hit.key, hit.cost, hit.strategy)
+                )
+        return decisions
 
     async def _hit_on(
         self,
@@ -160,8 +199,6 @@ class Limiter:
         cost: int,
         strategy: Strategy,
     ) -> Decision:
-        if storage is self._primary and self._sliding is not None and strategy is Strategy.SLIDING:
-            return await self._hit_sliding(self._sliding, quota, key, cost)
         limiter: RateLimiter = (
             MovingWindowRateLimiter(storage)
             if strategy is Strategy.MOVING
@@ -176,13 +213,27 @@ class Limiter:
         return Decision(allowed, quota, stats.remaining, reset_at, now)
 
     async def _hit_sliding(
-        self, sliding: RedisSlidingWindow, quota: Quota, key: tuple[str, ...], cost: int
-    ) -> Decision:
-        # The key `limits` would use, so both paths count on the same Redis keys.
-        window = await sliding.hit(
-            quota.item.key_for(self._namespace, *key), quota.amount, quota.window, cost
+        self, sliding: RedisSlidingWindow, hits: Sequence[Hit]
+    ) -> list[Decision]:
+        # The keys `limits` would use, so both paths count on the same Redis keys.
+        windows = await sliding.hit_all(
+            [
+                WindowHit(
+                    hit.quota.item.key_for(self._namespace, *hit.key),
+                    hit.quota.amount,
+                    hit.quota.window,
+                    hit.cost,
+                )
+                for hit in hits
+            ]
         )
-        return _decision(quota, cost <= 0 or window.acquired, window, self._clock())
+        now = self._clock()
+        decisions: list[Decision] = []
+        for hit, window in zip(hits, windows, strict=True):
+            refused_before = bool(decisions) and not decisions[-1].allowed
+            allowed = not refused_before and (hit.cost <= 0 or window.acquired)
+            decisions.append(_decision(hit.quota, allowed, window, now))
+        return decisions
 
 
 def _decision(quota: Quota, allowed: bool, window: SlidingWindow, now: float) -> Decision:

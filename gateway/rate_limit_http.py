@@ -4,10 +4,21 @@ Every limited response carries the IETF draft headers `RateLimit-Limit`,
 `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and `RateLimit-Policy`; a refused
 request answers 429 with `Retry-After`, as a GraphQL error (`RATE_LIMITED`) on the
 GraphQL path and as problem+json elsewhere.
+
+On the GraphQL path the hit is deferred, when a cost budget will be debited: the
+budget takes it in the same call as the operation's cost (one Redis round trip for
+both instead of two), and a request that never reaches the budget (a syntax error, an
+unknown persisted query) takes it when its response starts. Either way a refused
+request answers the same 429. A caller just refused is refused again in this process,
+without asking Redis, until its quota has room (the time `Retry-After` gave): the
+counters would give the same answer, and a flood from one caller never reaches the
+parser.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -19,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from domain.errors import RateLimitedError
 from gateway.client_ip import client_ip_of
 from gateway.graphql_http import JSON, RequestError, negotiate
-from gateway.rate_limit import Decision, Limiter, Quota
+from gateway.rate_limit import Decision, Hit, Limiter, Quota
 from gateway.settings import RateLimitSettings
 from schema import errors as error_table
 
@@ -27,6 +38,10 @@ from schema import errors as error_table
 type Identify = Callable[[Scope], Awaitable[int | None]]
 
 SUBJECT_STATE = "rate_limit_subject"
+# The GraphQL request's `PendingRequestHit`, for the cost budget to take.
+REQUEST_HIT_STATE = "rate_limit_request_hit"
+# Callers refused lately, remembered per process (the oldest forgotten first).
+MAX_REMEMBERED_REFUSALS = 10_000
 
 
 def subject_key(user_id: int | None, client_ip: str) -> str:
@@ -46,6 +61,33 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     return headers
 
 
+class PendingRequestHit:
+    """A request's hit on its quota, taken at the latest when its response starts."""
+
+    def __init__(self, limiter: Limiter, quota: Quota, subject: str) -> None:
+        self._limiter = limiter
+        self.subject = subject
+        self.hit = Hit(quota, ("requests", subject))
+        self.decision: Decision | None = None
+
+    async def take(self) -> Decision:
+        """The hit's decision, taking it now unless it was taken with the cost."""
+        if self.decision is None:
+            self.decision = await self._limiter.hit(self.hit.quota, *self.hit.key)
+        return self.decision
+
+
+def pending_request_hit(request: Any) -> PendingRequestHit | None:
+    """The request's untaken hit, from a Starlette request (or anything with `scope`)."""
+    scope = getattr(request, "scope", None)
+    if not isinstance(scope, dict):
+        return None
+    pending = scope.get("state", {}).get(REQUEST_HIT_STATE)
+    if isinstance(pending, PendingRequestHit) and pending.decision is None:
+        return pending
+    return None
+
+
 class RequestRateLimitMiddleware:
     """Admits each HTTP request against its caller's quota; 429 when it is used up."""
 
@@ -59,12 +101,19 @@ class RequestRateLimitMiddleware:
         identify: Identify,
         graphql_path: str = "/graphql",
         exempt_paths: Iterable[str] = (),
+        defer_graphql: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self.limiter, self.anonymous, self.user = limiter, anonymous, user
         self.identify = identify
         self.graphql_path = graphql_path
         self.exempt = frozenset(exempt_paths)
+        # Only where a cost budget will take the hit: otherwise it would wait for the
+        # response for nothing.
+        self.defer_graphql = defer_graphql
+        self._clock = clock
+        self._refused: OrderedDict[str, Decision] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
@@ -74,9 +123,19 @@ class RequestRateLimitMiddleware:
         subject = subject_key(user_id, client_ip_of(scope))
         scope.setdefault("state", {})[SUBJECT_STATE] = subject
         quota = self.user if user_id is not None else self.anonymous
+        refused = self._still_refused(subject)
+        if refused is not None:
+            await self._refuse(scope, send, refused, rate_limit_headers(refused))
+            return
+        if self.defer_graphql and scope["path"] == self.graphql_path:
+            await self._deferred(
+                scope, receive, send, PendingRequestHit(self.limiter, quota, subject)
+            )
+            return
         decision = await self.limiter.hit(quota, "requests", subject)
         headers = rate_limit_headers(decision)
         if not decision.allowed:
+            self._remember(subject, decision)
             await self._refuse(scope, send, decision, headers)
             return
 
@@ -86,6 +145,51 @@ class RequestRateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    async def _deferred(
+        self, scope: Scope, receive: Receive, send: Send, pending: PendingRequestHit
+    ) -> None:
+        scope["state"][REQUEST_HIT_STATE] = pending
+        refused = False
+
+        async def send_when_decided(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start":
+                decision = await pending.take()
+                headers = rate_limit_headers(decision)
+                if not decision.allowed:
+                    # Whatever the app answered (the budget's refusal, an error): the
+                    # same 429 as a request refused up front.
+                    refused = True
+                    self._remember(pending.subject, decision)
+                    await self._refuse(scope, send, decision, headers)
+                    return
+                MutableHeaders(scope=message).update(headers)
+            elif refused:
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_when_decided)
+        finally:
+            if pending.decision is None:  # no response (the app failed): still counted
+                await pending.take()
+
+    def _still_refused(self, subject: str) -> Decision | None:
+        refused = self._refused.get(subject)
+        if refused is None:
+            return None
+        now = self._clock()
+        if now >= refused.reset_at:
+            del self._refused[subject]
+            return None
+        return Decision(False, refused.quota, 0, refused.reset_at, now)
+
+    def _remember(self, subject: str, decision: Decision) -> None:
+        self._refused[subject] = decision
+        self._refused.move_to_end(subject)
+        if len(self._refused) > MAX_REMEMBERED_REFUSALS:
+            self._refused.popitem(last=False)
 
     async def _refuse(
         self, scope: Scope, send: Send, decision: Decision, headers: dict[str, str]
@@ -120,9 +224,18 @@ class RequestRateLimitMiddleware:
 
 
 def request_rate_limit(
-    settings: RateLimitSettings, limiter: Limiter, identify: Identify, graphql_path: str
+    settings: RateLimitSettings,
+    limiter: Limiter,
+    identify: Identify,
+    graphql_path: str,
+    *,
+    cost_budget: bool,
 ) -> Middleware:
-    """The middleware entry for the app, with the quotas the settings give."""
+    """The middleware entry for the app, with the quotas the settings give.
+
+    `cost_budget`: whether GraphQL operations debit a cost budget (which then takes the
+    request's hit in the same round trip).
+    """
     return Middleware(
         RequestRateLimitMiddleware,
         limiter=limiter,
@@ -131,4 +244,5 @@ def request_rate_limit(
         identify=identify,
         graphql_path=graphql_path,
         exempt_paths=settings.exempt_paths,
+        defer_graphql=cost_budget,
     )

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 from redis.asyncio import Redis, from_url
+from starlette.types import Message, Receive, Scope, Send
 from structlog.testing import capture_logs
 
 from domain.errors import RateLimitedError
 from gateway.login_throttle import RateLimitLoginThrottle
-from gateway.rate_limit import Decision, Limiter, Quota, Strategy, build_limiter, redis_storage
+from gateway.rate_limit import (
+    Decision,
+    Hit,
+    Limiter,
+    Quota,
+    Strategy,
+    build_limiter,
+    redis_storage,
+)
+from gateway.rate_limit_http import RequestRateLimitMiddleware
 from gateway.settings import RateLimitSettings, SettingsError, load_settings
 
 
@@ -118,3 +128,53 @@ def test_a_budget_smaller_than_one_allowed_operation_stops_start_up() -> None:
         "invalid settings: RATE_LIMIT__COST_BUDGET must allow at least GRAPHQL__MAX_COST "
         "(25000) points"
     )
+
+
+class _ScriptedLimiter(Limiter):
+    """Answers the request quota from a script of allowed/refused, counting the asks."""
+
+    def __init__(self, answers: list[bool], clock: Callable[[], float]) -> None:
+        super().__init__(clock=clock)
+        self.answers, self.asked = answers, 0
+
+    async def hit_all(self, hits: Sequence[Hit]) -> list[Decision]:
+        self.asked += 1
+        now = self._clock()
+        allowed = self.answers.pop(0)
+        return [Decision(allowed, hit.quota, int(allowed), now + 10, now) for hit in hits]
+
+
+async def test_a_remembered_refusal_lasts_until_the_quota_has_room() -> None:
+    now = [1_000.0]
+    limiter = _ScriptedLimiter([False, True], clock=lambda: now[0])
+    statuses: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def anonymous(scope: Scope) -> int | None:
+        return None
+
+    middleware = RequestRateLimitMiddleware(
+        app,
+        limiter=limiter,
+        anonymous=Quota(1, 60),
+        user=Quota(1, 60),
+        identify=anonymous,
+        clock=lambda: now[0],
+    )
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    scope = {"type": "http", "path": "/api/v1/items", "headers": [], "client": ("10.0.0.1", 1)}
+    for advance in (0, 5, 4.9, 0.1):  # refused at 1000 with room again at 1010
+        now[0] += advance
+        await middleware(dict(scope), receive, send)
+    assert statuses == [429, 429, 429, 200]
+    assert limiter.asked == 2

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.container import Container
 from gateway.settings import RateLimitSettings, Settings
 from tests.gateway.conftest import World, as_user
 
@@ -156,3 +157,52 @@ async def test_the_cost_budget_is_debited_and_reported(
             },
         },
     }
+
+
+async def test_a_request_refused_by_its_quota_spends_no_cost(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    """The request quota and the cost budget are taken together, the request's first."""
+    assert container.limiter is not None
+    assert container.budget is not None
+    query = {"query": "{ items(first: 1) { edges { node { name } } } }"}
+    answered = [await client.post("/graphql", json=query) for _ in range(3)]
+    costs = [r.json()["extensions"]["rateLimit"]["cost"] for r in answered]
+    refused = await client.post("/graphql", json=query)
+    assert [r.status_code for r in [*answered, refused]] == [200, 200, 200, 429]
+    assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    budget = container.budget.anonymous
+    left = await container.limiter.hit(budget, "cost", "ip:127.0.0.1", cost=0)
+    assert left.remaining == budget.amount - sum(costs)
+
+
+async def test_a_request_that_never_reaches_the_budget_is_still_counted(
+    client: httpx.AsyncClient,
+) -> None:
+    # A syntax error: refused before any cost is known.
+    broken = [await client.post("/graphql", json={"query": "{"}) for _ in range(3)]
+    assert all("rateLimit" not in r.json().get("extensions", {}) for r in broken)
+    assert [r.headers["ratelimit-remaining"] for r in broken] == ["2", "1", "0"]
+    assert (await client.post("/graphql", json=QUERY)).status_code == 429
+
+
+async def test_a_refused_caller_is_refused_again_without_asking_the_counters(
+    client: httpx.AsyncClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert container.limiter is not None
+    for _ in range(3):
+        await client.post("/graphql", json=QUERY)
+    assert (await client.post("/graphql", json=QUERY)).status_code == 429
+    asked: list[object] = []
+    original = container.limiter.hit_all
+
+    async def counted(hits: Any) -> Any:
+        asked.append(hits)
+        return await original(hits)
+
+    monkeypatch.setattr(container.limiter, "hit_all", counted)
+    again = [await client.post("/graphql", json=QUERY), await client.get("/api/v1/items")]
+    assert [r.status_code for r in again] == [429, 429]
+    assert 1 <= int(again[0].headers["retry-after"]) <= 60
+    assert again[1].headers["content-type"] == "application/problem+json"
+    assert asked == []
