@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.settings import RateLimitSettings
+from persistence.memory_sliding_window import MemorySlidingWindow
 from persistence.redis_sliding_window import RedisSlidingWindow, SlidingWindow, WindowHit
 
 log = structlog.get_logger("gateway.rate_limit")
@@ -120,6 +122,8 @@ class Limiter:
         # Sliding windows in `storage`'s Redis, hit and read in one round trip.
         self._sliding = sliding
         self._memory = MemoryStorage()
+        # Sliding windows in process memory, hit and read without limits' locks.
+        self._memory_sliding = MemorySlidingWindow(clock)
         self._on_error: FailureMode = on_error
         self._timeout, self._retry_after = timeout, retry_after
         self._namespace = namespace
@@ -173,12 +177,12 @@ class Limiter:
         return await self._hit_all_on(self._memory, hits)
 
     async def _hit_all_on(self, storage: Storage, hits: Sequence[Hit]) -> list[Decision]:
-        if (
-            storage is self._primary
-            and self._sliding is not None
-            and all(hit.strategy is Strategy.SLIDING for hit in hits)
-        ):
-            return await self._hit_sliding(self._sliding, hits)
+        sliding = all(hit.strategy is Strategy.SLIDING for hit in hits)
+        if sliding and storage is self._memory:
+            return self._decisions(hits, self._memory_sliding.hit_all(self._window_hits(hits)))
+        if sliding and storage is self._primary and self._sliding is not None:
+            windows = await self._sliding.hit_all(self._window_hits(hits))
+            return self._decisions(hits, windows)
         decisions: list[Decision] = []
         for hit in hits:
             if decisions and not decisions[-1].allowed:
@@ -212,21 +216,18 @@ class Limiter:
         reset_at = stats.reset_time if stats.remaining < quota.amount else now
         return Decision(allowed, quota, stats.remaining, reset_at, now)
 
-    async def _hit_sliding(
-        self, sliding: RedisSlidingWindow, hits: Sequence[Hit]
-    ) -> list[Decision]:
-        # The keys `limits` would use, so both paths count on the same Redis keys.
-        windows = await sliding.hit_all(
-            [
-                WindowHit(
-                    hit.quota.item.key_for(self._namespace, *hit.key),
-                    hit.quota.amount,
-                    hit.quota.window,
-                    hit.cost,
-                )
-                for hit in hits
-            ]
-        )
+    def _window_hits(self, hits: Sequence[Hit]) -> list[WindowHit]:
+        return [
+            WindowHit(
+                _limits_key(self._namespace, hit.quota, hit.key),
+                hit.quota.amount,
+                hit.quota.window,
+                hit.cost,
+            )
+            for hit in hits
+        ]
+
+    def _decisions(self, hits: Sequence[Hit], windows: Sequence[SlidingWindow]) -> list[Decision]:
         now = self._clock()
         decisions: list[Decision] = []
         for hit, window in zip(hits, windows, strict=True):
@@ -234,6 +235,13 @@ class Limiter:
             allowed = not refused_before and (hit.cost <= 0 or window.acquired)
             decisions.append(_decision(hit.quota, allowed, window, now))
         return decisions
+
+
+@functools.lru_cache(maxsize=16_384)
+def _limits_key(namespace: str, quota: Quota, key: tuple[str, ...]) -> str:
+    """The key `limits` would use, so both paths count on the same Redis keys (kept:
+    building it takes a RateLimitItem and escapes every part, each request)."""
+    return quota.item.key_for(namespace, *key)
 
 
 def _decision(quota: Quota, allowed: bool, window: SlidingWindow, now: float) -> Decision:

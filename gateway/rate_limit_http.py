@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,6 +59,15 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     if not decision.allowed:
         headers["Retry-After"] = str(decision.retry_after)
     return headers
+
+
+def _add_headers(message: Message, headers: dict[str, str]) -> None:
+    # Appended, not set: nothing inside this layer writes these names (and Starlette's
+    # MutableHeaders would scan the list once per name).
+    added = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+    message["headers"] = [*message.get("headers", ()), *added]
 
 
 class PendingRequestHit:
@@ -141,7 +150,7 @@ class RequestRateLimitMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(headers)
+                _add_headers(message, headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -164,7 +173,7 @@ class RequestRateLimitMiddleware:
                     self._remember(pending.subject, decision)
                     await self._refuse(scope, send, decision, headers)
                     return
-                MutableHeaders(scope=message).update(headers)
+                _add_headers(message, headers)
             elif refused:
                 return
             await send(message)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import Redis, from_url
 from starlette.types import Message, Receive, Scope, Send
 from structlog.testing import capture_logs
@@ -22,6 +28,8 @@ from gateway.rate_limit import (
 )
 from gateway.rate_limit_http import RequestRateLimitMiddleware
 from gateway.settings import RateLimitSettings, SettingsError, load_settings
+from persistence.memory_sliding_window import MemorySlidingWindow
+from persistence.redis_sliding_window import WindowHit
 
 
 @pytest.fixture
@@ -178,3 +186,47 @@ async def test_a_remembered_refusal_lasts_until_the_quota_has_room() -> None:
         await middleware(dict(scope), receive, send)
     assert statuses == [429, 429, 429, 200]
     assert limiter.asked == 2
+
+
+steps = st.lists(
+    st.tuples(st.floats(0, 45), st.sampled_from(["ann", "bob"]), st.integers(0, 4)), max_size=15
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps)
+def test_memory_windows_decide_as_limits_memory_storage(
+    sequence: list[tuple[float, str, int]],
+) -> None:
+    """The in-process counters count as `limits`' MemoryStorage, on the same clock."""
+    quota = Quota(5, 20)
+    now = [1_000_003.25]
+
+    async def both() -> tuple[list[tuple[bool, int, float]], list[tuple[bool, int, float]]]:
+        ours = Limiter(clock=lambda: now[0])
+        theirs = SlidingWindowCounterRateLimiter(MemoryStorage())
+        mine, reference = [], []
+        for advance, who, cost in sequence:
+            now[0] += advance
+            decision = await ours.hit(quota, who, cost=cost)
+            mine.append((decision.allowed, decision.remaining, round(decision.reset_at, 6)))
+            allowed = True if cost <= 0 else await theirs.hit(quota.item, who, cost=cost)
+            stats = await theirs.get_window_stats(quota.item, who)
+            reset = stats.reset_time if stats.remaining < quota.amount else now[0]
+            reference.append((allowed, stats.remaining, round(reset, 6)))
+        return mine, reference
+
+    with patch("time.time", lambda: now[0]):
+        mine, reference = asyncio.run(both())
+    assert mine == reference
+
+
+def test_memory_windows_forget_what_no_longer_counts() -> None:
+    now = [0.0]
+    windows = MemorySlidingWindow(clock=lambda: now[0], max_keys=3)
+    for key in ("a", "b", "c", "d"):
+        windows.hit_all([WindowHit(key, 5, 10, 1)])
+    assert len(windows) == 3  # the least recently hit went first
+    now[0] = 30.0  # two windows later: nothing counts any more
+    windows.hit_all([WindowHit("e", 5, 10, 1)])
+    assert len(windows) == 1
