@@ -102,6 +102,17 @@ VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
         },
         ("apq_trivial", "apq_by_id"),
     ),
+    # One replica without Redis: the same quotas counted in process memory.
+    "rate_limits_memory": (
+        {
+            "RATE_LIMIT__ENABLED": "true",
+            "RATE_LIMIT__ANONYMOUS": "1000000000/minute",
+            "RATE_LIMIT__USER": "1000000000/minute",
+            "RATE_LIMIT__ANONYMOUS_COST_BUDGET": "1000000000/hour",
+            "RATE_LIMIT__COST_BUDGET": "1000000000/hour",
+        },
+        ("apq_trivial",),
+    ),
     "shedding_tight": (
         {"SERVER__MAX_CONCURRENCY": "4", "SERVER__QUEUE_TIMEOUT_MS": "100"},
         ("overload",),
@@ -558,7 +569,8 @@ def environment(config: Config, counts: dict[str, int]) -> dict[str, Any]:
         "git": version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
         "gateway": (
             "uvicorn, 1 worker, PROFILE=dev, LOG_LEVEL=warning, rate limits off (the "
-            "[rate_limits_redis] rows count them in Redis, as production does), "
+            "[rate_limits_redis] rows count them in Redis, as production does; "
+            "[rate_limits_memory] in process memory, as one replica without Redis), "
             "callers signed in with bearer tokens from `login`"
         ),
     }
