@@ -38,6 +38,9 @@ AWKWARD = (
     "UPDATE users SET name = (SELECT name FROM users WHERE id = 7) WHERE id = 6",
     """UPDATE items SET name = 'Crème brûlée ☕ "x"' WHERE id = 3""",
     "UPDATE items SET name = 'back\\slash / 100%' WHERE id = 4",
+    # Every character class JSON escapes, in a sorted name and in free text.
+    "UPDATE items SET active = true, name = E'Two\\nlines\\r\\t\"q\" it''s \\\\ / é ☕ 😀',"
+    " description = E'\\x01\\x1f\\x7f \\u2028 \\b\\f \"end\"\\n' WHERE id = 2",
     "UPDATE items SET stock = 0, active = false WHERE id = 5",
     "UPDATE items SET active = false WHERE id IN (SELECT item_id FROM order_lines LIMIT 1)",
     "UPDATE items SET price_cents = (SELECT price_cents FROM items WHERE id = 8) WHERE id = 9",
