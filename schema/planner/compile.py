@@ -49,7 +49,8 @@ from schema.pagination import page_request
 from schema.planner import plan
 from schema.users import UserOrder
 
-# json_build_object takes at most 100 arguments: 50 keys and their values.
+# Fields planned per object at most; a wider selection takes the resolver path (it bounds
+# the size of the statement, whose text chains are split for Postgres's parser anyway).
 MAX_KEYS = 50
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 
