@@ -170,6 +170,7 @@ def build_container(settings: Settings, observability: Observability | None = No
         database.url,
         echo=database.echo,
         pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
         ping_after_idle_seconds=database.ping_after_idle_seconds,
     )
     observability = observability or build_observability(settings)

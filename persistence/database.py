@@ -25,7 +25,7 @@ def create_engine(
     *,
     echo: bool = False,
     pool_size: int = 5,
-    max_overflow: int = 10,
+    max_overflow: int = 0,
     busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
     ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
 ) -> AsyncEngine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -37,3 +38,28 @@ async def test_a_zero_ping_window_setting_pings_every_checkout(
     finally:
         await container.aclose()
     assert len(pings) == 2
+
+
+async def test_a_burst_past_the_pool_waits_for_pooled_connections(
+    postgres_available: bool,
+) -> None:
+    """No connection is opened (and closed on return) per request past the pool."""
+    require_service("PostgreSQL", postgres_available)
+    settings = Settings(
+        database={"url": POSTGRES_ADMIN_URL, "pool_size": 2},
+        security={"secret_key": "s" * 40},
+    )
+    container = build_container(settings)
+    opened: list[Any] = []
+    sa.event.listen(container.engine.sync_engine, "connect", lambda *args: opened.append(args))
+
+    async def statement() -> None:
+        async with container.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT pg_sleep(0.02)"))
+
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(statement() for _ in range(6)))
+    finally:
+        await container.aclose()
+    assert len(opened) == 2
