@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from persistence.fair_pool import FairAsyncQueuePool
+
 # Connection execution option marking a read-only transaction (see `_begin_sqlite`).
 READ_ONLY = "gw_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -44,6 +46,8 @@ def create_engine(
             echo=echo,
             pool_size=pool_size,
             max_overflow=max_overflow,
+            # Waiters for a connection are served in order (see persistence.fair_pool).
+            poolclass=FairAsyncQueuePool,
             # JIT pays off for long analytic scans, never for our short statements: the
             # read planner's nested JSON statement (issue 7) runs in ~10 ms and spent over
             # 100 ms more compiling itself, its cost estimate being past jit_above_cost.

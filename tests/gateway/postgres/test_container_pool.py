@@ -10,6 +10,8 @@ import sqlalchemy as sa
 
 from gateway.container import build_container
 from gateway.settings import Settings
+from persistence.database import create_engine
+from persistence.fair_pool import FairAsyncQueuePool
 from tests.conftest import POSTGRES_ADMIN_URL, require_service
 
 
@@ -63,3 +65,9 @@ async def test_a_burst_past_the_pool_waits_for_pooled_connections(
     finally:
         await container.aclose()
     assert len(opened) == 2
+
+
+def test_the_postgres_pool_serves_its_waiters_in_order(postgres_available: bool) -> None:
+    require_service("PostgreSQL", postgres_available)
+    engine = create_engine(POSTGRES_ADMIN_URL)
+    assert isinstance(engine.pool, FairAsyncQueuePool)
