@@ -23,9 +23,13 @@ def _limiters(redis: Redis) -> tuple[Limiter, Limiter]:
     ours, theirs = f"test-ours-{uuid.uuid4().hex}", f"test-limits-{uuid.uuid4().hex}"
     sliding = RedisSlidingWindow(redis, ours)
     storage = redis_storage(redis, RateLimitSettings(key_prefix=theirs))
+    # A generous storage timeout: past the default 0.5 s (a loaded machine) a limiter
+    # falls back to counting in memory, and the two would no longer be compared.
     return (
-        Limiter(redis_storage(redis, RateLimitSettings(key_prefix=ours)), sliding=sliding),
-        Limiter(storage),
+        Limiter(
+            redis_storage(redis, RateLimitSettings(key_prefix=ours)), sliding=sliding, timeout=30
+        ),
+        Limiter(storage, timeout=30),
     )
 
 
