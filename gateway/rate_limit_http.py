@@ -61,13 +61,16 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     return headers
 
 
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
 def _add_headers(message: Message, headers: dict[str, str]) -> None:
     # Appended, not set: nothing inside this layer writes these names (and Starlette's
     # MutableHeaders would scan the list once per name).
-    added = [
-        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
-    ]
-    message["headers"] = [*message.get("headers", ()), *added]
+    message["headers"] = [*message.get("headers", ()), *_raw(headers)]
 
 
 class PendingRequestHit:
@@ -82,7 +85,7 @@ class PendingRequestHit:
     async def take(self) -> Decision:
         """The hit's decision, taking it now unless it was taken with the cost."""
         if self.decision is None:
-            self.decision = await self._limiter.hit(self.hit.quota, *self.hit.key)
+            (self.decision,) = await self._limiter.hit_all([self.hit])
         return self.decision
 
 
@@ -223,8 +226,8 @@ class RequestRateLimitMiddleware:
                 "retryAfter": decision.retry_after,
             }
         payload = orjson.dumps(body)
-        raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-        raw += [
+        raw = [
+            *_raw(headers),
             (b"content-type", content_type.encode()),
             (b"content-length", str(len(payload)).encode()),
         ]
