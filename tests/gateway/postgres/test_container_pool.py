@@ -8,11 +8,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway.container import build_container
+from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence.database import create_engine
 from persistence.fair_pool import FairAsyncQueuePool
 from tests.conftest import POSTGRES_ADMIN_URL, require_service
+
+
+def _container(**database: Any) -> Container:
+    """The composition root on the Postgres test server, with these database settings."""
+    settings = Settings(
+        database={"url": POSTGRES_ADMIN_URL, **database}, security={"secret_key": "s" * 40}
+    )
+    return build_container(settings)
 
 
 async def test_a_zero_ping_window_setting_pings_every_checkout(
@@ -20,11 +28,7 @@ async def test_a_zero_ping_window_setting_pings_every_checkout(
 ) -> None:
     # The default window (1 s) would ping none of these back-to-back checkouts.
     require_service("PostgreSQL", postgres_available)
-    settings = Settings(
-        database={"url": POSTGRES_ADMIN_URL, "ping_after_idle_seconds": 0},
-        security={"secret_key": "s" * 40},
-    )
-    container = build_container(settings)
+    container = _container(ping_after_idle_seconds=0)
     pings: list[Any] = []
     real_ping = container.engine.dialect.do_ping
 
@@ -47,11 +51,7 @@ async def test_a_burst_past_the_pool_waits_for_pooled_connections(
 ) -> None:
     """No connection is opened (and closed on return) per request past the pool."""
     require_service("PostgreSQL", postgres_available)
-    settings = Settings(
-        database={"url": POSTGRES_ADMIN_URL, "pool_size": 2},
-        security={"secret_key": "s" * 40},
-    )
-    container = build_container(settings)
+    container = _container(pool_size=2)
     opened: list[Any] = []
     sa.event.listen(container.engine.sync_engine, "connect", lambda *args: opened.append(args))
 
