@@ -137,9 +137,9 @@ def event_bus(settings: Settings, redis: Redis | None) -> InProcessEventBus | Re
     return RedisEventBus(redis, channel=settings.realtime.redis_channel, queue_size=queue_size)
 
 
-def planner_on(settings: Settings, engine: AsyncEngine) -> bool:
-    """The read planner builds its JSON with Postgres functions: Postgres only."""
-    return settings.graphql.planner and engine.dialect.name == "postgresql"
+def build_read_model(settings: Settings, engine: AsyncEngine) -> SqlReadModel | None:
+    """The read planner's model (Postgres or SQLite), unless GRAPHQL__PLANNER is off."""
+    return SqlReadModel(engine) if settings.graphql.planner else None
 
 
 def read_planner(read_model: SqlReadModel | None) -> list[Callable[[], SchemaExtension]]:
@@ -196,7 +196,7 @@ def build_container(settings: Settings, observability: Observability | None = No
         orders=OrderService(uow, bus),
         accounts=accounts,
     )
-    read_model = SqlReadModel(engine) if planner_on(settings, engine) else None
+    read_model = build_read_model(settings, engine)
     # One budget, debited by the schema extension and by prepared operations alike.
     budget = cost_budget(settings.rate_limit, limiter) if limiter is not None else None
     authenticator: Authenticator = BearerAuthenticator(accounts, registry)

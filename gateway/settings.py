@@ -111,7 +111,7 @@ class GraphQLSettings(BaseModel):
     # A `{sha256: document}` manifest; when set, only its documents run (APQ registration off).
     trusted_documents: Path | None = None
     # The read planner (schema/planner): plannable queries are answered with one SQL
-    # statement per root field, the JSON built by Postgres. Postgres only.
+    # statement per root field, the JSON built by the database (Postgres or SQLite).
     planner: bool = True
     # Parsed and validated documents kept by their text (each cache); 0 turns them off.
     document_cache_size: int = Field(default=1_000, ge=0)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from persistence.fair_pool import FairAsyncQueuePool
+from persistence.json_sqlite import register_functions
 
 # Connection execution option marking a read-only transaction (see `_begin_sqlite`).
 READ_ONLY = "gw_read_only"
@@ -111,6 +112,8 @@ def _sqlite_engine(url: str, *, echo: bool, pool_size: int, busy_timeout_ms: int
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
+        # base64 and ASCII-only JSON for the read model, which SQLite lacks.
+        register_functions(dbapi_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin_sqlite(conn: Connection) -> None:

@@ -1,15 +1,19 @@
-"""The read model: one SQL statement per root field of a read plan, the JSON built by Postgres.
+"""The read model: one SQL statement per root field of a plan, the JSON built by the database.
 
 Each statement returns the finished JSON text of its root field (correlated subqueries
 for the nested levels, a `row_number()` page of `first + 1` rows per parent for
-`hasNextPage`), so Python forwards text and never builds objects.
+`hasNextPage`), so Python forwards text and never builds objects. It runs on Postgres
+and on the embedded SQLite alike; what differs between them (escaping, base64, times,
+ordered aggregates) is a `JsonDialect` (`persistence.json_postgres`,
+`persistence.json_sqlite`).
 
-The JSON is compact text concatenated with `||` (arrays with `string_agg`), not built
-with `json_build_object`/`json_agg`: Postgres 15 looks up the type of each of their
-arguments on every call, a large part of its CPU in the benchmark's nested query. The
-text costs less (that statement: p50 1.5 -> 1.1 ms on the 1,000-user seed) and is
-compact where `json_build_object` writes `"key" : value` (~15% fewer bytes). Strings
-go through `to_json`, so they are escaped as before (non-ASCII kept as UTF-8).
+The JSON is compact text concatenated with `||` (arrays with `string_agg` or
+`group_concat`), not built with `json_build_object`/`json_agg`: Postgres 15 looks up
+the type of each of their arguments on every call, a large part of its CPU in the
+benchmark's nested query. The text costs less (that statement: p50 1.5 -> 1.1 ms on
+the 1,000-user seed) and is compact where `json_build_object` writes `"key" : value`
+(~15% fewer bytes). Strings go through the database's own JSON quoting (`to_json`,
+`json_quote`), non-ASCII kept as UTF-8.
 
 The values are written exactly as the resolver path writes them:
 
@@ -21,8 +25,7 @@ The values are written exactly as the resolver path writes them:
   not zero).
 
 Filters and object-level rules are domain specifications compiled by `compile_spec`,
-so both paths select the same rows. Postgres only: SQLite's JSON functions could do
-the same, but the embedded database keeps the resolver path.
+so both paths select the same rows.
 
 The plan vocabulary comes from `schema.planner.plan`, a module of plain dataclasses
 over `domain` types (no GraphQL library): it is the one import from `schema` here,
@@ -32,33 +35,40 @@ where `domain` would be its natural home.
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import ValidationError
 from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
 from persistence import tables
+from persistence.database import READ_ONLY
 from persistence.items import ITEM_FIELDS, SqlItemRepository
+from persistence.json_postgres import PostgresJson
+from persistence.json_sqlite import SqliteJson
+from persistence.json_text import (
+    Json,
+    JsonDialect,
+    SqlText,
+    constant,
+    integer,
+    json_array,
+    json_object,
+    literal,
+    number,
+    or_null,
+    quoted,
+    text,
+)
 from persistence.orders import ORDER_FIELDS, SqlOrderRepository
 from persistence.specifications import FieldMap, Kind, Predicate, SqlField, compile_spec
 from persistence.users import USER_FIELDS, SqlUserRepository
 from schema.planner import plan
 
-type SqlText = sa.ColumnElement[Any]  # an SQL expression of type text
-# A JSON value as a sequence of pieces, concatenated by `_text`: constant JSON text
-# known when building (`str`), and SQL text expressions that are never NULL (an
-# expression that may be NULL goes through `_or_null`). Objects nest by splicing their
-# pieces into the parent's, so a whole level of the answer is one `||` chain.
-type Json = list[str | SqlText]
 type Owner = Callable[[sa.FromClause], Predicate]
 
 _TABLES: dict[plan.Entity, sa.Table] = {
@@ -77,99 +87,6 @@ _SORT_FIELDS: dict[plan.Entity, frozenset[str]] = {
     plan.Entity.ITEM: SqlItemRepository.sort_fields,
     plan.Entity.ORDER: SqlOrderRepository.sort_fields,
 }
-_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
-# Text Python's json.dumps writes unchanged between quotes: printable ASCII but `"` and `\`.
-_PLAIN_JSON_TEXT = r"^[ !#-\[\]-~]*$"
-
-
-def _str(text: str) -> sa.ColumnElement[Any]:
-    """A constant SQL string literal (our own constants and GraphQL names only)."""
-    return sa.literal_column("'" + text.replace("'", "''") + "'", sa.Text)
-
-
-def _int(value: int) -> sa.ColumnElement[Any]:
-    return sa.literal_column(str(int(value)))
-
-
-# --- JSON as text ----------------------------------------------------------------------
-
-
-def _text(value: Json) -> SqlText:
-    """The SQL text of a JSON value: its pieces joined by `||`, neighbouring constants
-    merged into one literal."""
-    merged: list[str | SqlText] = []
-    for piece in value:
-        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += piece
-        else:
-            merged.append(piece)
-    parts = [_str(piece) if isinstance(piece, str) else piece for piece in merged]
-    return _joined(parts)
-
-
-# Postgres parses `a || b || c ...` into a left-deep tree and recurses once per operand
-# (6,000 operands exceed its default 2 MB stack). Nested objects are spliced into their
-# parent's chain, so a chain longer than this is joined as parenthesised halves.
-_FLAT_CHAIN = 64
-
-
-def _joined(parts: list[SqlText]) -> SqlText:
-    # A balanced tree, so SQLAlchemy compiles it without recursing once per piece; up to
-    # _FLAT_CHAIN parts it renders as one flat chain (`||` is associative).
-    if len(parts) == 1:
-        return parts[0]
-    middle = len(parts) // 2
-    left, right = _joined(parts[:middle]), _joined(parts[middle:])
-    if len(parts) > _FLAT_CHAIN:
-        # An operator binding tighter than any other makes SQLAlchemy parenthesise both.
-        return left.op("||", precedence=100, return_type=sa.Text)(right)
-    return left.concat(right)
-
-
-def _constant(text: str) -> Json:
-    """A JSON string known when building."""
-    return [json.dumps(text, ensure_ascii=False)]
-
-
-def _string(text: SqlText) -> Json:
-    """A JSON string of any text, escaped by Postgres (non-ASCII stays UTF-8)."""
-    return [sa.cast(sa.func.to_json(text), sa.Text)]
-
-
-def _quoted(text: SqlText) -> Json:
-    """A JSON string of text that needs no escaping: base64, digits, ISO times, enum names."""
-    return ['"', text, '"']
-
-
-def _scalar(value: sa.ColumnElement[Any]) -> Json:
-    """A JSON number or boolean: Postgres writes integers as digits, booleans as `true`/`false`."""
-    return [sa.cast(value, sa.Text)]
-
-
-def _or_null(text: SqlText) -> Json:
-    """A JSON text expression that is NULL when there is no value (no row, no cursor)."""
-    return [sa.func.coalesce(text, _str("null"))]
-
-
-def _object(pairs: list[tuple[str, Json]]) -> Json:
-    pieces: Json = ["{"]
-    for position, (name, value) in enumerate(pairs):
-        if not _NAME.match(name):
-            raise ValueError(f"not a GraphQL name: {name!r}")
-        pieces.append(f'{"," if position else ""}"{name}":')
-        pieces.extend(value)
-    pieces.append("}")
-    return pieces
-
-
-def _array(
-    element: Json, order_by: list[sa.ColumnElement[Any]], where: Predicate | None = None
-) -> Json:
-    """`json_agg(element ORDER BY ...) FILTER (WHERE ...)`, `[]` when no row is left."""
-    listed: SqlText = sa.func.string_agg(_text(element), aggregate_order_by(_str(","), *order_by))
-    if where is not None:
-        listed = listed.filter(where)
-    return ["[", sa.func.coalesce(listed, _str("")), "]"]
 
 
 def _aliased(fields: FieldMap, table: sa.FromClause) -> dict[str, SqlField]:
@@ -185,108 +102,6 @@ def _aliased(fields: FieldMap, table: sa.FromClause) -> dict[str, SqlField]:
         )
         for name, sql_field in fields.items()
     }
-
-
-# --- values as the resolver path writes them -------------------------------------------
-
-
-def iso_timestamp(column: sa.ColumnElement[Any]) -> SqlText:
-    """`datetime.isoformat()` of a UTC timestamp."""
-    utc = sa.func.timezone(_str("UTC"), column)
-    whole = sa.func.to_char(utc, _str('YYYY-MM-DD"T"HH24:MI:SS'))
-    fraction = sa.case(
-        (sa.func.date_trunc(_str("second"), column) == column, _str("")),
-        else_=sa.func.to_char(utc, _str(".US")),
-    )
-    return sa.func.concat(whole, fraction, _str("+00:00"))
-
-
-def python_json_string(column: sa.ColumnElement[Any]) -> SqlText:
-    """The text as Python's `json.dumps` writes it (ASCII only, `\\uXXXX` escapes)."""
-    chars = (
-        sa.func.regexp_split_to_table(column, _str(""))
-        .table_valued("c", with_ordinality="n")
-        .render_derived()
-    )
-    char, code = chars.c.c, sa.func.ascii(chars.c.c)
-    # CAST parenthesises the difference, so `/` and `%` apply to all of it.
-    astral = sa.cast(code - _int(0x10000), sa.Integer)
-    escaped = sa.case(
-        (char == _str('"'), _str('\\"')),
-        (char == _str("\\"), _str("\\\\")),
-        (char == sa.literal_column("E'\\n'"), _str("\\n")),
-        (char == sa.literal_column("E'\\r'"), _str("\\r")),
-        (char == sa.literal_column("E'\\t'"), _str("\\t")),
-        (char == sa.literal_column("E'\\b'"), _str("\\b")),
-        (char == sa.literal_column("E'\\f'"), _str("\\f")),
-        (code.between(_int(32), _int(126)), char),
-        (
-            code < _int(0x10000),
-            sa.func.concat(_str("\\u"), sa.func.lpad(sa.func.to_hex(code), _int(4), _str("0"))),
-        ),
-        # Beyond the BMP, Python writes a UTF-16 surrogate pair.
-        else_=sa.func.concat(
-            _str("\\u"),
-            sa.func.to_hex(_int(0xD800) + astral.op("/")(_int(1024))),
-            _str("\\u"),
-            sa.func.to_hex(_int(0xDC00) + astral.op("%")(_int(1024))),
-        ),
-    )
-    slow = (
-        sa.select(
-            sa.func.concat(
-                _str('"'),
-                # string_agg(x, '' ORDER BY n): the ORDER BY follows the last argument.
-                sa.func.string_agg(escaped, aggregate_order_by(_str(""), chars.c.n)),
-                _str('"'),
-            )
-        )
-        .select_from(chars)
-        .scalar_subquery()
-    )
-    return sa.case(
-        (column.regexp_match(_PLAIN_JSON_TEXT), sa.func.concat(_str('"'), column, _str('"'))),
-        else_=slow,
-    )
-
-
-def _base64(text: SqlText) -> SqlText:
-    # encode() breaks base64 lines at 76 characters; Python's b64encode does not.
-    return sa.func.replace(
-        sa.func.encode(sa.func.convert_to(text, _str("UTF8")), _str("base64")),
-        sa.literal_column("E'\\n'"),
-        _str(""),
-    )
-
-
-def global_id(type_name: str, key: sa.ColumnElement[Any]) -> SqlText:
-    """`schema.node.to_global_id`: standard base64 with padding."""
-    return _base64(sa.func.concat(_str(f"{type_name}:"), key))
-
-
-def cursor(fields: FieldMap, row: sa.FromClause, sort_field: str) -> SqlText:
-    """`Cursor(sort_key(value), id).encode()`: base64url of `[key,id]`, no padding."""
-    ident = row.c.id
-    target = fields[sort_field]
-    column = target.column
-    if sort_field == "id":
-        key: SqlText = ident
-    elif target.kind in (Kind.TEXT, Kind.EMAIL):
-        key = python_json_string(column)
-    elif target.kind is Kind.ENUM:  # enum values are plain ASCII words
-        key = sa.func.concat(_str('"'), column, _str('"'))
-    elif target.kind is Kind.MONEY or target.column.type.python_type is int:
-        key = column
-    else:  # timestamps
-        key = sa.func.concat(_str('"'), iso_timestamp(column), _str('"'))
-    raw = sa.func.concat(_str("["), key, _str(","), ident, _str("]"))
-    return sa.func.rtrim(sa.func.translate(_base64(raw), _str("+/"), _str("-_")), _str("="))
-
-
-def money_amount(cents: sa.ColumnElement[Any]) -> SqlText:
-    """The decimal string of `Money.amount`: exactly two places."""
-    amount = sa.func.round(sa.cast(cents, sa.Numeric) / _int(100), _int(2))
-    return sa.cast(amount, sa.Text)
 
 
 # --- paging, as SqlRepository pages ------------------------------------------------------
@@ -335,8 +150,9 @@ def _after(
 
 
 class _Builder:
-    def __init__(self, scope: plan.Scope) -> None:
+    def __init__(self, scope: plan.Scope, dialect: JsonDialect) -> None:
         self._scope = scope
+        self._sql = dialect
 
     def _rule(self, entity: plan.Entity, fields: FieldMap) -> Predicate:
         rule = self._scope.rules.get(entity)
@@ -355,7 +171,7 @@ class _Builder:
         table = _TABLES[target.entity].alias()
         fields = _aliased(_FIELDS[target.entity], table)
         found = (
-            sa.select(_text(self.selection(target, table)))
+            sa.select(text(self.selection(target, table)))
             .where(table.c.id == key, self._rule(target.entity, fields))
             .scalar_subquery()
         )
@@ -391,14 +207,14 @@ class _Builder:
             .limit(request.first + 1)
             .subquery()
         )
-        in_page = page.c.position <= _int(request.first)
+        in_page = page.c.position <= integer(request.first)
         page_fields = _aliased(_FIELDS[entity], page)
-        edge_cursor = cursor(page_fields, page, sort_field)
+        edge_cursor = self.cursor(page_fields, page, sort_field)
         uses_page = False
         pairs: list[tuple[str, Json]] = []
         for part in connection.fields:
             if isinstance(part, plan.Constant):
-                pairs.append((part.key, _constant(part.text)))
+                pairs.append((part.key, constant(part.text)))
             elif isinstance(part, plan.TotalCount):
                 counted = _TABLES[entity].alias()
                 total = (
@@ -407,16 +223,18 @@ class _Builder:
                     .where(*matching(counted))
                     .correlate(*correlated)
                 )
-                pairs.append((part.key, _scalar(total.scalar_subquery())))
+                pairs.append((part.key, number(total.scalar_subquery())))
             elif isinstance(part, plan.Edges):
                 uses_page = True
                 edge = self.edge(part, page, edge_cursor)
-                pairs.append((part.key, _array(edge, [page.c.position], in_page)))
+                # The page is ordered by position, for databases without ordered aggregates.
+                listed = self._sql.listed(text(edge), [page.c.position], in_page)
+                pairs.append((part.key, json_array(listed)))
             else:
                 info: list[tuple[str, Json]] = []
                 for info_part in part.fields:
                     if isinstance(info_part, plan.Constant):
-                        info.append((info_part.key, _constant(info_part.text)))
+                        info.append((info_part.key, constant(info_part.text)))
                         continue
                     info_key, kind = info_part
                     if kind is plan.PageInfoPart.HAS_PREVIOUS_PAGE:
@@ -424,89 +242,77 @@ class _Builder:
                         continue
                     uses_page = True
                     if kind is plan.PageInfoPart.HAS_NEXT_PAGE:
-                        info.append((info_key, _scalar(sa.func.count() > _int(request.first))))
+                        more = self._sql.boolean(sa.func.count() > integer(request.first))
+                        info.append((info_key, [more]))
                     else:
-                        ascending = kind is plan.PageInfoPart.START_CURSOR
-                        ordering = page.c.position if ascending else page.c.position.desc()
-                        cursors = sa.func.array_agg(
-                            aggregate_order_by(edge_cursor, ordering),
-                            type_=postgresql.ARRAY(sa.Text),
-                        ).filter(in_page)
+                        last = kind is plan.PageInfoPart.END_CURSOR
+                        found = self._sql.first(
+                            edge_cursor, page.c.position, last=last, where=in_page
+                        )
                         # NULL on an empty page.
-                        first = sa.type_coerce(cursors, postgresql.ARRAY(sa.Text))[1]
-                        info.append((info_key, _or_null(_text(_quoted(first)))))
-                pairs.append((part.key, _object(info)))
-        built = sa.select(_text(_object(pairs)))
+                        info.append((info_key, or_null(text(quoted(found)))))
+                pairs.append((part.key, json_object(info)))
+        built = sa.select(text(json_object(pairs)))
         return built.select_from(page) if uses_page else built
 
     def edge(self, edges: plan.Edges, page: sa.FromClause, edge_cursor: SqlText) -> Json:
         pairs: list[tuple[str, Json]] = []
         for part in edges.fields:
             if isinstance(part, plan.Constant):
-                pairs.append((part.key, _constant(part.text)))
+                pairs.append((part.key, constant(part.text)))
             elif isinstance(part, plan.EdgeCursor):
-                pairs.append((part.key, _quoted(edge_cursor)))
+                pairs.append((part.key, quoted(edge_cursor)))
             else:
                 pairs.append((part.key, self.selection(part.target, page)))
-        return _object(pairs)
+        return json_object(pairs)
 
     def selection(self, selection: plan.Selection, row: sa.FromClause) -> Json:
-        return _object([(f.key, self.field(selection.entity, f, row)) for f in selection.fields])
+        return json_object(
+            [(f.key, self.field(selection.entity, f, row)) for f in selection.fields]
+        )
 
     def field(self, entity: plan.Entity, field: plan.Field, row: sa.FromClause) -> Json:
         if isinstance(field, plan.Value):
             return self.value(entity, field.column, row)
         if isinstance(field, plan.Constant):
-            return _constant(field.text)
+            return constant(field.text)
         if isinstance(field, plan.GlobalId):
-            return _quoted(global_id(field.type_name, row.c.id))
+            return quoted(self.global_id(field.type_name, row.c.id))
         if isinstance(field, plan.Timestamp):
-            return _quoted(iso_timestamp(row.c[field.column]))
+            return quoted(self._sql.iso_timestamp(row.c[field.column]))
         if isinstance(field, plan.EnumName):
             # Enum values are plain ASCII words (a CHECK constraint lists them).
-            return _quoted(sa.func.upper(row.c[field.column]))
+            return quoted(sa.func.upper(row.c[field.column]))
         if isinstance(field, plan.RoleNames):
-            return [self.roles(row)]
+            return [self._sql.role_names(row.c.roles)]
         if isinstance(field, plan.Email):
             if field.everyone:
-                return _string(row.c.email)
+                return self._sql.string(row.c.email)
             if self._scope.user_id is None:
                 return ["null"]
             mine = row.c.id == CALLER
-            return [sa.case((mine, _text(_string(row.c.email))), else_=_str("null"))]
+            return [sa.case((mine, text(self._sql.string(row.c.email))), else_=literal("null"))]
         if isinstance(field, plan.Money):
             return self.money(field, row)
         if isinstance(field, plan.Child):
             return self.child(field, row)
         return [self.nested_connection(field, row)]
 
-    @staticmethod
-    def value(entity: plan.Entity, column: str, row: sa.FromClause) -> Json:
+    def value(self, entity: plan.Entity, column: str, row: sa.FromClause) -> Json:
         """A stored value with the JSON type of its column: a number, boolean or string."""
         stored = _TABLES[entity].c[column]
         found = row.c[column]
         kind = stored.type.python_type
-        if kind in (int, bool):
-            value = _scalar(found)
+        value: Json
+        if kind is bool:
+            value = [self._sql.boolean(found)]
+        elif kind is int:
+            value = number(found)
         elif kind is str:
-            value = _string(found)
+            value = self._sql.string(found)
         else:
             raise ValueError(f"no JSON writing for {stored} of {kind.__name__}")
-        return _or_null(_text(value)) if stored.nullable else value
-
-    def roles(self, row: sa.FromClause) -> SqlText:
-        names = (
-            sa.func.unnest(sa.func.string_to_array(row.c.roles, _str(",")))
-            .table_valued("role")
-            .render_derived()
-        )
-        listed = _array(_string(sa.func.upper(names.c.role)), [names.c.role])
-        return (
-            sa.select(_text(listed))
-            .select_from(names)
-            .where(names.c.role != _str(""))
-            .scalar_subquery()
-        )
+        return or_null(text(value)) if stored.nullable else value
 
     def money(self, money: plan.Money, row: sa.FromClause) -> Json:
         cents: sa.ColumnElement[Any]
@@ -527,24 +333,23 @@ class _Builder:
         pairs: list[tuple[str, Json]] = []
         for key, part in money.parts:
             if part is plan.MoneyPart.AMOUNT:
-                pairs.append((key, _quoted(money_amount(cents))))  # a string, as Money.amount
+                pairs.append(
+                    (key, quoted(self._sql.money_amount(cents)))
+                )  # a string, as Money.amount
             elif part is plan.MoneyPart.CURRENCY:
-                pairs.append((key, _string(sa.cast(currency, sa.Text))))
+                pairs.append((key, self._sql.string(sa.cast(currency, sa.Text))))
             else:
-                pairs.append((key, _constant("Money")))
-        return _object(pairs)
+                pairs.append((key, constant("Money")))
+        return json_object(pairs)
 
     def order_total(self, money: plan.Money, row: sa.FromClause) -> Json:
         """`Order.total`: the sum of the subtotals in the first line's currency
-        (`domain.money.total`; zero USD without lines), from one scan of the lines."""
+        (`domain.money.total`; zero USD without lines)."""
         lines = tables.ORDER_LINES.alias()
-        cents = sa.func.coalesce(sa.func.sum(lines.c.unit_price_cents * lines.c.quantity), _int(0))
-        currencies = sa.func.array_agg(
-            aggregate_order_by(lines.c.currency, lines.c.id), type_=postgresql.ARRAY(sa.Text)
+        cents = sa.func.coalesce(
+            sa.func.sum(lines.c.unit_price_cents * lines.c.quantity), integer(0)
         )
-        currency = sa.func.coalesce(
-            sa.type_coerce(currencies, postgresql.ARRAY(sa.Text))[1], _str("USD")
-        )
+        currency = sa.func.coalesce(self._sql.first_currency(lines, row.c.id), literal("USD"))
         # Aggregated first, so there is one row whatever the selection (even `{}`).
         totals = (
             sa.select(cents.label("cents"), currency.label("currency"))
@@ -552,23 +357,61 @@ class _Builder:
             .correlate(row)
             .subquery()
         )
-        money_json = _text(self.money_object(money, totals.c.cents, totals.c.currency))
+        money_json = text(self.money_object(money, totals.c.cents, totals.c.currency))
         return [sa.select(money_json).select_from(totals).scalar_subquery()]
 
     def child(self, child: plan.Child, row: sa.FromClause) -> Json:
         target = child.target
         table = _TABLES[target.entity].alias()
         if child.link is plan.Link.ORDER_LINES:
-            listed = _array(self.selection(target, table), [table.c.id])
-            return [sa.select(_text(listed)).where(table.c.order_id == row.c.id).scalar_subquery()]
+            return [self.order_lines(target, table, row)]
         fields = _aliased(_FIELDS[target.entity], table)
         parent_key = row.c.item_id if child.link is plan.Link.LINE_ITEM else row.c.customer_id
         found = (
-            sa.select(_text(self.selection(target, table)))
+            sa.select(text(self.selection(target, table)))
             .where(table.c.id == parent_key, self._rule(target.entity, fields))
             .scalar_subquery()
         )
-        return _or_null(found)  # a hidden object is null
+        return or_null(found)  # a hidden object is null
+
+    def order_lines(
+        self, line: plan.Selection, table: sa.FromClause, order: sa.FromClause
+    ) -> SqlText:
+        """The JSON array of an order's lines, by id."""
+        of_order = table.c.order_id == order.c.id
+        if self._sql.ordered_aggregates:
+            source, where = table, [of_order]
+        else:
+            source = (
+                sa.select(table).where(of_order).order_by(table.c.id).correlate(order).subquery()
+            )
+            where = []
+        listed = self._sql.listed(text(self.selection(line, source)), [source.c.id], None)
+        return (
+            sa.select(text(json_array(listed))).select_from(source).where(*where).scalar_subquery()
+        )
+
+    def global_id(self, type_name: str, key: sa.ColumnElement[Any]) -> SqlText:
+        """`schema.node.to_global_id`: standard base64 of `Type:key`, padded."""
+        return self._sql.base64(literal(f"{type_name}:").concat(key))
+
+    def cursor(self, fields: FieldMap, row: sa.FromClause, sort_field: str) -> SqlText:
+        """`Cursor(sort_key(value), id).encode()`: base64url of the JSON `[key,id]` as
+        Python's `json.dumps` writes it, unpadded."""
+        ident = row.c.id
+        target = fields[sort_field]
+        column = target.column
+        if sort_field == "id":
+            key: SqlText = ident
+        elif target.kind in (Kind.TEXT, Kind.EMAIL):
+            key = self._sql.ascii_string(column)
+        elif target.kind is Kind.ENUM:  # enum values are plain ASCII words
+            key = text(quoted(column))
+        elif target.kind is Kind.MONEY or target.column.type.python_type is int:
+            key = column
+        else:  # timestamps
+            key = text(quoted(self._sql.iso_timestamp(column)))
+        return self._sql.base64url(text(["[", key, ",", ident, "]"]))
 
     def nested_connection(self, nested: plan.NestedConnection, row: sa.FromClause) -> SqlText:
         def owned(table: sa.FromClause) -> Predicate:
@@ -578,13 +421,15 @@ class _Builder:
         return self.connection(nested.connection, owned, row).scalar_subquery()
 
 
-def statements(built: plan.Plan, scope: plan.Scope) -> list[tuple[str, sa.Select[Any] | str]]:
+def statements(
+    built: plan.Plan, scope: plan.Scope, dialect: JsonDialect
+) -> list[tuple[str, sa.Select[Any] | str]]:
     """Each root field's statement, or its JSON when no database is needed.
 
     The caller's id is left as the `caller_id` parameter (see `parameterized`).
     Raises ValidationError where the resolver path would refuse an argument.
     """
-    builder = _Builder(scope)
+    builder = _Builder(scope, dialect)
     result: list[tuple[str, sa.Select[Any] | str]] = []
     for root in built.roots:
         statement = builder.root(root)
@@ -619,25 +464,37 @@ def parameterized(spec: Specification, user_id: int | None) -> Specification:
     return spec
 
 
+def json_dialect(engine: AsyncEngine) -> JsonDialect:
+    """How the engine's database writes JSON text; raises ValueError for another database."""
+    if engine.dialect.name == "postgresql":
+        return PostgresJson()
+    if engine.dialect.name == "sqlite":
+        return SqliteJson()
+    raise ValueError(f"the read model cannot write JSON on {engine.dialect.name}")
+
+
 type Statements = list[tuple[str, sa.Select[Any] | str]]
 type StatementKey = tuple[plan.Plan, bool, frozenset[tuple[plan.Entity, Specification]]]
 
 
 class SqlReadModel:
-    """Runs read plans on Postgres; every root field's JSON comes back as text.
+    """Runs read plans on Postgres or SQLite; every root field's JSON comes back as text.
 
     Statements are kept per plan and rules (with the caller's id as a parameter):
     building one costs far more Python than running it.
     """
 
     def __init__(self, engine: AsyncEngine, cache_size: int = 1_000) -> None:
-        if engine.dialect.name != "postgresql":
-            raise ValueError("the read model builds its JSON with Postgres functions")
-        # Autocommit, on the same pool: one SELECT needs no transaction, and each
-        # statement has its own snapshot under READ COMMITTED either way. It spares the
-        # BEGIN and ROLLBACK round trips the driver sends around every read (and ~10%
-        # of the Python of a prepared read by id).
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._dialect = json_dialect(engine)
+        if engine.dialect.name == "postgresql":
+            # Autocommit, on the same pool: one SELECT needs no transaction, and each
+            # statement has its own snapshot under READ COMMITTED either way. It spares
+            # the BEGIN and ROLLBACK round trips the driver sends around every read (and
+            # ~10% of the Python of a prepared read by id).
+            self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            # Several root fields read one snapshot; a deferred BEGIN takes no write lock.
+            self._engine = engine.execution_options(**{READ_ONLY: True})
         self._statements: OrderedDict[StatementKey, Statements] = OrderedDict()
         self._cache_size = cache_size
 
@@ -648,7 +505,7 @@ class SqlReadModel:
         if found is not None:
             self._statements.move_to_end(key)
             return found
-        prepared = statements(built, plan.Scope(scope.user_id, rules))
+        prepared = statements(built, plan.Scope(scope.user_id, rules), self._dialect)
         self._statements[key] = prepared
         if len(self._statements) > self._cache_size:
             self._statements.popitem(last=False)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from types import TracebackType
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from persistence.statements import StatementLog, count_statements
+from tests.conftest import POSTGRES_ADMIN_URL
 
 
 class assert_max_statements:  # lower-case: reads as the assertion it is
@@ -50,3 +52,13 @@ class assert_max_statements:  # lower-case: reads as the assertion it is
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+async def postgres_admin_sql(statement: str) -> None:
+    """Run one statement as the Postgres admin, outside a transaction (CREATE DATABASE)."""
+    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(statement))
+    finally:
+        await admin.dispose()

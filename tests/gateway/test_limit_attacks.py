@@ -298,7 +298,11 @@ async def test_prod_refuses_introspection_and_withholds_suggestions() -> None:
     assert (allowed.introspection, allowed.suggestions) == (True, True)
 
 
-@pytest.mark.parametrize("graphql_overrides", [{"execution_timeout_seconds": 0.2}])
+# A slow service on the resolver path (the planner would answer without it); a slow
+# planned fetch is cancelled the same way (tests/gateway/planner/test_prepared.py).
+@pytest.mark.parametrize(
+    "graphql_overrides", [{"execution_timeout_seconds": 0.2, "planner": False}]
+)
 async def test_a_slow_operation_is_cancelled_at_the_timeout(
     http: httpx.AsyncClient, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:

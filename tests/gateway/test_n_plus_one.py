@@ -10,14 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate, seed
 from tests.conftest import POSTGRES_ADMIN_URL, require_service
-from tests.helpers import assert_max_statements
+from tests.helpers import assert_max_statements, postgres_admin_sql
 
 NESTED = """
 query Nested($n: Int!) {
@@ -33,18 +32,9 @@ query Nested($n: Int!) {
 MAX_STATEMENTS = 5
 
 
-async def _admin_sql(statement: str) -> None:
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(statement))
-    finally:
-        await admin.dispose()
-
-
-# Every read path: the resolvers (SQLite; Postgres with the planner off), the read
-# planner, and prepared operations (the same request asked again, on Postgres).
-@pytest.fixture(params=["sqlite", "postgres", "postgres-resolvers"])
+# Every read path on both databases: the resolvers (the planner off), the read planner,
+# and prepared operations (the same request asked again).
+@pytest.fixture(params=["sqlite", "sqlite-resolvers", "postgres", "postgres-resolvers"])
 async def seeded(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
 ) -> AsyncIterator[Container]:
@@ -52,7 +42,7 @@ async def seeded(
     if request.param.startswith("postgres"):
         require_service("PostgreSQL", postgres_available)
         database = f"gw_test_nplus1_{os.getpid()}_{secrets.token_hex(4)}"
-        await _admin_sql(f'CREATE DATABASE "{database}"')
+        await postgres_admin_sql(f'CREATE DATABASE "{database}"')
         url = sa.make_url(POSTGRES_ADMIN_URL).set(database=database)
         database_url = url.render_as_string(hide_password=False)
     else:
@@ -62,7 +52,7 @@ async def seeded(
         settings = Settings(
             database={"url": database_url},
             security={"allow_debug_identity": True, "secret_key": "n" * 40},
-            graphql={"planner": request.param != "postgres-resolvers"},
+            graphql={"planner": not request.param.endswith("-resolvers")},
         )
         container = build_container(settings)
         await seed.seed(container.engine, users=60, items=30, orders=600, seed=7)
@@ -70,7 +60,7 @@ async def seeded(
         await container.aclose()
     finally:
         if database is not None:
-            await _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            await postgres_admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 async def _statements_for(container: Container, n: int) -> tuple[int, int]:

@@ -150,9 +150,10 @@ async def test_a_hash_only_request_neither_parses_nor_validates_again(
     response = await client.post("/graphql", json={"extensions": persisted(query)})
 
     assert response.json()["data"] == WIDGET
-    # (hits, misses): one more hit each, no new miss.
-    assert lru_stats(parse) == (parsed[0] + 1, parsed[1])
-    assert lru_stats(validate) == (validated[0] + 1, validated[1])
+    # No new miss: answered from the caches, or (planned the first time) as a prepared
+    # operation that does not look at them.
+    assert lru_stats(parse)[1] == parsed[1]
+    assert lru_stats(validate)[1] == validated[1]
 
 
 async def test_the_lru_store_forgets_the_least_recently_used_document() -> None:

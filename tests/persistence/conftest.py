@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence import migrate
 from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import POSTGRES_ADMIN_URL, require_service
+from tests.helpers import postgres_admin_sql
 
 TABLES = ("order_lines", "orders", "items", "users")
 
@@ -46,15 +47,6 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return sqlite_url_for(path)
 
 
-async def _admin(statement: str) -> None:
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(statement))
-    finally:
-        await admin.dispose()
-
-
 def postgres_url_for(database: str) -> str:
     return (
         sa.make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
@@ -66,12 +58,12 @@ def postgres_database(postgres_available: bool) -> Iterator[str]:
     """A freshly created and migrated database, unique to this test session."""
     require_service("PostgreSQL", postgres_available)
     name = f"gw_test_persistence_{os.getpid()}_{secrets.token_hex(4)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres_admin_sql(f'CREATE DATABASE "{name}"'))
     try:
         asyncio.run(migrate.upgrade(postgres_url_for(name)))
         yield name
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(postgres_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.container import Container
+from gateway.settings import Settings
 from tests.gateway.conftest import World, as_user, gid
 from tests.gateway.observability.conftest import LogCapture, finished, labels, samples
 
@@ -33,6 +34,14 @@ query AliceOrders {
 PLACE = "mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { status } }"
 BAD_ITEM = "query BadItem($id: ID!) { item(id: $id) { name } }"
 CATALOG = "query Catalog { items { edges { node { name } } } }"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The resolver path, with its loader spans and a failing service; the planner's
+    # spans are tested with it (tests/gateway/planner/test_prepared.py).
+    settings.graphql.planner = False
+    return settings
 
 
 @dataclass

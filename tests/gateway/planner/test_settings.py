@@ -1,4 +1,4 @@
-"""The planner is installed only on Postgres, and only while GRAPHQL__PLANNER is on."""
+"""The planner is installed on both databases, unless GRAPHQL__PLANNER is off."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.container import planner_on
+from gateway.container import build_read_model
 from gateway.settings import Settings
 from persistence.database import create_engine
 
@@ -19,23 +19,19 @@ def _settings(url: str, *, planner: bool) -> Settings:
     )
 
 
-async def test_sqlite_keeps_the_resolver_path(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'planner.db'}"
-    engine = create_engine(url)
-    try:
-        assert not planner_on(_settings(url, planner=True), engine)
-    finally:
-        await engine.dispose()
-
-
 @pytest.mark.parametrize("enabled", [True, False])
-async def test_postgres_has_the_planner_unless_it_is_turned_off(
-    enabled: bool,
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_the_planner_is_on_unless_it_is_turned_off(
+    tmp_path: Path, backend: str, enabled: bool
 ) -> None:
     # Building an engine does not connect, so no server is needed here.
-    url = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'planner.db'}"
+        if backend == "sqlite"
+        else "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    )
     engine = create_engine(url)
     try:
-        assert planner_on(_settings(url, planner=enabled), engine) is enabled
+        assert (build_read_model(_settings(url, planner=enabled), engine) is not None) is enabled
     finally:
         await engine.dispose()

@@ -18,9 +18,7 @@ from structlog.testing import capture_logs
 from persistence.read_model import SqlReadModel
 from schema.node import to_global_id
 from schema.planner import plan
-from tests.gateway.planner.diff import first_difference
-from tests.gateway.planner.operations import PRINCIPALS, Operation, operations
-from tests.gateway.planner.postgres.conftest import (
+from tests.gateway.planner.conftest import (
     ADMIN,
     CUSTOMER,
     OTHER_CUSTOMER,
@@ -28,6 +26,8 @@ from tests.gateway.planner.postgres.conftest import (
     Gateway,
     Planned,
 )
+from tests.gateway.planner.diff import first_difference
+from tests.gateway.planner.operations import PRINCIPALS, Operation, operations
 
 # README.md's read examples, the N+1 guard's query and the benchmark's nested query.
 README_CATALOG = (

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.paging import Direction, PageRequest, Sort
 from domain.specifications import Always, Specification, field
+from persistence.database import create_engine
 from persistence.read_model import SqlReadModel
 from schema.planner import plan
+from tests.gateway.planner.conftest import ADMIN, Gateway, Planned
 from tests.gateway.planner.diff import first_difference
-from tests.gateway.planner.postgres.conftest import ADMIN, Gateway, Planned
 
 ITEM_FIELDS: tuple[plan.Field, ...] = (
     plan.GlobalId("id", "Item"),
@@ -42,7 +43,7 @@ ONLY_ACTIVE: Specification = field("active") == True  # noqa: E712  # a specific
 
 @pytest.fixture
 async def engine(planner_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(planner_database_url)
+    engine = create_engine(planner_database_url)
     yield engine
     await engine.dispose()
 

@@ -26,8 +26,7 @@ from gateway.container import build_container
 from gateway.observability import build_observability
 from persistence.read_model import SqlReadModel
 from schema.planner import plan
-from tests.gateway.planner.diff import first_difference
-from tests.gateway.planner.postgres.conftest import (
+from tests.gateway.planner.conftest import (
     ADMIN,
     CUSTOMER,
     OTHER_CUSTOMER,
@@ -35,7 +34,8 @@ from tests.gateway.planner.postgres.conftest import (
     Planned,
     settings_for,
 )
-from tests.gateway.planner.postgres.test_equivalence import EXAMPLES, README_MY_ORDERS
+from tests.gateway.planner.diff import first_difference
+from tests.gateway.planner.test_equivalence import EXAMPLES, README_MY_ORDERS
 
 MY_ORDERS = "query Mine { me { name orders(first: 3) { edges { node { id status } } } } }"
 

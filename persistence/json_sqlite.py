@@ -1,0 +1,132 @@
+"""Writing values as JSON text on SQLite: `json_quote`, `group_concat`, and three
+Python functions where SQLite has nothing to offer.
+
+SQLite has no base64 and no way to write text ASCII-only as Python's `json.dumps`
+does; `register_functions` adds those to each connection (see
+`persistence.database`). It also has no ORDER BY inside aggregates before 3.44 (this
+machine's is 3.40): `group_concat` reads its rows in the order of the subquery they
+come from, which SQLite keeps because it never flattens an ordered subquery into an
+aggregate query (rule 16 of its query flattener).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from typing import Any
+
+import sqlalchemy as sa
+
+from persistence import tables
+from persistence.json_text import Json, SqlText, integer, literal
+from persistence.specifications import Predicate
+
+BASE64 = "gw_base64"
+BASE64URL = "gw_base64url"
+ASCII_JSON = "gw_ascii_json"
+
+# Positions are at most a page (`first + 1` <= 101 rows): ten digits sort as numbers.
+_POSITION_DIGITS = 10
+
+
+def _base64(value: str | None) -> str | None:
+    return None if value is None else base64.b64encode(value.encode()).decode("ascii")
+
+
+def _base64url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return base64.urlsafe_b64encode(value.encode()).decode("ascii").rstrip("=")
+
+
+def _ascii_json(value: str | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def register_functions(connection: sqlite3.Connection | Any) -> None:
+    """Add the read model's functions to a SQLite DBAPI connection."""
+    for name, function in ((BASE64, _base64), (BASE64URL, _base64url), (ASCII_JSON, _ascii_json)):
+        connection.create_function(name, 1, function, deterministic=True)
+
+
+class SqliteJson:
+    ordered_aggregates = False
+
+    def string(self, value: SqlText) -> Json:
+        # json_quote escapes exactly as Python does: `"`, `\`, \b \f \n \r \t, other
+        # control characters as \u00XX, the rest kept as UTF-8.
+        return [sa.func.json_quote(value)]
+
+    def ascii_string(self, value: SqlText) -> SqlText:
+        return sa.Function(ASCII_JSON, value, type_=sa.Text)
+
+    def boolean(self, value: sa.ColumnElement[Any]) -> SqlText:
+        # SQLite's booleans are the integers 0 and 1.
+        return sa.case((value, literal("true")), (sa.not_(value), literal("false")))
+
+    def listed(
+        self, element: SqlText, order_by: list[sa.ColumnElement[Any]], where: Predicate | None
+    ) -> SqlText:
+        # The caller reads the rows from a subquery ordered by `order_by`.
+        listed: SqlText = sa.func.group_concat(element, literal(","))
+        return listed if where is None else listed.filter(where)
+
+    def first(
+        self, value: SqlText, position: sa.ColumnElement[Any], *, last: bool, where: Predicate
+    ) -> SqlText:
+        # No ordered aggregate: the smallest (largest) value prefixed by its
+        # zero-padded position, the prefix cut off again.
+        width = integer(_POSITION_DIGITS)
+        keyed = sa.func.printf(literal(f"%0{_POSITION_DIGITS}d"), position).concat(value)
+        chosen = (sa.func.max(keyed) if last else sa.func.min(keyed)).filter(where)
+        return sa.func.substr(chosen, width + integer(1))
+
+    def iso_timestamp(self, column: sa.ColumnElement[Any]) -> SqlText:
+        # SQLAlchemy stores `YYYY-MM-DD HH:MM:SS.ffffff` (naive UTC, see UtcDateTime).
+        stored = sa.type_coerce(column, sa.Text)
+        whole = (
+            sa.func.substr(stored, integer(1), integer(10))
+            .concat(literal("T"))
+            .concat(sa.func.substr(stored, integer(12), integer(8)))
+        )
+        microseconds = sa.func.substr(stored, integer(21), integer(6))
+        fraction = sa.case(
+            (microseconds.in_([literal(""), literal("000000")]), literal("")),
+            else_=sa.func.substr(stored, integer(20), integer(7)),
+        )
+        return whole.concat(fraction).concat(literal("+00:00"))
+
+    def base64(self, value: SqlText) -> SqlText:
+        return sa.Function(BASE64, value, type_=sa.Text)
+
+    def base64url(self, value: SqlText) -> SqlText:
+        return sa.Function(BASE64URL, value, type_=sa.Text)
+
+    def money_amount(self, cents: sa.ColumnElement[Any]) -> SqlText:
+        # Integer arithmetic: exact for any amount, unlike printf('%.2f', cents / 100.0).
+        sign = sa.case((cents < integer(0), literal("-")), else_=literal(""))
+        size = sa.func.abs(cents)
+        digits = sa.func.printf(literal("%d.%02d"), size / integer(100), size % integer(100))
+        return sign.concat(digits)
+
+    def role_names(self, roles: sa.ColumnElement[Any]) -> SqlText:
+        # `tables.encode_roles` stores the role values sorted, comma-separated, plain
+        # lowercase words: the JSON array is the same text with quotes around each.
+        names = literal('"').concat(
+            sa.func.replace(sa.func.upper(roles), literal(","), literal('","'))
+        )
+        listed = sa.case((roles == literal(""), literal("")), else_=names.concat(literal('"')))
+        return literal("[").concat(listed).concat(literal("]"))
+
+    def first_currency(
+        self, lines: sa.FromClause, order_id: sa.ColumnElement[Any]
+    ) -> sa.ColumnElement[Any]:
+        first = tables.ORDER_LINES.alias()
+        return (
+            sa.select(first.c.currency)
+            .where(first.c.order_id == order_id)
+            .order_by(first.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )

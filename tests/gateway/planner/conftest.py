@@ -1,0 +1,199 @@
+"""Two gateways over one seeded database, the read planner on and off, on each backend.
+
+Each database (Postgres and the embedded SQLite) is created once per session (the
+Postgres one under a unique name: several engineers run the suite on one server),
+seeded deterministically, then given the awkward values the SQL must write exactly
+as Python does: non-ASCII and escaped characters in sorted text, timestamps with and
+without microseconds, ties on sort keys, an item that orders reference but that is
+no longer active. Tests under `postgres/` override `planner_database_url` to
+Postgres alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.app import create_app
+from gateway.container import Container, build_container
+from gateway.settings import Settings
+from persistence import migrate, seed, tables
+from persistence.database import create_engine
+from persistence.read_model import SqlReadModel
+from schema.planner import plan
+from tests.conftest import POSTGRES_ADMIN_URL, require_service
+from tests.helpers import postgres_admin_sql
+
+ADMIN, STAFF, CUSTOMER, OTHER_CUSTOMER = 1, 2, 4, 9
+
+
+async def _awkward(conn: AsyncConnection) -> None:
+    """Values chosen to break a careless SQL rendering, written alike on both backends."""
+    users, items, orders = tables.USERS, tables.ITEMS, tables.ORDERS
+
+    async def update(table: sa.Table, where: Any, **values: Any) -> None:
+        await conn.execute(sa.update(table).where(where).values(**values))
+
+    async def shift(column: sa.Column[Any], where: Any, by: timedelta) -> None:
+        table = column.table
+        found = await conn.execute(sa.select(table.c.id, column).where(where))
+        for ident, value in found.all():
+            await update(table, table.c.id == ident, **{column.key: value + by})
+
+    await update(users, users.c.id == 4, name='Zoë "Q" Back\\slash 😀')
+    await update(users, users.c.id == 5, name="Tab\there\x7f \x01")
+    name_7 = sa.select(users.c.name).where(users.c.id == 7).scalar_subquery()
+    await update(users, users.c.id == 6, name=name_7)
+    await update(items, items.c.id == 3, name='Crème brûlée ☕ "x"')
+    await update(items, items.c.id == 4, name="back\\slash / 100%")
+    # Every character class JSON escapes, in a sorted name and in free text.
+    await update(
+        items,
+        items.c.id == 2,
+        active=True,
+        name='Two\nlines\r\t"q" it\'s \\ / é ☕ 😀',
+        description='\x01\x1f\x7f \u2028 \b\f "end"\n',
+    )
+    await update(items, items.c.id == 5, stock=0, active=False)
+    ordered = sa.select(tables.ORDER_LINES.c.item_id).order_by(tables.ORDER_LINES.c.id).limit(1)
+    await update(items, items.c.id.in_(ordered), active=False)
+    price_8 = sa.select(items.c.price_cents).where(items.c.id == 8).scalar_subquery()
+    await update(items, items.c.id == 9, price_cents=price_8)
+    await shift(items.c.created_at, items.c.id == 7, timedelta(microseconds=1))
+    await shift(orders.c.created_at, orders.c.id % 3 == 0, timedelta(microseconds=123456))
+    created_1 = sa.select(orders.c.created_at).where(orders.c.id == 1).scalar_subquery()
+    await update(orders, orders.c.id.in_([2, 3]), created_at=created_1)
+    await shift(orders.c.updated_at, orders.c.id % 4 == 0, timedelta(microseconds=10))
+
+
+async def _prepare(url: str) -> None:
+    await migrate.upgrade(url)
+    engine = create_engine(url)
+    try:
+        await seed.seed(engine, users=60, items=30, orders=300, seed=11)
+        async with engine.begin() as conn:
+            await _awkward(conn)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_planner_url(postgres_available: bool) -> Iterator[str]:
+    require_service("PostgreSQL", postgres_available)
+    name = f"gw_test_planner_{os.getpid()}_{secrets.token_hex(4)}"
+    asyncio.run(postgres_admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name)
+        rendered = url.render_as_string(hide_password=False)
+        asyncio.run(_prepare(rendered))
+        yield rendered
+    finally:
+        asyncio.run(postgres_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_planner_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("planner") / "planner.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    asyncio.run(_prepare(url))
+    return url
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def planner_database_url(request: pytest.FixtureRequest) -> str:
+    """The seeded database of each backend in turn."""
+    return str(request.getfixturevalue(f"{request.param}_planner_url"))
+
+
+def settings_for(url: str, *, planner: bool) -> Settings:
+    return Settings(
+        database={"url": url},
+        security={"allow_debug_identity": True, "secret_key": "p" * 40},
+        # A shared budget would make the two gateways' answers drift apart.
+        rate_limit={"enabled": False},
+        graphql={"planner": planner},
+    )
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+
+
+@dataclass
+class Gateway:
+    container: Container
+    client: httpx.AsyncClient
+
+    async def ask(
+        self, query: str, variables: dict[str, Any] | None = None, user: int | None = None
+    ) -> Answer:
+        headers = {"X-Debug-User": str(user)} if user is not None else {}
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        return Answer(response.status_code, response.json())
+
+
+@dataclass
+class Planned:
+    """Counts the plans the read model ran (a spy: being planned is the behaviour)."""
+
+    roots: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.roots)
+
+
+@pytest.fixture
+def planned(monkeypatch: pytest.MonkeyPatch) -> Planned:
+    seen = Planned()
+    original = SqlReadModel.fetch
+
+    async def spy(self: SqlReadModel, built: plan.Plan, scope: plan.Scope) -> dict[str, str]:
+        answers = await original(self, built, scope)
+        seen.roots.extend(answers)
+        return answers
+
+    monkeypatch.setattr(SqlReadModel, "fetch", spy)
+    return seen
+
+
+async def _gateway(url: str, *, planner: bool) -> tuple[Container, httpx.AsyncClient]:
+    settings = settings_for(url, planner=planner)
+    container = build_container(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, container))
+    return container, httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
+
+
+@pytest.fixture
+async def planner_on(planner_database_url: str, planned: Planned) -> AsyncIterator[Gateway]:
+    # `planned` first: the container binds the read model's (spied) fetch when built.
+    container, client = await _gateway(planner_database_url, planner=True)
+    async with client:
+        yield Gateway(container, client)
+    await container.aclose()
+
+
+@pytest.fixture
+async def planner_off(planner_database_url: str) -> AsyncIterator[Gateway]:
+    container, client = await _gateway(planner_database_url, planner=False)
+    async with client:
+        yield Gateway(container, client)
+    await container.aclose()
