@@ -64,6 +64,9 @@ class Config:
     postgraphile_port: int = 18083
 
 
+# Stands for the run's SQLite file, seeded as the Postgres database is (the same seed,
+# so the same ids and tokens), on first use.
+SQLITE = "<the run's SQLite database>"
 # Each variant restarts the gateway with these settings and measures these scenarios;
 # `planner_off` gives the resolver path's figures (it runs whenever the planner exists).
 VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
@@ -116,6 +119,12 @@ VARIANTS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "shedding_tight": (
         {"SERVER__MAX_CONCURRENCY": "4", "SERVER__QUEUE_TIMEOUT_MS": "100"},
         ("overload",),
+    ),
+    # The embedded default: the same data in a SQLite file, with the planner and without.
+    "sqlite": ({"DATABASE__URL": SQLITE}, ("nested", "apq_by_id")),
+    "sqlite_planner_off": (
+        {"DATABASE__URL": SQLITE, "GRAPHQL__PLANNER": "false"},
+        ("nested_resolvers",),
     ),
 }
 PLANNER_VARIANTS = ("planner_off", "gc_off_planner_off")
@@ -311,7 +320,17 @@ def gateway_env(config: Config, db: str, overrides: dict[str, str] | None = None
 
 def prepare_database(config: Config, db: str) -> dict[str, Any]:
     asyncio.run(_admin(config, f'CREATE DATABASE "{db}"'))
-    env = gateway_env(config, db)
+    seed_database(gateway_env(config, db))
+    return asyncio.run(_lookup(config, db))
+
+
+def prepare_sqlite(config: Config, db: str, directory: Path) -> str:
+    url = f"sqlite+aiosqlite:///{directory / 'bench.db'}"
+    seed_database(gateway_env(config, db, {"DATABASE__URL": url}))
+    return url
+
+
+def seed_database(env: dict[str, str]) -> None:
     for args in (
         ["migrate", "upgrade"],
         ["seed", "--users", "1000", "--items", "500", "--orders", "10000", "--seed", "42"],
@@ -321,7 +340,6 @@ def prepare_database(config: Config, db: str) -> dict[str, Any]:
         )
         if done.returncode != 0:
             raise RuntimeError(f"gateway {' '.join(args)} failed:\n{done.stderr.decode()[-2000:]}")
-    return asyncio.run(_lookup(config, db))
 
 
 # Measuring -------------------------------------------------------------------------------
@@ -671,6 +689,7 @@ def main() -> None:
                     results.append(knee(config, gateway, scenario))
             results.append(run_fanout(config, gateway))
         variants = list(config.variants)
+        sqlite_url = ""
         if planner and "planner_off" not in variants:
             variants.insert(0, "planner_off")
         for variant in variants:
@@ -682,6 +701,9 @@ def main() -> None:
                     title = f"{by_name[name].title} [{variant}]"
                     results.append(Measurement(name, title, note="n/a: Redis not reachable"))
                 continue
+            if SQLITE in overrides.values():
+                sqlite_url = sqlite_url or prepare_sqlite(config, db, logs)
+                overrides = {k: sqlite_url if v == SQLITE else v for k, v in overrides.items()}
             restarted = replace(gateway, env=gateway_env(config, db, overrides), process=None)
             restarted.log_path = logs / f"gateway-{variant}.log"
             with running(restarted):
