@@ -84,16 +84,15 @@ class SqliteJson:
 
     def iso_timestamp(self, column: sa.ColumnElement[Any]) -> SqlText:
         # SQLAlchemy stores `YYYY-MM-DD HH:MM:SS.ffffff` (naive UTC, see UtcDateTime).
-        stored = sa.type_coerce(column, sa.Text)
-        whole = (
-            sa.func.substr(stored, integer(1), integer(10))
-            .concat(literal("T"))
-            .concat(sa.func.substr(stored, integer(12), integer(8)))
-        )
-        microseconds = sa.func.substr(stored, integer(21), integer(6))
+        def part(start: int, length: int) -> SqlText:
+            # Typed as text here, not by coercing `column`: that would drop its own
+            # bind processing (a datetime parameter would reach the driver unconverted).
+            return sa.func.substr(column, integer(start), integer(length), type_=sa.Text)
+
+        whole = part(1, 10).concat(literal("T")).concat(part(12, 8))
         fraction = sa.case(
-            (microseconds.in_([literal(""), literal("000000")]), literal("")),
-            else_=sa.func.substr(stored, integer(20), integer(7)),
+            (part(21, 6).in_([literal(""), literal("000000")]), literal("")),
+            else_=part(20, 7),
         )
         return whole.concat(fraction).concat(literal("+00:00"))
 
