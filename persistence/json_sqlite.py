@@ -5,8 +5,11 @@ SQLite has no base64 and no way to write text ASCII-only as Python's `json.dumps
 does; `register_functions` adds those to each connection (see
 `persistence.database`). It also has no ORDER BY inside aggregates before 3.44 (this
 machine's is 3.40): `group_concat` reads its rows in the order of the subquery they
-come from, which SQLite keeps because it never flattens an ordered subquery into an
-aggregate query (rule 16 of its query flattener).
+come from. SQLite keeps that order when the only thing reading the subquery is an
+aggregate other than count/min/max: its flattener does not merge an ordered subquery
+into an aggregate query, and its omit-ORDER-BY optimisation leaves the ORDER BY of a
+lone FROM-clause subquery whose outer query has none. The planner's equivalence tests
+would see a changed order (pages sorted by name, price and time, both directions).
 """
 
 from __future__ import annotations

@@ -332,10 +332,8 @@ class _Builder:
     ) -> Json:
         pairs: list[tuple[str, Json]] = []
         for key, part in money.parts:
-            if part is plan.MoneyPart.AMOUNT:
-                pairs.append(
-                    (key, quoted(self._sql.money_amount(cents)))
-                )  # a string, as Money.amount
+            if part is plan.MoneyPart.AMOUNT:  # a string, as Money.amount
+                pairs.append((key, quoted(self._sql.money_amount(cents))))
             elif part is plan.MoneyPart.CURRENCY:
                 pairs.append((key, self._sql.string(sa.cast(currency, sa.Text))))
             else:
