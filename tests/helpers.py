@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -62,3 +67,16 @@ async def postgres_admin_sql(statement: str) -> None:
             await conn.execute(sa.text(statement))
     finally:
         await admin.dispose()
+
+
+@contextmanager
+def scratch_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty Postgres database named uniquely (several engineers share one
+    server), dropped on exit: yields its URL. Outside an event loop (session fixtures)."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    asyncio.run(postgres_admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(postgres_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -8,8 +8,6 @@ empty tables (TRUNCATE ... RESTART IDENTITY).
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from persistence import migrate
 from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from tests.conftest import POSTGRES_ADMIN_URL, require_service
-from tests.helpers import postgres_admin_sql
+from tests.conftest import require_service
+from tests.helpers import scratch_postgres_database
 
 TABLES = ("order_lines", "orders", "items", "users")
 
@@ -47,29 +45,19 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return sqlite_url_for(path)
 
 
-def postgres_url_for(database: str) -> str:
-    return (
-        sa.make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
-    )
-
-
 @pytest.fixture(scope="session")
 def postgres_database(postgres_available: bool) -> Iterator[str]:
-    """A freshly created and migrated database, unique to this test session."""
+    """The URL of a freshly created and migrated database, unique to this test session."""
     require_service("PostgreSQL", postgres_available)
-    name = f"gw_test_persistence_{os.getpid()}_{secrets.token_hex(4)}"
-    asyncio.run(postgres_admin_sql(f'CREATE DATABASE "{name}"'))
-    try:
-        asyncio.run(migrate.upgrade(postgres_url_for(name)))
-        yield name
-    finally:
-        asyncio.run(postgres_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres_database("gw_test_persistence") as url:
+        asyncio.run(migrate.upgrade(url))
+        yield url
 
 
 @pytest.fixture
 def postgres_url(postgres_database: str) -> str:
     """The session's migrated Postgres database (tables emptied by `engine`)."""
-    return postgres_url_for(postgres_database)
+    return postgres_database
 
 
 async def _empty(engine: AsyncEngine) -> None:

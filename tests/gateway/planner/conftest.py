@@ -12,8 +12,6 @@ Postgres alone.
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,8 +30,8 @@ from persistence import migrate, seed, tables
 from persistence.database import create_engine
 from persistence.read_model import SqlReadModel
 from schema.planner import plan
-from tests.conftest import POSTGRES_ADMIN_URL, require_service
-from tests.helpers import postgres_admin_sql
+from tests.conftest import require_service
+from tests.helpers import scratch_postgres_database
 
 ADMIN, STAFF, CUSTOMER, OTHER_CUSTOMER = 1, 2, 4, 9
 
@@ -91,15 +89,9 @@ async def _prepare(url: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_planner_url(postgres_available: bool) -> Iterator[str]:
     require_service("PostgreSQL", postgres_available)
-    name = f"gw_test_planner_{os.getpid()}_{secrets.token_hex(4)}"
-    asyncio.run(postgres_admin_sql(f'CREATE DATABASE "{name}"'))
-    try:
-        url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name)
-        rendered = url.render_as_string(hide_password=False)
-        asyncio.run(_prepare(rendered))
-        yield rendered
-    finally:
-        asyncio.run(postgres_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres_database("gw_test_planner") as url:
+        asyncio.run(_prepare(url))
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +140,16 @@ class Gateway:
             "/graphql", json={"query": query, "variables": variables}, headers=headers
         )
         return Answer(response.status_code, response.json())
+
+
+def break_the_read_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every planned read fails inside the read model, as a bug of its own would."""
+
+    def broken(self: SqlReadModel, built: plan.Plan, scope: plan.Scope) -> list[Any]:
+        raise RuntimeError("planner bug")
+
+    # The container holds the bound `fetch`; what it calls is looked up per request.
+    monkeypatch.setattr(SqlReadModel, "_prepared", broken)
 
 
 @dataclass

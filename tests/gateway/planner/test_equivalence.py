@@ -15,9 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from persistence.read_model import SqlReadModel
 from schema.node import to_global_id
-from schema.planner import plan
 from tests.gateway.planner.conftest import (
     ADMIN,
     CUSTOMER,
@@ -25,6 +23,7 @@ from tests.gateway.planner.conftest import (
     STAFF,
     Gateway,
     Planned,
+    break_the_read_model,
 )
 from tests.gateway.planner.diff import first_difference
 from tests.gateway.planner.operations import PRINCIPALS, Operation, operations
@@ -203,11 +202,7 @@ async def test_generated_operations_answer_the_same_on_both_paths(
 async def test_a_planner_fault_is_logged_and_answered_by_the_resolvers(
     planner_on: Gateway, planner_off: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: SqlReadModel, built: plan.Plan, scope: plan.Scope) -> list[Any]:
-        raise RuntimeError("planner bug")
-
-    # The container holds the bound `fetch`; what it calls is looked up per request.
-    monkeypatch.setattr(SqlReadModel, "_prepared", broken)
+    break_the_read_model(monkeypatch)
     with capture_logs() as logs:
         got = await planner_on.ask(README_MY_ORDERS, {}, CUSTOMER)
     expected = await planner_off.ask(README_MY_ORDERS, {}, CUSTOMER)

@@ -24,14 +24,13 @@ from structlog.testing import capture_logs
 from gateway.app import create_app
 from gateway.container import build_container
 from gateway.observability import build_observability
-from persistence.read_model import SqlReadModel
-from schema.planner import plan
 from tests.gateway.planner.conftest import (
     ADMIN,
     CUSTOMER,
     OTHER_CUSTOMER,
     Gateway,
     Planned,
+    break_the_read_model,
     settings_for,
 )
 from tests.gateway.planner.diff import first_difference
@@ -176,10 +175,7 @@ async def test_a_fault_on_the_prepared_path_goes_back_to_the_full_path(
 ) -> None:
     await planner_on.ask(README_MY_ORDERS, {}, CUSTOMER)
 
-    def broken(self: SqlReadModel, built: plan.Plan, scope: plan.Scope) -> list[Any]:
-        raise RuntimeError("planner bug")
-
-    monkeypatch.setattr(SqlReadModel, "_prepared", broken)
+    break_the_read_model(monkeypatch)
     with capture_logs() as logs:
         got = await planner_on.ask(README_MY_ORDERS, {}, CUSTOMER)
     expected = await planner_off.ask(README_MY_ORDERS, {}, CUSTOMER)
