@@ -5,10 +5,9 @@ SQLite in a temporary directory, rate limit off) with raw ASGI calls in one even
 and the same through a bare Starlette app with one route, the baseline; then the JWKS
 route, which tracing does not exclude. Each with and without an incoming `traceparent`.
 Last, `POST /graphql` with `{ __typename }` and the same as a persisted query (APQ,
-hash only): the edge plus a whole trivial GraphQL request. On SQLite that is Strawberry's
-full path; with `--database-url postgresql+asyncpg://...` (no tables needed) the read
-planner is on and both are answered as prepared operations, the path `make bench`
-measures.
+hash only): the edge plus a whole trivial GraphQL request. The read planner is on, on
+SQLite as on Postgres (`--database-url postgresql+asyncpg://...`, no tables needed), so
+both are answered as prepared operations, the path `make bench` measures.
 Prints microseconds per request (best of `--rounds`) and the ratio to the baseline.
 The routes do little, so the difference is mostly the middleware stack.
 
@@ -177,7 +176,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--database-url",
-        help="postgresql+asyncpg://... for the planner's prepared path (default: SQLite)",
+        help="the database, e.g. postgresql+asyncpg://... (default: a temporary SQLite file)",
     )
     args = parser.parse_args()
     if not 1 <= args.requests <= MAX_REQUESTS or not 1 <= args.rounds <= 10:
