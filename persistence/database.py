@@ -17,6 +17,9 @@ from persistence.json_sqlite import register_functions
 
 # Connection execution option marking a read-only transaction (see `_begin_sqlite`).
 READ_ONLY = "gw_read_only"
+# Connection execution option: on SQLite, no transaction at all; each statement reads
+# its own snapshot, as autocommit reads do on Postgres (see `_begin_sqlite`).
+NO_TRANSACTION = "gw_no_transaction"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PING_AFTER_IDLE_SECONDS = 1.0
 # Key in a pool entry's `info`: `time.monotonic()` when its connection was opened or last returned.
@@ -120,7 +123,13 @@ def _sqlite_engine(url: str, *, echo: bool, pool_size: int, busy_timeout_ms: int
         # A write transaction takes the write lock up front, so two concurrent writers
         # queue on the busy timeout instead of the second failing with "database is
         # locked" when it upgrades its read lock at the first write or at commit.
-        if conn.get_execution_options().get(READ_ONLY):
+        options = conn.get_execution_options()
+        if options.get(NO_TRANSACTION):
+            # The driver is in autocommit (isolation_level None above): without a
+            # BEGIN, each statement is its own transaction. It spares the BEGIN's three
+            # round trips to aiosqlite's thread (cursor, execute, close).
+            return
+        if options.get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")

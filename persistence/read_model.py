@@ -46,7 +46,7 @@ from domain.errors import ValidationError
 from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
 from persistence import tables
-from persistence.database import READ_ONLY
+from persistence.database import NO_TRANSACTION
 from persistence.items import ITEM_FIELDS, SqlItemRepository
 from persistence.json_postgres import PostgresJson
 from persistence.json_sqlite import SqliteJson
@@ -491,8 +491,8 @@ class SqlReadModel:
             # ~10% of the Python of a prepared read by id).
             self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         else:
-            # Several root fields read one snapshot; a deferred BEGIN takes no write lock.
-            self._engine = engine.execution_options(**{READ_ONLY: True})
+            # The same on SQLite: each statement reads its own snapshot.
+            self._engine = engine.execution_options(**{NO_TRANSACTION: True})
         self._statements: OrderedDict[StatementKey, Statements] = OrderedDict()
         self._cache_size = cache_size
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.gateway.planner.conftest import ADMIN, Gateway, Planned
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from persistence.read_model import SqlReadModel
+from tests.gateway.planner.conftest import ADMIN, Gateway, Planned, _gateway
 from tests.gateway.planner.test_equivalence import N_PLUS_ONE
 from tests.helpers import assert_max_statements
 
@@ -40,3 +46,36 @@ async def test_each_root_field_costs_one_statement(planner_on: Gateway, planned:
     count, _orders = await _statements(planner_on, TWO_ROOTS, 20)
     assert count == STATEMENTS + 1
     assert planned.roots == ["users", "orders"]
+
+
+async def test_planned_reads_on_sqlite_send_no_begin(
+    sqlite_planner_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each statement is its own transaction, as on Postgres: no BEGIN, so no round
+    # trips for it to aiosqlite's thread. Only the read model's statements are counted
+    # (the caller's lookup has its own unit of work).
+    reading: list[bool] = []
+    sent: list[str] = []
+    fetch = SqlReadModel.fetch
+
+    async def marked(self: SqlReadModel, *args: Any) -> dict[str, str]:
+        reading.append(True)
+        try:
+            return await fetch(self, *args)
+        finally:
+            reading.pop()
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if reading:
+            sent.append(statement.split(None, 1)[0].upper())
+
+    monkeypatch.setattr(SqlReadModel, "fetch", marked)  # before the container binds it
+    container, client = await _gateway(sqlite_planner_url, planner=True)
+    sa.event.listen(container.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with client:
+            answer = await Gateway(container, client).ask(TWO_ROOTS, {"n": 3}, ADMIN)
+    finally:
+        await container.aclose()
+    assert "errors" not in answer.body, answer.body
+    assert sent == ["SELECT", "SELECT"]  # one per root field, and no BEGIN
