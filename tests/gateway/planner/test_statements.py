@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.read_model import SqlReadModel
 from tests.gateway.planner.conftest import ADMIN, Gateway, Planned, _gateway
@@ -48,34 +50,58 @@ async def test_each_root_field_costs_one_statement(planner_on: Gateway, planned:
     assert planned.roots == ["users", "orders"]
 
 
-async def test_planned_reads_on_sqlite_send_no_begin(
-    sqlite_planner_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Each statement is its own transaction, as on Postgres: no BEGIN, so no round
-    # trips for it to aiosqlite's thread. Only the read model's statements are counted
-    # (the caller's lookup has its own unit of work).
-    reading: list[bool] = []
-    sent: list[str] = []
-    fetch = SqlReadModel.fetch
+class ReadModelSpy:
+    """Marks the time the read model spends fetching, so a test can look at what is sent
+    then and nothing else (the caller's lookup has its own unit of work, and an idle
+    pooled connection may be pinged). Install before the container binds `fetch`."""
 
-    async def marked(self: SqlReadModel, *args: Any) -> dict[str, str]:
-        reading.append(True)
-        try:
-            return await fetch(self, *args)
-        finally:
-            reading.pop()
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.fetching = False
+        self.fetches = 0
+        fetch = SqlReadModel.fetch
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if reading:
-            sent.append(statement.split(None, 1)[0].upper())
+        async def marked(model: SqlReadModel, *args: Any) -> dict[str, str]:
+            self.fetching, self.fetches = True, self.fetches + 1
+            try:
+                return await fetch(model, *args)
+            finally:
+                self.fetching = False
 
-    monkeypatch.setattr(SqlReadModel, "fetch", marked)  # before the container binds it
-    container, client = await _gateway(sqlite_planner_url, planner=True)
-    sa.event.listen(container.engine.sync_engine, "before_cursor_execute", record)
+        monkeypatch.setattr(SqlReadModel, "fetch", marked)
+
+
+async def ask_two_roots(
+    url: str, on_engine: Callable[[AsyncEngine], None] | None = None
+) -> dict[str, Any]:
+    """TWO_ROOTS asked once as an admin through a planned gateway on `url`; its body.
+    `on_engine(engine)` runs on the container's engine first."""
+    container, client = await _gateway(url, planner=True)
+    if on_engine is not None:
+        on_engine(container.engine)
     try:
         async with client:
             answer = await Gateway(container, client).ask(TWO_ROOTS, {"n": 3}, ADMIN)
     finally:
         await container.aclose()
     assert "errors" not in answer.body, answer.body
+    body: dict[str, Any] = answer.body
+    return body
+
+
+async def test_planned_reads_on_sqlite_send_no_begin(
+    sqlite_planner_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each statement is its own transaction, as on Postgres: no BEGIN, so no round
+    # trips for it to aiosqlite's thread.
+    spy = ReadModelSpy(monkeypatch)
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if spy.fetching:
+            sent.append(statement.split(None, 1)[0].upper())
+
+    def listen(engine: AsyncEngine) -> None:
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+
+    await ask_two_roots(sqlite_planner_url, listen)
     assert sent == ["SELECT", "SELECT"]  # one per root field, and no BEGIN
