@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,8 +46,9 @@ def _ascii_json(value: str | None) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def register_functions(connection: sqlite3.Connection | Any) -> None:
-    """Add the read model's functions to a SQLite DBAPI connection."""
+def register_functions(connection: Any) -> None:
+    """Add the read model's functions to a SQLite DBAPI connection (sqlite3's, or
+    SQLAlchemy's adapter over aiosqlite, which has the same `create_function`)."""
     for name, function in ((BASE64, _base64), (BASE64URL, _base64url), (ASCII_JSON, _ascii_json)):
         connection.create_function(name, 1, function, deterministic=True)
 

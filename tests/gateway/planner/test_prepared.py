@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +23,7 @@ from structlog.testing import capture_logs
 from gateway.app import create_app
 from gateway.container import build_container
 from gateway.observability import build_observability
+from tests.gateway.observability.conftest import labels, samples
 from tests.gateway.planner.conftest import (
     ADMIN,
     CUSTOMER,
@@ -147,24 +147,12 @@ async def test_a_prepared_answer_is_counted_once_in_the_metrics(planner_on: Gate
     query = "query CountMe { items(first: 2) { edges { node { sku } } } }"
     for _ in range(3):
         await planner_on.ask(query, {}, ADMIN)
-    text = planner_on.container.observability.metrics.render().decode()
-    found = re.search(
-        r'^gateway_graphql_operations_total\{operation="CountMe",outcome="success",'
-        r'type="query"\} ([0-9.]+)$',
-        text,
-        re.MULTILINE,
-    )
-    assert found is not None
-    assert float(found.group(1)) == 3.0
-    statements = re.search(
-        r'^gateway_sql_statements_per_operation_sum\{operation="CountMe",type="query"\} '
-        r"([0-9.]+)$",
-        text,
-        re.MULTILINE,
-    )
+    seen = samples(planner_on.container.observability.metrics.render().decode())
+    operations = labels(operation="CountMe", outcome="success", type="query")
+    assert seen[("gateway_graphql_operations_total", operations)] == 3.0
     # One statement per root field on every path: 3 requests, 3 statements.
-    assert statements is not None
-    assert float(statements.group(1)) == 3.0
+    statements = labels(operation="CountMe", type="query")
+    assert seen[("gateway_sql_statements_per_operation_sum", statements)] == 3.0
 
 
 async def test_a_fault_on_the_prepared_path_goes_back_to_the_full_path(
