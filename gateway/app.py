@@ -16,20 +16,21 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Scope
 
 from domain.errors import UnauthenticatedError
-from gateway.client_ip import client_ip_of
+from gateway.auth.identity import Identity
 from gateway.container import Container, build_container
-from gateway.direct_route import DirectRoute
-from gateway.edge import EdgeMiddleware
-from gateway.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
-from gateway.graphql_http import GraphQLHTTPEndpoint, RequestError
-from gateway.health import Readiness, dependency_checks, live
-from gateway.identity import Identity
-from gateway.load_shedding import LoadSheddingMiddleware
-from gateway.persisted_queries import build_persisted_queries
-from gateway.rate_limit_http import request_rate_limit
+from gateway.graphql.endpoint import GraphQLHTTPEndpoint
+from gateway.graphql.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
+from gateway.graphql.persisted_queries import build_persisted_queries
+from gateway.http.client_ip import client_ip_of
+from gateway.http.direct_route import DirectRoute
+from gateway.http.edge import EdgeMiddleware
+from gateway.http.health import Readiness, dependency_checks, live
+from gateway.http.load_shedding import LoadSheddingMiddleware
+from gateway.http.negotiation import RequestError
+from gateway.http.request_headers import header_map
+from gateway.http.request_id import request_id_of
+from gateway.limits.rate_limit_http import request_rate_limit
 from gateway.realtime import build_realtime
-from gateway.request_headers import header_map
-from gateway.request_id import request_id_of
 from gateway.rest import RestApi
 from gateway.settings import Settings, load_settings
 from resolvers.context import Context

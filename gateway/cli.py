@@ -110,7 +110,7 @@ def seed(
     if_empty: Annotated[bool, typer.Option(help="Do nothing if data exists.")] = False,
 ) -> None:
     """Fill an empty database with deterministic demo data and a bootstrap admin."""
-    from gateway.bootstrap import seed_demo
+    from gateway.demo_seed import seed_demo
 
     settings = _settings()
     _ensure_sqlite_dir(settings)

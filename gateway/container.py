@@ -21,15 +21,15 @@ from domain.services.accounts import AccountService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
+from gateway.auth.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
 from gateway.auth.passwords import Argon2PasswordHasher
 from gateway.auth.tokens import JwtTokenService, SigningKey
-from gateway.cost_budget import CostBudget, cost_budget, cost_budget_extension
-from gateway.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
-from gateway.login_throttle import login_throttle
+from gateway.graphql.prepared_operations import PreparedOperations
+from gateway.limits.cost_budget import CostBudget, cost_budget, cost_budget_extension
+from gateway.limits.login_throttle import login_throttle
+from gateway.limits.rate_limit import Limiter, build_limiter
 from gateway.observability import Observability, build_observability
 from gateway.observability.prepared import PreparedObserver
-from gateway.prepared_operations import PreparedOperations
-from gateway.rate_limit import Limiter, build_limiter
 from gateway.settings import Settings
 from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus

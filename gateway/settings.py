@@ -117,7 +117,7 @@ class GraphQLSettings(BaseModel):
     document_cache_size: int = Field(default=1_000, ge=0)
     # A query the planner answered is answered again (same document, variables and
     # roles) without parsing, validating or Strawberry's extensions
-    # (gateway/prepared_operations.py).
+    # (gateway/graphql/prepared_operations.py).
     prepared_operations: bool = True
 
 

@@ -27,7 +27,7 @@ The values are written exactly as the resolver path writes them:
 Filters and object-level rules are domain specifications compiled by `compile_spec`,
 so both paths select the same rows.
 
-The plan vocabulary comes from `schema.planner.plan`, a module of plain dataclasses
+The plan vocabulary comes from `domain.read_plan`, a module of plain dataclasses
 over `domain` types (no GraphQL library): it is the one import from `schema` here,
 where `domain` would be its natural home.
 """
@@ -42,6 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain import read_plan as plan
 from domain.errors import ValidationError
 from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
@@ -67,7 +68,6 @@ from persistence.json_text import (
 from persistence.orders import ORDER_FIELDS, SqlOrderRepository
 from persistence.specifications import FieldMap, Kind, Predicate, SqlField, compile_spec
 from persistence.users import USER_FIELDS, SqlUserRepository
-from schema.planner import plan
 
 type Owner = Callable[[sa.FromClause], Predicate]
 

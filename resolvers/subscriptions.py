@@ -22,7 +22,7 @@ from domain.events import DomainEvent, ItemPriceChanged, OrderPlaced, OrderStatu
 from domain.items import Item
 from domain.orders import Order
 from domain.principals import Principal
-from domain.services._visibility import visible_items, visible_orders
+from domain.services.visibility import visible_items, visible_orders
 from resolvers.context import Context, Services
 from resolvers.loaders import Loaders
 

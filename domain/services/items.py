@@ -11,7 +11,7 @@ from domain.money import Money
 from domain.paging import Page, PageRequest
 from domain.ports import EventPublisher, UnitOfWorkFactory
 from domain.principals import Principal
-from domain.services._visibility import visible_items
+from domain.services.visibility import visible_items
 from domain.specifications import Specification, field
 
 ITEM_SORT_FIELDS = frozenset({"id", "name", "price", "stock", "created_at", "sku"})

@@ -9,7 +9,7 @@ from domain.orders import LineRequest, Order, OrderLine, OrderStatus, check_line
 from domain.paging import Page, PageRequest
 from domain.ports import EventPublisher, UnitOfWork, UnitOfWorkFactory
 from domain.principals import Principal
-from domain.services._visibility import visible_orders
+from domain.services.visibility import visible_orders
 from domain.specifications import Specification
 
 ORDER_SORT_FIELDS = frozenset({"id", "created_at", "status"})

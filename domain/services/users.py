@@ -8,7 +8,7 @@ from domain.errors import DuplicateError
 from domain.paging import Page, PageRequest
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
-from domain.services._visibility import visible_users
+from domain.services.visibility import visible_users
 from domain.specifications import Specification
 from domain.users import Email, Role, User
 

@@ -2,7 +2,7 @@
 
 `build_observability(settings)` makes one `Observability` per app: the container
 instruments its engine and schema with it, the app its routes, and the edge
-(`gateway.edge`) its metrics and tracing.
+(`gateway.http.edge`) its metrics and tracing.
 """
 
 from __future__ import annotations

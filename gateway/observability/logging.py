@@ -3,7 +3,7 @@
 Every line, ours or a library's through the standard `logging` module, passes the
 same redaction: sensitive keys are dropped, JWT-looking strings and bearer
 credentials are cut out of any value, and emails are masked (`a***@example.com`).
-The edge (`gateway.edge`) writes one access line per HTTP request, and binds the
+The edge (`gateway.http.edge`) writes one access line per HTTP request, and binds the
 request id (and with it the trace id) for every line logged while it runs.
 """
 

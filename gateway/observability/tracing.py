@@ -4,7 +4,7 @@ Our own schema extension rather than Strawberry's `OpenTelemetryExtension`, whic
 puts the raw query text (inline literals, personal data) on the operation span.
 OTLP/HTTP export only when an endpoint is configured; otherwise a no-op provider,
 and instead of the OpenTelemetry ASGI middleware (about 120 µs a request, for spans
-nobody records) the edge (`gateway.edge`) only carries an incoming `traceparent` into
+nobody records) the edge (`gateway.http.edge`) only carries an incoming `traceparent` into
 the context (`incoming_trace_context`) so log lines get its trace id.
 """
 

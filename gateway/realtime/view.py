@@ -26,7 +26,8 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from domain.errors import UnauthenticatedError
 from domain.principals import Principal
-from gateway.identity import MAX_AUTHORIZATION_BYTES, Authenticator, bearer_token
+from gateway.auth.identity import MAX_AUTHORIZATION_BYTES, Authenticator, bearer_token
+from gateway.http.request_id import request_id_of
 from gateway.realtime.connections import (
     CLOSE_GOING_AWAY,
     CLOSE_POLICY_VIOLATION,
@@ -34,7 +35,6 @@ from gateway.realtime.connections import (
     ConnectionHub,
     ConnectionLimitError,
 )
-from gateway.request_id import request_id_of
 from resolvers.context import Context, Services
 from resolvers.loaders import Loaders
 from resolvers.subscriptions import REALTIME_KEY, EventSnapshots, EventSource, Realtime

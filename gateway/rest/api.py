@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.request_id import request_id_of
+from gateway.http.request_id import request_id_of
 from gateway.rest import deprecation
 from gateway.rest.docs import docs_routes
 from gateway.rest.endpoint import ContextFactory, HeaderList, PathEndpoint, Runtime

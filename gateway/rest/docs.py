@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from gateway.vendored_assets import VendoredAssets, sri_sha384
+from gateway.http.vendored_assets import VendoredAssets, sri_sha384
 
 STATIC_DIR = Path(__file__).parent.parent / "static" / "apidocs"
 MANIFEST_PATH = STATIC_DIR / "MANIFEST.json"

@@ -23,8 +23,8 @@ from starlette.types import Receive, Scope, Send
 from strawberry.types.graphql import OperationType
 
 from domain.errors import FieldProblem
-from gateway.graphql_http import RequestError
-from gateway.request_id import request_id_of
+from gateway.http.negotiation import RequestError
+from gateway.http.request_id import request_id_of
 from gateway.rest.operation import RestOperation
 from gateway.rest.problems import (
     METHOD_NOT_ALLOWED,

@@ -38,15 +38,15 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
+from domain import read_plan as plan
 from domain.errors import DomainError
 from domain.principals import Principal
-from domain.services._visibility import visible_items, visible_orders, visible_users
+from domain.services.visibility import visible_items, visible_orders, visible_users
 from domain.specifications import Specification, all_of
 from schema.items import ItemOrder
 from schema.node import decode_id
 from schema.orders import OrderOrder, order_sort
 from schema.pagination import page_request
-from schema.planner import plan
 from schema.users import UserOrder
 
 # Fields planned per object at most; a wider selection takes the resolver path (it bounds

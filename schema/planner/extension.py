@@ -27,10 +27,10 @@ from graphql import DocumentNode
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
+from domain import read_plan as plan
 from domain.errors import DomainError
 from domain.principals import Principal
 from schema.cost import execution_cost
-from schema.planner import plan
 from schema.planner.compile import plan_operation, scope_for
 
 log = structlog.get_logger("gateway.planner")

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.container import build_container
-from gateway.edge import EdgeMiddleware
+from gateway.http.edge import EdgeMiddleware
 from gateway.observability import logging as logging_module
 from gateway.observability.logging import (
     REDACTED,

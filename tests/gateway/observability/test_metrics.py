@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.container import Container, build_container
-from gateway.edge import EdgeMiddleware
+from gateway.http.edge import EdgeMiddleware
 from gateway.observability.metrics import (
     ANONYMOUS,
     OTHER,

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.app import create_app
 from gateway.container import build_container
-from gateway.edge import EdgeMiddleware
+from gateway.http.edge import EdgeMiddleware
 from gateway.observability import build_observability
 from gateway.observability.logging import current_trace_id
 from gateway.observability.metrics import Metrics

@@ -23,13 +23,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain import read_plan as plan
 from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate, seed, tables
 from persistence.database import create_engine
 from persistence.read_model import SqlReadModel
-from schema.planner import plan
 from tests.conftest import require_service
 from tests.helpers import scratch_postgres_database
 

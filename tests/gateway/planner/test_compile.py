@@ -8,12 +8,12 @@ import pytest
 import strawberry
 from graphql import parse
 
+from domain import read_plan as plan
 from domain.paging import Direction, PageRequest, Sort
 from domain.principals import Principal
 from domain.specifications import Always, field
 from domain.users import Role
 from schema import build_schema
-from schema.planner import plan
 from schema.planner.compile import plan_operation
 
 ADMIN = Principal(1, frozenset({Role.ADMIN}))

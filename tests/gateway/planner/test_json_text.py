@@ -15,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain import read_plan as plan
 from domain.paging import Direction, PageRequest, Sort
 from domain.specifications import Always, Specification, field
 from persistence.database import create_engine
 from persistence.read_model import SqlReadModel
-from schema.planner import plan
 from tests.gateway.planner.conftest import ADMIN, Gateway, Planned
 from tests.gateway.planner.diff import first_difference
 

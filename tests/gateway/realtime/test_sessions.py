@@ -20,6 +20,7 @@ from gateway.realtime import (
     RealtimeGateway,
 )
 from gateway.settings import Settings
+from tests.gateway.accounts import gql, register
 from tests.gateway.conftest import World, as_user, gid
 from tests.gateway.realtime.helpers import (
     ITEM_PRICE,
@@ -33,7 +34,6 @@ from tests.gateway.realtime.helpers import (
     subscribe,
     ws_client,
 )
-from tests.gateway.test_accounts_api import gql, register
 
 LOGOUT = "mutation { logout }"
 PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }"""

@@ -14,7 +14,7 @@ from gateway.container import build_container
 from gateway.settings import Settings
 from persistence import migrate
 from tests.conftest import REDIS_URL, require_service
-from tests.gateway.test_accounts_api import LOGIN, PASSWORD, codes, gql, register
+from tests.gateway.accounts import LOGIN, PASSWORD, codes, gql, register
 
 QUERY = {"query": "{ __typename }"}
 ME = "{ me { email } }"

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis, from_url
 
-from gateway.rate_limit import Decision, Limiter, Quota, redis_storage
+from gateway.limits.rate_limit import Decision, Limiter, Quota, redis_storage
 from gateway.settings import RateLimitSettings
 from persistence.redis_sliding_window import RedisSlidingWindow
 from tests.conftest import REDIS_URL, require_service

@@ -18,8 +18,8 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import RateLimitedError
-from gateway.rate_limit import Decision, Hit, Limiter, Quota
-from gateway.rate_limit_http import PendingRequestHit, pending_request_hit, subject_key
+from gateway.limits.rate_limit import Decision, Hit, Limiter, Quota
+from gateway.limits.rate_limit_http import PendingRequestHit, pending_request_hit, subject_key
 from gateway.settings import RateLimitSettings
 from schema.cost import execution_cost
 

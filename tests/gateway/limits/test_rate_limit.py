@@ -16,8 +16,8 @@ from starlette.types import Message, Receive, Scope, Send
 from structlog.testing import capture_logs
 
 from domain.errors import RateLimitedError
-from gateway.login_throttle import RateLimitLoginThrottle
-from gateway.rate_limit import (
+from gateway.limits.login_throttle import RateLimitLoginThrottle
+from gateway.limits.rate_limit import (
     Decision,
     Hit,
     Limiter,
@@ -26,7 +26,7 @@ from gateway.rate_limit import (
     build_limiter,
     redis_storage,
 )
-from gateway.rate_limit_http import RequestRateLimitMiddleware
+from gateway.limits.rate_limit_http import RequestRateLimitMiddleware
 from gateway.settings import RateLimitSettings, SettingsError, load_settings
 from persistence.memory_sliding_window import MemorySlidingWindow
 from persistence.redis_sliding_window import WindowHit

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 
-from gateway import graphiql
+from gateway.graphql import graphiql
 
 NONCE = "dGVzdC1ub25jZQ"
 STATIC_PREFIX = "/static/graphiql"

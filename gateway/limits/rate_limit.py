@@ -35,7 +35,7 @@ from gateway.settings import RateLimitSettings
 from persistence.memory_sliding_window import MemorySlidingWindow
 from persistence.redis_sliding_window import RedisSlidingWindow, SlidingWindow, WindowHit
 
-log = structlog.get_logger("gateway.rate_limit")
+log = structlog.get_logger("gateway.limits.rate_limit")
 
 type FailureMode = Literal["memory", "open", "closed"]
 

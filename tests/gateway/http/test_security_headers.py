@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.container import Container
-from gateway.edge import EdgeMiddleware
+from gateway.http.edge import EdgeMiddleware
 from gateway.observability.metrics import Metrics
 from gateway.settings import Settings, SettingsError, load_settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from domain.errors import RateLimitedError
-from gateway.rate_limit import Limiter, Quota, Strategy
+from gateway.limits.rate_limit import Limiter, Quota, Strategy
 from gateway.settings import RateLimitSettings
 
 MESSAGE = "too many login attempts; try again later"

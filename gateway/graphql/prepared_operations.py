@@ -28,11 +28,11 @@ from typing import Any, Protocol
 import orjson
 from strawberry.types import ExecutionResult
 
+from domain import read_plan as plan
 from domain.principals import Principal
-from gateway.cost_budget import PAID, CostBudget, Paid, report
-from gateway.rate_limit_http import pending_request_hit
+from gateway.limits.cost_budget import PAID, CostBudget, Paid, report
+from gateway.limits.rate_limit_http import pending_request_hit
 from resolvers.context import Context
-from schema.planner import plan
 from schema.planner.compile import scope_for
 from schema.planner.extension import PLANNED, PREPARE_AS, PlanCache, PlanKey, Planned
 

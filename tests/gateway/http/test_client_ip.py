@@ -9,14 +9,14 @@ from hypothesis import strategies as st
 from starlette.responses import PlainTextResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.client_ip import (
+from gateway.http.client_ip import (
     MAX_HOPS,
     TrustedProxies,
     client_ip,
     client_of,
     forwarded_scheme,
 )
-from gateway.edge import EdgeMiddleware
+from gateway.http.edge import EdgeMiddleware
 from gateway.observability.metrics import Metrics
 
 PROXIES = TrustedProxies(["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"])

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from starlette.staticfiles import StaticFiles
 
-from gateway.vendored_assets import Asset, VendoredAssets, sri_sha384
+from gateway.http.vendored_assets import Asset, VendoredAssets, sri_sha384
 
-STATIC_DIR = Path(__file__).parent / "static" / "graphiql"
+STATIC_DIR = Path(__file__).parent.parent / "static" / "graphiql"
 INIT_SCRIPT = "init.js"
 INIT_STYLESHEET = "init.css"
 # Ours, not npm's, so not in the manifest: hashed as shipped.

@@ -22,12 +22,12 @@ from typing import Any
 from opentelemetry import context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.client_ip import TrustedProxies, client_of
+from gateway.http.client_ip import TrustedProxies, client_of
+from gateway.http.request_id import HEADER_KEY, request_id_from
+from gateway.http.security_headers import RawHeaders, SecurityHeaders
 from gateway.observability.logging import AccessLog, bind_request_ids, unbind_request_ids
 from gateway.observability.metrics import HttpMetrics, Metrics
 from gateway.observability.tracing import incoming_trace_context
-from gateway.request_id import HEADER_KEY, request_id_from
-from gateway.security_headers import RawHeaders, SecurityHeaders
 
 type Header = tuple[bytes, bytes]
 

@@ -11,7 +11,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from gateway.app import create_app
 from gateway.container import Container
-from gateway.edge import EdgeMiddleware
+from gateway.http.edge import EdgeMiddleware
 from gateway.observability.logging import configure_logging, unconfigure_logging
 from gateway.observability.metrics import Metrics
 from tests.gateway.observability.conftest import LogCapture, labels, samples

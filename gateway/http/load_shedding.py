@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.errors import UnavailableError
-from gateway.graphql_http import JSON, RequestError, negotiate
+from gateway.http.negotiation import JSON, RequestError, negotiate
 from schema import errors as error_table
 
 DEFAULT_EXEMPT = ("/health/live", "/health/ready", "/metrics")

@@ -16,7 +16,7 @@ from strawberry.extensions.validation_cache import _get_validate_cache
 
 from gateway.app import create_app
 from gateway.container import Container
-from gateway.persisted_queries import (
+from gateway.graphql.persisted_queries import (
     MemoryDocumentStore,
     PersistedQueries,
     document_hash,

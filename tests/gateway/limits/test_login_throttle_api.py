@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from gateway.settings import RateLimitSettings, Settings
+from tests.gateway.accounts import LOGIN, PASSWORD, codes, gql, register
 from tests.gateway.conftest import World
-from tests.gateway.test_accounts_api import LOGIN, PASSWORD, codes, gql, register
 
 
 @pytest.fixture

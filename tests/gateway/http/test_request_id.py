@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.edge import EdgeMiddleware
+from gateway.http.edge import EdgeMiddleware
+from gateway.http.request_id import request_id_of
 from gateway.observability.metrics import Metrics
-from gateway.request_id import request_id_of
 
 # One response object sent for every request: the middleware must not grow its headers.
 SHARED = PlainTextResponse("shared")

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from gateway import graphql_http
+from gateway.http import negotiation
 from tests.gateway.conftest import World, as_user
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -238,15 +238,15 @@ accept_values = st.lists(
 
 def _choice(accept: str) -> str:
     try:
-        return graphql_http.negotiate(accept)
-    except graphql_http.RequestError as error:
+        return negotiation.negotiate(accept)
+    except negotiation.RequestError as error:
         return f"{error.status}"
 
 
 @given(accept_values)
 def test_a_remembered_accept_value_is_answered_as_when_first_parsed(accept: str) -> None:
-    graphql_http._NEGOTIATED.clear()
+    negotiation._NEGOTIATED.clear()
     first = _choice(accept)
     assert _choice(accept) == first
-    graphql_http._NEGOTIATED.clear()
+    negotiation._NEGOTIATED.clear()
     assert _choice(accept) == first

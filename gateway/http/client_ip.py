@@ -3,7 +3,7 @@
 `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from a configured trusted
 proxy: anyone else can write them. The chain is read right to left, each trusted hop
 skipped; the first untrusted address is the client. Anything malformed falls back to
-the peer address: a bad header never fails the request. The edge (`gateway.edge`)
+the peer address: a bad header never fails the request. The edge (`gateway.http.edge`)
 stores both in `scope["state"]` for `client_ip_of` and `is_https`.
 """
 

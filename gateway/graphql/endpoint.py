@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import strawberry
@@ -22,82 +22,19 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from gateway.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
-from gateway.request_headers import header_map
+from gateway.graphql.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
+from gateway.graphql.prepared_operations import PreparedOperations
+from gateway.http.negotiation import GRAPHQL_RESPONSE, JSON, RequestError, negotiate
+from gateway.http.request_headers import header_map
 from resolvers.context import Context
 from schema import errors as error_table
 from schema.planner import extension as planner
 
-if TYPE_CHECKING:  # gateway.prepared_operations imports the cost budget, which imports us
-    from gateway.prepared_operations import PreparedOperations
-
-GRAPHQL_RESPONSE = "application/graphql-response+json"
-JSON = "application/json"
 ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST"})
 ALLOW = "GET, POST"
-MAX_NEGOTIATED = 256
-_NEGOTIATED: dict[str, str] = {}
 _CONTENT_TYPES = {media: f"{media}; charset=utf-8".encode() for media in (JSON, GRAPHQL_RESPONSE)}
 
 type ContextFactory = Callable[[Request], Awaitable[Context]]
-
-
-class RequestError(Exception):
-    """The HTTP request itself is unusable: no GraphQL execution happens."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str = "BAD_REQUEST",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.headers = status, code, headers or {}
-
-
-def negotiate(accept: str | None) -> str:
-    """Pick the response media type from Accept; raises RequestError(406)."""
-    if not accept:
-        return JSON
-    # Clients send one Accept value over and over: each is parsed once (a bounded few).
-    known = _NEGOTIATED.get(accept)
-    if known is not None:
-        return known
-    chosen = _negotiate(accept)
-    if len(_NEGOTIATED) < MAX_NEGOTIATED:
-        _NEGOTIATED[accept] = chosen
-    return chosen
-
-
-def _negotiate(accept: str) -> str:
-    best: tuple[float, int, str] | None = None
-    for part in accept.split(","):
-        media, *params = (piece.strip() for piece in part.split(";"))
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.lower()
-        if quality <= 0:
-            continue
-        if media == GRAPHQL_RESPONSE:
-            chosen = GRAPHQL_RESPONSE
-        elif media in (JSON, "*/*", "application/*"):
-            chosen = JSON
-        else:
-            continue
-        # Higher quality wins; on a tie the newer media type is preferred.
-        rank = (quality, 1 if chosen == GRAPHQL_RESPONSE else 0, chosen)
-        if best is None or rank[:2] > best[:2]:
-            best = rank
-    if best is None:
-        raise RequestError(406, f"cannot answer with any of: {accept}", "NOT_ACCEPTABLE")
-    return best[2]
 
 
 def _error_body(message: str, code: str) -> dict[str, Any]:

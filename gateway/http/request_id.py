@@ -1,6 +1,6 @@
 """Request ids: honour a well-formed incoming X-Request-ID, otherwise make one.
 
-The edge (`gateway.edge`) stores the id in `scope["state"]` and echoes it on the response.
+The edge (`gateway.http.edge`) stores the id in `scope["state"]` and echoes it on the response.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.container import Container
-from gateway.health import live
-from gateway.load_shedding import LoadSheddingMiddleware
+from gateway.http.health import live
+from gateway.http.load_shedding import LoadSheddingMiddleware
 from gateway.settings import Settings
 
 OVERLOADED_PROBLEM = {

@@ -3,14 +3,14 @@
 The API answers JSON, so its CSP forbids everything (`default-src 'none'`) and any
 framing; the GraphiQL page sets its own nonce CSP, which wins. HSTS only goes out
 over https (RFC 6797, 7.2: a UA ignores it over http, and it would pin a dev host).
-The edge (`gateway.edge`) adds them as the response starts.
+The edge (`gateway.http.edge`) adds them as the response starts.
 """
 
 from __future__ import annotations
 
 from starlette.types import Scope
 
-from gateway.client_ip import is_https
+from gateway.http.client_ip import is_https
 
 type RawHeaders = tuple[tuple[bytes, bytes], ...]
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.datastructures import Headers
 
-from gateway.request_headers import header_map
+from gateway.http.request_headers import header_map
 
 names = st.sampled_from([b"accept", b"authorization", b"content-type", b"x-request-id"])
 values = st.binary(max_size=20).map(lambda raw: raw.decode("latin-1").encode("latin-1"))

@@ -28,9 +28,9 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import RateLimitedError
-from gateway.client_ip import client_ip_of
-from gateway.graphql_http import JSON, RequestError, negotiate
-from gateway.rate_limit import Decision, Hit, Limiter, Quota
+from gateway.http.client_ip import client_ip_of
+from gateway.http.negotiation import JSON, RequestError, negotiate
+from gateway.limits.rate_limit import Decision, Hit, Limiter, Quota
 from gateway.settings import RateLimitSettings
 from schema import errors as error_table
 

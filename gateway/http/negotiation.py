@@ -1,0 +1,71 @@
+"""Which media type a GraphQL response is written in, from the request's `Accept`.
+
+GraphQL over HTTP answers `application/graphql-response+json` (request errors are 4xx)
+or the legacy `application/json` (document errors are 200); every answer of the
+gateway's own (refusals, shedding) uses the same choice.
+"""
+
+from __future__ import annotations
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+MAX_NEGOTIATED = 256
+_NEGOTIATED: dict[str, str] = {}
+
+
+class RequestError(Exception):
+    """The HTTP request itself is unusable: no GraphQL execution happens."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str = "BAD_REQUEST",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.headers = status, code, headers or {}
+
+
+def negotiate(accept: str | None) -> str:
+    """Pick the response media type from Accept; raises RequestError(406)."""
+    if not accept:
+        return JSON
+    # Clients send one Accept value over and over: each is parsed once (a bounded few).
+    known = _NEGOTIATED.get(accept)
+    if known is not None:
+        return known
+    chosen = _negotiate(accept)
+    if len(_NEGOTIATED) < MAX_NEGOTIATED:
+        _NEGOTIATED[accept] = chosen
+    return chosen
+
+
+def _negotiate(accept: str) -> str:
+    best: tuple[float, int, str] | None = None
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            chosen = GRAPHQL_RESPONSE
+        elif media in (JSON, "*/*", "application/*"):
+            chosen = JSON
+        else:
+            continue
+        # Higher quality wins; on a tie the newer media type is preferred.
+        rank = (quality, 1 if chosen == GRAPHQL_RESPONSE else 0, chosen)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    if best is None:
+        raise RequestError(406, f"cannot answer with any of: {accept}", "NOT_ACCEPTABLE")
+    return best[2]
