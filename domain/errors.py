@@ -28,6 +28,14 @@ class DuplicateError(ConflictError):
         self.kind, self.field, self.value = kind, field, value
 
 
+class StaleStateError(ConflictError):
+    """A compare-and-set found the stored state changed since it was read."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key} was changed by another request; read it again")
+        self.kind, self.key = kind, key
+
+
 class OutOfStockError(ConflictError):
     def __init__(self, item_id: int, requested: int, available: int) -> None:
         super().__init__(f"item {item_id} has {available} in stock, {requested} requested")

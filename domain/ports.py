@@ -21,8 +21,16 @@ from domain.users import Email, User
 class Repository[T](Protocol):
     """Generic access to one aggregate type by integer id."""
 
-    async def get(self, key: int) -> T | None:
-        """The aggregate with this id, or None."""
+    async def get(self, key: int, *, for_update: bool = False) -> T | None:
+        """The aggregate with this id, or None.
+
+        `for_update` locks its row until the unit of work ends: a concurrent locker
+        waits, then reads what this one committed.
+        """
+        ...
+
+    async def lock_many(self, keys: Sequence[int]) -> Mapping[int, T]:
+        """`get_many` with every row locked, taken in id order so lockers never deadlock."""
         ...
 
     async def get_many(self, keys: Sequence[int]) -> Mapping[int, T]:
@@ -33,8 +41,12 @@ class Repository[T](Protocol):
         """Store a new aggregate and give it its id."""
         ...
 
-    async def save(self, entity: T) -> None:
-        """Write back a changed aggregate."""
+    async def save(self, entity: T, *, only_if: Specification | None = None) -> None:
+        """Write back a changed aggregate.
+
+        With `only_if`, a compare-and-set: the write happens only if the stored
+        aggregate still satisfies it, otherwise StaleStateError and nothing is written.
+        """
         ...
 
     async def page(self, spec: Specification, request: PageRequest) -> Page[T]:
@@ -53,10 +65,6 @@ class UserRepository(Repository[User], Protocol):
 
 
 class ItemRepository(Repository[Item], Protocol):
-    async def lock_many(self, keys: Sequence[int]) -> Mapping[int, Item]:
-        """Load items for update: concurrent writers of the same rows wait (Postgres)."""
-        ...
-
     async def delete(self, entity: Item) -> None:
         """Remove an item that no order references."""
         ...

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from domain import items
 from persistence import tables
-from persistence.repository import SqlRepository, id_in
+from persistence.repository import SqlRepository
 from persistence.specifications import FieldMap, Kind, SqlField
 
 _T = tables.ITEMS
@@ -39,23 +38,6 @@ class SqlItemRepository(SqlRepository[items.Item, tables.ItemRow]):
 
     def _values(self, entity: items.Item) -> dict[str, Any]:
         return tables.item_values(entity)
-
-    async def lock_many(self, keys: Sequence[int]) -> Mapping[int, items.Item]:
-        """Load items `FOR UPDATE`, in id order so that lockers never deadlock.
-
-        On SQLite the write transaction (`BEGIN IMMEDIATE`) already holds the database
-        lock, and SQLAlchemy renders no FOR UPDATE there.
-        """
-        unique = sorted(set(keys))
-        if not unique:
-            return {}
-        statement = (
-            sa.select(_T)
-            .where(id_in(_T.c.id, unique, self._db.dialect))
-            .order_by(_T.c.id)
-            .with_for_update()
-        )
-        return {item.id: item for item in await self._load(statement)}
 
     async def delete(self, entity: items.Item) -> None:
         await self._db.execute(sa.delete(_T).where(_T.c.id == entity.id))

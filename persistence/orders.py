@@ -80,14 +80,9 @@ class SqlOrderRepository(SqlRepository[orders.Order, tables.OrderRow]):
             for line, line_id in zip(entity.lines, ids, strict=True)
         )
 
-    async def save(self, entity: orders.Order) -> None:
-        """Write back status and updated_at: lines never change once placed."""
-        statement = (
-            sa.update(_T)
-            .where(_T.c.id == entity.id)
-            .values(status=entity.status.value, updated_at=entity.updated_at)
-        )
-        await self._db.execute(statement)
+    def _changed_values(self, entity: orders.Order) -> dict[str, Any]:
+        # Lines never change once placed: only the status moves.
+        return {"status": entity.status.value, "updated_at": entity.updated_at}
 
     async def first_per_customer(
         self, customer_ids: Sequence[int], spec: Specification, request: PageRequest

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from domain.errors import ValidationError
+from domain.errors import StaleStateError, ValidationError
 from domain.paging import Cursor, Direction, Page, PageRequest, Sort, sort_key
 from domain.specifications import Specification
 from persistence.errors import domain_error_for
@@ -77,6 +77,10 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
     def _values(self, entity: Entity) -> dict[str, Any]:
         raise NotImplementedError
 
+    def _changed_values(self, entity: Entity) -> dict[str, Any]:
+        """The columns `save` writes; an aggregate with immutable parts narrows them."""
+        return self._values(entity)
+
     async def _load(self, statement: sa.Select[Any]) -> list[Entity]:
         """Run a select over the table and map its rows; subclasses add children."""
         result = await self._db.execute(statement)
@@ -93,9 +97,27 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
     def _id(self) -> sa.ColumnElement[int]:
         return self._table.c.id
 
-    async def get(self, key: int) -> Entity | None:
-        found = await self._load(sa.select(self._table).where(self._id == key))
+    async def get(self, key: int, *, for_update: bool = False) -> Entity | None:
+        statement = sa.select(self._table).where(self._id == key)
+        if for_update:
+            # On SQLite the write transaction (`BEGIN IMMEDIATE`) already holds the
+            # database lock, and SQLAlchemy renders no FOR UPDATE there.
+            statement = statement.with_for_update()
+        found = await self._load(statement)
         return found[0] if found else None
+
+    async def lock_many(self, keys: Sequence[int]) -> Mapping[int, Entity]:
+        """Load rows `FOR UPDATE`, in id order so that two lockers never deadlock."""
+        unique = sorted(set(keys))
+        if not unique:
+            return {}
+        statement = (
+            sa.select(self._table)
+            .where(id_in(self._id, unique, self._db.dialect))
+            .order_by(self._id)
+            .with_for_update()
+        )
+        return {entity.id: entity for entity in await self._load(statement)}
 
     async def get_many(self, keys: Sequence[int]) -> Mapping[int, Entity]:
         unique = sorted(set(keys))
@@ -111,10 +133,20 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
         entity.id = result.scalar_one()
         self._db.track(entity)
 
-    async def save(self, entity: Entity) -> None:
-        values = self._values(entity)
-        statement = sa.update(self._table).where(self._id == entity.id).values(values)
-        await self._db.execute(statement, values=values)
+    async def save(self, entity: Entity, *, only_if: Specification | None = None) -> None:
+        """Write back the entity; with `only_if`, a compare-and-set on the stored row.
+
+        The UPDATE carries `only_if` in its WHERE clause, so it writes nothing unless
+        the row still satisfies it when the write happens (on Postgres a waiting
+        UPDATE re-checks the row a concurrent writer committed); then StaleStateError.
+        """
+        values = self._changed_values(entity)
+        statement = sa.update(self._table).where(self._id == entity.id)
+        if only_if is not None:
+            statement = statement.where(self._where(only_if))
+        result = await self._db.execute(statement.values(values), values=values)
+        if only_if is not None and _rowcount(result) == 0:
+            raise StaleStateError(self.kind, entity.id)
 
     async def count(self, spec: Specification) -> int:
         statement = sa.select(sa.func.count()).select_from(self._table).where(self._where(spec))
@@ -179,6 +211,11 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
             has_next_page=len(fetched) > request.first,
             has_previous_page=request.after is not None,
         )
+
+
+def _rowcount(result: sa.Result[Any]) -> int:
+    # An UPDATE without RETURNING always yields a CursorResult; Result lacks the attribute.
+    return int(getattr(result, "rowcount", -1))
 
 
 def check_first(request: PageRequest) -> None:

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain import paging, ports, specifications
-from domain.errors import ConflictError
+from domain.errors import ConflictError, StaleStateError
 from domain.events import DomainEvent, RecordsEvents
 from domain.items import Item
 from domain.orders import Order, OrderLine
@@ -93,17 +93,29 @@ def keyset_page[T: _Identified](
 
 
 class FakeRepository[T: _Identified]:
-    def __init__(self, rows: dict[int, T], store: FakeStore, touched: list[object]) -> None:
+    def __init__(
+        self,
+        rows: dict[int, T],
+        store: FakeStore,
+        touched: list[object],
+        committed: Callable[[], Mapping[int, T]],
+    ) -> None:
         self._rows, self._store, self._touched = rows, store, touched
+        # The committed rows, which a database's compare-and-set compares with.
+        self._committed = committed
 
     def _touch(self, entity: T) -> T:
         if not any(seen is entity for seen in self._touched):
             self._touched.append(entity)
         return entity
 
-    async def get(self, key: int) -> T | None:
+    async def get(self, key: int, *, for_update: bool = False) -> T | None:
+        # One unit of work at a time runs on a fake: nothing to lock.
         entity = self._rows.get(key)
         return None if entity is None else self._touch(entity)
+
+    async def lock_many(self, keys: Sequence[int]) -> Mapping[int, T]:
+        return await self.get_many(keys)
 
     async def get_many(self, keys: Sequence[int]) -> Mapping[int, T]:
         return {key: self._touch(self._rows[key]) for key in keys if key in self._rows}
@@ -112,9 +124,12 @@ class FakeRepository[T: _Identified]:
         entity.id = self._store.new_id()
         self._rows[entity.id] = self._touch(entity)
 
-    async def save(self, entity: T) -> None:
+    async def save(self, entity: T, *, only_if: specifications.Specification | None = None) -> None:
         if entity.id not in self._rows:
             raise AssertionError(f"save of an entity that was never added: {entity.id}")
+        stored = self._committed().get(entity.id)
+        if only_if is not None and (stored is None or not only_if.is_satisfied_by(stored)):
+            raise StaleStateError(type(entity).__name__.lower(), entity.id)
         self._rows[entity.id] = self._touch(entity)
 
     async def page(
@@ -143,11 +158,8 @@ class FakeItemRepository(FakeRepository[Item]):
         touched: list[object],
         orders: dict[int, Order],
     ) -> None:
-        super().__init__(rows, store, touched)
+        super().__init__(rows, store, touched, lambda: store.items)
         self._orders = orders
-
-    async def lock_many(self, keys: Sequence[int]) -> Mapping[int, Item]:
-        return await self.get_many(keys)
 
     async def delete(self, entity: Item) -> None:
         del self._rows[entity.id]
@@ -204,9 +216,9 @@ class FakeUnitOfWork:
         self._users = {key: _detached(user) for key, user in store.users.items()}
         self._items = {key: _detached(item) for key, item in store.items.items()}
         self._orders = {key: _detached(order) for key, order in store.orders.items()}
-        self.users = FakeUserRepository(self._users, store, self._touched)
+        self.users = FakeUserRepository(self._users, store, self._touched, lambda: store.users)
         self.items = FakeItemRepository(self._items, store, self._touched, self._orders)
-        self.orders = FakeOrderRepository(self._orders, store, self._touched)
+        self.orders = FakeOrderRepository(self._orders, store, self._touched, lambda: store.orders)
 
     async def __aenter__(self) -> Self:
         return self

@@ -203,7 +203,9 @@ class AccountService:
         if user_id == principal.user_id and Role.ADMIN not in wanted:
             raise ValidationError.single("roles", "you cannot remove your own admin role")
         async with self._uow() as uow:
-            user = await uow.users.get(user_id)
+            # Locked: the whole row is written back, so a concurrent password change
+            # must not be overwritten with the hash read here.
+            user = await uow.users.get(user_id, for_update=True)
             if user is None:
                 raise NotFoundError("user", user_id)
             if user.roles == wanted:
@@ -234,7 +236,7 @@ class AccountService:
 
     async def _store_hash(self, user_id: int, password_hash: str) -> User:
         async with self._uow() as uow:
-            user = await uow.users.get(user_id)
+            user = await uow.users.get(user_id, for_update=True)  # see assign_roles
             if user is None:
                 raise UnauthenticatedError(INVALID_CREDENTIALS)
             user.password_hash = password_hash

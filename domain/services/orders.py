@@ -10,7 +10,7 @@ from domain.paging import Page, PageRequest
 from domain.ports import EventPublisher, UnitOfWork, UnitOfWorkFactory
 from domain.principals import Principal
 from domain.services.visibility import visible_orders
-from domain.specifications import Specification
+from domain.specifications import Specification, field
 
 ORDER_SORT_FIELDS = frozenset({"id", "created_at", "status"})
 
@@ -65,8 +65,13 @@ class OrderService:
         return await self._transition(principal, order_id, OrderStatus.CANCELLED)
 
     async def _transition(self, principal: Principal, order_id: int, status: OrderStatus) -> Order:
+        # A compare-and-set on the status: the order's row is locked before the machine
+        # is consulted, so of two concurrent cancels the second sees `cancelled` and is
+        # refused (InvalidTransitionError) instead of releasing the stock again; the
+        # conditional write guards the same rule should a caller ever skip the lock.
         async with self._uow() as uow:
-            order = await self._visible(uow, principal, order_id)
+            order = await self._visible(uow, principal, order_id, for_update=True)
+            previous = order.status
             order.transition(status)
             if status is OrderStatus.CANCELLED:
                 items = await uow.items.lock_many(sorted(order.item_quantities))
@@ -74,16 +79,18 @@ class OrderService:
                     if item_id in items:
                         items[item_id].release(quantity)
                         await uow.items.save(items[item_id])
-            await uow.orders.save(order)
+            await uow.orders.save(order, only_if=field("status") == previous)
             await uow.commit()
             events = uow.collect_events()
         await self._publisher.publish(events)
         return order
 
     @staticmethod
-    async def _visible(uow: UnitOfWork, principal: Principal, order_id: int) -> Order:
+    async def _visible(
+        uow: UnitOfWork, principal: Principal, order_id: int, *, for_update: bool = False
+    ) -> Order:
         # A hidden order and a missing one look the same, so ids cannot be probed.
-        order = await uow.orders.get(order_id)
+        order = await uow.orders.get(order_id, for_update=for_update)
         if order is None or not visible_orders(principal).is_satisfied_by(order):
             raise NotFoundError("Order", order_id)
         return order

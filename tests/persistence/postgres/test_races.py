@@ -9,15 +9,22 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import OutOfStockError
-from domain.orders import LineRequest, Order
+from domain.orders import LineRequest, Order, OrderStatus
 from domain.principals import Principal
 from domain.services.orders import OrderService
-from domain.specifications import Always
+from domain.specifications import Always, field
 from domain.users import Role
-from persistence.database import ping
+from persistence.database import create_engine, ping
 from persistence.event_bus import InProcessEventBus
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from tests.persistence.builders import a_user, an_item, store_items, store_users
+from tests.persistence.builders import (
+    a_user,
+    an_item,
+    an_order,
+    store_items,
+    store_orders,
+    store_users,
+)
 
 
 async def test_two_customers_racing_for_the_last_unit_one_wins(
@@ -71,6 +78,43 @@ async def test_lock_many_makes_a_second_locker_wait_for_the_first(
     _, seen = await asyncio.gather(first(), second())
     assert order_of_events == ["first commits", "second reads"]
     assert seen == 2
+
+
+async def test_the_conditional_write_alone_lets_one_concurrent_writer_through(
+    postgres_url: str, postgres_engine: AsyncEngine
+) -> None:
+    """Without the row lock, the compare-and-set still stops all but one writer.
+
+    Every writer reads the order before any writes (a barrier); each UPDATE then
+    waits for the first to commit and re-checks its WHERE on the row it committed.
+    """
+    writers = 10
+    engine = create_engine(postgres_url, pool_size=writers)
+    factory = SqlUnitOfWorkFactory(engine)
+    (customer,) = await store_users(factory, [a_user()])
+    (item,) = await store_items(factory, [an_item(stock=5)])
+    (order,) = await store_orders(factory, [an_order(customer.id, [item])])
+    everyone_has_read = asyncio.Barrier(writers)
+
+    async def pay_unlocked() -> None:
+        async with factory() as uow:
+            read = await uow.orders.get(order.id)
+            assert read is not None
+            await everyone_has_read.wait()
+            read.transition(OrderStatus.PAID)
+            await uow.orders.save(read, only_if=field("status") == OrderStatus.PLACED)
+            await uow.commit()
+
+    try:
+        results = await asyncio.gather(
+            *(pay_unlocked() for _ in range(writers)), return_exceptions=True
+        )
+    finally:
+        await engine.dispose()
+
+    assert sorted(type(r).__name__ for r in results) == ["NoneType"] + ["StaleStateError"] * (
+        writers - 1
+    )
 
 
 async def test_read_only_units_of_work_refuse_writes(postgres_engine: AsyncEngine) -> None:
