@@ -14,7 +14,7 @@ sync: bootstrap
 
 ## Run the gateway on embedded defaults (SQLite in ./var, in-process adapters) with demo data.
 run: sync
-	$(RUN) gateway migrate upgrade
+	$(RUN) gateway db upgrade
 	$(RUN) gateway seed --if-empty
 	SECURITY__ALLOW_DEBUG_IDENTITY=$${SECURITY__ALLOW_DEBUG_IDENTITY:-true} $(RUN) gateway serve
 

@@ -1,4 +1,4 @@
-"""The `gateway` command: serve, migrate, seed and schema tooling.
+"""The `gateway` command: serve, database migrations, seed and schema tooling.
 
 Errors print one readable line to stderr and exit non-zero; no stack traces.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import difflib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -25,9 +27,11 @@ from domain.errors import DomainError
 from gateway.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Python API Base gateway.")
-migrate_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 schema_app = typer.Typer(no_args_is_help=True, help="The GraphQL schema (SDL).")
-app.add_typer(migrate_app, name="migrate")
+app.add_typer(db_app, name="db")
+# The first name of the command group; scripts and deployments still call it.
+app.add_typer(db_app, name="migrate", help="Database migrations (alias of `gateway db`).")
 app.add_typer(schema_app, name="schema")
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
@@ -72,33 +76,98 @@ def serve(
     )
 
 
-@migrate_app.command("upgrade")
-def migrate_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+def _database_url(settings: Settings) -> str:
+    _ensure_sqlite_dir(settings)
+    return settings.database.url
+
+
+@contextmanager
+def _migrations() -> Iterator[None]:
+    from persistence.migrate import MigrationError
+
+    try:
+        yield
+    except MigrationError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _at(url: str) -> str:
+    from persistence import migrate
+
+    return f"database at {asyncio.run(migrate.current(url)) or 'base'}"
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
     from persistence import migrate
 
-    settings = _settings()
-    _ensure_sqlite_dir(settings)
-    asyncio.run(migrate.upgrade(settings.database.url, revision))
-    typer.echo(f"database at {asyncio.run(migrate.current(settings.database.url))}")
+    url = _database_url(_settings())
+    with _migrations():
+        asyncio.run(migrate.upgrade(url, revision))
+    typer.echo(_at(url))
 
 
-@migrate_app.command("downgrade")
-def migrate_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Revert migrations down to REVISION (`base` empties the database)."""
     from persistence import migrate
 
-    settings = _settings()
-    asyncio.run(migrate.downgrade(settings.database.url, revision))
-    typer.echo(f"database at {asyncio.run(migrate.current(settings.database.url))}")
+    url = _database_url(_settings())
+    with _migrations():
+        asyncio.run(migrate.downgrade(url, revision))
+    typer.echo(_at(url))
 
 
-@migrate_app.command("current")
-def migrate_current() -> None:
-    """Print the database's current revision."""
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's current revision (`base` before the first)."""
     from persistence import migrate
 
-    typer.echo(asyncio.run(migrate.current(_settings().database.url)))
+    url = _database_url(_settings())
+    typer.echo(asyncio.run(migrate.current(url)) or "base")
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List the migrations, newest first (`parent -> revision, message`)."""
+    from persistence import migrate
+
+    with _migrations():
+        head = migrate.head()
+        for revision in migrate.history():
+            marker = " (head)" if revision.id == head else ""
+            typer.echo(f"{revision.down or 'base'} -> {revision.id}{marker}, {revision.message}")
+
+
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Option("--message", "-m", help="What the migration does.")],
+    against: Annotated[
+        str | None,
+        typer.Option(help="Compare with this database (at head) instead of a scratch SQLite."),
+    ] = None,
+    empty: Annotated[
+        bool, typer.Option(help="Write a revision with no operations, to fill in by hand.")
+    ] = False,
+) -> None:
+    """Write the migration from the models to persistence/migrations/versions (autogenerate).
+
+    The new file is checked before it is kept: it must upgrade a fresh SQLite database to
+    exactly the models and downgrade it again.
+    """
+    from persistence import migrate
+
+    with _migrations():
+        written = asyncio.run(migrate.revision(message, against=against, empty=empty))
+    typer.echo(f"wrote {_shown(written.path)} ({written.down or 'base'} -> {written.id})")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @app.command()

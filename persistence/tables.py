@@ -17,6 +17,19 @@ from sqlmodel import Field, SQLModel
 from domain import items, orders, users
 from domain.money import Money
 
+# Constraint and index names follow from the table and columns, so a migration can name
+# what it drops or alters (SQLite's batch mode must) and every database gets the same
+# names. Set before any table is defined: SQLAlchemy names a constraint when it is
+# attached. A check constraint gives only its own short name (`stock_nonnegative`).
+# Primary keys keep each database's default (`users_pkey` on Postgres).
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend.
@@ -67,7 +80,7 @@ class UserRow(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
         sa.UniqueConstraint("email", name="uq_users_email"),
-        sa.CheckConstraint("email = lower(email)", name="ck_users_email_lower_case"),
+        sa.CheckConstraint("email = lower(email)", name="email_lower_case"),
         _NO_ID_REUSE,
     )
 
@@ -84,8 +97,8 @@ class ItemRow(SQLModel, table=True):
     __tablename__ = "items"
     __table_args__ = (
         sa.UniqueConstraint("sku", name="uq_items_sku"),
-        sa.CheckConstraint("stock >= 0", name="ck_items_stock_nonnegative"),
-        sa.CheckConstraint("price_cents >= 0", name="ck_items_price_nonnegative"),
+        sa.CheckConstraint("stock >= 0", name="stock_nonnegative"),
+        sa.CheckConstraint("price_cents >= 0", name="price_nonnegative"),
         _NO_ID_REUSE,
     )
 
@@ -106,7 +119,7 @@ class OrderRow(SQLModel, table=True):
         sa.Index("ix_orders_customer_id_id", "customer_id", "id"),
         sa.CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")",
-            name="ck_orders_status",
+            name="status",
         ),
         _NO_ID_REUSE,
     )
@@ -126,7 +139,7 @@ class OrderLineRow(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_order_lines_order_id", "order_id"),
         sa.Index("ix_order_lines_item_id", "item_id"),
-        sa.CheckConstraint("quantity > 0", name="ck_order_lines_quantity_positive"),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         _NO_ID_REUSE,
     )
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from persistence import migrate
 from schema import export_sdl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +72,7 @@ def test_migrate_then_seed_once(tmp_path: Path) -> None:
         "SECURITY__ARGON2_TIME_COST": "1",
         "SECURITY__ARGON2_MEMORY_KIB": "1024",
     }
-    assert gateway("migrate", "upgrade", env=env).stdout == "database at 0001\n"
+    assert gateway("migrate", "upgrade", env=env).stdout == f"database at {migrate.head()}\n"
     first = gateway("seed", "--users", "5", "--items", "3", "--orders", "4", env=env)
     assert first.returncode == 0, first.stderr
     assert "admin:      admin@example.com / (from SECURITY__ADMIN_PASSWORD)" in first.stdout
@@ -90,3 +91,49 @@ def test_migrate_then_seed_once(tmp_path: Path) -> None:
 def test_an_unknown_command_is_a_usage_error() -> None:
     result = gateway("frobnicate")
     assert (result.returncode, result.stderr) == (2, "error: No such command 'frobnicate'.\n")
+
+
+def test_db_commands_move_the_database_and_say_where_it_is(tmp_path: Path) -> None:
+    env = {"DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'db.db'}"}
+    head = migrate.head()
+    runs = [
+        gateway("db", "current", env=env),
+        gateway("db", "upgrade", env=env),
+        gateway("db", "current", env=env),
+        gateway("db", "downgrade", "base", env=env),
+    ]
+    assert [(r.returncode, r.stdout, r.stderr) for r in runs] == [
+        (0, "base\n", ""),
+        (0, f"database at {head}\n", ""),
+        (0, f"{head}\n", ""),
+        (0, "database at base\n", ""),
+    ]
+
+
+def test_db_history_lists_the_revisions_newest_first() -> None:
+    result = gateway("db", "history")
+    expected = [
+        f"{r.down or 'base'} -> {r.id}{' (head)' if i == 0 else ''}, {r.message}"
+        for i, r in enumerate(migrate.history())
+    ]
+    assert (result.returncode, result.stdout.splitlines()) == (0, expected)
+
+
+def test_db_revision_with_models_matching_the_migrations_writes_nothing() -> None:
+    before = sorted((migrate.MIGRATIONS / "versions").glob("*.py"))
+    result = gateway("db", "revision", "-m", "nothing")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"error: the models match the migrations at {migrate.head()}: no revision written "
+        "(--empty writes one for hand-written operations)\n",
+    )
+    assert sorted((migrate.MIGRATIONS / "versions").glob("*.py")) == before
+
+
+def test_an_unknown_revision_is_one_line() -> None:
+    result = gateway("db", "upgrade", "zzz", env={"DATABASE__URL": "sqlite+aiosqlite://"})
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: Can't locate revision identified by 'zzz'\n",
+    )

@@ -16,13 +16,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence import migrate
+from persistence import migrate, tables
 from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import require_service
 from tests.helpers import scratch_postgres_database
 
-TABLES = ("order_lines", "orders", "items", "users")
+# Every mapped table, children first (the TRUNCATE list; derived so a new entity needs no edit).
+TABLES = tuple(t.name for t in reversed(tables.METADATA.sorted_tables))
 
 
 def sqlite_url_for(path: Path) -> str:
