@@ -24,6 +24,7 @@ from rich.progress import (
 )
 
 from domain.errors import DomainError
+from gateway.scaffold.spec import FIELD_KINDS
 from gateway.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Python API Base gateway.")
@@ -33,7 +34,13 @@ app.add_typer(db_app, name="db")
 # The first name of the command group; scripts and deployments still call it.
 app.add_typer(db_app, name="migrate", help="Database migrations (alias of `gateway db`).")
 app.add_typer(schema_app, name="schema")
+new_app = typer.Typer(no_args_is_help=True, help="Add a part to the project (scaffolding).")
+app.add_typer(new_app, name="new")
 
+FIELD_TYPES_HELP = [
+    f"{'ref:<Entity>' if k.name == 'ref' else k.name} ({k.description})"
+    for k in FIELD_KINDS.values()
+]
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 
@@ -247,6 +254,45 @@ def schema_check(
         sys.stderr.write("\n".join(list(diff)[:60]) + "\n")
         raise CliError(f"{file} is out of date: run `gateway schema export`")
     typer.echo(f"{file.name} matches the code")
+
+
+@new_app.command("entity", epilog="Field types: " + ", ".join(FIELD_TYPES_HELP))
+def new_entity(
+    name: Annotated[str, typer.Argument(help="The entity, PascalCase (Supplier).")],
+    fields: Annotated[
+        list[str] | None,
+        typer.Argument(help="name:type, `?` after the type for an optional field."),
+    ] = None,
+    owner: Annotated[str, typer.Option(help="The role that may read and write it.")] = "admin",
+    plural: Annotated[
+        str | None, typer.Option(help="The plural, PascalCase, when adding `s` is wrong.")
+    ] = None,
+) -> None:
+    """Write a new entity (domain entity + declaration), re-export the SDL, add its migration.
+
+    Example: gateway new entity Supplier name:str email:email active:bool --owner staff
+    """
+    import importlib.util
+
+    from gateway.scaffold.project import ROOT, known_in_project
+    from gateway.scaffold.spec import ScaffoldError, parse_spec
+    from gateway.scaffold.write import scaffold
+
+    try:
+        spec = parse_spec(name, fields or [], owner, known_in_project(), plural=plural)
+        if importlib.util.find_spec("schema.entities") is None:
+            raise ScaffoldError(
+                "the entity declaration format (schema.entities) is not in this project "
+                "yet: nothing written"
+            )
+        done = scaffold(spec, ROOT)
+    except ScaffoldError as exc:
+        raise CliError(str(exc)) from None
+    for path in done.files:
+        typer.echo(f"wrote {path}")
+    typer.echo(done.migration)
+    typer.echo(f"updated {Path('schema') / 'schema.graphql'}")
+    typer.echo("next: gateway db upgrade")
 
 
 def main() -> None:

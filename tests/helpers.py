@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -15,6 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from persistence.statements import StatementLog, count_statements
 from tests.conftest import POSTGRES_ADMIN_URL
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_gateway(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = PROJECT_ROOT,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """The `gateway` command in a fresh process at `cwd` (whose packages it imports)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class assert_max_statements:  # lower-case: reads as the assertion it is
