@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import shutil
+import signal
 import socket
 import sys
+import time
+from types import FrameType
 from typing import Any
+from unittest import mock
 
 import structlog
 import uvicorn
+from uvicorn.supervisors import multiprocess as uvicorn_multiprocess
 
-from gateway.settings import ServerSettings
+from gateway.settings import MetricsSettings, ServerSettings
 
 log = structlog.get_logger("gateway.server")
 
@@ -39,11 +45,29 @@ def tune_gc(*, freeze: bool, threshold: int) -> None:
 
 
 class TunedServer(uvicorn.Server):
-    """uvicorn's server, tuning the GC once the app's lifespan has started."""
+    """uvicorn's server, tuning the GC once the app's lifespan has started, and draining
+    for SERVER__DRAIN_SECONDS on SIGTERM (readiness 503, still serving) before it stops."""
 
     def __init__(self, config: uvicorn.Config, server: ServerSettings) -> None:
         super().__init__(config)
         self._tuning = server
+        self._drain_until: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        drain = self._tuning.drain_seconds
+        if sig == signal.SIGTERM and drain > 0 and self._drain_until is None and self.started:
+            _mark_draining(self.config.loaded_app)
+            self._drain_until = time.monotonic() + drain
+            log.info("draining", seconds=drain)
+            return
+        # SIGINT, a second SIGTERM, or no drain: uvicorn's graceful shutdown now.
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_until is not None and time.monotonic() >= self._drain_until:
+            self._drain_until = None
+            super().handle_exit(signal.SIGTERM, None)
+        return await super().on_tick(counter)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -64,6 +88,39 @@ class TunedServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def _mark_draining(app: object) -> None:
+    # The app (or the app uvicorn's middleware wraps) answers readiness with 503 from now.
+    from gateway.health import Readiness
+
+    current: object | None = app
+    while current is not None:
+        readiness = getattr(getattr(current, "state", None), "readiness", None)
+        if isinstance(readiness, Readiness):
+            readiness.draining = True
+            return
+        current = getattr(current, "app", None)
+
+
+class TunedConfig(uvicorn.Config):
+    """uvicorn's config carrying the tuning to each worker process (it is pickled)."""
+
+    def __init__(self, app: str, *, tuning: ServerSettings, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.tuning = tuning
+
+
+class TunedProcess(uvicorn_multiprocess.Process):
+    """A worker of `--workers N` runs the tuned server, as one process does."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            config = self.config
+            tuning = config.tuning if isinstance(config, TunedConfig) else ServerSettings()
+            self._server = TunedServer(config, tuning)
+        return self._server
+
+
 def uvicorn_options(server: ServerSettings, log_level: str) -> dict[str, Any]:
     """The uvicorn options shared by one and many workers."""
     return {
@@ -81,11 +138,19 @@ def uvicorn_options(server: ServerSettings, log_level: str) -> dict[str, Any]:
     }
 
 
-def run(server: ServerSettings, *, host: str, port: int, workers: int, log_level: str) -> None:
-    """Serve until stopped; one worker gets GC tuning (uvicorn's supervisor cannot)."""
+def run(
+    server: ServerSettings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    metrics: MetricsSettings | None = None,
+) -> None:
+    """Serve until stopped: one process, or a supervisor of `workers` tuned workers."""
     options = uvicorn_options(server, log_level)
     if workers > 1:
-        uvicorn.run(APP, host=host, port=port, workers=workers, **options)
+        _run_workers(server, metrics or MetricsSettings(), options, host, port, workers)
         return
     config = uvicorn.Config(APP, host=host, port=port, workers=1, **options)
     tuned = TunedServer(config, server)
@@ -93,3 +158,41 @@ def run(server: ServerSettings, *, host: str, port: int, workers: int, log_level
         tuned.run()
     if not tuned.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _run_workers(
+    server: ServerSettings,
+    metrics: MetricsSettings,
+    options: dict[str, Any],
+    host: str,
+    port: int,
+    workers: int,
+) -> None:
+    # Before any worker imports prometheus_client: they share one metrics directory.
+    from gateway.observability import multiprocess
+    from gateway.observability.metrics import MetricsServer
+
+    inherited = multiprocess.directory() is not None
+    directory = multiprocess.prepare()
+    config = TunedConfig(APP, tuning=server, host=host, port=port, workers=workers, **options)
+    sock = config.bind_socket()
+    scrape: MetricsServer | None = None
+    if metrics.port is not None:
+        # The workers share the main port; the metrics port is the supervisor's, and it
+        # answers with every worker's metrics summed.
+        registry = multiprocess.aggregate_registry(directory)
+        token = metrics.token.get_secret_value() if metrics.token is not None else None
+        scrape = MetricsServer(
+            lambda: multiprocess.render(registry), metrics.host, metrics.port, token
+        ).start()
+    try:
+        # uvicorn's supervisor makes its workers with this module-level name; ours run
+        # the tuned server (GC tuning, 1001 on shutdown, the drain) like one process does.
+        with mock.patch.object(uvicorn_multiprocess, "Process", TunedProcess):
+            uvicorn_multiprocess.Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if scrape is not None:
+            scrape.close()
+        sock.close()
+        if not inherited:
+            shutil.rmtree(directory, ignore_errors=True)

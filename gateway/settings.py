@@ -182,6 +182,11 @@ class ServerSettings(BaseModel):
     # timeout answers 503 with Retry-After instead of queueing without bound. 0: no limit.
     max_concurrency: int = Field(default=64, ge=0)
     queue_timeout_ms: int = Field(default=500, ge=0)
+    # On SIGTERM, answer /health/ready with 503 for this long while still serving, so a
+    # load balancer stops routing here before the listener closes; then the graceful
+    # shutdown (WebSockets closed with 1001, in-flight requests finished within 20 s).
+    # A second SIGTERM, or SIGINT, skips the wait. 0: shut down at once.
+    drain_seconds: float = Field(default=0.0, ge=0, le=120)
 
 
 class TelemetrySettings(BaseModel):

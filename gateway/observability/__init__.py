@@ -15,6 +15,7 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute, Route
 
+from gateway.observability import multiprocess
 from gateway.observability.metrics import (
     Metrics,
     MetricsServer,
@@ -75,10 +76,16 @@ class Observability:
         return [Route(METRICS_PATH, handle, methods=["GET"], include_in_schema=False)]
 
     def start(self) -> None:
-        """Open the separate metrics port, when configured (app start-up)."""
+        """Open the separate metrics port, when configured (app start-up). A worker of
+        several leaves it to the supervisor (`gateway serve --workers N`), which serves
+        every worker's metrics on it."""
         port = self.settings.metrics.port
-        if port is not None and self._metrics_server is None:
-            server = MetricsServer(self.metrics, self.settings.metrics.host, port, self._token())
+        if port is None or self._metrics_server is not None:
+            return
+        if self.metrics.multiprocess_dir is None:
+            server = MetricsServer(
+                self.metrics.render, self.settings.metrics.host, port, self._token()
+            )
             self._metrics_server = server.start()
 
     def close(self) -> None:
@@ -86,6 +93,8 @@ class Observability:
         if self._metrics_server is not None:
             self._metrics_server.close()
             self._metrics_server = None
+        if self.metrics.multiprocess_dir is not None:
+            multiprocess.worker_stopped(self.metrics.multiprocess_dir)
         self.tracing.shutdown()
 
 
@@ -101,6 +110,9 @@ def build_observability(
     )
     return Observability(
         settings,
-        Metrics(max_operation_names=settings.metrics.max_operation_names),
+        Metrics(
+            max_operation_names=settings.metrics.max_operation_names,
+            multiprocess_dir=multiprocess.directory(),
+        ),
         Tracing(provider, resolver_spans=telemetry.resolver_spans),
     )

@@ -18,6 +18,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.metrics_core import Metric
@@ -29,6 +30,30 @@ _bound_text: Callable[[float], str] = floatToGoString
 
 DEFAULT_BUCKETS: tuple[float, ...] = Histogram.DEFAULT_BUCKETS
 INF = float("inf")
+
+
+class Increments(Protocol):
+    """A counter's series: this module's `CounterChild` or prometheus_client's."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class Observes(Protocol):
+    """A histogram's series: this module's `HistogramChild` or prometheus_client's."""
+
+    def observe(self, amount: float) -> None: ...
+
+
+class LabelledCounter(Protocol):
+    """`LoopCounter` or prometheus_client's `Counter` (several worker processes)."""
+
+    def labels(self, *values: str) -> Increments: ...
+
+
+class LabelledHistogram(Protocol):
+    """`LoopHistogram` or prometheus_client's `Histogram` (several worker processes)."""
+
+    def labels(self, *values: str) -> Observes: ...
 
 
 class CounterChild:

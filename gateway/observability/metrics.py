@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -34,12 +35,14 @@ from starlette.responses import Response
 from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
 
-from gateway.observability import operations
+from gateway.observability import multiprocess, operations
 from gateway.observability.loop_metrics import (
-    CounterChild,
-    HistogramChild,
+    Increments,
+    LabelledCounter,
+    LabelledHistogram,
     LoopCounter,
     LoopHistogram,
+    Observes,
 )
 
 OTHER = "other"
@@ -88,33 +91,54 @@ _OPERATION_STATEMENTS: ContextVar[_StatementCount | None] = ContextVar(
 )
 
 
-class Metrics:
-    """Every metric the gateway exports, on one registry."""
+def _hot_path_kinds(
+    *, multiprocess: bool
+) -> tuple[Callable[..., LabelledCounter], Callable[..., LabelledHistogram]]:
+    if multiprocess:
+        return Counter, Histogram
+    return LoopCounter, LoopHistogram
 
-    def __init__(self, *, max_operation_names: int = 200) -> None:
+
+class Metrics:
+    """Every metric the gateway exports, on one registry.
+
+    With `multiprocess_dir` (a worker of `gateway serve --workers N`), every value lives
+    in that directory's memory-mapped files and `render()` sums all the workers'
+    (gateway.observability.multiprocess); the hot-path series are then
+    prometheus_client's own rather than the lock-free kind, which only one process sees.
+    """
+
+    def __init__(
+        self, *, max_operation_names: int = 200, multiprocess_dir: Path | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.operation_names = OperationNames(max_operation_names)
+        self.multiprocess_dir = multiprocess_dir
+        self._aggregate = (
+            multiprocess.aggregate_registry(multiprocess_dir) if multiprocess_dir else None
+        )
         r = self.registry
-        # Updated on every request: the lock-free kind (same exposition).
-        self.http_requests = LoopCounter(
+        counter, histogram = _hot_path_kinds(multiprocess=multiprocess_dir is not None)
+        # Updated on every request: the lock-free kind (same exposition) in one process.
+        self.http_requests: LabelledCounter = counter(
             "gateway_http_requests",
             "HTTP requests by method, route template and status.",
             ["method", "route", "status"],
             registry=r,
         )
-        self.http_duration = LoopHistogram(
+        self.http_duration: LabelledHistogram = histogram(
             "gateway_http_request_duration_seconds",
             "HTTP request latency by method and route template.",
             ["method", "route"],
             registry=r,
         )
-        self.graphql_operations = LoopCounter(
+        self.graphql_operations: LabelledCounter = counter(
             "gateway_graphql_operations",
             "GraphQL operations by (bounded) name, type and outcome.",
             ["operation", "type", "outcome"],
             registry=r,
         )
-        self.graphql_duration = LoopHistogram(
+        self.graphql_duration: LabelledHistogram = histogram(
             "gateway_graphql_operation_duration_seconds",
             "GraphQL operation latency by (bounded) name and type.",
             ["operation", "type"],
@@ -136,26 +160,37 @@ class Metrics:
         self.sql_statements = Counter(
             "gateway_sql_statements", "SQL statements sent to the database.", registry=r
         )
-        self.sql_statements_per_operation = LoopHistogram(
+        self.sql_statements_per_operation: LabelledHistogram = histogram(
             "gateway_sql_statements_per_operation",
             "SQL statements one GraphQL operation sent, by (bounded) name and type.",
             ["operation", "type"],
             buckets=_STATEMENT_BUCKETS,
             registry=r,
         )
+        # Across workers, the gauges of live workers are summed (or their minimum taken).
         self.db_pool_in_use = Gauge(
             "gateway_db_pool_connections_in_use",
             "Database connections checked out of the pool.",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.db_pool_size = Gauge(
-            "gateway_db_pool_size", "Configured size of the database pool.", registry=r
+            "gateway_db_pool_size",
+            "Configured size of the database pool.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.websocket_connections = Gauge(
-            "gateway_websocket_connections", "Open WebSocket connections.", registry=r
+            "gateway_websocket_connections",
+            "Open WebSocket connections.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.active_subscriptions = Gauge(
-            "gateway_graphql_active_subscriptions", "Running GraphQL subscriptions.", registry=r
+            "gateway_graphql_active_subscriptions",
+            "Running GraphQL subscriptions.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.rate_limit_rejections = Counter(
             "gateway_rate_limit_rejections",
@@ -164,17 +199,23 @@ class Metrics:
             registry=r,
         )
         self.ready = Gauge(
-            "gateway_ready", "1 when the last readiness check passed, else 0.", registry=r
+            "gateway_ready",
+            "1 when the last readiness check passed, else 0.",
+            registry=r,
+            multiprocess_mode="livemin",
         )
         self.dependency_up = Gauge(
             "gateway_dependency_up",
             "1 when the dependency answered the last readiness check, else 0.",
             ["dependency"],
             registry=r,
+            multiprocess_mode="livemin",
         )
 
     def render(self) -> bytes:
-        """The registry in the Prometheus text format."""
+        """The registry in the Prometheus text format (every worker's, summed, if several)."""
+        if self._aggregate is not None:
+            return multiprocess.render(self._aggregate)
         return generate_latest(self.registry)
 
     # -- for the realtime and rate-limit work -------------------------------------------
@@ -214,8 +255,15 @@ class Metrics:
             configured: Callable[[], int] | None = getattr(pool, "size", None)
             return float(configured()) if configured is not None else 0.0
 
-        self.db_pool_in_use.set_function(in_use)
-        self.db_pool_size.set_function(size)
+        if self.multiprocess_dir is None:
+            self.db_pool_in_use.set_function(in_use)
+            self.db_pool_size.set_function(size)
+        else:
+            # A function gauge is read by the process scraped only; across workers each
+            # one keeps its value in its file.
+            self.db_pool_size.set(size())
+            event.listen(pool, "checkout", lambda *_: self.db_pool_in_use.inc())
+            event.listen(pool, "checkin", lambda *_: self.db_pool_in_use.dec())
 
         def before_cursor_execute(_conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
             if statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
@@ -285,7 +333,7 @@ class HttpMetrics:
         self._metrics = metrics
         # The series of each label set, kept: `labels()` costs ~1 µs a call. Bounded as
         # the labels are (methods, route templates, status codes).
-        self._series: dict[tuple[str, str, int], tuple[CounterChild, HistogramChild]] = {}
+        self._series: dict[tuple[str, str, int], tuple[Increments, Observes]] = {}
 
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         """One request answered with `status` after `seconds` (the route read from `scope`)."""
@@ -293,9 +341,7 @@ class HttpMetrics:
         requests.inc()
         duration.observe(seconds)
 
-    def _series_for(
-        self, method: str, route: str, status: int
-    ) -> tuple[CounterChild, HistogramChild]:
+    def _series_for(self, method: str, route: str, status: int) -> tuple[Increments, Observes]:
         key = (method, route, status)
         series = self._series.get(key)
         if series is None:
@@ -349,7 +395,9 @@ class MetricsServer:
     signal handlers, and a scrape must answer even while the event loop is busy.
     """
 
-    def __init__(self, metrics: Metrics, host: str, port: int, token: str | None) -> None:
+    def __init__(
+        self, render: Callable[[], bytes], host: str, port: int, token: str | None
+    ) -> None:
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             if environ.get("PATH_INFO") not in ("/metrics", "/"):
                 start_response("404 Not Found", [("Content-Type", "text/plain")])
@@ -361,7 +409,7 @@ class MetricsServer:
                 )
                 return [b"unauthorized\n"]
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
-            return [metrics.render()]
+            return [render()]
 
         self._server = make_server(
             host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler

@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry import trace
 
 from gateway.observability import operations
-from gateway.observability.loop_metrics import CounterChild, HistogramChild
+from gateway.observability.loop_metrics import Increments, Observes
 from gateway.observability.metrics import CountingStatements, Metrics
 
 QUERY = "query"
@@ -26,9 +26,9 @@ _NO_SPANS = nullcontext()  # reusable: it holds no state
 
 @dataclass(frozen=True, slots=True)
 class _Series:
-    operations: CounterChild
-    duration: HistogramChild
-    statements: HistogramChild
+    operations: Increments
+    duration: Observes
+    statements: Observes
 
 
 class PreparedObserver:
