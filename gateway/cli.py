@@ -67,7 +67,12 @@ def _ensure_sqlite_dir(settings: Settings) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (SERVER__HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (SERVER__PORT).")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes; /metrics and METRICS__PORT report them all, summed."
+        ),
+    ] = 1,
 ) -> None:
     """Run the gateway with uvicorn (uvloop, httptools, GC tuned: SERVER__* settings)."""
     from gateway import server
@@ -80,7 +85,25 @@ def serve(
         port=port or settings.server.port,
         workers=workers,
         log_level=settings.log_level,
+        metrics=settings.metrics,
     )
+
+
+@app.command()
+def probe(
+    check: Annotated[
+        str, typer.Argument(help="`live` (the process answers) or `ready` (its dependencies).")
+    ] = "live",
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait.")] = 3.0,
+) -> None:
+    """Ask this machine's gateway for /health/CHECK on SERVER__PORT (a container HEALTHCHECK)."""
+    from gateway.http.probe import ProbeError, probe_health
+
+    settings = _settings()
+    try:
+        typer.echo(probe_health(settings.server, check, timeout=timeout))
+    except ProbeError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _database_url(settings: Settings) -> str:

@@ -90,7 +90,7 @@ class TunedServer(uvicorn.Server):
 
 def _mark_draining(app: object) -> None:
     # The app (or the app uvicorn's middleware wraps) answers readiness with 503 from now.
-    from gateway.health import Readiness
+    from gateway.http.health import Readiness
 
     current: object | None = app
     while current is not None:
