@@ -1,7 +1,11 @@
-"""The Kubernetes manifests: valid against the API schema, and consistent with the app."""
+"""The Kubernetes overlays: each builds with kustomize, validates strictly against the
+1.33 API, and agrees with the application (settings, commands, ports, probes, drain)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -9,68 +13,243 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gateway.settings import Settings
+from gateway.server import uvicorn_options
+from gateway.settings import ServerSettings
+from tests.deploy.artefacts import (
+    ROOT,
+    is_cli_command,
+    settings_from,
+    unknown_variables,
+)
 
-BASE = Path(__file__).resolve().parents[2] / "k8s" / "base"
+K8S = ROOT / "k8s"
 KUBERNETES_VERSION = "1.33.0"
-MANIFESTS = sorted(p for p in BASE.glob("*.yaml") if p.name != "kustomization.yaml")
+OVERLAYS = ("dev", "prod")
+# The Prometheus Operator's kinds: no schema in kubernetes-validate, checked by hand below.
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
+# The benchmark's peak RSS under the nested-query load, and the target (README, Performance).
+BENCHMARK_PEAK_RSS_MIB = 120
+RSS_TARGET_MIB = 200
+# argon2id hashes at most 2 passwords at once per process, 64 MiB each.
+PASSWORD_HASHING_MIB = 2 * 64
+POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
 
 
-def documents(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
 
 
-def by_kind(kind: str) -> dict[str, Any]:
-    for path in MANIFESTS:
-        for doc in documents(path):
-            if doc["kind"] == kind:
-                return doc
-    raise AssertionError(f"no {kind} manifest")
+@cache
+def _built(overlay: str) -> tuple[dict[str, Any], ...]:
+    return tuple(kustomize(K8S / "overlays" / overlay))
 
 
-@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
-def test_each_manifest_is_valid_and_strict(path: Path) -> None:
-    for doc in documents(path):
+def built(overlay: str) -> list[dict[str, Any]]:
+    return [dict(doc) for doc in _built(overlay)]
+
+
+def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    assert len(found) == 1, f"{len(found)} {kind} named {name}"
+    return found[0]
+
+
+def container(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = one(docs, kind)["spec"]["template"]["spec"]["containers"]
+    return containers[0]
+
+
+def environment(docs: list[dict[str, Any]]) -> dict[str, str]:
+    """The ConfigMap the pods read, with the Secret template's keys."""
+    secret = yaml.safe_load((K8S / "base" / "secret.example.yaml").read_text())
+    return {**one(docs, "ConfigMap", "gateway-config")["data"], **secret["stringData"]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_overlay_builds_and_validates_strictly(overlay: str) -> None:
+    docs = built(overlay)
+    for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
         # strict: a misspelt key is an error, not silently ignored.
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
-
-
-def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
-    listed = set(yaml.safe_load((BASE / "kustomization.yaml").read_text())["resources"])
-    assert listed == {p.name for p in MANIFESTS} - {"secret.example.yaml"}
-
-
-def test_the_configured_environment_is_a_valid_prod_configuration() -> None:
-    env = {**by_kind("ConfigMap")["data"], **by_kind("Secret")["stringData"]}
-    settings = Settings(_env_file=None, **_nested(env))
-    assert settings.profile == "prod"
-    assert settings.server.port == 8000
-
-
-def _nested(env: dict[str, str]) -> dict[str, Any]:
-    # The same `__` nesting pydantic-settings applies to the environment.
-    out: dict[str, Any] = {}
-    for key, value in env.items():
-        node = out
-        *parents, leaf = key.lower().split("__")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
-
-
-def test_probes_and_ports_match_the_app() -> None:
-    container = by_kind("Deployment")["spec"]["template"]["spec"]["containers"][0]
-    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    config = by_kind("ConfigMap")["data"]
-    assert ports["http"] == int(config["SERVER__PORT"])
-    assert ports["metrics"] == int(config["METRICS__PORT"])
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    kinds = sorted(doc["kind"] for doc in docs)
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Job",
+    } <= set(kinds)
 
 
 def test_a_misspelt_key_is_caught() -> None:
-    broken = by_kind("Deployment")
+    broken = one(built("prod"), "Deployment")
     broken["spec"]["template"]["spec"]["containers"][0]["imagee"] = "typo"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_variable_is_a_setting_and_the_configuration_loads_in_prod(overlay: str) -> None:
+    env = environment(built(overlay))
+    assert unknown_variables(env) == []
+    settings = settings_from(env)
+    assert (settings.profile, settings.server.host, settings.server.port) == (
+        "prod",
+        "0.0.0.0",  # noqa: S104  # the pod listens on every address
+        8000,
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_ports_and_probes_match_the_app(overlay: str) -> None:
+    docs = built(overlay)
+    settings = settings_from(environment(docs))
+    gateway = container(docs, "Deployment")
+    ports = {p["name"]: p["containerPort"] for p in gateway["ports"]}
+    assert ports == {"http": settings.server.port, "metrics": settings.metrics.port}
+    probes = {
+        name: (gateway[name]["httpGet"]["path"], gateway[name]["httpGet"]["port"])
+        for name in ("startupProbe", "readinessProbe", "livenessProbe")
+    }
+    assert probes == {
+        "startupProbe": ("/health/live", "http"),
+        "readinessProbe": ("/health/ready", "http"),
+        "livenessProbe": ("/health/live", "http"),
+    }
+    service = one(docs, "Service")
+    assert {p["targetPort"] for p in service["spec"]["ports"]} == set(ports)
+    assert service["spec"]["selector"] == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    policy = one(docs, "NetworkPolicy")
+    allowed = {port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]}
+    assert allowed == set(ports.values())
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_commands_are_the_cli_and_the_image_is_the_overlays(overlay: str) -> None:
+    docs = built(overlay)
+    tag = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())["images"][
+        0
+    ]["newTag"]
+    for kind, args in (("Deployment", ["serve"]), ("Job", ["migrate", "upgrade"])):
+        spec = container(docs, kind)
+        # No `command`: the image's entrypoint (`gateway`) takes these arguments.
+        assert ("command" not in spec, spec["args"]) == (True, args)
+        assert is_cli_command(spec["args"])
+        assert spec["image"].rsplit(":", 1)[1] == tag
+
+
+def test_the_migration_job_is_named_after_the_release(tmp_path: Path) -> None:
+    # A Job's template is immutable: the next release must be a new Job, not an edit.
+    assert one(built("prod"), "Job")["metadata"]["name"] == "gateway-migrate-0.1.0"
+    assert one(built("dev"), "Job")["metadata"]["name"] == "gateway-migrate-dev"
+    # `kustomize edit set image` on a copy of the prod overlay: a new tag, a new Job.
+    release = tmp_path / "overlays" / "prod"
+    shutil.copytree(K8S / "overlays" / "prod", release)
+    for part in ("base", "observability"):
+        (tmp_path / part).symlink_to(K8S / part)
+    kustomization = release / "kustomization.yaml"
+    kustomization.write_text(
+        kustomization.read_text().replace("newTag: 0.1.0", "newTag: 0.2.0-rc.1")
+    )
+    next_release = kustomize(release)
+    job = one(next_release, "Job")
+    assert job["metadata"]["name"] == "gateway-migrate-0.2.0-rc.1"
+    assert container(next_release, "Job")["image"] == "ghcr.io/example/python-api-base:0.2.0-rc.1"
+    kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_grace_period_covers_the_drain_and_the_graceful_shutdown(overlay: str) -> None:
+    docs = built(overlay)
+    settings = settings_from(environment(docs))
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    graceful = uvicorn_options(ServerSettings(), "info")["timeout_graceful_shutdown"]
+    assert settings.server.drain_seconds > 0
+    assert pod["terminationGracePeriodSeconds"] > settings.server.drain_seconds + graceful
+    # No preStop hook: the server drains itself (readiness 503 first), so the wait is one.
+    assert "lifecycle" not in pod["containers"][0]
+
+
+def _mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity.removesuffix(suffix)) * factor
+    return float(quantity) / 2**20
+
+
+def test_prod_resources_are_sized_from_the_benchmark() -> None:
+    docs = built("prod")
+    resources = container(docs, "Deployment")["resources"]
+    request = _mebibytes(resources["requests"]["memory"])
+    limit = _mebibytes(resources["limits"]["memory"])
+    assert request >= BENCHMARK_PEAK_RSS_MIB
+    assert limit >= max(RSS_TARGET_MIB, BENCHMARK_PEAK_RSS_MIB + PASSWORD_HASHING_MIB)
+    # One worker per pod: it uses one core at most, so a request of one core fits it.
+    assert resources["requests"]["cpu"] == "1"
+    assert "cpu" not in resources["limits"]
+
+
+def test_prod_scales_within_postgres_connections_and_drains_with_replicas_left() -> None:
+    docs = built("prod")
+    settings = settings_from(environment(docs))
+    hpa = one(docs, "HorizontalPodAutoscaler")["spec"]
+    assert hpa["scaleTargetRef"]["name"] == one(docs, "Deployment")["metadata"]["name"]
+    connections = hpa["maxReplicas"] * (
+        settings.database.pool_size + settings.database.max_overflow
+    )
+    assert connections < POSTGRES_DEFAULT_MAX_CONNECTIONS
+    pdb = one(docs, "PodDisruptionBudget")["spec"]
+    # A node drain can always evict one pod: fewer must stay than the HPA keeps.
+    assert pdb["minAvailable"] < hpa["minReplicas"]
+    assert one(docs, "Deployment")["spec"]["replicas"] >= hpa["minReplicas"]
+
+
+def test_the_service_monitor_scrapes_the_metrics_port_of_the_gateway_service() -> None:
+    docs = built("prod")
+    monitor = one(docs, "ServiceMonitor")
+    service = one(docs, "Service")
+    labels = service["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [service["metadata"]["namespace"]]
+    endpoints = monitor["spec"]["endpoints"]
+    assert [(e["port"], e["path"]) for e in endpoints] == [("metrics", "/metrics")]
+    assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
+    # The alert rules group by pod; the monitor puts the pod's name there.
+    assert endpoints[0]["relabelings"] == [
+        {"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod"}
+    ]
+    rule = one(docs, "PrometheusRule")
+    assert rule["metadata"]["namespace"] == service["metadata"]["namespace"]
+    dashboard = one(docs, "ConfigMap", "gateway-grafana-dashboard")
+    assert dashboard["metadata"]["labels"] == {"grafana_dashboard": "1"}
+
+
+def test_the_pods_run_unprivileged_on_a_read_only_root_with_tmp_writable() -> None:
+    docs = built("prod")
+    for kind in ("Deployment", "Job"):
+        pod = one(docs, kind)["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 10001
+        spec = pod["containers"][0]
+        assert spec["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
+        mounts = {m["name"]: m["mountPath"] for m in spec["volumeMounts"]}
+        assert mounts == {"tmp": "/tmp"}
+        assert [v["name"] for v in pod["volumes"] if "emptyDir" in v] == ["tmp"]
