@@ -143,7 +143,7 @@ def test_the_commands_are_the_cli_and_the_image_is_the_overlays(overlay: str) ->
     tag = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())["images"][
         0
     ]["newTag"]
-    for kind, args in (("Deployment", ["serve"]), ("Job", ["migrate", "upgrade"])):
+    for kind, args in (("Deployment", ["serve"]), ("Job", ["db", "upgrade"])):
         spec = container(docs, kind)
         # No `command`: the image's entrypoint (`gateway`) takes these arguments.
         assert ("command" not in spec, spec["args"]) == (True, args)

@@ -62,7 +62,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "TMPDIR": str(tmp),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    migrated = gateway("migrate", "upgrade", env=env)
+    migrated = gateway("db", "upgrade", env=env)
     assert migrated.returncode == 0, migrated.stderr
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--workers", str(WORKERS)],
