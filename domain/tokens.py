@@ -102,5 +102,9 @@ class TokenRevocationStore(Protocol):
         ...
 
     async def is_token_revoked(self, claims: TokenClaims) -> bool:
-        """Whether the token's jti, its family or its user's cutoff revokes it (one round trip)."""
+        """Whether the token's jti, its family or its user's cutoff revokes it.
+
+        On the hot path of every authenticated request: adapters answer from memory.
+        Raises UnavailableError only when there is nothing to answer from yet.
+        """
         ...

@@ -129,6 +129,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             log.warning("SECURITY__SECRET_KEY is not set: tokens are signed with an ephemeral key")
         log.info("gateway started", profile=settings.profile)
         built.observability.start()
+        # The revocation list is loaded before the first request needs it.
+        await built.revocations.start()
         try:
             yield
         finally:

@@ -12,6 +12,10 @@ from datetime import timedelta
 
 import strawberry
 from redis.asyncio import Redis, from_url
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import SchemaExtension
 
@@ -30,12 +34,14 @@ from gateway.limits.login_throttle import login_throttle
 from gateway.limits.rate_limit import Limiter, build_limiter
 from gateway.observability import Observability, build_observability
 from gateway.observability.prepared import PreparedObserver
-from gateway.settings import Settings
+from gateway.settings import RedisSettings, Settings
 from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
 from persistence.read_model import SqlReadModel
 from persistence.redis_event_bus import RedisEventBus
-from persistence.revocation import InMemoryRevocationStore, RedisRevocationStore
+from persistence.replicated_revocation import ReplicatedRevocationStore
+from persistence.revocation_broadcast import RedisRevocationBroadcast
+from persistence.sql_revocation import SqlRevocations
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import Services
 from schema import SchemaOptions, build_schema
@@ -57,6 +63,8 @@ class Container:
     authenticator: Authenticator
     tokens: JwtTokenService
     registry: RoleRegistry
+    # Logged-out tokens and sessions: in the database, checked from this replica's copy.
+    revocations: ReplicatedRevocationStore
     redis: Redis | None = None
     # Request, login and cost quotas; None when RATE_LIMIT__ENABLED is false.
     limiter: Limiter | None = None
@@ -69,6 +77,7 @@ class Container:
     async def aclose(self) -> None:
         if not self.closed:
             self.closed = True
+            await self.revocations.aclose()
             await self.engine.dispose()
             if isinstance(self.bus, RedisEventBus):
                 await self.bus.aclose()
@@ -130,6 +139,41 @@ def password_hasher(settings: Settings) -> Argon2PasswordHasher:
     )
 
 
+def redis_client(settings: RedisSettings) -> Redis | None:
+    """The process's Redis client (one pool), or None without REDIS__URL.
+
+    Pooled connections are PINGed after `health_check_seconds` idle, and a call that
+    meets a dead connection (ConnectionError, TimeoutError) is retried on a fresh one
+    with a jittered exponential backoff of 10 to 100 ms, so a Redis restart costs the
+    callers nothing once it is back; every socket operation is bounded by
+    `socket_timeout_seconds`, so a hung Redis fails fast instead of after redis-py's 5 s.
+    """
+    if not settings.url:
+        return None
+    return from_url(
+        settings.url,
+        socket_timeout=settings.socket_timeout_seconds,
+        socket_connect_timeout=settings.socket_timeout_seconds,
+        socket_keepalive=True,
+        health_check_interval=settings.health_check_seconds,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), settings.retries),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+def revocation_store(
+    settings: Settings, engine: AsyncEngine, redis: Redis | None
+) -> ReplicatedRevocationStore:
+    """Revocations in the database, broadcast over Redis pub/sub when there is one."""
+    revocation = settings.revocation
+    return ReplicatedRevocationStore(
+        SqlRevocations(engine),
+        RedisRevocationBroadcast(redis, channel=revocation.channel) if redis is not None else None,
+        refresh_seconds=revocation.refresh_seconds,
+        prune_seconds=revocation.prune_seconds,
+    )
+
+
 def event_bus(settings: Settings, redis: Redis | None) -> InProcessEventBus | RedisEventBus:
     queue_size = settings.realtime.queue_size
     if redis is None:
@@ -176,9 +220,9 @@ def build_container(settings: Settings, observability: Observability | None = No
     observability = observability or build_observability(settings)
     observability.instrument_engine(engine)
     uow = SqlUnitOfWorkFactory(engine)
-    redis = from_url(settings.redis.url) if settings.redis.url else None
+    redis = redis_client(settings.redis)
     bus = event_bus(settings, redis)
-    revocations = RedisRevocationStore(redis) if redis is not None else InMemoryRevocationStore()
+    revocations = revocation_store(settings, engine, redis)
     limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
     tokens = token_service(settings)
     registry = default_registry()
@@ -222,6 +266,7 @@ def build_container(settings: Settings, observability: Observability | None = No
         authenticator=authenticator,
         tokens=tokens,
         registry=registry,
+        revocations=revocations,
         redis=redis,
         limiter=limiter,
         budget=budget,

@@ -54,6 +54,28 @@ class DatabaseSettings(BaseModel):
 
 class RedisSettings(BaseModel):
     url: str | None = None
+    # Each read or write on a Redis socket, and each connection attempt, gives up after
+    # this long; below the callers' own bounds (RATE_LIMIT__STORAGE_TIMEOUT_SECONDS), so
+    # a hung Redis is seen as a timeout the retry can act on, not a cancelled call.
+    socket_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
+    # A call that fails on a dead pooled connection (Redis restarted, a proxy dropped it)
+    # is retried this many times on a fresh connection, with exponential backoff.
+    retries: int = Field(default=2, ge=0, le=10)
+    # A pooled connection idle this long is PINGed before use; 0 turns it off.
+    health_check_seconds: int = Field(default=30, ge=0, le=3600)
+
+
+class RevocationSettings(BaseModel):
+    """Logged-out tokens and sessions: the database is the truth, each replica a copy."""
+
+    # A replica reads the revocations written since its last read at most this long
+    # after the previous read: the delay before another replica's logout counts here
+    # while Redis (whose broadcast takes well under a second) is down.
+    refresh_seconds: float = Field(default=5.0, ge=0.1, le=300)
+    # How often expired revocations are deleted from the database.
+    prune_seconds: float = Field(default=600.0, ge=1, le=86_400)
+    # Redis pub/sub channel of the broadcast when REDIS__URL is set.
+    channel: str = Field(default="gateway:revocations", min_length=1, max_length=200)
 
 
 class SecuritySettings(BaseModel):
@@ -241,6 +263,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    revocation: RevocationSettings = Field(default_factory=RevocationSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

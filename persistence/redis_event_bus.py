@@ -25,11 +25,15 @@ from domain import events as domain_events
 from domain.events import DomainEvent
 from domain.money import Money
 from persistence.event_bus import DEFAULT_QUEUE_SIZE, InProcessEventBus, Subscription
+from persistence.outages import Outage
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHANNEL = "gateway:events"
-RECONNECT_DELAY_SECONDS = 1.0
+# The reconnection delay doubles from the first to the last while Redis stays away.
+RECONNECT_MIN_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 10.0
+POLL_SECONDS = 1.0
 
 EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
     cls.__name__: cls
@@ -102,6 +106,8 @@ class RedisEventBus:
         self._listener: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
         self._closed = False
+        self._listening = Outage("redis", component="event bus (subscribe)")
+        self._publishing = Outage("redis", component="event bus (publish)")
 
     @property
     def subscriber_count(self) -> int:
@@ -138,26 +144,37 @@ class RedisEventBus:
                 for event in events:
                     pipe.publish(self.channel, encode_event(event))
                 await pipe.execute()
-        except Exception:  # the change is committed; failing the caller would mislead it
-            logger.exception("could not publish %d event(s) to Redis", len(events))
+        except Exception as error:  # committed: failing the caller would mislead it
+            self._publishing.failed(error)
+        else:
+            self._publishing.succeeded()
 
     async def _listen(self, ready: asyncio.Event) -> None:
+        delay = RECONNECT_MIN_SECONDS
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
+                self._listening.succeeded()
+                delay = RECONNECT_MIN_SECONDS
                 ready.set()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while True:
+                    # A bounded wait, not `listen()`: the client's socket timeout is short
+                    # (a hung Redis must fail fast), and a quiet channel is not a failure.
+                    message = await pubsub.get_message(timeout=POLL_SECONDS)
+                    if message is not None and message.get("type") == "message":
                         await self._deliver(message["data"])
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep serving after a Redis outage
-                logger.exception("event bus lost its Redis subscription; reconnecting")
-                await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+            except Exception as error:  # keep serving after a Redis outage
+                # One line when the outage starts, a summary while it lasts, one when it
+                # ends (persistence.outages); never a traceback per reconnection attempt.
+                self._listening.failed(error)
             finally:
                 with contextlib.suppress(Exception):
                     await self._release(pubsub)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
     async def _release(self, pubsub: Any) -> None:
         try:

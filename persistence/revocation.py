@@ -1,8 +1,10 @@
-"""Token revocation stores: in-process (one replica, embedded mode) and Redis (shared).
+"""Revocations in process memory: what each replica checks a token against.
 
-Both implement `domain.tokens.TokenRevocationStore`. Every entry carries the instant
-after which it is useless (the revoked token would have expired anyway) and vanishes
-then: Redis expires the key at that instant, the in-process store sweeps in expiry order.
+`InMemoryRevocationStore` implements `domain.tokens.TokenRevocationStore` on its own
+(one process, tests) and is the replica's copy inside the durable store
+(`persistence.replicated_revocation`), which fills it from the database and the
+broadcast with `apply`. Every entry carries the instant after which it is useless (the
+revoked token would have expired anyway) and vanishes then, swept in expiry order.
 """
 
 from __future__ import annotations
@@ -10,26 +12,27 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-
-from redis.asyncio import Redis
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from domain.tokens import TokenClaims
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+# Kinds of entry: a token, a session (token family), a user's cutoff, a used refresh token.
+JTI, FAMILY, USER, USED = "jti", "fam", "user", "used"
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """One revocation as stored and broadcast; `cutoff` only for `USER` entries."""
+
+    kind: str
+    key: str
+    expires_at: datetime
+    cutoff: datetime | None = None
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-def _from_micros(value: int) -> datetime:
-    return _EPOCH + value * _MICROSECOND
 
 
 def _revoked_by_cutoff(claims: TokenClaims, cutoff: datetime | None) -> bool:
@@ -44,6 +47,32 @@ class InMemoryRevocationStore:
         self._entries: dict[str, tuple[datetime, datetime | None]] = {}
         self._expiry: list[tuple[datetime, str]] = []
         self._lock = threading.Lock()
+
+    def apply(self, entry: Revocation) -> None:
+        """Merge an entry read from the database or the broadcast (idempotent)."""
+        with self._lock:
+            key = f"{entry.kind}:{entry.key}"
+            now = self._now()
+            self._sweep(now)
+            until, cutoff = entry.expires_at, entry.cutoff
+            current = self._entries.get(key)
+            if current is not None:
+                until = max(until, current[0])
+                if current[1] is not None:
+                    cutoff = current[1] if cutoff is None else max(cutoff, current[1])
+            self._store(key, cutoff, until, now)
+
+    def check(self, claims: TokenClaims) -> bool:
+        """Whether the token's jti, family or user cutoff revokes it; no I/O."""
+        with self._lock:
+            self._sweep(self._now())
+            entries = self._entries
+            user = entries.get(f"user:{claims.subject}")
+            return (
+                f"jti:{claims.jti}" in entries
+                or f"fam:{claims.family}" in entries
+                or _revoked_by_cutoff(claims, None if user is None else user[1])
+            )
 
     def __len__(self) -> int:
         """Live entries (after sweeping the expired ones)."""
@@ -93,15 +122,7 @@ class InMemoryRevocationStore:
             return True
 
     async def is_token_revoked(self, claims: TokenClaims) -> bool:
-        with self._lock:
-            self._sweep(self._now())
-            entries = self._entries
-            user = entries.get(f"user:{claims.subject}")
-            return (
-                f"jti:{claims.jti}" in entries
-                or f"fam:{claims.family}" in entries
-                or _revoked_by_cutoff(claims, None if user is None else user[1])
-            )
+        return self.check(claims)
 
     def _put(self, key: str, value: datetime | None, until: datetime) -> None:
         with self._lock:
@@ -129,93 +150,3 @@ class InMemoryRevocationStore:
             entry = self._entries.get(key)
             if entry is not None and entry[0] <= now:
                 del self._entries[key]
-
-
-# KEYS[1] user key; ARGV[1] cutoff (microseconds), ARGV[2] expiry (unix ms).
-# The cutoff and the expiry only ever move forward, whichever replica writes last.
-_REVOKE_ALL = """
-local cutoff = tonumber(ARGV[1])
-local expire_at = tonumber(ARGV[2])
-local current = redis.call('GET', KEYS[1])
-if current and tonumber(current) > cutoff then cutoff = tonumber(current) end
-local current_expiry = redis.call('PEXPIRETIME', KEYS[1])
-if current_expiry > expire_at then expire_at = current_expiry end
-redis.call('SET', KEYS[1], string.format('%d', cutoff), 'PXAT', expire_at)
-return 1
-"""
-
-# KEYS[1] used-marker of the refresh jti, KEYS[2] its family; ARGV[1] expiry (unix ms).
-_USE_REFRESH = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if redis.call('SET', KEYS[1], '1', 'NX', 'PXAT', ARGV[1]) then return 1 end
-return 0
-"""
-
-
-def _unix_ms(moment: datetime) -> int:
-    # PXAT must be positive; an instant already past is kept for a millisecond.
-    return max(1, -(-_micros(moment) // 1000))
-
-
-class RedisRevocationStore:
-    """Revocations in Redis, shared by every replica; keys expire with the tokens."""
-
-    def __init__(self, redis: Redis, prefix: str = "gw:revoked") -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._revoke_all = redis.register_script(_REVOKE_ALL)
-        self._use_refresh = redis.register_script(_USE_REFRESH)
-
-    def _key(self, kind: str, value: str | int) -> str:
-        return f"{self._prefix}:{kind}:{value}"
-
-    async def revoke(self, jti: str, until: datetime) -> None:
-        await self._extend(self._key("jti", jti), until)
-
-    async def is_revoked(self, jti: str) -> bool:
-        return bool(await self._redis.exists(self._key("jti", jti)))
-
-    async def revoke_family(self, family: str, until: datetime) -> None:
-        await self._extend(self._key("fam", family), until)
-
-    async def is_family_revoked(self, family: str) -> bool:
-        return bool(await self._redis.exists(self._key("fam", family)))
-
-    async def revoke_all_for_user(
-        self, user_id: int, issued_before: datetime, until: datetime
-    ) -> None:
-        await self._revoke_all(
-            keys=[self._key("user", user_id)], args=[_micros(issued_before), _unix_ms(until)]
-        )
-
-    async def revoked_before(self, user_id: int) -> datetime | None:
-        value = await self._redis.get(self._key("user", user_id))
-        return None if value is None else _from_micros(int(value))
-
-    async def use_refresh(self, jti: str, family: str, until: datetime) -> bool:
-        result = await self._use_refresh(
-            keys=[self._key("used", jti), self._key("fam", family)], args=[_unix_ms(until)]
-        )
-        return bool(result)
-
-    async def is_token_revoked(self, claims: TokenClaims) -> bool:
-        keys = [
-            self._key("jti", claims.jti),
-            self._key("fam", claims.family),
-            self._key("user", claims.subject),
-        ]
-        jti, family, cutoff = await self._redis.mget(keys)
-        return (
-            jti is not None
-            or family is not None
-            or _revoked_by_cutoff(claims, None if cutoff is None else _from_micros(int(cutoff)))
-        )
-
-    async def _extend(self, key: str, until: datetime) -> None:
-        # Set the marker, then push its expiry forward only (GT): revoking twice must not
-        # shorten an earlier, longer revocation.
-        expire_at = _unix_ms(until)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, "1", nx=True, pxat=expire_at)
-            pipe.pexpireat(key, expire_at, gt=True)
-            await pipe.execute()

@@ -159,6 +159,28 @@ class OrderLineRow(SQLModel, table=True):
     currency: str = Field(sa_type=sa.CHAR(3), nullable=False)
 
 
+class RevocationRow(SQLModel, table=True):
+    """A revoked token (`jti`), session (`fam`), user cutoff (`user`) or used refresh
+    token (`used`), kept until `expires_at`, when the token it names would be dead anyway.
+
+    The source of truth for revocations: each replica keeps a copy in memory and reads
+    rows changed since its last look (`revoked_at`), so the hot path asks nobody.
+    """
+
+    __tablename__ = "revocations"
+    __table_args__ = (
+        sa.Index("ix_revocations_revoked_at", "revoked_at"),
+        sa.Index("ix_revocations_expires_at", "expires_at"),
+    )
+
+    kind: str = Field(sa_type=sa.String(8), primary_key=True)
+    key: str = Field(sa_type=sa.String(200), primary_key=True)
+    # `user` rows: tokens of the user issued before this instant are dead.
+    cutoff: datetime | None = Field(default=None, sa_type=UtcDateTime, nullable=True)
+    expires_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+    revoked_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
 def table_of(row_type: type[SQLModel]) -> sa.Table:
     """The Core table behind a SQLModel table class."""
     table = row_type.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
@@ -170,6 +192,7 @@ USERS = table_of(UserRow)
 ITEMS = table_of(ItemRow)
 ORDERS = table_of(OrderRow)
 ORDER_LINES = table_of(OrderLineRow)
+REVOCATIONS = table_of(RevocationRow)
 METADATA = SQLModel.metadata
 
 
