@@ -254,3 +254,33 @@ async def test_two_heads_are_refused_until_merged(scripts_copy: Path) -> None:
     with pytest.raises(migrate.MigrationError) as refused:
         await migrate.revision("more", scripts=scripts_copy, metadata=_models_with_suppliers())
     assert str(refused.value) == message
+
+
+async def test_a_revision_can_compare_against_a_given_database_at_head(
+    scripts_copy: Path, empty_database: str
+) -> None:
+    await migrate.upgrade(empty_database, scripts=scripts_copy)
+    written = await migrate.revision(
+        "add suppliers",
+        against=empty_database,
+        scripts=scripts_copy,
+        metadata=_models_with_suppliers(),
+    )
+    assert (written.down, written.path.exists()) == (HEAD, True)
+    assert (await migrate.current(empty_database), await _tables(empty_database)) == (
+        HEAD,
+        APP_TABLES | {"alembic_version"},
+    )
+
+
+async def test_a_database_behind_the_head_is_refused_as_the_base_of_a_revision(
+    scripts_copy: Path, tmp_path: Path
+) -> None:
+    behind = sqlite_url_for(tmp_path / "behind.db")
+    before = _files(scripts_copy)
+    with pytest.raises(migrate.MigrationError) as refused:
+        await migrate.revision(
+            "add suppliers", against=behind, scripts=scripts_copy, metadata=_models_with_suppliers()
+        )
+    assert str(refused.value) == "Target database is not up to date."
+    assert _files(scripts_copy) == before
