@@ -35,6 +35,7 @@ from gateway.limits.rate_limit import Limiter, build_limiter
 from gateway.observability import Observability, build_observability
 from gateway.observability.prepared import PreparedObserver
 from gateway.settings import RedisSettings, Settings
+from persistence.after_commit import BackgroundPublisher
 from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
 from persistence.read_model import SqlReadModel
@@ -57,6 +58,8 @@ class Container:
     uow: SqlUnitOfWorkFactory
     # In-process for one replica; Redis pub/sub across replicas when REDIS__URL is set.
     bus: InProcessEventBus | RedisEventBus
+    # What services publish to: `bus`, from a background worker (after commit).
+    publisher: BackgroundPublisher
     services: Services
     schema: strawberry.Schema
     observability: Observability
@@ -77,6 +80,7 @@ class Container:
     async def aclose(self) -> None:
         if not self.closed:
             self.closed = True
+            await self.publisher.aclose(self.settings.realtime.publish_timeout_seconds)
             await self.revocations.aclose()
             await self.engine.dispose()
             if isinstance(self.bus, RedisEventBus):
@@ -222,6 +226,7 @@ def build_container(settings: Settings, observability: Observability | None = No
     uow = SqlUnitOfWorkFactory(engine)
     redis = redis_client(settings.redis)
     bus = event_bus(settings, redis)
+    publisher = BackgroundPublisher(bus, timeout_seconds=settings.realtime.publish_timeout_seconds)
     revocations = revocation_store(settings, engine, redis)
     limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
     tokens = token_service(settings)
@@ -236,8 +241,8 @@ def build_container(settings: Settings, observability: Observability | None = No
     )
     services = Services(
         users=UserService(uow),
-        items=ItemService(uow, bus),
-        orders=OrderService(uow, bus),
+        items=ItemService(uow, publisher),
+        orders=OrderService(uow, publisher),
         accounts=accounts,
     )
     read_model = build_read_model(settings, engine)
@@ -251,6 +256,7 @@ def build_container(settings: Settings, observability: Observability | None = No
         engine=engine,
         uow=uow,
         bus=bus,
+        publisher=publisher,
         services=services,
         schema=build_schema(
             schema_options(settings),

@@ -252,6 +252,9 @@ class RealtimeSettings(BaseModel):
     allow_anonymous: bool = True
     # Redis pub/sub channel of the event bus when REDIS__URL is set.
     redis_channel: str = "gateway:events"
+    # Committed events are published in the background; a batch taking longer is dropped
+    # (logged), so a hanging Redis never holds or fails the answer of a mutation.
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
 class Settings(BaseSettings):

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain import ports
 from domain.events import DomainEvent, RecordsEvents
+from persistence import commit_point
 from persistence.database import READ_ONLY
 from persistence.errors import domain_error_for
 from persistence.items import SqlItemRepository
@@ -75,6 +76,7 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         """Commit; raises ConflictError (or DuplicateError) if the database refuses."""
         session = self._require_session()
+        commit_point.reached()
         try:
             await session.commit()
         except sa_exc.DBAPIError as error:

@@ -26,6 +26,7 @@ from gateway.graphql.persisted_queries import NOT_SUPPORTED, PersistedQueries, P
 from gateway.graphql.prepared_operations import PreparedOperations
 from gateway.http.negotiation import GRAPHQL_RESPONSE, JSON, RequestError, negotiate
 from gateway.http.request_headers import header_map
+from persistence import commit_point
 from resolvers.context import Context
 from schema import errors as error_table
 from schema.planner import extension as planner
@@ -201,15 +202,16 @@ class GraphQLHTTPEndpoint:
                 )
                 if answered is not None:
                     return answered, 200
-            async with asyncio.timeout(self._execution_timeout):
-                result = await self._schema.execute(
-                    params["query"],
-                    variable_values=params.get("variables"),
-                    context_value=context,
-                    operation_name=params.get("operationName"),
-                    allowed_operation_types=allowed,
-                    operation_extensions=params.get("extensions"),
-                )
+            async with asyncio.timeout(self._execution_timeout) as deadline:
+                with commit_point.on_commit(_lift(deadline)):
+                    result = await self._schema.execute(
+                        params["query"],
+                        variable_values=params.get("variables"),
+                        context_value=context,
+                        operation_name=params.get("operationName"),
+                        allowed_operation_types=allowed,
+                        operation_extensions=params.get("extensions"),
+                    )
         except TimeoutError:
             # Cancelled mid-execution: whatever was resolved is dropped. Execution had
             # started, so `data` is present (null) and the status is 200 for both media
@@ -275,6 +277,21 @@ class GraphQLHTTPEndpoint:
             and all(error.path is None for error in result.errors or [])
         )
         return 400 if request_error else 200
+
+
+def _lift(deadline: asyncio.Timeout) -> Callable[[], None]:
+    """The commit-point callback: from the first commit on, the operation runs to its end.
+
+    Cancelling a COMMIT in flight would leave its outcome unknown, and cancelling what
+    follows would answer a committed change as a failure (a client would retry it).
+    An expired deadline has already thrown into the task before it reached a commit.
+    """
+
+    def lift() -> None:
+        if not deadline.expired():
+            deadline.reschedule(None)
+
+    return lift
 
 
 def _formatted(error: GraphQLError, context: Context) -> dict[str, Any]:
