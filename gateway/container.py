@@ -26,7 +26,7 @@ from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
 from gateway.auth.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
-from gateway.auth.passwords import Argon2PasswordHasher
+from gateway.auth.passwords import Argon2PasswordHasher, concurrency_for
 from gateway.auth.tokens import JwtTokenService, SigningKey
 from gateway.graphql.prepared_operations import PreparedOperations
 from gateway.limits.cost_budget import CostBudget, cost_budget, cost_budget_extension
@@ -131,6 +131,7 @@ def token_service(settings: Settings) -> JwtTokenService:
         ),
         refresh_ttl=timedelta(days=security.refresh_token_days),
         leeway=timedelta(seconds=security.token_leeway_seconds),
+        verified_cache_size=security.verified_token_cache_size,
     )
 
 
@@ -140,6 +141,9 @@ def password_hasher(settings: Settings) -> Argon2PasswordHasher:
         time_cost=security.argon2_time_cost,
         memory_cost=security.argon2_memory_kib,
         parallelism=security.argon2_parallelism,
+        max_concurrency=security.password_hash_concurrency
+        or concurrency_for(security.password_hash_memory_mib * 1024, security.argon2_memory_kib),
+        max_waiting=security.password_hash_max_waiting,
     )
 
 

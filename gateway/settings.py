@@ -100,6 +100,9 @@ class SecuritySettings(BaseModel):
     access_token_seconds: int | None = Field(default=None, ge=1, le=24 * 3600)
     refresh_token_days: int = Field(default=7, ge=1, le=365)
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Access tokens remembered as verified until their `exp` (0: verify every time);
+    # revocation is checked on every request regardless.
+    verified_token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
     # The bootstrap admin created by `gateway seed`; a random password is printed when unset.
     admin_email: str = "admin@example.com"
     admin_password: SecretStr | None = None
@@ -108,6 +111,14 @@ class SecuritySettings(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=1024)
     argon2_parallelism: int = Field(default=4, ge=1)
+    # Each hash holds `argon2_memory_kib` while it runs: at most this much memory is
+    # spent on hashing at once (64 MiB: one default hash; a burst of 32 logins then
+    # peaks near the idle RSS + 64 MiB), unless a concurrency is set outright.
+    password_hash_memory_mib: int = Field(default=64, ge=1, le=65_536)
+    password_hash_concurrency: int | None = Field(default=None, ge=1, le=256)
+    # Logins and password changes waiting for a hash beyond this many are refused
+    # (UNAVAILABLE, 503) instead of queueing behind seconds of hashing.
+    password_hash_max_waiting: int = Field(default=64, ge=0, le=100_000)
 
 
 class GraphQLSettings(BaseModel):

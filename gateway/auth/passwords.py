@@ -1,21 +1,38 @@
-"""argon2id password hashing, off the event loop and with a concurrency cap.
+"""argon2id password hashing, off the event loop, with its memory bounded.
 
-Each call costs about 125 ms of CPU and 64 MiB with the defaults (RFC 9106 low-memory
-profile), so it runs in a worker thread and at most `max_concurrency` run at once:
-otherwise a burst of logins would stall the loop and take N x 64 MiB.
+Each call costs about 125 ms of CPU and `memory_cost` KiB (64 MiB with the defaults,
+RFC 9106 low-memory profile) while it runs, so it runs in a worker thread and at most
+`max_concurrency` run at once: a burst of N logins would otherwise take N x 64 MiB.
+Callers beyond that wait in arrival order; once `max_waiting` are waiting, the next is
+refused at once with `UnavailableError` (503, retry shortly) rather than queued behind
+seconds of hashing.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from domain.errors import UnavailableError
+
 DEFAULT_TIME_COST = 3
 DEFAULT_MEMORY_COST_KIB = 64 * 1024
 DEFAULT_PARALLELISM = 4
-DEFAULT_MAX_CONCURRENCY = 2
+# What hashing may hold at once when nothing else is said: one default hash.
+DEFAULT_MEMORY_BUDGET_KIB = 64 * 1024
+DEFAULT_MAX_WAITING = 64
+BUSY = "too many password checks are waiting; retry in a moment"
+
+T = TypeVar("T")
+
+
+def concurrency_for(memory_budget_kib: int, memory_cost_kib: int) -> int:
+    """How many hashes of `memory_cost_kib` fit in `memory_budget_kib` (at least one)."""
+    return max(1, memory_budget_kib // memory_cost_kib)
 
 
 class Argon2PasswordHasher:
@@ -29,10 +46,15 @@ class Argon2PasswordHasher:
         parallelism: int = DEFAULT_PARALLELISM,
         hash_len: int = 32,
         salt_len: int = 16,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_concurrency: int | None = None,
+        max_waiting: int = DEFAULT_MAX_WAITING,
     ) -> None:
+        if max_concurrency is None:
+            max_concurrency = concurrency_for(DEFAULT_MEMORY_BUDGET_KIB, memory_cost)
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if max_waiting < 0:
+            raise ValueError("max_waiting must not be negative")
         self._hasher = argon2.PasswordHasher(
             time_cost=time_cost,
             memory_cost=memory_cost,
@@ -41,17 +63,20 @@ class Argon2PasswordHasher:
             salt_len=salt_len,
             type=argon2.Type.ID,
         )
-        self.max_concurrency = max_concurrency
+        self.max_concurrency, self.max_waiting = max_concurrency, max_waiting
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._waiting = 0
 
     async def hash(self, password: str) -> str:
-        async with self._slots:
-            return await asyncio.to_thread(self._hasher.hash, password)
+        """The argon2id hash of `password`; raises UnavailableError when the queue is full."""
+        return await self._bounded(self._hasher.hash, password)
 
     async def verify(self, hash: str, password: str) -> bool:
-        """Whether `password` matches; False for a mismatch and for a malformed hash."""
-        async with self._slots:
-            return await asyncio.to_thread(self._verify, hash, password)
+        """Whether `password` matches; False for a mismatch and for a malformed hash.
+
+        Raises UnavailableError when too many checks are already waiting.
+        """
+        return await self._bounded(self._verify, hash, password)
 
     def needs_rehash(self, hash: str) -> bool:
         """True when `hash` used other parameters, or is not an argon2 hash at all."""
@@ -59,6 +84,22 @@ class Argon2PasswordHasher:
             return self._hasher.check_needs_rehash(hash)
         except (InvalidHashError, ValueError):
             return True
+
+    async def _bounded(self, work: Callable[..., T], *args: str) -> T:
+        if self._slots.locked():
+            if self._waiting >= self.max_waiting:
+                raise UnavailableError(BUSY)
+            self._waiting += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self._waiting -= 1
+        else:
+            await self._slots.acquire()
+        try:
+            return await asyncio.to_thread(work, *args)
+        finally:
+            self._slots.release()
 
     def _verify(self, hash: str, password: str) -> bool:
         try:

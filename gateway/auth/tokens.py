@@ -2,6 +2,11 @@
 
 Verification only ever raises `UnauthenticatedError` with a short reason: a token is
 attacker-controlled input, and no parse failure of it may surface as a 500.
+
+An access token that verified is remembered, keyed by the whole token, until its `exp`
+(a bounded LRU): a client sends the same token on every request, and the signature and
+claims of the same bytes cannot become valid or invalid in between, except by expiring.
+Revocation is not part of verification and is checked on every use by the caller.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 import math
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +42,8 @@ DEFAULT_ACCESS_TTL = timedelta(minutes=30)
 DEFAULT_REFRESH_TTL = timedelta(days=7)
 DEFAULT_LEEWAY = timedelta(seconds=30)
 DEFAULT_MAX_TOKEN_BYTES = 8 * 1024
+# Access tokens remembered as verified (a few hundred bytes each, with their claims).
+DEFAULT_VERIFIED_CACHE_SIZE = 10_000
 
 # Header `typ` per RFC 9068 for access tokens; the `typ` claim says the same, so a
 # refresh token cannot pass as an access token whichever one a verifier looks at.
@@ -179,6 +187,45 @@ def _text(claims: dict[str, object], name: str) -> str:
     return value
 
 
+class VerifiedTokens:
+    """Access tokens already verified, with their claims: an LRU of at most `size`.
+
+    An entry answers only inside the window the full check would accept without its
+    leeway on the late side: from `nbf`/`iat` minus the leeway until `exp` (never past
+    it; from `exp` on, the full check decides every time).
+    """
+
+    def __init__(self, size: int, leeway: timedelta) -> None:
+        self.size, self._leeway = size, leeway
+        self._entries: OrderedDict[str, tuple[TokenClaims, datetime]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str, now: datetime) -> TokenClaims | None:
+        """The claims `token` verified to, unless unknown or outside its window at `now`."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        claims, valid_from = entry
+        if now >= claims.expires_at:
+            del self._entries[token]
+            return None
+        if now < valid_from:
+            return None
+        self._entries.move_to_end(token)
+        return claims
+
+    def put(self, token: str, claims: TokenClaims) -> None:
+        if self.size <= 0:
+            return
+        valid_from = max(claims.not_before, claims.issued_at) - self._leeway
+        self._entries[token] = (claims, valid_from)
+        self._entries.move_to_end(token)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
 class JwtTokenService:
     """Issues and verifies access and refresh JWTs; implements `domain.tokens.TokenIssuer`."""
 
@@ -192,6 +239,7 @@ class JwtTokenService:
         refresh_ttl: timedelta = DEFAULT_REFRESH_TTL,
         leeway: timedelta = DEFAULT_LEEWAY,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        verified_cache_size: int = DEFAULT_VERIFIED_CACHE_SIZE,
         now: Callable[[], datetime] = _utcnow,
         new_id: Callable[[], str] = _new_id,
     ) -> None:
@@ -206,6 +254,7 @@ class JwtTokenService:
         self._access_ttl, self._refresh_ttl = access_ttl, refresh_ttl
         self.leeway, self.max_token_bytes = leeway, max_token_bytes
         self._now, self._new_id = now, new_id
+        self.verified = VerifiedTokens(verified_cache_size, leeway)
 
     @property
     def access_ttl(self) -> timedelta:
@@ -272,12 +321,19 @@ class JwtTokenService:
 
     def verify(self, token: str, kind: TokenKind) -> TokenClaims:
         """The claims of a valid token of `kind`; raises UnauthenticatedError, nothing else."""
+        if kind is TokenKind.ACCESS and isinstance(token, str):
+            known = self.verified.get(token, self._now())
+            if known is not None:
+                return known
         try:
-            return self._verify(token, kind)
+            claims = self._verify(token, kind)
         except UnauthenticatedError:
             raise
         except Exception as error:  # the contract: a bad token is never a 500
             raise UnauthenticatedError("invalid token") from error
+        if kind is TokenKind.ACCESS:
+            self.verified.put(token, claims)
+        return claims
 
     def jwks(self) -> dict[str, list[JWK]]:
         """The public JWK Set for /.well-known/jwks.json; empty for HS256."""

@@ -7,13 +7,16 @@ import time
 import argon2
 import pytest
 
-from gateway.auth.passwords import Argon2PasswordHasher
+from domain.errors import UnavailableError
+from gateway.auth.passwords import BUSY, Argon2PasswordHasher, concurrency_for
+from gateway.container import password_hasher
+from gateway.settings import Settings
 
 CHEAP = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 
-def cheap(max_concurrency: int = 2) -> Argon2PasswordHasher:
-    return Argon2PasswordHasher(**CHEAP, max_concurrency=max_concurrency)
+def cheap(max_concurrency: int = 2, max_waiting: int = 64) -> Argon2PasswordHasher:
+    return Argon2PasswordHasher(**CHEAP, max_concurrency=max_concurrency, max_waiting=max_waiting)
 
 
 async def test_a_hash_verifies_its_password_only() -> None:
@@ -54,7 +57,8 @@ def test_the_defaults_are_the_rfc_9106_low_memory_profile() -> None:
         params.memory_cost,
         params.parallelism,
     )
-    assert hasher.max_concurrency == 2
+    # One 64 MiB hash at a time: the default memory budget holds one.
+    assert (hasher.max_concurrency, hasher.max_waiting) == (1, 64)
 
 
 async def test_hashing_runs_off_the_event_loop_at_most_n_at_a_time(
@@ -100,3 +104,118 @@ async def test_hashing_runs_off_the_event_loop_at_most_n_at_a_time(
 def test_a_concurrency_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_concurrency must be at least 1"):
         cheap(max_concurrency=0)
+
+
+@pytest.mark.parametrize(
+    ("budget_kib", "cost_kib", "expected"),
+    [(65536, 65536, 1), (200 * 1024, 65536, 3), (1024, 65536, 1), (65536, 8, 8192)],
+)
+def test_the_concurrency_is_what_the_memory_budget_holds(
+    budget_kib: int, cost_kib: int, expected: int
+) -> None:
+    assert concurrency_for(budget_kib, cost_kib) == expected
+
+
+class GatedArgon2:
+    """Hashes that finish only when the test opens the gate; counts how many run at once."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.lock = threading.Lock()
+        self.running = self.peak = self.started = 0
+
+    def hash(self, password: str) -> str:
+        with self.lock:
+            self.running += 1
+            self.started += 1
+            self.peak = max(self.peak, self.running)
+        self.gate.wait(timeout=30)
+        with self.lock:
+            self.running -= 1
+        return f"h:{password}"
+
+
+async def started(gated: GatedArgon2, count: int) -> None:
+    """Until `count` hashes have started in their threads (bounded: 5 s)."""
+    for _ in range(5000):
+        if gated.started >= count:
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"{gated.started} of {count} hashes started")
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_burst_of_32_hashes_runs_one_at_a_time_and_all_finish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hasher = Argon2PasswordHasher(**CHEAP, max_concurrency=1, max_waiting=31)
+    gated = GatedArgon2()
+    monkeypatch.setattr(hasher, "_hasher", gated)
+    burst = [asyncio.create_task(hasher.hash(str(i))) for i in range(32)]
+    await started(gated, 1)
+    await _settle()
+    # One hashing, 31 waiting (the queue's bound exactly), none refused yet.
+    assert (gated.started, hasher._waiting, [t.done() for t in burst].count(True)) == (1, 31, 0)
+    gated.gate.set()
+    assert await asyncio.gather(*burst) == [f"h:{i}" for i in range(32)]
+    assert (gated.peak, hasher._waiting) == (1, 0)
+
+
+async def test_a_caller_past_the_queue_bound_is_refused_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hasher = cheap(max_concurrency=2, max_waiting=3)
+    gated = GatedArgon2()
+    monkeypatch.setattr(hasher, "_hasher", gated)
+    admitted = [asyncio.create_task(hasher.hash(str(i))) for i in range(5)]
+    await started(gated, 2)
+    await _settle()
+    with pytest.raises(UnavailableError, match=BUSY):
+        await hasher.hash("one too many")
+    gated.gate.set()
+    assert await asyncio.gather(*admitted) == [f"h:{i}" for i in range(5)]
+    assert gated.peak == 2
+    # The queue drained: a caller is admitted again.
+    assert await hasher.hash("later") == "h:later"
+
+
+async def test_a_cancelled_waiter_leaves_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    hasher = cheap(max_concurrency=1, max_waiting=1)
+    gated = GatedArgon2()
+    monkeypatch.setattr(hasher, "_hasher", gated)
+    first = asyncio.create_task(hasher.hash("first"))
+    await started(gated, 1)
+    waiter = asyncio.create_task(hasher.hash("gives up"))
+    await _settle()
+    assert hasher._waiting == 1
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert hasher._waiting == 0
+    second = asyncio.create_task(hasher.hash("second"))
+    await _settle()
+    gated.gate.set()
+    assert [await first, await second] == ["h:first", "h:second"]
+
+
+def test_a_negative_queue_bound_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_waiting must not be negative"):
+        cheap(max_waiting=-1)
+
+
+@pytest.mark.parametrize(
+    ("security", "expected"),
+    [
+        ({}, (1, 64)),
+        ({"password_hash_memory_mib": 256}, (4, 64)),
+        ({"argon2_memory_kib": 8192, "password_hash_max_waiting": 5}, (8, 5)),
+        ({"password_hash_concurrency": 3, "password_hash_memory_mib": 64}, (3, 64)),
+    ],
+)
+def test_the_settings_size_the_hashing(security: dict[str, int], expected: tuple[int, int]) -> None:
+    hasher = password_hasher(Settings(security=security))
+    assert (hasher.max_concurrency, hasher.max_waiting) == expected

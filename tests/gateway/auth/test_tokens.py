@@ -407,3 +407,92 @@ def test_nonsensical_lifetimes_are_refused() -> None:
         JwtTokenService(HS, issuer="gw", audience="api", access_ttl=timedelta(0))
     with pytest.raises(ValueError, match="leeway must not be negative"):
         JwtTokenService(HS, issuer="gw", audience="api", leeway=timedelta(seconds=-1))
+
+
+# --- verified tokens remembered until exp --------------------------------------------------
+
+
+class CountingService(JwtTokenService):
+    """Counts full verifications (signature and claims), the work the cache saves."""
+
+    full_checks = 0
+
+    def _verify(self, token: str, kind: TokenKind) -> TokenClaims:
+        self.full_checks += 1
+        return super()._verify(token, kind)
+
+
+def counting(clock: Clock | None = None, cache: int = 10) -> CountingService:
+    return CountingService(
+        HS, issuer="gw", audience="api", now=clock or Clock(), verified_cache_size=cache
+    )
+
+
+def test_a_verified_access_token_is_not_verified_again_until_exp() -> None:
+    clock = Clock()
+    svc = counting(clock)
+    token, claims = svc.issue(TokenKind.ACCESS, 7, ["customer"])
+    answers = [svc.verify(token, TokenKind.ACCESS) for _ in range(5)]
+    assert (answers, svc.full_checks) == ([claims] * 5, 1)
+    clock.now = claims.expires_at - timedelta(microseconds=1)
+    assert (svc.verify(token, TokenKind.ACCESS), svc.full_checks) == (claims, 1)
+    # From exp on, never from memory: the full check (and its leeway) decides each time.
+    clock.now = claims.expires_at
+    assert (svc.verify(token, TokenKind.ACCESS), svc.full_checks) == (claims, 2)
+    assert (svc.verify(token, TokenKind.ACCESS), svc.full_checks) == (claims, 3)
+    clock.now = claims.expires_at + svc.leeway
+    assert reason(svc, token) == "token expired"
+    assert reason(svc, token) == "token expired"
+    assert len(svc.verified) == 0
+
+
+def test_a_clock_set_back_before_nbf_is_not_answered_from_memory() -> None:
+    clock = Clock()
+    svc = counting(clock)
+    token, _ = svc.issue(TokenKind.ACCESS, 7, [])
+    svc.verify(token, TokenKind.ACCESS)
+    clock.now = T0 - timedelta(seconds=31)
+    assert reason(svc, token) == "token not yet valid"
+
+
+def test_the_memory_is_a_bounded_lru_keyed_by_the_whole_token() -> None:
+    svc = counting(cache=2)
+    a, b, c = (svc.issue(TokenKind.ACCESS, n, [])[0] for n in (1, 2, 3))
+    for token in (a, b, a, c):  # b is the least recently used when c arrives
+        svc.verify(token, TokenKind.ACCESS)
+    assert (len(svc.verified), svc.full_checks) == (2, 3)
+    svc.verify(a, TokenKind.ACCESS)
+    svc.verify(c, TokenKind.ACCESS)
+    assert svc.full_checks == 3
+    svc.verify(b, TokenKind.ACCESS)
+    assert svc.full_checks == 4
+
+
+WARM = service()
+
+
+@given(st.integers(0, len(TOKEN) - 1), st.sampled_from(ALPHABET))
+def test_a_token_differing_from_a_remembered_one_is_checked_in_full(index: int, char: str) -> None:
+    svc = WARM
+    assert svc.verify(TOKEN, TokenKind.ACCESS).subject == 7
+    if TOKEN[index] == char:
+        char = "A" if char != "A" else "B"
+    with pytest.raises(UnauthenticatedError):
+        svc.verify(TOKEN[:index] + char + TOKEN[index + 1 :], TokenKind.ACCESS)
+
+
+def test_refresh_tokens_and_failures_are_not_remembered() -> None:
+    svc = counting()
+    refresh, _ = svc.issue(TokenKind.REFRESH, 7, [])
+    for _ in range(2):
+        svc.verify(refresh, TokenKind.REFRESH)
+        assert reason(svc, refresh) == "wrong token kind"
+    assert (len(svc.verified), svc.full_checks) == (0, 4)
+
+
+def test_a_size_of_zero_verifies_every_time() -> None:
+    svc = counting(cache=0)
+    token, _ = svc.issue(TokenKind.ACCESS, 7, [])
+    for _ in range(3):
+        svc.verify(token, TokenKind.ACCESS)
+    assert (len(svc.verified), svc.full_checks) == (0, 3)
