@@ -4,7 +4,7 @@ PYTHON ?= python3.12
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 
-.PHONY: run test check lint typecheck schema-export schema-check bootstrap sync bench
+.PHONY: run test check lint typecheck schema-export schema-check bootstrap sync bench scale-test
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -21,6 +21,14 @@ run: sync
 ## Run the whole test suite (Postgres/Redis tests skip locally when absent; CI requires them).
 test: sync
 	$(RUN) pytest -q
+
+## Three replicas behind nginx on one machine (README, Deploy): shared quotas, revocations,
+## persisted queries and subscriptions; a replica SIGKILLed under load; a SIGTERM drain.
+## Needs PostgreSQL on 127.0.0.1 and redis-server; installs Debian's nginx when missing.
+scale-test: sync
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
+	GW_SCALE_TEST=1 $(RUN) pytest -q tests/scale
 
 lint: sync
 	$(RUN) ruff check .
