@@ -52,6 +52,7 @@ CORS_EXPOSED_HEADERS = (
     "location",
     "deprecation",
     "sunset",
+    "idempotent-replayed",
 )
 
 
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             cache_size=settings.graphql.persisted_query_cache_size,
         ),
         prepared=built.prepared,
+        idempotency=built.idempotency,
     )
     readiness = Readiness(
         dependency_checks(built.engine, settings.redis.url, settings.health.timeout_seconds),
@@ -155,7 +157,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if settings.graphiql:
         routes.append(Mount(STATIC_PREFIX, app=graphiql_static_app(), name="graphiql-static"))
     routes.extend(built.observability.routes())
-    rest = RestApi(built.schema, context_for, max_body_bytes=settings.graphql.max_body_bytes)
+    rest = RestApi(
+        built.schema,
+        context_for,
+        max_body_bytes=settings.graphql.max_body_bytes,
+        idempotency=built.idempotency,
+    )
     routes.extend(rest.routes())
     middleware = [
         Middleware(
@@ -179,6 +186,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                     "content-type",
                     "if-match",
                     "if-none-match",
+                    "idempotency-key",
                     "x-request-id",
                 ],
                 expose_headers=[*CORS_EXPOSED_HEADERS],

@@ -29,6 +29,7 @@ from gateway.auth.identity import Authenticator, BearerAuthenticator, DebugHeade
 from gateway.auth.passwords import Argon2PasswordHasher, concurrency_for
 from gateway.auth.tokens import JwtTokenService, SigningKey
 from gateway.graphql.prepared_operations import PreparedOperations
+from gateway.http.idempotency import Idempotency
 from gateway.limits.cost_budget import CostBudget, cost_budget, cost_budget_extension
 from gateway.limits.login_throttle import login_throttle
 from gateway.limits.rate_limit import Limiter, build_limiter
@@ -38,6 +39,7 @@ from gateway.settings import RedisSettings, Settings
 from persistence.after_commit import BackgroundPublisher
 from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
+from persistence.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from persistence.read_model import SqlReadModel
 from persistence.redis_event_bus import RedisEventBus
 from persistence.replicated_revocation import ReplicatedRevocationStore
@@ -73,6 +75,8 @@ class Container:
     limiter: Limiter | None = None
     # GraphQL cost points per caller and window; with the limiter, None without it.
     budget: CostBudget | None = None
+    # Idempotency keys on mutations; None when IDEMPOTENCY__ENABLED is false.
+    idempotency: Idempotency | None = None
     # Planned queries answered again without Strawberry; None without the read planner.
     prepared: PreparedOperations | None = None
     closed: bool = field(default=False)
@@ -166,6 +170,24 @@ def redis_client(settings: RedisSettings) -> Redis | None:
         health_check_interval=settings.health_check_seconds,
         retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), settings.retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
+def idempotency(settings: Settings, redis: Redis | None) -> Idempotency | None:
+    """Answers kept in Redis (shared by replicas), or in this process without REDIS__URL."""
+    config = settings.idempotency
+    if not config.enabled:
+        return None
+    store: IdempotencyStore = (
+        RedisIdempotencyStore(redis, prefix=config.redis_prefix)
+        if redis is not None
+        else MemoryIdempotencyStore()
+    )
+    return Idempotency(
+        store,
+        ttl_seconds=config.ttl_seconds,
+        in_flight_seconds=config.in_flight_seconds,
+        wait_seconds=config.wait_seconds,
     )
 
 
@@ -280,5 +302,6 @@ def build_container(settings: Settings, observability: Observability | None = No
         redis=redis,
         limiter=limiter,
         budget=budget,
+        idempotency=idempotency(settings, redis),
         prepared=prepared_operations(settings, read_model, observability, budget),
     )

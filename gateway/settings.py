@@ -268,6 +268,20 @@ class RealtimeSettings(BaseModel):
     publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
+class IdempotencySettings(BaseModel):
+    """`Idempotency-Key` on mutations (`IDEMPOTENCY__...`); see README, Idempotent retries."""
+
+    enabled: bool = True
+    # How long an answer is kept for retries (the draft suggests at least 24 hours).
+    ttl_seconds: int = Field(default=86_400, ge=1, le=7 * 86_400)
+    # How long a claimed key blocks others if its request never finishes (a crash).
+    in_flight_seconds: float = Field(default=300.0, gt=0, le=3600)
+    # A retry arriving while the first request runs waits this long for its answer,
+    # then gets 409 (0: at once, as the draft describes).
+    wait_seconds: float = Field(default=10.0, ge=0, le=300)
+    redis_prefix: str = "gateway:idempotency:"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__", env_file=".env", extra="ignore", case_sensitive=False
@@ -286,6 +300,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
 
     @model_validator(mode="after")
     def _check_security(self) -> Settings:

@@ -43,6 +43,13 @@ MAX_ROOT_FIELDS_EXCEEDED = ErrorRule(
 )
 MAX_TOKENS_EXCEEDED = ErrorRule("MAX_TOKENS_EXCEEDED", 400, "The document is too long")
 MAX_COST_EXCEEDED = ErrorRule("MAX_COST_EXCEEDED", 400, "The operation would cost too much")
+# Idempotency keys (gateway/http/idempotency.py, the IETF httpapi draft's statuses).
+IDEMPOTENCY_KEY_IN_USE = ErrorRule(
+    "IDEMPOTENCY_KEY_IN_USE", 409, "A request with this idempotency key is being processed"
+)
+IDEMPOTENCY_KEY_REUSED = ErrorRule(
+    "IDEMPOTENCY_KEY_REUSED", 422, "The idempotency key was used for a different request"
+)
 # The operation ran past GRAPHQL__EXECUTION_TIMEOUT_SECONDS and was cancelled.
 TIMEOUT = ErrorRule("TIMEOUT", 504, "The operation took too long")
 

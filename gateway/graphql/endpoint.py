@@ -22,11 +22,27 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from domain.errors import DomainError
 from gateway.graphql.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
 from gateway.graphql.prepared_operations import PreparedOperations
+from gateway.http.idempotency import (
+    EXTENSION as IDEMPOTENCY_EXTENSION,
+)
+from gateway.http.idempotency import (
+    HEADER as IDEMPOTENCY_HEADER,
+)
+from gateway.http.idempotency import (
+    NOT_STORED_CODES,
+    REPLAYED_HEADER,
+    Idempotency,
+    IdempotencyError,
+    fingerprint,
+    parse_key,
+)
 from gateway.http.negotiation import GRAPHQL_RESPONSE, JSON, RequestError, negotiate
 from gateway.http.request_headers import header_map
 from persistence import commit_point
+from persistence.idempotency import StoredAnswer
 from resolvers.context import Context
 from schema import errors as error_table
 from schema.planner import extension as planner
@@ -88,6 +104,7 @@ class GraphQLHTTPEndpoint:
         ide: Callable[[Request], Awaitable[Response]] | None = None,
         persisted_queries: PersistedQueries | None = None,
         prepared: PreparedOperations | None = None,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self._schema = schema
         self._context_factory = context_factory
@@ -97,6 +114,7 @@ class GraphQLHTTPEndpoint:
         self._ide = ide
         self._persisted = persisted_queries
         self._prepared = prepared
+        self._idempotency = idempotency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -116,14 +134,22 @@ class GraphQLHTTPEndpoint:
                 )
             media = negotiate(headers.get("accept"))
             payload = await self._read(request, headers)
+            header_key = headers.get(IDEMPOTENCY_HEADER)
+            if header_key is not None and isinstance(payload, list):
+                raise RequestError(
+                    400, "an Idempotency-Key header cannot cover a batch: use extensions"
+                )
             context = await self._context_factory(request)
+            extra: dict[str, str] = {}
             if isinstance(payload, list):
-                results = [await self._execute_one(request, p, context, media) for p in payload]
-                body: Any = [body for body, _ in results]
+                results = [await self._answer(request, p, context, media) for p in payload]
+                body: Any = [body for body, _, _ in results]
                 status = 200
             else:
-                body, status = await self._execute_one(request, payload, context, media)
-            await _send_json(send, body, status, media)
+                body, status, extra = await self._answer(
+                    request, payload, context, media, header_key
+                )
+            await _send_json(send, body, status, media, extra)
         except RequestError as exc:
             await _send_json(send, _error_body(str(exc), exc.code), exc.status, media, exc.headers)
         except ClientDisconnect:
@@ -171,6 +197,49 @@ class GraphQLHTTPEndpoint:
                 )
             return [_check_params(item) for item in parsed]
         return _check_params(parsed)
+
+    async def _answer(
+        self,
+        request: Request,
+        params: dict[str, Any],
+        context: Context,
+        media: str,
+        header_key: str | None = None,
+    ) -> tuple[Any, int, dict[str, str]]:
+        """Execute one operation, at most once per idempotency key of an authenticated caller."""
+        extensions = params.get("extensions") or {}
+        raw_key = header_key if header_key is not None else extensions.get(IDEMPOTENCY_EXTENSION)
+        caller = context.principal.user_id
+        if raw_key is None or self._idempotency is None or request.method != "POST":
+            body, status = await self._execute_one(request, params, context, media)
+            return body, status, {}
+        try:
+            key = parse_key(raw_key)
+            if caller is None:
+                body, status = await self._execute_one(request, params, context, media)
+                return body, status, {}
+            same_request = fingerprint(
+                "graphql",
+                params.get("query"),
+                params.get("operationName"),
+                params.get("variables"),
+                {k: v for k, v in extensions.items() if k != IDEMPOTENCY_EXTENSION},
+            )
+
+            async def produce() -> StoredAnswer:
+                body, status = await self._execute_one(request, params, context, media)
+                return StoredAnswer(status, (), orjson.dumps(body))
+
+            outcome = await self._idempotency.run(
+                caller, key, same_request, produce, stored=_final_graphql_answer
+            )
+        except IdempotencyError as exc:
+            raise RequestError(exc.rule.status, str(exc), exc.rule.code, exc.headers) from None
+        except DomainError as exc:  # the store is unavailable
+            rule = error_table.rule_for(exc)
+            raise RequestError(rule.status, str(exc), rule.code) from None
+        replayed = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
+        return orjson.Fragment(outcome.answer.body), outcome.answer.status, replayed
 
     async def _execute_one(
         self, request: Request, params: dict[str, Any], context: Context, media: str
@@ -277,6 +346,16 @@ class GraphQLHTTPEndpoint:
             and all(error.path is None for error in result.errors or [])
         )
         return 400 if request_error else 200
+
+
+def _final_graphql_answer(answer: StoredAnswer) -> bool:
+    """Whether a retry must get this answer again: not if nothing was changed yet
+    (rate limited, timed out before commit, unavailable) and a retry should execute."""
+    if answer.status >= 500 or answer.status == 429:
+        return False
+    errors = orjson.loads(answer.body).get("errors") or []
+    codes = {(error.get("extensions") or {}).get("code") for error in errors}
+    return not codes & NOT_STORED_CODES
 
 
 def _lift(deadline: asyncio.Timeout) -> Callable[[], None]:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.http.idempotency import Idempotency
 from gateway.http.request_id import request_id_of
 from gateway.rest import deprecation
 from gateway.rest.docs import docs_routes
@@ -73,6 +74,7 @@ class RestApi:
         *,
         max_body_bytes: int = 1_048_576,
         docs_path: str = DOCS_PATH,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self.builder = SchemaBuilder()
         self.docs_path = docs_path
@@ -80,7 +82,9 @@ class RestApi:
         self._endpoints: list[tuple[str, PathEndpoint]] = []
         self._openapi: bytes | None = None
         for version in versions:
-            runtime = Runtime(version.schema or schema, context_factory, max_body_bytes)
+            runtime = Runtime(
+                version.schema or schema, context_factory, max_body_bytes, idempotency
+            )
             self._add_version(version, runtime)
 
     def _add_version(self, version: ApiVersion, runtime: Runtime) -> None:

@@ -22,7 +22,15 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.types.graphql import OperationType
 
-from domain.errors import FieldProblem
+from domain.errors import DomainError, FieldProblem
+from gateway.http.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gateway.http.idempotency import (
+    REPLAYED_HEADER,
+    Idempotency,
+    IdempotencyError,
+    fingerprint,
+    parse_key,
+)
 from gateway.http.negotiation import RequestError
 from gateway.http.request_id import request_id_of
 from gateway.rest.operation import RestOperation
@@ -35,6 +43,7 @@ from gateway.rest.problems import (
     from_graphql,
 )
 from gateway.rest.types import check, named, nullable, parse_query_value
+from persistence.idempotency import StoredAnswer
 from schema.planner import extension as planner
 
 type ContextFactory = Callable[[Request], Awaitable[Any]]
@@ -50,6 +59,7 @@ class Runtime:
     schema: strawberry.Schema
     context_factory: ContextFactory
     max_body_bytes: int = 1_048_576
+    idempotency: Idempotency | None = None
 
 
 def etag_of(body: bytes) -> str:
@@ -93,12 +103,71 @@ class PathEndpoint:
                     f"{request.method} is not allowed here",
                     headers={"Allow": self.allow},
                 )
+            key = request.headers.get(IDEMPOTENCY_HEADER)
+            if key is not None and operation.operation_type == "mutation":
+                return await self._serve_once(operation, request, key)
             # HEAD runs GET; the server drops the body.
             return await self._serve(operation, request)
         except Problem as problem:
             return problem.response(
                 instance=request.url.path, request_id=request_id_of(request.scope)
             )
+
+    async def _serve_or_refuse(self, operation: RestOperation, request: Request) -> Response:
+        try:
+            return await self._serve(operation, request)
+        except Problem as problem:
+            return problem.response(
+                instance=request.url.path, request_id=request_id_of(request.scope)
+            )
+
+    async def _serve_once(self, operation: RestOperation, request: Request, raw: str) -> Response:
+        """A mutation with an `Idempotency-Key`: executed once, its answer replayed to retries."""
+        runtime = self.runtime
+        if runtime.idempotency is None:
+            return await self._serve(operation, request)
+        try:
+            key = parse_key(raw)
+            context = await runtime.context_factory(request)
+        except IdempotencyError as exc:
+            raise Problem(exc.rule, str(exc), headers=exc.headers) from None
+        except RequestError as exc:
+            raise Problem.of_code(exc.code, str(exc), exc.headers) from None
+        caller = getattr(getattr(context, "principal", None), "user_id", None)
+        if caller is None:  # anonymous callers' keys are ignored (see gateway.http.idempotency)
+            return await self._serve(operation, request)
+        same_request = fingerprint(
+            "rest",
+            request.method,
+            request.url.path,
+            sorted(request.query_params.multi_items()),
+            (await request.body()).decode("utf-8", "replace"),
+        )
+
+        async def produce() -> StoredAnswer:
+            response = await self._serve_or_refuse(operation, request)
+            headers = tuple(
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in response.raw_headers
+            )
+            return StoredAnswer(response.status_code, headers, bytes(response.body))
+
+        try:
+            outcome = await runtime.idempotency.run(
+                caller, key, same_request, produce, stored=_final_rest_answer
+            )
+        except IdempotencyError as exc:
+            raise Problem(exc.rule, str(exc), headers=exc.headers) from None
+        except DomainError as exc:  # the store is unavailable
+            raise Problem.of_domain(exc) from None
+        answer = outcome.answer
+        response = Response(answer.body, answer.status)
+        response.raw_headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+        ]
+        if outcome.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return response
 
     async def _serve(self, operation: RestOperation, request: Request) -> Response:
         variables = await bind(operation, request, self.runtime.max_body_bytes)
@@ -160,6 +229,11 @@ class PathEndpoint:
         value = await self._execute(current, request, lookup)
         if not _matches(expected, etag_of(orjson.dumps(value))):
             raise Problem(PRECONDITION_FAILED, "the resource has changed since that ETag")
+
+
+def _final_rest_answer(answer: StoredAnswer) -> bool:
+    # Rate limited, timed out or unavailable: nothing was changed, a retry executes.
+    return answer.status < 500 and answer.status != 429
 
 
 def _response(

@@ -33,6 +33,8 @@ for _row in (
     error_table.PARSE_FAILED,
     error_table.VALIDATION_FAILED,
     error_table.INTERNAL,
+    error_table.IDEMPOTENCY_KEY_IN_USE,
+    error_table.IDEMPOTENCY_KEY_REUSED,
     *error_table.ERROR_TABLE.values(),
 ):
     _BY_CODE.setdefault(_row.code, _row)
