@@ -5,6 +5,12 @@ same redaction: sensitive keys are dropped, JWT-looking strings and bearer
 credentials are cut out of any value, and emails are masked (`a***@example.com`).
 The edge (`gateway.http.edge`) writes one access line per HTTP request, and binds the
 request id (and with it the trace id) for every line logged while it runs.
+
+The access line is the one written on every request, so in prod (JSON lines) it does
+not go through structlog's processor chain: its fields are known, so it is built as
+the chain would build it, redacted by field (the fields a client controls pass through
+`redact_text`, the typed ones as they are), and rendered once with orjson. Under any
+other configuration (the console in dev, a test's `capture_logs`) it takes the chain.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
 import orjson
@@ -92,6 +99,23 @@ def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> Event
     return redacted
 
 
+# One instance for the chain and for the access line: the same timestamps.
+_TIMESTAMPER: Final = structlog.processors.TimeStamper(fmt="iso", utc=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _JsonLines:
+    """Where prod's JSON lines go, and the renderer ending structlog's chain (the access
+    line is written directly only while the chain still ends with it: `capture_logs`
+    and others edit the configured list in place)."""
+
+    output: BinaryIO
+    renderer: Processor
+
+
+_JSON_LINES: _JsonLines | None = None
+
+
 def _orjson_text(value: Any, **_: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -102,7 +126,7 @@ def _shared_processors() -> list[Processor]:
         add_request_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _TIMESTAMPER,
     ]
 
 
@@ -123,18 +147,21 @@ def configure_logging(profile: str, level: str = "info", *, output: BinaryIO | N
         exceptions = structlog.processors.format_exc_info
         to_text = structlog.dev.ConsoleRenderer(colors=False)
         to_bytes = _encoded(to_text)
+    processors: list[Processor] = [
+        *shared,
+        structlog.processors.StackInfoRenderer(),
+        exceptions,
+        redact,
+        to_bytes,
+    ]
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.StackInfoRenderer(),
-            exceptions,
-            redact,
-            to_bytes,
-        ],
+        processors=processors,
         logger_factory=structlog.BytesLoggerFactory(binary),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=False,
     )
+    global _JSON_LINES
+    _JSON_LINES = _JsonLines(binary, to_bytes) if profile == "prod" else None
     _configure_stdlib(numeric, binary, shared, [exceptions, redact, to_text])
 
 
@@ -184,6 +211,8 @@ def _configure_stdlib(
 
 def unconfigure_logging() -> None:
     """Undo `configure_logging` (tests): structlog defaults, our stdlib handler removed."""
+    global _JSON_LINES
+    _JSON_LINES = None
     structlog.reset_defaults()
     root = logging.getLogger()
     for existing in list(root.handlers):
@@ -233,23 +262,54 @@ def add_request_ids(_logger: WrappedLogger, _method: str, event_dict: EventDict)
     return event_dict
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+# The access line's fields and how each is redacted: text a client chose (the method,
+# the path, the peer's address, operation names) as any logged text; the rest are
+# numbers, None or the gateway's own words. A field added to the line must be added
+# here (`AccessLog.write` fails on an unknown one).
+ACCESS_FIELDS: Final[dict[str, Callable[[Any], Any]]] = {
+    "method": redact_text,
+    "path": redact_text,
+    "status": _as_is,
+    "duration_ms": _as_is,
+    "client_ip": lambda value: value if value is None else redact_text(value),
+    "principal_id": _as_is,
+    "operation_name": lambda value: value if value is None else redact_text(value),
+    "operation_type": _as_is,
+}
+
+
 class AccessLog:
     """One line per HTTP request: method, path, status, duration, peer, principal, operations."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, direct: bool = True) -> None:
         self._log = structlog.get_logger(ACCESS_LOGGER)
-        # Whether the configured wrapper class lets an info line through; looked up again
-        # only when logging is reconfigured with another class.
+        # Whether the configured wrapper class lets an info line through, and where prod's
+        # lines go; looked up again only when logging is reconfigured.
         self._wrapper_class: object = None
         self._writes_info = True
+        self._allow_direct = direct
+        self._direct: BinaryIO | None = None
 
     def enabled(self) -> bool:
         """Whether the level lets the line through; ask before the request, not after."""
-        wrapper_class = structlog.get_config()["wrapper_class"]
+        config = structlog.get_config()
+        wrapper_class = config["wrapper_class"]
         if wrapper_class is not self._wrapper_class:
             is_enabled_for = getattr(self._log.bind(), "is_enabled_for", None)
             self._writes_info = is_enabled_for is None or bool(is_enabled_for(logging.INFO))
             self._wrapper_class = wrapper_class
+        lines, processors = _JSON_LINES, config["processors"]
+        direct = (
+            self._allow_direct
+            and lines is not None
+            and bool(processors)
+            and processors[-1] is lines.renderer
+        )
+        self._direct = lines.output if direct and lines is not None else None
         return self._writes_info
 
     def write(self, scope: Scope, status: int, seconds: float) -> None:
@@ -257,14 +317,32 @@ class AccessLog:
         name, kind = _operations(state)
         client = scope.get("client")
         # The path only: a GET query string can carry a whole document and variables.
-        self._log.info(
-            "request",
-            method=scope["method"],
-            path=scope["path"],
-            status=status,
-            duration_ms=round(seconds * 1000, 2),
-            client_ip=client[0] if client else None,
-            principal_id=state.get("principal_id"),
-            operation_name=name,
-            operation_type=kind,
-        )
+        fields = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "client_ip": client[0] if client else None,
+            "principal_id": state.get("principal_id"),
+            "operation_name": name,
+            "operation_type": kind,
+        }
+        if self._direct is None:
+            self._log.info("request", **fields)
+            return
+        line: dict[str, Any] = {"event": "request"}
+        for field, value in fields.items():
+            line[field] = ACCESS_FIELDS[field](value)
+        request_id = _REQUEST_ID.get()
+        if request_id is not None:
+            line["request_id"] = redact_text(request_id)
+            line["trace_id"] = current_trace_id()
+        line["level"] = "info"
+        line["logger"] = ACCESS_LOGGER
+        _TIMESTAMPER(None, "info", line)
+        bound = structlog.contextvars.get_contextvars()
+        if bound:  # as merge_contextvars: the line's own fields win
+            for key, value in redact_value(bound).items():
+                line.setdefault(key, value)
+        self._direct.write(orjson.dumps(line) + b"\n")
+        self._direct.flush()
