@@ -127,6 +127,9 @@ class Cluster:
             "RATE_LIMIT__USER": f"{USER_QUOTA}/minute",
             "RATE_LIMIT__LOGIN_PER_IP": "1000/15 minutes",
             "SERVER__DRAIN_SECONDS": str(DRAIN_SECONDS),
+            # Room for every event of the load test: a subscriber of a replica saturated by
+            # the load would otherwise fall 256 events behind and be dropped (1013).
+            "REALTIME__QUEUE_SIZE": "1024",
             "TMPDIR": str(self.tmp),
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
