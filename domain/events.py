@@ -43,6 +43,36 @@ class ItemPriceChanged(DomainEvent):
     current: Money
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntityChanged(DomainEvent):
+    """A declared entity was created, updated or deleted (published after the commit).
+
+    `entity` is the declared name; `name` reads `<Entity>Created` and so on.
+    """
+
+    entity: str
+    key: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.entity}{type(self).__name__.removeprefix('Entity')}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntityCreated(EntityChanged):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntityUpdated(EntityChanged):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntityDeleted(EntityChanged):
+    pass
+
+
 class RecordsEvents:
     """Mixin for aggregates: events wait here until the unit of work collects them."""
 

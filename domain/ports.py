@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from domain.events import DomainEvent
 from domain.items import Item
@@ -92,12 +92,36 @@ class OrderRepository(Repository[Order], Protocol):
         ...
 
 
+class EntityRepository(Repository[Any], Protocol):
+    """The repository of a declared entity (`domain.model.EntityModel`)."""
+
+    async def delete(self, entity: Any) -> None:
+        """Remove the entity; raises ConflictError while others refer to it."""
+        ...
+
+    async def page_per(
+        self, key: str, owners: Sequence[int], spec: Specification, request: PageRequest
+    ) -> Mapping[int, Page[Any]]:
+        """A page of the entities whose `key` is each of `owners`, in one statement."""
+        ...
+
+    async def count_per(
+        self, key: str, owners: Sequence[int], spec: Specification
+    ) -> Mapping[int, int]:
+        """How many entities satisfying `spec` each of `owners` has under `key`."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; events are collected on commit."""
 
     users: UserRepository
     items: ItemRepository
     orders: OrderRepository
+
+    def repository(self, entity: str) -> EntityRepository:
+        """The repository of a declared entity; raises KeyError for an unknown name."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 

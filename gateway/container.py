@@ -6,7 +6,8 @@ is passed down, nothing reaches back up to read settings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -19,8 +20,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import SchemaExtension
 
+from domain.model import EntityRegistry
 from domain.passwords import PasswordPolicy
-from domain.rbac import RoleRegistry, default_registry
+from domain.rbac import ADMIN, CUSTOMER, STAFF, RoleRegistry, default_registry, grants
 from domain.services.accounts import AccountService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
@@ -38,6 +40,7 @@ from gateway.observability.prepared import PreparedObserver
 from gateway.settings import RedisSettings, Settings
 from persistence.after_commit import BackgroundPublisher
 from persistence.database import create_engine
+from persistence.entities import repositories
 from persistence.event_bus import InProcessEventBus
 from persistence.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from persistence.read_model import SqlReadModel
@@ -48,6 +51,8 @@ from persistence.sql_revocation import SqlRevocations
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import Services
 from schema import SchemaOptions, build_schema
+from schema.declarations import application
+from schema.entities import Declaration
 from schema.planner.extension import planner_extension
 
 
@@ -238,7 +243,36 @@ def prepared_operations(
     )
 
 
-def build_container(settings: Settings, observability: Observability | None = None) -> Container:
+def role_registry(entities: EntityRegistry) -> RoleRegistry:
+    """The demo roles with the permissions every declared entity grants them."""
+    granted = entities.grants()
+    if not granted:
+        return default_registry()
+    return RoleRegistry(
+        dataclasses.replace(d, permissions=d.permissions | granted.get(d.name, frozenset()))
+        for d in (CUSTOMER, STAFF, ADMIN)
+    )
+
+
+def checked_entities(declared: Sequence[Declaration]) -> tuple[EntityRegistry, RoleRegistry]:
+    """The declared entities and the roles, checked together; raises DeclarationError."""
+    entities = EntityRegistry(d.model for d in declared)
+    roles = role_registry(entities)
+    every = roles.permissions_for(roles.names)
+    entities.check(("User", "Item", "Order"), lambda permission: grants(every, permission))
+    return entities, roles
+
+
+def build_container(
+    settings: Settings,
+    observability: Observability | None = None,
+    *,
+    entities: Sequence[Declaration] | None = None,
+) -> Container:
+    """Everything one process needs; `entities` default to the application's declarations
+    (`schema.declarations`). Raises DeclarationError for a declaration that cannot work."""
+    declared = application() if entities is None else list(entities)
+    models, registry = checked_entities(declared)
     database = settings.database
     engine = create_engine(
         database.url,
@@ -249,14 +283,13 @@ def build_container(settings: Settings, observability: Observability | None = No
     )
     observability = observability or build_observability(settings)
     observability.instrument_engine(engine)
-    uow = SqlUnitOfWorkFactory(engine)
+    uow = SqlUnitOfWorkFactory(engine, repositories(models))
     redis = redis_client(settings.redis)
     bus = event_bus(settings, redis)
     publisher = BackgroundPublisher(bus, timeout_seconds=settings.realtime.publish_timeout_seconds)
     revocations = revocation_store(settings, engine, redis)
     limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
     tokens = token_service(settings)
-    registry = default_registry()
     accounts = AccountService(
         uow,
         password_hasher(settings),
@@ -264,12 +297,14 @@ def build_container(settings: Settings, observability: Observability | None = No
         revocations,
         PasswordPolicy(min_length=settings.security.password_min_length),
         throttle=login_throttle(settings.rate_limit, limiter) if limiter is not None else None,
+        registry=registry,
     )
     services = Services(
         users=UserService(uow),
         items=ItemService(uow, publisher),
         orders=OrderService(uow, publisher),
         accounts=accounts,
+        entities={d.name: d.new_service(uow, publisher) for d in declared},
     )
     read_model = build_read_model(settings, engine)
     # One budget, debited by the schema extension and by prepared operations alike.
@@ -293,6 +328,7 @@ def build_container(settings: Settings, observability: Observability | None = No
             )
             + read_planner(read_model),
             observers=observability.schema_observers(),
+            entities=declared,
         ),
         observability=observability,
         authenticator=authenticator,

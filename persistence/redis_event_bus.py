@@ -41,6 +41,9 @@ EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
         domain_events.OrderPlaced,
         domain_events.OrderStatusChanged,
         domain_events.ItemPriceChanged,
+        domain_events.EntityCreated,
+        domain_events.EntityUpdated,
+        domain_events.EntityDeleted,
     )
 }
 

@@ -65,6 +65,9 @@ def _text(length: int) -> sa.types.TypeEngine[str]:
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
 
+text_type = _text
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

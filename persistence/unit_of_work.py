@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
 
@@ -12,6 +13,7 @@ from domain import ports
 from domain.events import DomainEvent, RecordsEvents
 from persistence import commit_point
 from persistence.database import READ_ONLY
+from persistence.entities import DeclaredRepository
 from persistence.errors import domain_error_for
 from persistence.items import SqlItemRepository
 from persistence.orders import SqlOrderRepository
@@ -27,8 +29,17 @@ class SqlUnitOfWork:
     items: ports.ItemRepository
     orders: ports.OrderRepository
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        read_only: bool = False,
+        entities: Mapping[str, type[DeclaredRepository]] | None = None,
+    ) -> None:
         self._engine = engine
+        self._entity_types = entities or {}
+        self._entities: dict[str, DeclaredRepository] = {}
+        self._db: SqlContext | None = None
         self.read_only = read_only
         self._session: AsyncSession | None = None
         self._committed = False
@@ -45,6 +56,7 @@ class SqlUnitOfWork:
         self._session = AsyncSession(bind, expire_on_commit=False, autoflush=False)
         self._committed = False
         db = SqlContext(self._session, self._engine.dialect.name, self._track)
+        self._db, self._entities = db, {}
         self.users = SqlUserRepository(db)
         self.items = SqlItemRepository(db)
         self.orders = SqlOrderRepository(db)
@@ -63,6 +75,15 @@ class SqlUnitOfWork:
         finally:
             await session.close()
             self._session = None
+
+    def repository(self, entity: str) -> DeclaredRepository:
+        """The repository of a declared entity, made on first use in this unit of work."""
+        found = self._entities.get(entity)
+        if found is None:
+            if self._db is None:
+                raise RuntimeError("the unit of work is not open; use `async with`")
+            found = self._entities[entity] = self._entity_types[entity](self._db)
+        return found
 
     def _require_session(self) -> AsyncSession:
         if self._session is None:
@@ -100,8 +121,13 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """`domain.ports.UnitOfWorkFactory`: a fresh SqlUnitOfWork per call."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        entities: Mapping[str, type[DeclaredRepository]] | None = None,
+    ) -> None:
         self.engine = engine
+        self.entities = dict(entities or {})
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only)
+        return SqlUnitOfWork(self.engine, read_only=read_only, entities=self.entities)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from domain.principals import Principal
 from domain.services.accounts import AccountService
+from domain.services.entities import EntityService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
@@ -22,6 +24,8 @@ class Services:
     items: ItemService
     orders: OrderService
     accounts: AccountService
+    # The generic (or replaced) service of each declared entity, by entity name.
+    entities: Mapping[str, EntityService] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -58,6 +62,7 @@ class Context:
             users=services.users,
             items=services.items,
             orders=services.orders,
+            entities=services.entities,
             **({"observe": observe_batch} if observe_batch is not None else {}),
         )
         return cls(principal, services, loaders, request_id, **transport)

@@ -20,6 +20,7 @@ from domain.items import Item
 from domain.orders import Order
 from domain.paging import Page, PageRequest
 from domain.principals import Principal
+from domain.services.entities import EntityService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
@@ -105,6 +106,47 @@ class _CustomerOrderCountLoader(DataLoader[CustomerCountKey, int]):
         return [counts[key] for key in keys]
 
 
+type ChildrenKey = tuple[int, Specification, PageRequest]
+type ChildCountKey = tuple[int, Specification]
+
+
+class _ChildrenLoader(DataLoader[ChildrenKey, Page[Any]]):
+    """A page of related entities per owner (one-to-many); one statement per filter."""
+
+    def __init__(self, service: EntityService, key: str, principal: Principal) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._service, self._key, self._principal = service, key, principal
+
+    async def batch_load_fn(self, keys: list[ChildrenKey]) -> list[Page[Any]]:
+        groups: dict[tuple[Specification, PageRequest], list[int]] = defaultdict(list)
+        for owner, spec, request in keys:
+            groups[spec, request].append(owner)
+        pages: dict[ChildrenKey, Page[Any]] = {}
+        for (spec, request), owners in groups.items():
+            found = await self._service.page_per(self._principal, self._key, owners, spec, request)
+            empty: Page[Any] = Page((), (), has_next_page=False, has_previous_page=False)
+            for owner in owners:
+                pages[owner, spec, request] = found.get(owner, empty)
+        return [pages[key] for key in keys]
+
+
+class _ChildCountLoader(DataLoader[ChildCountKey, int]):
+    def __init__(self, service: EntityService, key: str, principal: Principal) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._service, self._key, self._principal = service, key, principal
+
+    async def batch_load_fn(self, keys: list[ChildCountKey]) -> list[int]:
+        groups: dict[Specification, list[int]] = defaultdict(list)
+        for owner, spec in keys:
+            groups[spec].append(owner)
+        counts: dict[ChildCountKey, int] = {}
+        for spec, owners in groups.items():
+            found = await self._service.count_per(self._principal, self._key, owners, spec)
+            for owner in owners:
+                counts[owner, spec] = found.get(owner, 0)
+        return [counts[key] for key in keys]
+
+
 class Loaders:
     """One request's dataloaders, each made on first use.
 
@@ -119,10 +161,37 @@ class Loaders:
         users: UserService,
         items: ItemService,
         orders: OrderService,
+        entities: Mapping[str, EntityService] | None = None,
         observe: BatchObserver = _unobserved,
     ) -> None:
         self._principal, self._observe = principal, observe
         self._users, self._items, self._orders = users, items, orders
+        self._entities = entities or {}
+        self._declared: dict[tuple[str, str], DataLoader[Any, Any]] = {}
+
+    def entity(self, name: str) -> DataLoader[int, Any]:
+        """A declared entity by id (None when missing or hidden from the caller)."""
+        found = self._declared.get((name, ""))
+        if found is None:
+            found = self._declared[name, ""] = self._by_id(self._entities[name], name)
+        return found
+
+    def children(self, name: str, key: str) -> DataLoader[ChildrenKey, Page[Any]]:
+        """Pages of the declared entity `name` by the owner id in its attribute `key`."""
+        found = self._declared.get((name, key))
+        if found is None:
+            loader = _ChildrenLoader(self._entities[name], key, self._principal)
+            found = self._declared[name, key] = _observed(loader, f"{name}.{key}", self._observe)
+        return found
+
+    def child_counts(self, name: str, key: str) -> DataLoader[ChildCountKey, int]:
+        found = self._declared.get((name, f"#{key}"))
+        if found is None:
+            loader = _ChildCountLoader(self._entities[name], key, self._principal)
+            found = self._declared[name, f"#{key}"] = _observed(
+                loader, f"{name}.{key}.count", self._observe
+            )
+        return found
 
     def _by_id[T](self, service: _GetMany[T], name: str) -> DataLoader[int, T | None]:
         principal = self._principal
@@ -158,7 +227,10 @@ def build_loaders(
     users: UserService,
     items: ItemService,
     orders: OrderService,
+    entities: Mapping[str, EntityService] | None = None,
     observe: BatchObserver = _unobserved,
 ) -> Loaders:
     """A fresh set of loaders for one request (use them inside the running event loop)."""
-    return Loaders(principal, users=users, items=items, orders=orders, observe=observe)
+    return Loaders(
+        principal, users=users, items=items, orders=orders, entities=entities, observe=observe
+    )

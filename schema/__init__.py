@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,7 +15,11 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
+from strawberry.types.field import StrawberryField
 
+from schema.declarations import application
+from schema.entities import Declaration
+from schema.entities.build import build_roots
 from schema.error_extension import ErrorMapping
 from schema.items import Item
 from schema.limits import Limits, OperationLimits
@@ -59,6 +63,7 @@ def build_schema(
     options: SchemaOptions = SchemaOptions(),
     extra_extensions: Sequence[ExtensionFactory] = (),
     observers: Sequence[ExtensionFactory] = (),
+    entities: Sequence[Declaration] | None = None,
 ) -> strawberry.Schema:
     """The gateway's schema with its limits, caches and error mapping.
 
@@ -83,13 +88,23 @@ def build_schema(
     ]
     if not options.introspection:
         extensions.append(DisableIntrospection)
+    declared = application() if entities is None else entities
+    roots = build_roots(declared)
     return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        types=[User, Item, Order],
+        query=_with_fields(Query, roots.query),
+        mutation=_with_fields(Mutation, roots.mutation),
+        subscription=_with_fields(Subscription, roots.subscription),
+        types=[User, Item, Order, *roots.types],
         extensions=extensions,
     )
+
+
+def _with_fields(root: type, fields: Mapping[str, StrawberryField]) -> type:
+    """`root` with the fields derived from the declarations (itself when there are none)."""
+    if not fields:
+        return root
+    derived = type(root.__name__, (root,), dict(fields))
+    return strawberry.type(derived, description=root.__strawberry_definition__.description)  # type: ignore[attr-defined]  # set by strawberry.type
 
 
 def _document_caches(size: int) -> list[ExtensionFactory]:

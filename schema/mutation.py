@@ -11,13 +11,9 @@ from schema.accounts import AccountMutation
 from schema.items import CreateItemInput, Item, UpdateItemInput
 from schema.node import decode_id
 from schema.orders import Order, OrderStatus, PlaceOrderInput
+from schema.payloads import DeletePayload
 
 type Info = strawberry.Info[Context, None]
-
-
-@strawberry.type(description="The result of a delete: the id that no longer exists.")
-class DeletePayload:
-    deleted_id: strawberry.ID
 
 
 @strawberry.type

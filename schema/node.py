@@ -9,7 +9,13 @@ import strawberry
 
 from domain.errors import ValidationError
 
-NODE_TYPES = frozenset({"User", "Item", "Order"})
+# The types whose global ids parse; declared entities add themselves (`register_node_type`).
+NODE_TYPES: set[str] = {"User", "Item", "Order"}
+
+
+def register_node_type(type_name: str) -> None:
+    """Let ids of `type_name` parse (done once per declared entity when its type is built)."""
+    NODE_TYPES.add(type_name)
 
 
 def to_global_id(type_name: str, key: int) -> strawberry.ID:

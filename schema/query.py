@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain.specifications import all_of
+from resolvers import entities as entity_resolvers
 from resolvers import items as item_resolvers
 from resolvers import orders as order_resolvers
 from resolvers import users as user_resolvers
@@ -34,8 +35,13 @@ class Query:
         if type_name == "Item":
             item = await item_resolvers.item(info.context, key)
             return Item.from_domain(item) if item else None
-        order = await order_resolvers.order(info.context, key)
-        return Order.from_domain(order) if order else None
+        if type_name == "Order":
+            order = await order_resolvers.order(info.context, key)
+            return Order.from_domain(order) if order else None
+        if type_name not in info.context.services.entities:
+            return None  # declared, but not served by this schema
+        found: Node | None = await entity_resolvers.one(info.context, type_name, key)
+        return found
 
     @strawberry.field
     async def user(self, info: Info, id: strawberry.ID) -> User | None:

@@ -39,6 +39,8 @@ class FakeStore:
     users: dict[int, User] = field(default_factory=dict)
     items: dict[int, Item] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
+    # Declared entities, by entity name.
+    entities: dict[str, dict[int, object]] = field(default_factory=dict)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -196,6 +198,32 @@ class FakeOrderRepository(FakeRepository[Order]):
         return {key: self._rows[key].lines for key in order_ids if key in self._rows}
 
 
+class FakeEntityRepository(FakeRepository[_Identified]):
+    """Any declared entity (`domain.ports.EntityRepository`), rows kept by the store."""
+
+    async def delete(self, entity: _Identified) -> None:
+        del self._rows[entity.id]
+
+    async def page_per(
+        self,
+        key: str,
+        owners: Sequence[int],
+        spec: specifications.Specification,
+        request: paging.PageRequest,
+    ) -> Mapping[int, paging.Page[_Identified]]:
+        return {
+            owner: await self.page(spec & (specifications.field(key) == owner), request)
+            for owner in owners
+        }
+
+    async def count_per(
+        self, key: str, owners: Sequence[int], spec: specifications.Specification
+    ) -> Mapping[int, int]:
+        return {
+            owner: await self.count(spec & (specifications.field(key) == owner)) for owner in owners
+        }
+
+
 class FakeUnitOfWork:
     """One transaction over copies of the store; `commit` writes the copies back."""
 
@@ -219,6 +247,20 @@ class FakeUnitOfWork:
         self.users = FakeUserRepository(self._users, store, self._touched, lambda: store.users)
         self.items = FakeItemRepository(self._items, store, self._touched, self._orders)
         self.orders = FakeOrderRepository(self._orders, store, self._touched, lambda: store.orders)
+        self._entities: dict[str, dict[int, _Identified]] = {
+            name: {key: _detached(row) for key, row in rows.items()}  # type: ignore[misc]  # rows of a declared entity have an id
+            for name, rows in store.entities.items()
+        }
+
+    def repository(self, entity: str) -> FakeEntityRepository:
+        rows = self._entities.setdefault(entity, {})
+        store = self._store
+        return FakeEntityRepository(
+            rows,
+            store,
+            self._touched,
+            lambda: store.entities.get(entity, {}),  # type: ignore[arg-type, return-value]  # rows of a declared entity have an id
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -241,6 +283,10 @@ class FakeUnitOfWork:
         self._store.users = {key: _detached(user) for key, user in self._users.items()}
         self._store.items = {key: _detached(item) for key, item in self._items.items()}
         self._store.orders = {key: _detached(order) for key, order in self._orders.items()}
+        self._store.entities = {
+            name: {key: _detached(row) for key, row in rows.items()}
+            for name, rows in self._entities.items()
+        }
         self.committed = True
 
     async def rollback(self) -> None:

@@ -54,6 +54,7 @@ def build_realtime(settings: Settings, container: Container, path: str) -> Realt
             users=services.users,
             items=services.items,
             orders=services.orders,
+            entities=services.entities,
             observe=container.observability.observe_batch,
         )
 

@@ -1,0 +1,248 @@
+"""Entity models: the framework-free description every layer derives its part from.
+
+A team declares an entity once, as Strawberry code (`schema.entities.entity`, which
+documents the declaration format). That declaration produces an `EntityModel`, plain
+data over domain types, which the composition root hands to each layer:
+
+- persistence derives the table, the repository and its unit-of-work registration
+  (`persistence.entities`);
+- the domain runs the generic service over it (`domain.services.entities`), each
+  command replaceable by a use case (a subclass overriding the method);
+- resolvers derive the dataloaders of every relationship (`resolvers.entities`);
+- the schema derives the GraphQL type, `node`, the connection, the mutations and
+  the subscriptions; the read planner derives the SQL from the same model.
+
+The public shape (what a declaration and the scaffold produce):
+
+    EntityModel(
+        name="Supplier", plural="suppliers", table="suppliers", factory=Supplier,
+        attributes=(Attribute("name", FieldType.STR, filters=TEXT_FILTERS, orderable=True),
+                    Attribute("email", FieldType.EMAIL, read="suppliers:read_email"),
+                    Attribute("manager_id", FieldType.REF, target="User", nullable=True)),
+        relations=(Relation("manager", RelationKind.MANY_TO_ONE, "User", key="manager_id"),),
+        policy=Policy(read=None, write="suppliers:write", visible=visible_suppliers),
+        mutations=frozenset({"create", "update", "delete"}),
+        subscriptions=frozenset({"created"}),
+    )
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from domain.paging import Direction, Sort
+from domain.principals import Principal
+from domain.specifications import Always, Op, Specification
+
+type Visibility = Callable[[Principal], Specification]
+
+
+class FieldType(enum.StrEnum):
+    """The stored types of an attribute; each layer maps them (column, GraphQL scalar)."""
+
+    STR = "str"  # short text, at most `max_length` (200 by default)
+    TEXT = "text"  # long text
+    INT = "int"
+    BOOL = "bool"
+    DECIMAL = "decimal"
+    MONEY = "money"  # domain.money.Money: cents and a currency
+    EMAIL = "email"  # domain.users.Email, stored lower-case
+    DATETIME = "datetime"  # timezone-aware UTC
+    REF = "ref"  # the integer id of another entity (`target`)
+
+
+class Mutation(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class Change(enum.StrEnum):
+    """What happened to an entity; names the `<Entity>Created/Updated/Deleted` events."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+EQUALITY = frozenset({Op.EQ})
+TEXT_FILTERS = frozenset({Op.EQ, Op.CONTAINS})
+RANGE_FILTERS = frozenset({Op.EQ, Op.GE, Op.LE})
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """One stored field of the entity (a dataclass field of the domain class).
+
+    `filters` are the comparisons the connection's filter offers; `read` a permission
+    without which the field reads as null (settled once per roles: the resolvers and
+    the planner apply the same rule); `write` whether the generic create and update
+    inputs carry it.
+    """
+
+    name: str
+    type: FieldType
+    nullable: bool = False
+    max_length: int | None = None
+    target: str | None = None
+    filters: frozenset[Op] = frozenset()
+    orderable: bool = False
+    read: str | None = None
+    write: bool = True
+    unique: bool = False
+
+
+class RelationKind(enum.StrEnum):
+    MANY_TO_ONE = "many_to_one"  # `key` is this entity's REF attribute
+    ONE_TO_MANY = "one_to_many"  # `key` is the target's REF attribute naming this entity
+    MANY_TO_MANY = "many_to_many"  # through an association entity: `key` then `target_key`
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A relationship exposed as a field; lists are connections with their own paging."""
+
+    name: str
+    kind: RelationKind
+    target: str
+    key: str
+    through: str | None = None
+    target_key: str | None = None
+    order: Sort = field(default_factory=Sort)
+    page_size: int = 10
+
+
+def _public(_principal: Principal) -> Specification:
+    return Always()
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Who may do what: permissions per action, and the object-level rule as a spec.
+
+    `read` None means anyone (anonymous callers too); `visible` is the specification of
+    the objects a caller sees, compiled into every list's SQL. `grants` gives roles
+    permissions the entity introduces (`{"staff": {"suppliers:write"}}`).
+    """
+
+    read: str | None = None
+    write: str = "admin:write"
+    delete: str | None = None
+    subscribe: str | None = None
+    visible: Visibility = _public
+    grants: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def delete_permission(self) -> str:
+        return self.delete or self.write
+
+    def permissions(self) -> Iterator[tuple[str, str]]:
+        """(action, permission) for every permission the policy names."""
+        for action, permission in (
+            ("read", self.read),
+            ("write", self.write),
+            ("delete", self.delete),
+            ("subscribe", self.subscribe),
+        ):
+            if permission is not None:
+                yield action, permission
+
+
+@dataclass(frozen=True, slots=True)
+class EntityModel:
+    """Everything the layers need to know about one declared entity."""
+
+    name: str
+    plural: str
+    table: str
+    factory: type
+    attributes: tuple[Attribute, ...]
+    relations: tuple[Relation, ...] = ()
+    policy: Policy = Policy()
+    mutations: frozenset[Mutation] = frozenset(Mutation)
+    subscriptions: frozenset[Change] = frozenset()
+    default_sort: Sort = field(default_factory=lambda: Sort("id", Direction.ASC))
+
+    def attribute(self, name: str) -> Attribute:
+        for candidate in self.attributes:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(f"{self.name} has no attribute {name}")
+
+    @property
+    def sort_fields(self) -> frozenset[str]:
+        return frozenset({"id"} | {a.name for a in self.attributes if a.orderable})
+
+    @property
+    def resource(self) -> str:
+        return self.plural
+
+
+class DeclarationError(ValueError):
+    """A declaration that cannot work; its message is one line naming entity and field."""
+
+    def __init__(self, entity: str, field_name: str, message: str) -> None:
+        super().__init__(f"entity {entity}, field {field_name}: {message}")
+        self.entity, self.field_name = entity, field_name
+
+
+class EntityRegistry:
+    """The declared entities by name, checked together (targets exist, permissions known)."""
+
+    def __init__(self, models: Iterable[EntityModel] = ()) -> None:
+        self._models: dict[str, EntityModel] = {}
+        for model in models:
+            if model.name in self._models:
+                raise DeclarationError(model.name, "name", "declared twice")
+            self._models[model.name] = model
+
+    def __iter__(self) -> Iterator[EntityModel]:
+        return iter(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._models
+
+    def __getitem__(self, name: str) -> EntityModel:
+        return self._models[name]
+
+    def with_models(self, *models: EntityModel) -> EntityRegistry:
+        return EntityRegistry([*self._models.values(), *models])
+
+    def grants(self) -> dict[str, frozenset[str]]:
+        """The permissions every declaration gives each role."""
+        granted: dict[str, frozenset[str]] = {}
+        for model in self:
+            for role, permissions in model.policy.grants.items():
+                granted[role] = granted.get(role, frozenset()) | permissions
+        return granted
+
+    def check(self, known_entities: Iterable[str], known_permission: Callable[[str], bool]) -> None:
+        """Raises DeclarationError for a reference to a missing entity or an unknown
+        permission; `known_entities` are types the schema defines outside the registry."""
+        names = set(self._models) | set(known_entities)
+        for model in self:
+            for attribute in model.attributes:
+                if attribute.type is FieldType.REF and attribute.target not in names:
+                    raise DeclarationError(
+                        model.name, attribute.name, f"refers to unknown entity {attribute.target}"
+                    )
+                if attribute.read is not None and not known_permission(attribute.read):
+                    raise DeclarationError(
+                        model.name, attribute.name, f"unknown permission {attribute.read}"
+                    )
+            for relation in model.relations:
+                for target in (relation.target, relation.through):
+                    if target is not None and target not in names:
+                        raise DeclarationError(
+                            model.name, relation.name, f"refers to unknown entity {target}"
+                        )
+            for action, permission in model.policy.permissions():
+                if not known_permission(permission):
+                    raise DeclarationError(
+                        model.name, f"policy.{action}", f"unknown permission {permission}"
+                    )

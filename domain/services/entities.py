@@ -1,0 +1,169 @@
+"""The generic service of a declared entity: reads under its policy, CRUD with events.
+
+Each command is a use case that a declaration may replace: subclass `EntityService`,
+override `create`, `update` or `delete` (calling `super()` or not), and name the
+subclass in the declaration (`entity(..., service=SupplierService)`). Events
+(`EntityCreated`, `EntityUpdated`, `EntityDeleted`) are published after the commit,
+never for a change that was rolled back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from domain.errors import DuplicateError, NotFoundError
+from domain.events import DomainEvent, EntityCreated, EntityDeleted, EntityUpdated
+from domain.model import EntityModel
+from domain.paging import Page, PageRequest
+from domain.ports import EntityRepository, EventPublisher, UnitOfWork, UnitOfWorkFactory
+from domain.principals import Principal
+from domain.specifications import Always, Specification, field
+
+
+class EntityService:
+    """Queries and commands over one declared entity."""
+
+    def __init__(
+        self, model: EntityModel, uow: UnitOfWorkFactory, publisher: EventPublisher
+    ) -> None:
+        self.model = model
+        self._uow, self._publisher = uow, publisher
+
+    # --- the policy ---------------------------------------------------------------
+
+    def may_read(self, principal: Principal) -> bool:
+        read = self.model.policy.read
+        return read is None or principal.can(read)
+
+    def visible(self, principal: Principal) -> Specification:
+        """The objects the caller may see; raises UnauthenticatedError or ForbiddenError
+        when the policy lets them see none (the connection refuses, as `users` does)."""
+        read = self.model.policy.read
+        if read is not None:
+            principal.require(read)
+        return self.model.policy.visible(principal)
+
+    def _repository(self, uow: UnitOfWork) -> EntityRepository:
+        return uow.repository(self.model.name)
+
+    # --- queries ------------------------------------------------------------------
+
+    async def get_many(self, principal: Principal, ids: Sequence[int]) -> Mapping[int, Any]:
+        """The entities among `ids` the caller may see; unknown or hidden ids are absent."""
+        if not self.may_read(principal):
+            return {}
+        rule = self.model.policy.visible(principal)
+        async with self._uow(read_only=True) as uow:
+            found = await self._repository(uow).get_many(ids)
+        return {key: entity for key, entity in found.items() if rule.is_satisfied_by(entity)}
+
+    async def page(
+        self, principal: Principal, spec: Specification, request: PageRequest
+    ) -> Page[Any]:
+        rule = self.visible(principal)
+        async with self._uow(read_only=True) as uow:
+            return await self._repository(uow).page(spec & rule, request)
+
+    async def count(self, principal: Principal, spec: Specification) -> int:
+        rule = self.visible(principal)
+        async with self._uow(read_only=True) as uow:
+            return await self._repository(uow).count(spec & rule)
+
+    async def page_per(
+        self,
+        principal: Principal,
+        key: str,
+        owners: Sequence[int],
+        spec: Specification,
+        request: PageRequest,
+    ) -> Mapping[int, Page[Any]]:
+        """A page per owner of the related entities the caller may see (one statement)."""
+        if not self.may_read(principal):
+            return {owner: Page((), (), False, request.after is not None) for owner in owners}
+        rule = self.model.policy.visible(principal)
+        async with self._uow(read_only=True) as uow:
+            return await self._repository(uow).page_per(key, owners, spec & rule, request)
+
+    async def count_per(
+        self, principal: Principal, key: str, owners: Sequence[int], spec: Specification
+    ) -> Mapping[int, int]:
+        if not self.may_read(principal):
+            return dict.fromkeys(owners, 0)
+        rule = self.model.policy.visible(principal)
+        async with self._uow(read_only=True) as uow:
+            return await self._repository(uow).count_per(key, owners, spec & rule)
+
+    # --- commands (use cases a declaration may replace) -------------------------------
+
+    async def create(self, principal: Principal, values: Mapping[str, Any]) -> Any:
+        """Create from `values`; raises ForbiddenError, ValidationError (the entity's own
+        invariants) or DuplicateError (a unique attribute)."""
+        principal.require(self.model.policy.write)
+        entity = self.model.factory(**values)
+        async with self._uow() as uow:
+            repository = self._repository(uow)
+            await self._check_unique(repository, entity)
+            await repository.add(entity)
+            await uow.commit()
+        await self._publish([EntityCreated(entity=self.model.name, key=entity.id)])
+        return entity
+
+    async def update(self, principal: Principal, key: int, changes: Mapping[str, Any]) -> Any:
+        """Apply a partial update (the invariants run again); raises NotFoundError."""
+        principal.require(self.model.policy.write)
+        async with self._uow() as uow:
+            repository = self._repository(uow)
+            current = await self._writable(principal, repository, key)
+            entity = dataclasses.replace(current, **changes)
+            await self._check_unique(repository, entity, changed=changes)
+            await repository.save(entity)
+            await uow.commit()
+            events: list[DomainEvent] = [*uow.collect_events()]
+        await self._publish([*events, EntityUpdated(entity=self.model.name, key=key)])
+        return entity
+
+    async def delete(self, principal: Principal, key: int) -> Any:
+        """Delete; raises NotFoundError, or ConflictError while others refer to it."""
+        principal.require(self.model.policy.delete_permission)
+        async with self._uow() as uow:
+            repository = self._repository(uow)
+            entity = await self._writable(principal, repository, key)
+            await repository.delete(entity)
+            await uow.commit()
+        await self._publish([EntityDeleted(entity=self.model.name, key=key)])
+        return entity
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _writable(self, principal: Principal, repository: EntityRepository, key: int) -> Any:
+        found = await repository.get(key, for_update=True)
+        if found is None or not self._sees(principal, found):
+            raise NotFoundError(self.model.name, key)
+        return found
+
+    def _sees(self, principal: Principal, entity: object) -> bool:
+        if not self.may_read(principal):
+            return False
+        rule = self.model.policy.visible(principal)
+        return isinstance(rule, Always) or rule.is_satisfied_by(entity)
+
+    async def _check_unique(
+        self,
+        repository: EntityRepository,
+        entity: Any,
+        changed: Mapping[str, Any] | None = None,
+    ) -> None:
+        for attribute in self.model.attributes:
+            if not attribute.unique or (changed is not None and attribute.name not in changed):
+                continue
+            value = getattr(entity, attribute.name)
+            clash = field(attribute.name) == value
+            if entity.id:
+                clash = clash & (field("id") != entity.id)
+            if await repository.count(clash):
+                raise DuplicateError(self.model.name.lower(), attribute.name, str(value))
+
+    async def _publish(self, events: Sequence[DomainEvent]) -> None:
+        await self._publisher.publish(events)

@@ -1,0 +1,266 @@
+"""Tables and repositories derived from entity models (`domain.model.EntityModel`).
+
+Nothing here is written per entity: an attribute's `FieldType` decides its columns
+(`MONEY` is `<name>_cents` and `<name>_currency`; `REF` an integer foreign key to
+the target's `id`), its `SqlField` for filters and sorting, and how a row becomes the
+domain object again (`factory(**values)`, value objects rebuilt).
+
+A table is derived once per process, into `persistence.tables.METADATA` (what
+migrations and `gateway db revision` compare against) unless something derived it
+first into another MetaData: a test-only entity binds its table to the test's own
+MetaData so the application's migrations never see it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.model import Attribute, EntityModel, EntityRegistry, FieldType
+from domain.money import Money
+from domain.paging import Page, PageRequest
+from domain.specifications import Specification
+from domain.users import Email
+from persistence import tables
+from persistence.repository import SqlContext, SqlRepository, check_first, id_in
+from persistence.specifications import FieldMap, Kind, SqlField
+
+# Tables of the entities not yet declared, by the name a REF attribute uses.
+_UNDECLARED: dict[str, sa.Table] = {
+    "User": tables.USERS,
+    "Item": tables.ITEMS,
+    "Order": tables.ORDERS,
+}
+_DERIVED: dict[str, sa.Table] = {}
+
+
+def _target_table(name: str) -> sa.Table:
+    found = _DERIVED.get(name)
+    if found is None:
+        found = _UNDECLARED.get(name)
+    if found is None:
+        raise KeyError(f"no table for entity {name}; derive its table first")
+    return found
+
+
+def _columns(model: EntityModel, attribute: Attribute) -> list[sa.Column[Any]]:
+    nullable = attribute.nullable
+    name = attribute.name
+    match attribute.type:
+        case FieldType.STR:
+            return [
+                sa.Column(name, tables.text_type(attribute.max_length or 200), nullable=nullable)
+            ]
+        case FieldType.EMAIL:
+            return [sa.Column(name, tables.text_type(254), nullable=nullable)]
+        case FieldType.TEXT:
+            return [sa.Column(name, sa.Text, nullable=nullable)]
+        case FieldType.INT:
+            return [sa.Column(name, sa.BigInteger, nullable=nullable)]
+        case FieldType.BOOL:
+            return [sa.Column(name, sa.Boolean, nullable=nullable)]
+        case FieldType.DECIMAL:
+            return [sa.Column(name, sa.Numeric(18, 6), nullable=nullable)]
+        case FieldType.DATETIME:
+            return [sa.Column(name, tables.UtcDateTime, nullable=nullable)]
+        case FieldType.MONEY:
+            return [
+                sa.Column(f"{name}_cents", sa.BigInteger, nullable=nullable),
+                sa.Column(f"{name}_currency", sa.CHAR(3), nullable=nullable),
+            ]
+        case FieldType.REF:
+            assert attribute.target is not None
+            reference: str | sa.Column[Any]
+            if attribute.target == model.name:
+                target_name, reference = model.table, f"{model.table}.id"
+            else:
+                target = _target_table(attribute.target)
+                target_name, reference = target.name, target.c.id
+            constraint = f"fk_{model.table}_{name}_{target_name}"
+            key = sa.ForeignKey(reference, name=constraint)
+            return [sa.Column(name, sa.Integer, key, nullable=nullable, index=True)]
+
+
+def declared_table(model: EntityModel, metadata: sa.MetaData | None = None) -> sa.Table:
+    """The table of `model`, derived on first use (into `metadata`, by default the
+    application's)."""
+    found = _DERIVED.get(model.name)
+    if found is not None:
+        return found
+    columns: list[sa.Column[Any]] = [sa.Column("id", sa.Integer, primary_key=True)]
+    constraints: list[sa.UniqueConstraint] = []
+    for attribute in model.attributes:
+        columns.extend(_columns(model, attribute))
+        if attribute.unique:
+            constraints.append(
+                sa.UniqueConstraint(attribute.name, name=f"uq_{model.table}_{attribute.name}")
+            )
+    table = sa.Table(
+        model.table,
+        metadata if metadata is not None else tables.METADATA,
+        *columns,
+        *constraints,
+        # A deleted row's id never comes back as another row's (see persistence.tables).
+        sqlite_autoincrement=True,
+    )
+    _DERIVED[model.name] = table
+    return table
+
+
+def field_map(model: EntityModel, table: sa.Table) -> FieldMap:
+    """How the specifications of `model` compile against `table`."""
+    fields: dict[str, SqlField] = {"id": SqlField(table.c.id)}
+    for attribute in model.attributes:
+        name, nullable = attribute.name, attribute.nullable
+        match attribute.type:
+            case FieldType.STR | FieldType.TEXT:
+                fields[name] = SqlField(table.c[name], Kind.TEXT, nullable=nullable)
+            case FieldType.EMAIL:
+                fields[name] = SqlField(table.c[name], Kind.EMAIL, nullable=nullable)
+            case FieldType.MONEY:
+                fields[name] = SqlField(
+                    table.c[f"{name}_cents"],
+                    Kind.MONEY,
+                    currency=table.c[f"{name}_currency"],
+                    nullable=nullable,
+                )
+            case _:
+                fields[name] = SqlField(table.c[name], nullable=nullable)
+    return fields
+
+
+def _decode(attribute: Attribute, row: sa.RowMapping) -> Any:
+    name = attribute.name
+    if attribute.type is FieldType.MONEY:
+        cents = row[f"{name}_cents"]
+        return None if cents is None else Money(cents, row[f"{name}_currency"])
+    value = row[name]
+    if value is None:
+        return None
+    if attribute.type is FieldType.EMAIL:
+        return Email(value)
+    if attribute.type is FieldType.DECIMAL:
+        return Decimal(value)
+    return value
+
+
+def _encode(attribute: Attribute, value: Any) -> dict[str, Any]:
+    name = attribute.name
+    if attribute.type is FieldType.MONEY:
+        money: Money | None = value
+        return {
+            f"{name}_cents": None if money is None else money.cents,
+            f"{name}_currency": None if money is None else money.currency,
+        }
+    if attribute.type is FieldType.EMAIL and isinstance(value, Email):
+        return {name: value.value}
+    return {name: value}
+
+
+class DeclaredRepository(SqlRepository[Any, Any]):
+    """`domain.ports.EntityRepository` over the table derived from an entity model."""
+
+    model: EntityModel
+    table: sa.Table
+
+    def __init__(self, db: SqlContext) -> None:
+        self._db = db
+        self._table = self.table
+
+    def _from_row(self, row: sa.RowMapping) -> Any:
+        values = {a.name: _decode(a, row) for a in self.model.attributes}
+        return self.model.factory(id=row["id"], **values)
+
+    def _values(self, entity: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for attribute in self.model.attributes:
+            values.update(_encode(attribute, getattr(entity, attribute.name)))
+        return values
+
+    async def delete(self, entity: Any) -> None:
+        await self._db.execute(sa.delete(self._table).where(self._id == entity.id))
+
+    async def page_per(
+        self, key: str, owners: Sequence[int], spec: Specification, request: PageRequest
+    ) -> Mapping[int, Page[Any]]:
+        """A page per owner from one windowed statement."""
+        check_first(request)
+        unique = sorted(set(owners))
+        if not unique:
+            return {}
+        owner = self._table.c[key]
+        position = (
+            sa.func.row_number()
+            .over(partition_by=owner, order_by=self._order_by(request.sort))
+            .label("position")
+        )
+        ranked = (
+            sa.select(self._table, position)
+            .where(id_in(owner, unique, self._db.dialect), self._where(spec), self._after(request))
+            .subquery("ranked")
+        )
+        statement = (
+            sa.select(*(ranked.c[c.name] for c in self._table.c))
+            .where(ranked.c.position <= request.first + 1)
+            .order_by(ranked.c[key], ranked.c.position)
+        )
+        fetched: defaultdict[int, list[Any]] = defaultdict(list)
+        for entity in await self._load(statement):
+            fetched[getattr(entity, key)].append(entity)
+        return {owner_id: self._page(fetched.get(owner_id, []), request) for owner_id in unique}
+
+    async def count_per(
+        self, key: str, owners: Sequence[int], spec: Specification
+    ) -> Mapping[int, int]:
+        unique = sorted(set(owners))
+        if not unique:
+            return {}
+        owner = self._table.c[key]
+        statement = (
+            sa.select(owner.label("owner"), sa.func.count().label("found"))
+            .where(id_in(owner, unique, self._db.dialect), self._where(spec))
+            .group_by(owner)
+        )
+        result = await self._db.execute(statement)
+        counts = {row["owner"]: int(row["found"]) for row in result.mappings()}
+        return {owner_id: counts.get(owner_id, 0) for owner_id in unique}
+
+
+def repository_class(model: EntityModel) -> type[DeclaredRepository]:
+    """A repository class bound to `model` and its table (derived if not yet)."""
+    table = declared_table(model)
+    namespace = {
+        "model": model,
+        "table": table,
+        "kind": model.name.lower(),
+        "fields": field_map(model, table),
+        "sort_fields": model.sort_fields,
+    }
+    return type(f"Sql{model.name}Repository", (DeclaredRepository,), namespace)
+
+
+def repositories(registry: EntityRegistry) -> dict[str, type[DeclaredRepository]]:
+    """Every declared entity's repository class, by entity name (targets derived first)."""
+    pending = list(registry)
+    ordered: list[EntityModel] = []
+    while pending:
+        ready = [
+            m
+            for m in pending
+            if all(
+                a.target in _DERIVED or a.target in _UNDECLARED or a.target == m.name
+                for a in m.attributes
+                if a.type is FieldType.REF
+            )
+        ]
+        if not ready:
+            ready = pending[:1]  # a cycle: let the KeyError name the missing table
+        for model in ready:
+            declared_table(model)
+            ordered.append(model)
+            pending.remove(model)
+    return {model.name: repository_class(model) for model in ordered}

@@ -1,0 +1,54 @@
+"""Declared entities: a Strawberry type bound to its domain entity drives every layer.
+
+The declaration format (public; the scaffold writes it):
+
+    from strawberry import auto
+    from domain import suppliers
+    from domain.model import EQUALITY, TEXT_FILTERS, Change
+    from schema.entities import declared, entity, many_to_one
+    from schema.node import Node
+
+    @entity(suppliers.Supplier, table="suppliers", policy=suppliers.POLICY,
+            subscriptions={Change.CREATED}, service=suppliers.SupplierService)
+    class Supplier(Node):
+        name: auto = declared(filters=TEXT_FILTERS, orderable=True, unique=True)
+        email: auto = declared(read="suppliers:read_email")
+        active: auto = declared(filters=EQUALITY)
+        manager: auto = many_to_one("manager_id", "User")
+
+- `entity(factory, *, table, plural, policy, mutations, subscriptions, service,
+  default_order, description)`: `factory` is the domain dataclass; `policy` a
+  `domain.model.Policy` (permissions per action, the visibility specification,
+  the permissions it grants roles); `mutations` a subset of `domain.model.Mutation`;
+  `subscriptions` a subset of `domain.model.Change`; `service` an
+  `EntityService` subclass whose overridden commands are the entity's use cases.
+- `declared(filters, orderable, read, write, unique, max_length, text, ref)`:
+  options of an `auto` field.
+- `many_to_one(key, target)`, `one_to_many(target, key, order, page_size)`:
+  relationships, batched by dataloaders and planned as SQL joins.
+
+The application's declarations live in the `schema.declarations` package (every
+module there is imported at start-up: adding one edits nothing else).
+"""
+
+from schema.entities.declare import (
+    Declaration,
+    declaration_of,
+    declarations,
+    declared,
+    entity,
+    many_to_many,
+    many_to_one,
+    one_to_many,
+)
+
+__all__ = [
+    "Declaration",
+    "declaration_of",
+    "declarations",
+    "declared",
+    "entity",
+    "many_to_many",
+    "many_to_one",
+    "one_to_many",
+]

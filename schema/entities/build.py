@@ -1,0 +1,613 @@
+"""What the schema derives from declarations: the completed types, their inputs, and
+the root fields (`x(id)`, `xs(first, after, filter, orderBy)`, `createX`, `updateX`,
+`deleteX`, `xCreated`...).
+
+Types and inputs are made once per declaration and process (a Strawberry type is
+decorated once); the root fields are made for each schema built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+import strawberry
+from strawberry.types.field import StrawberryField
+
+from domain.events import EntityChanged, EntityCreated, EntityDeleted, EntityUpdated
+from domain.model import Attribute, Change, DeclarationError, FieldType, Mutation, RelationKind
+from domain.specifications import Compare, Op, Specification, all_of
+from domain.users import Email
+from resolvers import entities as entity_resolvers
+from resolvers import items as item_resolvers
+from resolvers import orders as order_resolvers
+from resolvers import users as user_resolvers
+from resolvers.context import Context
+from schema.entities.declare import Declaration, Declared, Related, snake
+from schema.money import Money, MoneyInput
+from schema.node import decode_id, register_node_type, to_global_id
+from schema.pagination import Connection, OrderDirection, connection, page_request
+from schema.payloads import DeletePayload
+
+type Info = strawberry.Info[Context, None]
+type Resolver = Callable[..., Any]
+
+_SUFFIX: dict[Op, str] = {
+    Op.EQ: "",
+    Op.NE: "_not",
+    Op.CONTAINS: "_contains",
+    Op.GE: "_at_least",
+    Op.LE: "_at_most",
+    Op.GT: "_after",
+    Op.LT: "_before",
+    Op.IN: "_in",
+}
+_OUTPUT: dict[FieldType, object] = {
+    FieldType.STR: str,
+    FieldType.TEXT: str,
+    FieldType.EMAIL: str,
+    FieldType.INT: int,
+    FieldType.BOOL: bool,
+    FieldType.DECIMAL: Decimal,
+    FieldType.MONEY: Money,
+    FieldType.DATETIME: datetime,
+    FieldType.REF: strawberry.ID,
+}
+_INPUT: dict[FieldType, object] = {**_OUTPUT, FieldType.MONEY: MoneyInput}
+
+
+@dataclass(frozen=True, slots=True)
+class Undeclared:
+    """A relationship target the schema still defines by hand (the demo's own types)."""
+
+    type: type
+    load: Callable[[Context, int], Awaitable[Any]]
+    convert: Callable[[Any], Any]
+
+
+def _undeclared() -> dict[str, Undeclared]:
+    from schema.items import Item
+    from schema.orders import Order
+    from schema.users import User
+
+    return {
+        "User": Undeclared(User, user_resolvers.user, User.from_domain),
+        "Item": Undeclared(Item, item_resolvers.item, Item.from_domain),
+        "Order": Undeclared(Order, order_resolvers.order, Order.from_domain),
+    }
+
+
+def _optional(annotation: Any) -> Any:
+    return annotation | None
+
+
+def _list_of(annotation: Any) -> Any:
+    return cast(Any, list)[annotation]
+
+
+def _connection_of(annotation: Any) -> Any:
+    return cast(Any, Connection)[annotation]
+
+
+def _stream_of(annotation: Any) -> Any:
+    return cast(Any, AsyncGenerator)[annotation, None]
+
+
+def _function(
+    name: str, parameters: Sequence[tuple[str, object, Any]], returns: object, body: Resolver
+) -> Resolver:
+    """A resolver whose signature Strawberry reads: (name, annotation, default) each."""
+    if inspect.iscoroutinefunction(body):
+
+        async def resolver(*args: Any, **kwargs: Any) -> Any:
+            return await body(*args, **kwargs)
+
+    else:
+
+        def resolver(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]  # same shape
+            return body(*args, **kwargs)
+
+    params = [
+        inspect.Parameter(
+            p_name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=annotation,
+            default=default,
+        )
+        for p_name, annotation, default in parameters
+    ]
+    resolver.__name__ = name
+    resolver.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]  # read by inspect.signature
+    resolver.__annotations__ = {p.name: p.annotation for p in params} | {"return": returns}
+    return resolver
+
+
+_EMPTY = inspect.Parameter.empty
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _to_domain(attribute: Attribute, value: Any, field_name: str) -> Any:
+    """An input value as the domain attribute holds it."""
+    if value is None:
+        return None
+    match attribute.type:
+        case FieldType.MONEY:
+            return value.to_domain()
+        case FieldType.EMAIL:
+            return Email(value)
+        case FieldType.REF:
+            assert attribute.target is not None
+            return decode_id(value, attribute.target, field_name)
+        case FieldType.DATETIME:
+            return _aware(value)
+        case _:
+            return value
+
+
+def _label(decl: Declaration) -> str:
+    """`supplier contacts` for SupplierContact: the plural as words."""
+    return decl.model.plural.replace("_", " ")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclass
+class _Types:
+    filter: type
+    order: type
+    create: type | None
+    update: type | None
+
+
+class _Builder:
+    def __init__(self, declarations: Sequence[Declaration]) -> None:
+        self.by_name = {d.name: d for d in declarations}
+        self.undeclared = _undeclared()
+
+    # --- inputs -----------------------------------------------------------------------
+
+    def filter_type(self, decl: Declaration) -> type:
+        name = decl.name
+        conditions: list[tuple[str, Attribute, Op]] = []
+        annotations: dict[str, object] = {}
+        namespace: dict[str, Any] = {}
+        for attribute in decl.model.attributes:
+            for op in [op for op in _SUFFIX if op in attribute.filters]:
+                python_name = attribute.name + _SUFFIX[op]
+                base = _INPUT[attribute.type]
+                annotations[python_name] = _optional(_list_of(base) if op is Op.IN else base)
+                namespace[python_name] = None
+                conditions.append((python_name, attribute, op))
+        cls = type(f"{name}Filter", (), namespace)
+        annotations["and_"] = _optional(_list_of(cls))
+        annotations["or_"] = _optional(_list_of(cls))
+        annotations["not_"] = _optional(cls)
+        cls.and_ = strawberry.field(name="and", default=None)  # type: ignore[attr-defined]
+        cls.or_ = strawberry.field(name="or", default=None)  # type: ignore[attr-defined]
+        cls.not_ = strawberry.field(name="not", default=None)  # type: ignore[attr-defined]
+        cls.__annotations__ = annotations
+
+        def to_spec(self: Any) -> Specification:
+            parts: list[Specification] = []
+            for python_name, attribute, op in conditions:
+                value = getattr(self, python_name)
+                if value is None:
+                    continue
+                argument = _camel(python_name)
+                if op is Op.IN:
+                    value = tuple(_to_domain(attribute, v, argument) for v in value)
+                else:
+                    value = _to_domain(attribute, value, argument)
+                parts.append(Compare(attribute.name, op, value))
+            parts.extend(f.to_spec() for f in self.and_ or [])
+            if self.or_:
+                any_of = [f.to_spec() for f in self.or_]
+                combined = any_of[0]
+                for spec in any_of[1:]:
+                    combined = combined | spec
+                parts.append(combined)
+            if self.not_ is not None:
+                parts.append(~self.not_.to_spec())
+            return all_of(parts)
+
+        cls.to_spec = to_spec  # type: ignore[attr-defined]
+        description = f"Conditions on {_label(decl)}; all given conditions must hold."
+        return strawberry.input(cls, description=description)
+
+    def order_type(self, decl: Declaration) -> type:
+        model = decl.model
+        members = {"ID": "id"} | {a.name.upper(): a.name for a in model.attributes if a.orderable}
+        field_enum: Any = strawberry.enum(cast(Any, enum.Enum(f"{model.name}OrderField", members)))
+        default_direction = OrderDirection(model.default_sort.direction.value)
+        default_field = field_enum(model.default_sort.field)
+        cls = type(
+            f"{model.name}Order",
+            (),
+            {
+                "__annotations__": {"field": field_enum, "direction": OrderDirection},
+                "field": default_field,
+                "direction": default_direction,
+            },
+        )
+        return strawberry.input(cls, description=f"How to sort {_label(decl)}; ties by id.")
+
+    def input_type(self, decl: Declaration, *, create: bool) -> type:
+        model = decl.model
+        annotations: dict[str, object] = {}
+        namespace: dict[str, Any] = {}
+        required: list[tuple[str, object]] = []
+        optional: list[tuple[str, object]] = []
+        defaults = {
+            f.name
+            for f in dataclasses.fields(model.factory)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        }
+        for attribute in model.attributes:
+            if not attribute.write:
+                continue
+            base = _INPUT[attribute.type]
+            if create and attribute.name not in defaults and not attribute.nullable:
+                required.append((attribute.name, base))
+            else:
+                optional.append((attribute.name, _optional(base)))
+        for python_name, annotation in required:
+            annotations[python_name] = annotation
+        for python_name, annotation in optional:
+            annotations[python_name] = annotation
+            namespace[python_name] = None
+        namespace["__annotations__"] = annotations
+        prefix = "Create" if create else "Update"
+        cls = type(f"{prefix}{model.name}Input", (), namespace)
+        description = None if create else "Fields to change; omitted fields stay as they are."
+        return strawberry.input(cls, description=description)
+
+    def inputs(self, decl: Declaration) -> _Types:
+        if "inputs" not in decl.types:
+            mutations = decl.model.mutations
+            decl.types["inputs"] = _Types(
+                self.filter_type(decl),
+                self.order_type(decl),
+                self.input_type(decl, create=True) if Mutation.CREATE in mutations else None,
+                self.input_type(decl, create=False) if Mutation.UPDATE in mutations else None,
+            )
+        found: _Types = decl.types["inputs"]
+        return found
+
+    # --- the type -----------------------------------------------------------------------
+
+    def complete(self, decl: Declaration) -> None:
+        if decl.built:
+            return
+        cls, model = decl.cls, decl.model
+        annotations = dict(inspect.get_annotations(cls))
+
+        def global_id(root: Any) -> strawberry.ID:
+            return to_global_id(model.name, root.id)
+
+        cls.id = strawberry.field(  # type: ignore[attr-defined]  # a field of the type being built
+            resolver=_function("id", [("root", _EMPTY, _EMPTY)], strawberry.ID, global_id)
+        )
+        for name, option in decl.exposed.items():
+            annotations.pop(name, None)
+            if isinstance(option, Related):
+                resolver = self.relation(decl, name, option)
+            else:
+                resolver = self.attribute(model.attribute(name), option)
+            setattr(
+                cls,
+                name,
+                strawberry.field(resolver=resolver, description=option.description),
+            )
+        cls.__annotations__ = annotations
+        factory = model.factory
+
+        def is_type_of(_cls: type, obj: Any, _info: Any) -> bool:
+            return isinstance(obj, factory)
+
+        cls.is_type_of = classmethod(is_type_of)  # type: ignore[attr-defined]
+        strawberry.type(cls, description=decl.description)
+        register_node_type(model.name)
+        decl.built = True
+
+    def attribute(self, attribute: Attribute, option: Declared) -> Resolver:
+        name, read = attribute.name, attribute.read
+        output = _OUTPUT[attribute.type]
+        nullable = attribute.nullable or read is not None
+        returns = _optional(output) if nullable else output
+
+        def value(root: Any) -> Any:
+            found = getattr(root, name)
+            if found is None:
+                return None
+            if attribute.type is FieldType.EMAIL:
+                return str(found)
+            if attribute.type is FieldType.REF:
+                assert attribute.target is not None
+                return to_global_id(attribute.target, found)
+            return found
+
+        if read is None:
+            return _function(name, [("root", _EMPTY, _EMPTY)], returns, value)
+
+        def guarded(root: Any, info: Info) -> Any:
+            return value(root) if info.context.principal.can(read) else None
+
+        return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], returns, guarded)
+
+    def relation(self, decl: Declaration, name: str, option: Related) -> Resolver:
+        relation = option.relation
+        target = relation.target
+        if relation.kind is RelationKind.MANY_TO_ONE:
+            return self.many_to_one(name, relation.key, target)
+        if relation.kind is RelationKind.ONE_TO_MANY:
+            found = self.by_name.get(target)
+            if found is None:
+                raise DeclarationError(decl.name, name, f"refers to unknown entity {target}")
+            return self.one_to_many(name, found, relation.key, relation.page_size)
+        raise DeclarationError(decl.name, name, "many-to-many is not supported yet")
+
+    def many_to_one(self, name: str, key: str, target: str) -> Resolver:
+        declared = self.by_name.get(target)
+        if declared is not None:
+            returns: object = _optional(declared.cls)
+
+            async def declared_target(root: Any, info: Info) -> Any:
+                owner = getattr(root, key)
+                return (
+                    None
+                    if owner is None
+                    else await entity_resolvers.one(info.context, target, owner)
+                )
+
+            body: Resolver = declared_target
+        else:
+            hand = self.undeclared[target]
+            returns = _optional(hand.type)
+
+            async def hand_target(root: Any, info: Info) -> Any:
+                owner = getattr(root, key)
+                if owner is None:
+                    return None
+                found = await hand.load(info.context, owner)
+                return None if found is None else hand.convert(found)
+
+            body = hand_target
+        return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], returns, body)
+
+    def one_to_many(self, name: str, target: Declaration, key: str, page_size: int) -> Resolver:
+        self.complete(target)
+        inputs = self.inputs(target)
+        entity = target.name
+
+        async def children(
+            root: Any,
+            info: Info,
+            first: int | None,
+            after: str | None,
+            filter: Any,  # GraphQL argument name
+            order_by: Any,
+        ) -> Connection[Any]:
+            request = _request(target, first, after, order_by, inputs.order)
+            spec = filter.to_spec() if filter else all_of([])
+            page = await entity_resolvers.children(
+                info.context, entity, key, root.id, spec, request
+            )
+            return connection(
+                page,
+                _same,
+                lambda: entity_resolvers.count_children(info.context, entity, key, root.id, spec),
+            )
+
+        return _function(
+            name,
+            [
+                ("root", _EMPTY, _EMPTY),
+                ("info", Info, _EMPTY),
+                ("first", _optional(int), page_size),
+                ("after", _optional(str), None),
+                ("filter", _optional(inputs.filter), None),
+                ("order_by", _optional(inputs.order), None),
+            ],
+            _connection_of(target.cls),
+            children,
+        )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _request(
+    decl: Declaration, first: int | None, after: str | None, order_by: Any, order_type: type
+) -> Any:
+    sort = order_by or order_type()
+    return page_request(first, after, sort.field.value, sort.direction)
+
+
+@dataclass
+class EntityRoots:
+    """The root fields derived from the declarations, by Python name."""
+
+    query: dict[str, StrawberryField] = field(default_factory=dict)
+    mutation: dict[str, StrawberryField] = field(default_factory=dict)
+    subscription: dict[str, StrawberryField] = field(default_factory=dict)
+    types: list[type] = field(default_factory=list)
+
+
+def build_roots(declarations: Sequence[Declaration]) -> EntityRoots:
+    """Complete every declared type and derive its root fields."""
+    builder = _Builder(declarations)
+    roots = EntityRoots()
+    for decl in declarations:
+        builder.inputs(decl)
+    for decl in declarations:
+        builder.complete(decl)
+    for decl in declarations:
+        _queries(decl, builder.inputs(decl), roots.query)
+        _mutations(decl, builder.inputs(decl), roots.mutation)
+        _subscriptions(decl, roots.subscription)
+        roots.types.append(decl.cls)
+    return roots
+
+
+def _queries(decl: Declaration, inputs: _Types, into: dict[str, StrawberryField]) -> None:
+    entity, cls = decl.name, decl.cls
+    single = snake(entity)
+
+    async def one(info: Info, id: strawberry.ID) -> Any:  # Relay's name
+        return await entity_resolvers.one(info.context, entity, decode_id(id, entity))
+
+    async def many(
+        info: Info, first: int | None, after: str | None, filter: Any, order_by: Any
+    ) -> Connection[Any]:
+        request = _request(decl, first, after, order_by, inputs.order)
+        spec = filter.to_spec() if filter else all_of([])
+        page = await entity_resolvers.page(info.context, entity, spec, request)
+        return connection(page, _same, lambda: entity_resolvers.count(info.context, entity, spec))
+
+    into[single] = strawberry.field(
+        resolver=_function(
+            single,
+            [("info", Info, _EMPTY), ("id", strawberry.ID, _EMPTY)],
+            _optional(cls),
+            one,
+        )
+    )
+    into[decl.model.plural] = strawberry.field(
+        resolver=_function(
+            decl.model.plural,
+            [
+                ("info", Info, _EMPTY),
+                ("first", _optional(int), 20),
+                ("after", _optional(str), None),
+                ("filter", _optional(inputs.filter), None),
+                ("order_by", _optional(inputs.order), None),
+            ],
+            _connection_of(cls),
+            many,
+        ),
+        description=f"{_label(decl).capitalize()}, a page at a time.",
+    )
+
+
+def _values(decl: Declaration, data: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for attribute in decl.model.attributes:
+        if not attribute.write:
+            continue
+        given = getattr(data, attribute.name, None)
+        if given is not None:
+            values[attribute.name] = _to_domain(attribute, given, f"input.{_camel(attribute.name)}")
+    return values
+
+
+def _mutations(decl: Declaration, inputs: _Types, into: dict[str, StrawberryField]) -> None:
+    entity, cls, single = decl.name, decl.cls, snake(decl.name)
+    mutations = decl.model.mutations
+    if inputs.create is not None:
+
+        async def create(info: Info, input: Any) -> Any:
+            return await entity_resolvers.create(info.context, entity, _values(decl, input))
+
+        into[f"create_{single}"] = strawberry.mutation(
+            resolver=_function(
+                f"create_{single}",
+                [("info", Info, _EMPTY), ("input", inputs.create, _EMPTY)],
+                cls,
+                create,
+            ),
+            description=f"Create a {entity}.",
+        )
+    if inputs.update is not None:
+
+        async def update(info: Info, id: strawberry.ID, input: Any) -> Any:
+            key = decode_id(id, entity)
+            return await entity_resolvers.update(info.context, entity, key, _values(decl, input))
+
+        into[f"update_{single}"] = strawberry.mutation(
+            resolver=_function(
+                f"update_{single}",
+                [
+                    ("info", Info, _EMPTY),
+                    ("id", strawberry.ID, _EMPTY),
+                    ("input", inputs.update, _EMPTY),
+                ],
+                cls,
+                update,
+            ),
+            description=f"Change a {entity}.",
+        )
+    if Mutation.DELETE in mutations:
+
+        async def delete(info: Info, id: strawberry.ID) -> DeletePayload:
+            await entity_resolvers.delete(info.context, entity, decode_id(id, entity))
+            return DeletePayload(deleted_id=id)
+
+        into[f"delete_{single}"] = strawberry.mutation(
+            resolver=_function(
+                f"delete_{single}",
+                [("info", Info, _EMPTY), ("id", strawberry.ID, _EMPTY)],
+                DeletePayload,
+                delete,
+            ),
+            description=f"Delete a {entity}.",
+        )
+
+
+_EVENTS: Mapping[Change, type[EntityChanged]] = {
+    Change.CREATED: EntityCreated,
+    Change.UPDATED: EntityUpdated,
+    Change.DELETED: EntityDeleted,
+}
+
+
+def _subscriptions(decl: Declaration, into: dict[str, StrawberryField]) -> None:
+    from schema.subscriptions import _refusal_as_error
+
+    entity = decl.name
+    for change in sorted(decl.model.subscriptions):
+        event_type = _EVENTS[change]
+        name = f"{snake(entity)}_{change.value}"
+        deleted = change is Change.DELETED
+        returns = DeletePayload if deleted else decl.cls
+
+        def make(event_type: type[EntityChanged], deleted: bool) -> Resolver:
+            async def subscribe(info: Info) -> AsyncGenerator[Any, None]:
+                changes = await _refusal_as_error(
+                    entity_resolvers.changes(info.context, entity, event_type)
+                )
+
+                async def stream() -> AsyncGenerator[Any, None]:
+                    async with aclosing(changes):
+                        async for event, found in changes:
+                            if deleted:
+                                yield DeletePayload(deleted_id=to_global_id(entity, event.key))
+                            else:
+                                yield found
+
+                return stream()
+
+            return subscribe
+
+        into[name] = strawberry.subscription(
+            resolver=_function(
+                name,
+                [("info", Info, _EMPTY)],
+                _stream_of(returns),
+                make(event_type, deleted),
+            ),
+            description=f"Each {entity} {change.value}, as the caller may see it.",
+        )

@@ -1,0 +1,301 @@
+"""The declaration: a Strawberry type bound to its domain entity.
+
+    @entity(suppliers.Supplier, table="suppliers", policy=suppliers.POLICY,
+            subscriptions={Change.CREATED})
+    class Supplier(Node):
+        name: auto = declared(filters=TEXT_FILTERS, orderable=True, unique=True)
+        email: auto = declared(read="suppliers:read_email")
+        active: auto = declared(filters=EQUALITY)
+        manager: auto = many_to_one("manager_id", "User")
+
+Fields annotated `auto` take their type from the domain dataclass (as strawberry-django
+takes it from the model); the dataclass's other fields are stored but not exposed.
+Any other Strawberry field (a computed `@strawberry.field`) is kept as written. The
+decorator builds the `domain.model.EntityModel` and records the declaration; the
+Strawberry type itself is completed when a schema is built with it (`build.py`), once
+every entity a relationship names is known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import sys
+import types
+import typing
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Union
+
+from strawberry.types.auto import StrawberryAuto
+
+from domain.model import (
+    Attribute,
+    Change,
+    DeclarationError,
+    EntityModel,
+    FieldType,
+    Mutation,
+    Policy,
+    Relation,
+    RelationKind,
+)
+from domain.money import Money
+from domain.paging import Direction, Sort
+from domain.services.entities import EntityService
+from domain.specifications import Op
+from domain.users import Email
+
+ID_ORDER = Sort("id", Direction.ASC)
+PUBLIC = Policy()
+_PYTHON_TYPES: dict[object, FieldType] = {
+    str: FieldType.STR,
+    int: FieldType.INT,
+    bool: FieldType.BOOL,
+    Decimal: FieldType.DECIMAL,
+    Money: FieldType.MONEY,
+    Email: FieldType.EMAIL,
+    datetime: FieldType.DATETIME,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """Options of one stored attribute (see `declared`)."""
+
+    filters: frozenset[Op] = frozenset()
+    orderable: bool = False
+    read: str | None = None
+    write: bool = True
+    unique: bool = False
+    max_length: int | None = None
+    text: bool = False
+    ref: str | None = None
+    description: str | None = None
+
+
+def declared(
+    *,
+    filters: Collection[Op] = (),
+    orderable: bool = False,
+    read: str | None = None,
+    write: bool = True,
+    unique: bool = False,
+    max_length: int | None = None,
+    text: bool = False,
+    ref: str | None = None,
+    description: str | None = None,
+) -> Any:
+    """How an `auto` field is filtered, sorted, read (`read`: a permission, else null),
+    written (`write`: in the create and update inputs) and stored (`text`: long text;
+    `ref`: the id of another entity)."""
+    return Declared(
+        frozenset(filters), orderable, read, write, unique, max_length, text, ref, description
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    relation: Relation
+    description: str | None = None
+
+
+def many_to_one(key: str, target: str, *, description: str | None = None) -> Any:
+    """The object `key` (this entity's id attribute) refers to; null when hidden."""
+    return Related(
+        Relation(key.removesuffix("_id"), RelationKind.MANY_TO_ONE, target, key), description
+    )
+
+
+def one_to_many(
+    target: str,
+    key: str,
+    *,
+    order: Sort = ID_ORDER,
+    page_size: int = 10,
+    description: str | None = None,
+) -> Any:
+    """A connection over the `target` rows whose attribute `key` is this entity's id."""
+    relation = Relation("", RelationKind.ONE_TO_MANY, target, key, order=order, page_size=page_size)
+    return Related(relation, description)
+
+
+def many_to_many(
+    target: str,
+    *,
+    through: str,
+    key: str,
+    target_key: str,
+    page_size: int = 10,
+    description: str | None = None,
+) -> Any:
+    """A connection over `target` through the association entity `through`, whose
+    attribute `key` names this entity and `target_key` the target."""
+    relation = Relation(
+        "",
+        RelationKind.MANY_TO_MANY,
+        target,
+        key,
+        through=through,
+        target_key=target_key,
+        page_size=page_size,
+    )
+    return Related(relation, description)
+
+
+@dataclass(eq=False)
+class Declaration:
+    """One declared entity: its model, its Strawberry type, its service class."""
+
+    cls: type
+    model: EntityModel
+    service: type[EntityService]
+    exposed: dict[str, Declared | Related]
+    description: str | None
+    built: bool = False
+    types: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def new_service(self, *args: Any) -> EntityService:
+        return self.service(self.model, *args)
+
+
+_DECLARED: dict[type, Declaration] = {}
+
+
+def declaration_of(cls: type) -> Declaration:
+    """The declaration made by `@entity` on `cls`; raises KeyError if none."""
+    return _DECLARED[cls]
+
+
+def declarations(modules: Iterable[str] | None = None) -> list[Declaration]:
+    """Every declaration made so far (in declaration order), or those of `modules`."""
+    wanted = None if modules is None else set(modules)
+    return [d for d in _DECLARED.values() if wanted is None or d.cls.__module__ in wanted]
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _is_auto(annotation: object) -> bool:
+    if isinstance(annotation, str):
+        return annotation.rsplit(".", 1)[-1] == "auto"
+    return any(isinstance(arg, StrawberryAuto) for arg in typing.get_args(annotation))
+
+
+def _field_type(entity: str, name: str, hint: object, options: Declared) -> tuple[FieldType, bool]:
+    nullable = False
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(hint))
+        hint = args[0] if len(args) == 1 else hint
+    if options.ref is not None:
+        if hint is not int:
+            raise _error(entity, name, "a reference must be an int attribute")
+        return FieldType.REF, nullable
+    found = _PYTHON_TYPES.get(hint)
+    if found is None:
+        shown = getattr(hint, "__name__", str(hint))
+        raise _error(entity, name, f"unknown field type {shown}")
+    if found is FieldType.STR and options.text:
+        found = FieldType.TEXT
+    return found, nullable
+
+
+def _error(entity: str, name: str, message: str) -> DeclarationError:
+    return DeclarationError(entity, name, message)
+
+
+def entity(
+    factory: type,
+    *,
+    table: str,
+    plural: str | None = None,
+    policy: Policy = PUBLIC,
+    mutations: Collection[Mutation] = frozenset(Mutation),
+    subscriptions: Collection[Change] = frozenset(),
+    service: type[EntityService] = EntityService,
+    default_order: Sort = ID_ORDER,
+    description: str | None = None,
+) -> Callable[[type], type]:
+    """Bind a Strawberry type to the domain dataclass `factory` (see the module doc).
+
+    Raises DeclarationError (one line naming the entity and the field) for a field
+    whose type the layers cannot store or expose.
+    """
+
+    def bind(cls: type) -> type:
+        name = cls.__name__
+        if not dataclasses.is_dataclass(factory):
+            raise _error(name, "factory", f"{factory.__name__} is not a dataclass")
+        hints = typing.get_type_hints(factory, vars(sys.modules[factory.__module__]))
+        annotations = inspect.get_annotations(cls)
+        exposed: dict[str, Declared | Related] = {}
+        options: dict[str, Declared] = {}
+        relations: list[Relation] = []
+        for attr_name, annotation in annotations.items():
+            value = cls.__dict__.get(attr_name)
+            if isinstance(value, Related):
+                relation = value.relation
+                if not relation.name:
+                    relation = dataclasses.replace(relation, name=attr_name)
+                relations.append(relation)
+                exposed[attr_name] = Related(relation, value.description)
+                if relation.kind is RelationKind.MANY_TO_ONE:
+                    ref = options.get(relation.key, Declared())
+                    options[relation.key] = dataclasses.replace(ref, ref=relation.target)
+            elif _is_auto(annotation):
+                chosen = value if isinstance(value, Declared) else Declared()
+                if attr_name not in hints:
+                    raise _error(name, attr_name, f"{factory.__name__} has no such field")
+                exposed[attr_name] = chosen
+                options[attr_name] = dataclasses.replace(
+                    chosen, ref=options.get(attr_name, chosen).ref or chosen.ref
+                )
+        attributes: list[Attribute] = []
+        for dc_field in dataclasses.fields(factory):
+            if dc_field.name == "id" or dc_field.name.startswith("_"):
+                continue
+            chosen = options.get(dc_field.name, Declared())
+            kind, nullable = _field_type(name, dc_field.name, hints[dc_field.name], chosen)
+            attributes.append(
+                Attribute(
+                    dc_field.name,
+                    kind,
+                    nullable=nullable,
+                    max_length=chosen.max_length,
+                    target=chosen.ref,
+                    filters=chosen.filters,
+                    orderable=chosen.orderable,
+                    read=chosen.read,
+                    write=chosen.write,
+                    unique=chosen.unique,
+                )
+            )
+        model = EntityModel(
+            name=name,
+            plural=plural or f"{snake(name)}s",
+            table=table,
+            factory=factory,
+            attributes=tuple(attributes),
+            relations=tuple(relations),
+            policy=policy,
+            mutations=frozenset(mutations),
+            subscriptions=frozenset(subscriptions),
+            default_sort=default_order,
+        )
+        for attr_name in exposed:
+            if attr_name in cls.__dict__:
+                delattr(cls, attr_name)
+        _DECLARED[cls] = Declaration(cls, model, service, exposed, description)
+        return cls
+
+    return bind
