@@ -196,7 +196,7 @@ class DeclaredRepository(SqlRepository[Any, Any]):
         position = (
             sa.func.row_number()
             .over(partition_by=owner, order_by=self._order_by(request.sort))
-            .label("position")
+            .label("_page_position")  # not a column name: attributes cannot start with _
         )
         ranked = (
             sa.select(self._table, position)
@@ -205,8 +205,8 @@ class DeclaredRepository(SqlRepository[Any, Any]):
         )
         statement = (
             sa.select(*(ranked.c[c.name] for c in self._table.c))
-            .where(ranked.c.position <= request.first + 1)
-            .order_by(ranked.c[key], ranked.c.position)
+            .where(ranked.c._page_position <= request.first + 1)
+            .order_by(ranked.c[key], ranked.c._page_position)
         )
         fetched: defaultdict[int, list[Any]] = defaultdict(list)
         for entity in await self._load(statement):

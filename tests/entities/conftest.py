@@ -15,6 +15,8 @@ from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate
+from schema.declarations import application
+from schema.entities import Declaration
 from tests.entities.suppliers import DECLARATIONS, METADATA
 from tests.gateway.conftest import World, populate
 
@@ -32,6 +34,17 @@ def entity_settings(url: str) -> Settings:
         rate_limit={"enabled": False},
         graphql={"report_cost": False},
     )
+
+
+# Every declared entity: the application's and the test-only ones.
+DECLARED: list[Declaration] = [*application(), *DECLARATIONS]
+
+
+@pytest.fixture(params=DECLARED, ids=lambda d: d.name)
+def declaration(request: pytest.FixtureRequest) -> Declaration:
+    """Each declared entity in turn, for the generic suites."""
+    found: Declaration = request.param
+    return found
 
 
 @pytest.fixture

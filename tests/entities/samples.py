@@ -1,0 +1,123 @@
+"""Values for any declared entity, derived from its model: what the generic suites write.
+
+Each attribute type gets a deterministic value for row `n` (with ties on purpose: a sort
+must break them by id), both as the domain holds it and as GraphQL input carries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain.model import Attribute, EntityModel, FieldType
+from domain.money import Money
+from domain.paging import PageRequest
+from domain.principals import Principal
+from domain.specifications import Always, Op
+from domain.users import Email
+from gateway.container import Container
+from schema.entities import Declaration
+from schema.node import to_global_id
+
+BASE_TIME = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+NAMES = ("Delta", "alpha", "Charlie", "bravo", "Echo", "Zoë", "alpha two")
+
+
+def domain_value(attribute: Attribute, n: int, refs: Mapping[str, Sequence[int]]) -> Any:
+    match attribute.type:
+        case FieldType.STR | FieldType.TEXT:
+            text = f"{NAMES[n % len(NAMES)]} {n}"
+            return text if attribute.unique else NAMES[n % len(NAMES)]
+        case FieldType.EMAIL:
+            return Email(f"contact{n}@example.com")
+        case FieldType.INT:
+            return n % 4
+        case FieldType.BOOL:
+            return n % 3 != 0
+        case FieldType.DECIMAL:
+            return Decimal(n % 5) / 4
+        case FieldType.MONEY:
+            return Money(100 * (n % 6))
+        case FieldType.DATETIME:
+            return BASE_TIME + timedelta(seconds=n % 5, microseconds=7 * (n % 2))
+        case FieldType.REF:
+            assert attribute.target is not None
+            keys = refs[attribute.target]
+            return keys[n % len(keys)]
+
+
+def graphql_value(attribute: Attribute, value: Any) -> Any:
+    """The GraphQL input form of a domain value."""
+    if value is None:
+        return None
+    match attribute.type:
+        case FieldType.EMAIL:
+            return str(value)
+        case FieldType.DECIMAL:
+            return str(value)
+        case FieldType.MONEY:
+            return {"amount": str(value.amount), "currency": value.currency}
+        case FieldType.DATETIME:
+            return value.isoformat()
+        case FieldType.REF:
+            assert attribute.target is not None
+            return to_global_id(attribute.target, value)
+        case _:
+            return value
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+SUFFIX = {
+    Op.EQ: "",
+    Op.NE: "Not",
+    Op.CONTAINS: "Contains",
+    Op.GE: "AtLeast",
+    Op.LE: "AtMost",
+    Op.GT: "After",
+    Op.LT: "Before",
+    Op.IN: "In",
+}
+
+
+def creatable(model: EntityModel) -> list[Attribute]:
+    return [a for a in model.attributes if a.write]
+
+
+async def seed_rows(
+    container: Container, declarations: Sequence[Declaration], rows: int
+) -> dict[str, list[int]]:
+    """`rows` objects of every declared entity, targets first; their ids by entity."""
+    users = await container.services.users.page(
+        Principal.system(), Always(), PageRequest(first=100)
+    )
+    items = await container.services.items.page(
+        Principal.system(), Always(), PageRequest(first=100)
+    )
+    keys: dict[str, list[int]] = {
+        "User": [u.id for u in users.items],
+        "Item": [i.id for i in items.items],
+    }
+    pending = list(declarations)
+    while pending:
+        ready = [
+            d
+            for d in pending
+            if {a.target for a in d.model.attributes if a.type is FieldType.REF} <= set(keys)
+        ]
+        if not ready:
+            raise AssertionError(f"no targets for {[d.name for d in pending]}")
+        for decl in ready:
+            pending.remove(decl)
+            service = container.services.entities[decl.name]
+            created = []
+            for n in range(rows):
+                values = {a.name: domain_value(a, n, keys) for a in creatable(decl.model)}
+                created.append((await service.create(Principal.system(), values)).id)
+            keys[decl.name] = created
+    return keys

@@ -1,0 +1,73 @@
+"""A declaration that cannot work stops start-up with one line naming entity and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from strawberry import auto
+
+from domain.model import DeclarationError, Policy
+from gateway.container import build_container, checked_entities
+from gateway.settings import Settings
+from schema.entities import declaration_of, declared, entity, many_to_one
+from schema.node import Node
+
+
+@dataclass(kw_only=True)
+class Gauge:
+    label: str
+    reading: complex = 0j
+    id: int = 0
+
+
+@dataclass(kw_only=True)
+class Part:
+    label: str
+    maker_id: int | None = None
+    id: int = 0
+
+
+def test_an_unknown_field_type_is_refused_when_declared() -> None:
+    with pytest.raises(DeclarationError) as refused:
+
+        @entity(Gauge, table="gauges")
+        class GaugeType(Node):
+            label: auto = declared()
+
+    assert str(refused.value) == "entity GaugeType, field reading: unknown field type complex"
+
+
+def test_a_relationship_to_a_missing_entity_stops_start_up(tmp_path: object) -> None:
+    @entity(Part, table="parts", policy=Policy(write="items:write"))
+    class BrokenPart(Node):
+        label: auto = declared()
+        maker: auto = many_to_one("maker_id", "Maker")
+
+    with pytest.raises(DeclarationError) as refused:
+        checked_entities([declaration_of(BrokenPart)])
+    assert str(refused.value) == "entity BrokenPart, field maker_id: refers to unknown entity Maker"
+
+
+def test_a_policy_naming_an_unknown_permission_stops_start_up() -> None:
+    @entity(Part, table="parts", policy=Policy(write="parts:wirte"))
+    class MisspeltPart(Node):
+        label: auto = declared()
+
+    settings = Settings(database={"url": "sqlite+aiosqlite:///:memory:"})
+    with pytest.raises(DeclarationError) as refused:
+        build_container(settings, entities=[declaration_of(MisspeltPart)])
+    assert (
+        str(refused.value)
+        == "entity MisspeltPart, field policy.write: unknown permission parts:wirte"
+    )
+
+
+def test_a_field_readable_under_an_unknown_permission_stops_start_up() -> None:
+    @entity(Part, table="parts", policy=Policy(write="items:write"))
+    class SecretPart(Node):
+        label: auto = declared(read="parts:peek")
+
+    with pytest.raises(DeclarationError) as refused:
+        checked_entities([declaration_of(SecretPart)])
+    assert str(refused.value) == "entity SecretPart, field label: unknown permission parts:peek"
