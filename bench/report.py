@@ -25,6 +25,10 @@ class Measurement:
     cpu_ms_per_request: float | None = None
     peak_rss_mb: float | None = None
     sql_per_request: float | None = None
+    # Postgres backends' CPU (the run's database) per request.
+    pg_cpu_ms_per_request: float | None = None
+    # The PostGraphile row answering the same query, to report the ratio to it.
+    rival: str | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -49,12 +53,18 @@ def with_ratios(results: Sequence[Measurement]) -> list[dict[str, Any]]:
     bare = next((m for m in results if m.scenario == BARE), None)
     bare_rps = bare.rps if bare else None
     bare_cpu = bare.cpu_ms_per_request if bare else None
+    # The first row of each scenario name: PostGraphile is measured once per shape.
+    by_name: dict[str, Measurement] = {}
+    for m in results:
+        by_name.setdefault(m.scenario, m)
     rows = []
     for m in results:
         row = asdict(m)
         row["rps"] = m.rps
         row["rps_ratio_to_bare"] = ratio(m.rps, bare_rps)
         row["cpu_ratio_to_bare"] = ratio(m.cpu_ms_per_request, bare_cpu)
+        rival = by_name.get(m.rival) if m.rival else None
+        row["rps_ratio_to_rival"] = ratio(m.rps, rival.rps if rival else None)
         rows.append(row)
     return rows
 
@@ -78,9 +88,9 @@ def _times(value: float | None) -> str:
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """The results table (GitHub markdown), one line per scenario."""
     lines = [
-        "| scenario | req/s | vs bare | p50 ms | p99 ms | CPU ms/req | peak RSS MB "
-        "| SQL/req | errors | note |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| scenario | req/s | vs bare | vs PostGraphile | p50 ms | p99 ms | CPU ms/req "
+        "| PG CPU ms/req | peak RSS MB | SQL/req | errors | note |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         errors = row["errors"] + row["non_2xx"]
@@ -88,9 +98,11 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
             row["title"],
             _num(row["rps"]),
             _times(row["rps_ratio_to_bare"]),
+            _times(row["rps_ratio_to_rival"]) if row["rival"] else "",
             _num(row["p50_ms"], 2),
             _num(row["p99_ms"], 2),
             _num(row["cpu_ms_per_request"], 3),
+            _num(row["pg_cpu_ms_per_request"], 3),
             _num(row["peak_rss_mb"], 0),
             _num(row["sql_per_request"], 0),
             str(errors) if row["requests"] else "n/a",

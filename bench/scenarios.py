@@ -6,6 +6,7 @@ import base64
 import hashlib
 from dataclasses import dataclass, replace
 from typing import Any, Literal
+from urllib.parse import quote
 
 import orjson
 
@@ -14,11 +15,18 @@ from bench.load import Request
 type Target = Literal["bare", "gateway", "postgraphile"]
 
 TRIVIAL = "{ __typename }"
-BY_ID = "query Item($id: ID!) { item(id: $id) { id sku name stock price { amount currency } } }"
+# An object by id with four fields.
+BY_ID = "query Item($id: ID!) { item(id: $id) { id sku name stock } }"
 # Issue 7's nested query in our connection shape: 20 users, their orders, lines, items.
 NESTED = (
     "{ users(first: 20) { edges { node { orders(first: 10) { edges { node { "
     "lines { quantity item { name price { amount } } } } } } } } } }"
+)
+# The second shape: the latest 50 orders, each with its customer, lines and their items.
+NESTED_ORDERS = (
+    "{ orders(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { edges { node { "
+    "id status createdAt customer { name email } "
+    "lines { quantity item { name price { amount } } } } } } }"
 )
 PLACE_ORDER = (
     "mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id status "
@@ -39,6 +47,8 @@ class Scenario:
     variant_only: bool = False
     # Connections, when not the configured number (overload uses more).
     connections: int | None = None
+    # The PostGraphile row answering the same query.
+    rival: str | None = None
     note: str = ""
 
 
@@ -66,9 +76,12 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
     """Every scenario, in report order.
 
     `ids` holds the seeded item's id and access tokens of the admin and a customer
-    (signed in through `login`, as clients do: a bearer token costs no SQL).
+    (signed in through `login`, as clients do: a bearer token costs no SQL). Every
+    gateway scenario is sent with one of them, as production's callers do, except the
+    `_anonymous` ones (the configuration without limits, a secondary row).
     """
     item = {"id": global_id("Item", int(ids["item"]))}
+    bearer = {"authorization": f"Bearer {ids['customer_token']}"}
     admin, customer = str(ids["admin_token"]), str(ids["customer_token"])
     first_item = int(ids["item"])
     # Each order takes other items (rotating over 150), so orders do not queue on row locks.
@@ -89,32 +102,70 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
             "bare",
             Request("GET", "/json", {"accept": "application/json"}),
         ),
-        Scenario("trivial", "trivial query { __typename }", "gateway", graphql({"query": TRIVIAL})),
+        Scenario(
+            "trivial",
+            "trivial query { __typename }",
+            "gateway",
+            graphql({"query": TRIVIAL}, customer),
+        ),
         Scenario(
             "apq_trivial",
             "persisted query (APQ hash only), trivial",
             "gateway",
+            graphql({"extensions": persisted(TRIVIAL)}, customer),
+            note="registered once before the run",
+        ),
+        Scenario(
+            "apq_trivial_anonymous",
+            "persisted query (APQ hash only), trivial, anonymous",
+            "gateway",
             graphql({"extensions": persisted(TRIVIAL)}),
+            variant_only=True,
             note="registered once before the run",
         ),
         Scenario(
             "by_id",
-            "single object by id (item)",
+            "item(id) with four fields",
+            "gateway",
+            graphql({"query": BY_ID, "variables": item}, customer),
+        ),
+        Scenario(
+            "by_id_anonymous",
+            "item(id) with four fields, anonymous",
             "gateway",
             graphql({"query": BY_ID, "variables": item}),
+            variant_only=True,
         ),
         Scenario(
             "apq_by_id",
-            "persisted query (APQ hash only), by id",
+            "persisted query (APQ hash only), item(id)",
             "gateway",
-            graphql({"extensions": persisted(BY_ID), "variables": item}),
+            graphql({"extensions": persisted(BY_ID), "variables": item}, customer),
             note="registered once before the run",
+        ),
+        Scenario(
+            "rest_by_id",
+            "REST GET /api/v1/items/{id}",
+            "gateway",
+            Request(
+                "GET",
+                f"/api/v1/items/{quote(item['id'], safe='')}",
+                {"accept": "application/json", **bearer},
+            ),
         ),
         Scenario(
             "nested",
             "nested query, 20 users > orders > lines > items, as admin",
             "gateway",
             graphql({"query": NESTED}, admin),
+            rival="postgraphile",
+        ),
+        Scenario(
+            "nested_orders",
+            "nested query, latest 50 orders > customer, lines > item, as admin",
+            "gateway",
+            graphql({"query": NESTED_ORDERS}, admin),
+            rival="postgraphile_orders",
         ),
         Scenario(
             "nested_resolvers",
@@ -122,6 +173,7 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
             "gateway",
             graphql({"query": NESTED}, admin),
             variant_only=True,
+            rival="postgraphile",
             # At 32 connections no request finishes within wrk's 10 s timeout here.
             connections=8,
             note="8 connections",
@@ -138,7 +190,7 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
             "rest",
             "REST fallback GET /api/v1/items?first=20",
             "gateway",
-            Request("GET", "/api/v1/items?first=20", {"accept": "application/json"}),
+            Request("GET", "/api/v1/items?first=20", {"accept": "application/json", **bearer}),
         ),
         Scenario(
             "overload",
@@ -156,5 +208,5 @@ def registration(scenario: Scenario) -> Request | None:
     if not scenario.name.startswith("apq_"):
         return None
     body = orjson.loads(scenario.request.body)
-    query = TRIVIAL if scenario.name == "apq_trivial" else BY_ID
+    query = TRIVIAL if scenario.name.startswith("apq_trivial") else BY_ID
     return graphql({**body, "query": query})

@@ -22,8 +22,10 @@ def results() -> list[Measurement]:
                     non_2xx=3),
         Measurement("nested", "nested", requests=12, duration_s=2.0, p50_ms=500.0,
                     p99_ms=900.0, cpu_ms_per_request=150.0, peak_rss_mb=120.0,
-                    sql_per_request=4),
+                    sql_per_request=4, pg_cpu_ms_per_request=1.5, rival="rival"),
         Measurement("rest", "rest", note="n/a: no /api/v1/items"),
+        Measurement("rival", "rival", requests=3, duration_s=1.0, p50_ms=900.0, p99_ms=990.0,
+                    cpu_ms_per_request=5.0, peak_rss_mb=200.0, pg_cpu_ms_per_request=3.0),
     ]  # fmt: skip
 
 
@@ -34,7 +36,9 @@ def test_each_scenario_is_a_ratio_of_the_bare_route() -> None:
         ("trivial", 2_500.0, 0.25),
         ("nested", 6.0, 0.0006),
         ("rest", None, None),
+        ("rival", 3.0, 0.0003),
     ]
+    assert [r["rps_ratio_to_rival"] for r in rows] == [None, None, 2.0, None, None]
     assert rows[1]["cpu_ratio_to_bare"] == pytest.approx(4.0)
     assert rows[2]["cpu_ratio_to_bare"] == pytest.approx(1500.0)
 
@@ -51,10 +55,11 @@ def test_a_missing_or_zero_base_gives_no_ratio() -> None:
 def test_the_markdown_table_has_a_row_per_scenario() -> None:
     table = markdown_table(with_ratios(results()))
     assert table.splitlines()[2:] == [
-        "| bare route | 10,000.0 | 1.00x | 2.00 | 4.00 | 0.100 | 40 | 0 | 0 |  |",
-        "| trivial | 2,500.0 | 0.25x | 10.00 | 20.00 | 0.400 | 100 | 0 | 3 |  |",
-        "| nested | 6.0 | 0.06% | 500.00 | 900.00 | 150.000 | 120 | 4 | 0 |  |",
-        "| rest | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a: no /api/v1/items |",
+        "| bare route | 10,000.0 | 1.00x |  | 2.00 | 4.00 | 0.100 | n/a | 40 | 0 | 0 |  |",
+        "| trivial | 2,500.0 | 0.25x |  | 10.00 | 20.00 | 0.400 | n/a | 100 | 0 | 3 |  |",
+        "| nested | 6.0 | 0.06% | 2.00x | 500.00 | 900.00 | 150.000 | 1.500 | 120 | 4 | 0 |  |",
+        "| rest | n/a | n/a |  | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a: no /api/v1/items |",
+        "| rival | 3.0 | 0.03% |  | 900.00 | 990.00 | 5.000 | 3.000 | 200 | n/a | 0 |  |",
     ]
 
 

@@ -1,0 +1,120 @@
+"""A quota shared by two replicas is never exceeded, under concurrent requests to both.
+
+The request quota and the cost budget are taken in one Redis script call (checked and
+counted atomically), so the stated overshoot across replicas is zero: of N concurrent
+requests beyond a quota of Q, exactly Q are admitted, whichever replica each reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.container import build_container
+from gateway.settings import Settings
+from persistence import migrate
+from tests.conftest import REDIS_URL, require_service
+from tests.gateway.accounts import codes, register
+
+ME = {"query": "{ me { email } }"}
+
+
+@asynccontextmanager
+async def two_replicas(
+    tmp_path: Path, rate_limit: dict[str, Any], graphql: dict[str, Any] | None = None
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, str]]:
+    settings = Settings(
+        database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
+        redis={"url": REDIS_URL},
+        revocation={"channel": f"test-{uuid.uuid4().hex}"},
+        security={
+            "secret_key": "s" * 40,
+            "argon2_time_cost": 1,
+            "argon2_memory_kib": 1024,
+            "argon2_parallelism": 1,
+        },
+        # A prefix of its own: tests share the Redis database, never a counter.
+        rate_limit={**rate_limit, "key_prefix": f"test-{uuid.uuid4().hex}"},
+        graphql=graphql or {},
+    )
+    await migrate.upgrade(settings.database.url)
+    first, second = build_container(settings), build_container(settings)
+    try:
+        async with (
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(settings, first)),
+                base_url="http://a.test",
+            ) as a,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(settings, second)),
+                base_url="http://b.test",
+            ) as b,
+        ):
+            token = (await register(a, f"{uuid.uuid4().hex[:12]}@example.com"))["accessToken"]
+            yield a, b, str(token)
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def burst(
+    a: httpx.AsyncClient, b: httpx.AsyncClient, token: str, count: int
+) -> list[httpx.Response]:
+    """`count` requests at once, alternating between the replicas."""
+    headers = {"authorization": f"Bearer {token}"}
+    return list(
+        await asyncio.gather(
+            *((a if n % 2 else b).post("/graphql", json=ME, headers=headers) for n in range(count))
+        )
+    )
+
+
+@pytest.mark.parametrize(("quota", "requests"), [(40, 100), (7, 30), (1, 12)])
+async def test_the_request_quota_admits_exactly_its_amount_across_replicas(
+    redis_available: bool, tmp_path: Path, quota: int, requests: int
+) -> None:
+    require_service("Redis", redis_available)
+    async with two_replicas(tmp_path, {"user": f"{quota}/hour", "anonymous": "100/hour"}) as (
+        a,
+        b,
+        token,
+    ):
+        answers = await burst(a, b, token, requests)
+    admitted = [r for r in answers if r.status_code == 200]
+    refused = [r for r in answers if r.status_code != 200]
+    assert (len(admitted), len(refused)) == (quota, requests - quota)
+    assert {r.status_code for r in refused} == {429}
+    assert all(codes(r) == ["RATE_LIMITED"] for r in refused)
+    # Each admitted request saw its own place in the quota: counted one at a time.
+    assert sorted(int(r.headers["ratelimit-remaining"]) for r in admitted) == list(range(quota))
+
+
+async def test_the_cost_budget_admits_exactly_what_it_pays_for_across_replicas(
+    redis_available: bool, tmp_path: Path
+) -> None:
+    require_service("Redis", redis_available)
+    budget = 25
+    async with two_replicas(
+        tmp_path,
+        {"user": "1000/hour", "cost_budget": f"{budget}/hour"},
+        graphql={"max_cost": 10},
+    ) as (a, b, token):
+        answers = await burst(a, b, token, 60)
+    admitted = [r for r in answers if r.status_code == 200 and "errors" not in r.json()]
+    costs = {r.json()["extensions"]["rateLimit"]["cost"] for r in admitted}
+    assert len(costs) == 1
+    (cost,) = costs
+    assert len(admitted) == budget // cost
+    assert sorted(r.json()["extensions"]["rateLimit"]["remaining"] for r in admitted) == [
+        budget - cost * n for n in range(len(admitted), 0, -1)
+    ]
+    refused = [r for r in answers if r not in admitted]
+    assert all(codes(r) == ["RATE_LIMITED"] for r in refused)
