@@ -244,3 +244,22 @@ class Scope:
 
     user_id: int | None
     rules: Mapping[Entity, Specification]
+
+
+# Document, operation name, roles, permissions, whether the caller is signed in, variables.
+type PlanKey = tuple[str, str | None, frozenset[str], frozenset[str], bool, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """An operation the planner answered: enough to answer it again without Strawberry.
+
+    Parsing, validation, the limits and the budget had all let it through, so the
+    same key (document, operation, variables, roles, permissions) is let through
+    again; only the budget's debit and the data change from one request to the next.
+    """
+
+    key: PlanKey
+    plan: Plan
+    cost: int
+    operation_name: str | None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.principals import Principal
+from domain.read_plan import PlanKey, Planned
 from domain.services.accounts import AccountService
 from domain.services.entities import EntityService
 from domain.services.items import ItemService
@@ -14,6 +16,51 @@ from domain.services.orders import OrderService
 from domain.services.users import UserService
 from domain.tokens import TokenClaims
 from resolvers.loaders import BatchObserver, Loaders, build_loaders
+
+if TYPE_CHECKING:  # the subscriptions module builds on this one
+    from resolvers.subscriptions import Realtime
+
+
+class PlannedData(enum.Enum):
+    """How a transport takes data the read planner built in the database."""
+
+    # Not at all: every field is resolved (a transport that cannot take planned data).
+    NONE = enum.auto()
+    # As JSON text spliced into the response (the transport serialises with orjson).
+    RAW_JSON = enum.auto()
+    # As Python values (the transport reshapes `data`, as REST does).
+    DECODED = enum.auto()
+
+
+@dataclass(frozen=True, slots=True)
+class Prepaid:
+    """The cost budget's decision, taken before execution (by the prepared path).
+
+    Paid or refused, the full path reuses it rather than debiting again: a refusal
+    takes nothing, and nothing is taken twice.
+    """
+
+    cost: int
+    allowed: bool
+    retry_after: int
+    report: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class OperationState:
+    """What the transport and the schema's extensions tell each other about one operation.
+
+    A batch runs several operations on one `Context`: each starts with a new state.
+    """
+
+    # The static cost and the execution it was computed for: the cost limit and the
+    # budget, two extensions of one execution, price it once between them.
+    priced: tuple[object, int] | None = None
+    prepaid: Prepaid | None = None
+    # The key to file a planned answer under (the prepared path's own key), if any.
+    prepare_as: PlanKey | None = None
+    # Left by the planner: the operation it answered, to be answered again without Strawberry.
+    planned: Planned | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +92,15 @@ class Context:
     response: Any = None
     # Strawberry fills this from the WebSocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    planned_data: PlannedData = PlannedData.NONE
+    operation: OperationState = field(default_factory=OperationState)
+    # The WebSocket connection a subscription streams on (set by the realtime view).
+    realtime: Realtime | None = None
+
+    def start_operation(self) -> OperationState:
+        """A new operation on this context (the next one of a batch): nothing carried over."""
+        self.operation = OperationState()
+        return self.operation
 
     @classmethod
     def build(

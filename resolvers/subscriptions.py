@@ -26,8 +26,6 @@ from domain.services.visibility import visible_items, visible_orders
 from resolvers.context import Context, Services
 from resolvers.loaders import Loaders
 
-REALTIME_KEY = "realtime"
-
 
 class EventStream(Protocol):
     """What an event bus hands a subscriber: a bounded queue read as an async iterator."""
@@ -119,7 +117,7 @@ async def _call(load: Callable[[], Awaitable[object]]) -> object:
 
 @dataclass(frozen=True, slots=True)
 class Realtime:
-    """Put into `Context.extras` by the WebSocket view."""
+    """Set on `Context.realtime` by the WebSocket view."""
 
     events: EventSource
     session: Session
@@ -130,8 +128,8 @@ class Realtime:
 
 def realtime_of(context: Context) -> Realtime:
     """The connection's realtime handle; raises RuntimeError outside a WebSocket."""
-    realtime = context.extras.get(REALTIME_KEY)
-    if not isinstance(realtime, Realtime):
+    realtime = context.realtime
+    if realtime is None:
         raise RuntimeError("subscriptions are served over WebSocket only")
     return realtime
 

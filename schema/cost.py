@@ -51,6 +51,7 @@ from graphql import (
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.types import ExecutionContext
 
+from resolvers.context import Context
 from schema.fragments import evaluation_order, fragment_definitions, saturated
 from schema.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
@@ -60,21 +61,20 @@ DEFAULT_LIST_WEIGHT = 5
 LIST_WEIGHTS: Mapping[str, int] = {"Order.lines": 5}
 
 
-# Set on the execution context once priced, so the cost limit and the cost budget,
-# two extensions of the same operation, walk the document once between them.
-_PRICED = "_gateway_operation_cost"
-
-
 def execution_cost(context: ExecutionContext) -> int:
     """The cost of the operation being executed, computed once per execution."""
-    priced: int | None = getattr(context, _PRICED, None)
-    if priced is None:
-        if context.graphql_document is None:
-            return 0
-        priced = operation_cost(
-            context.schema, context.graphql_document, context.variables, context.operation_name
-        )
-        setattr(context, _PRICED, priced)
+    # Kept in the operation's state, so the cost limit and the cost budget, two
+    # extensions of the same operation, walk the document once between them.
+    state = context.context.operation if isinstance(context.context, Context) else None
+    if state is not None and state.priced is not None and state.priced[0] is context:
+        return state.priced[1]
+    if context.graphql_document is None:
+        return 0
+    priced = operation_cost(
+        context.schema, context.graphql_document, context.variables, context.operation_name
+    )
+    if state is not None:
+        state.priced = (context, priced)
     return priced
 
 

@@ -43,9 +43,8 @@ from gateway.http.negotiation import GRAPHQL_RESPONSE, JSON, RequestError, negot
 from gateway.http.request_headers import header_map
 from persistence import commit_point
 from persistence.idempotency import StoredAnswer
-from resolvers.context import Context
+from resolvers.context import Context, PlannedData
 from schema import errors as error_table
-from schema.planner import extension as planner
 
 ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST"})
 ALLOW = "GET, POST"
@@ -258,7 +257,7 @@ class GraphQLHTTPEndpoint:
         )
         # This endpoint writes `data` with orjson, so planned answers (pre-encoded JSON
         # fragments built by the database) may be spliced in as they are.
-        context.extras[planner.RAW_JSON] = True
+        context.planned_data = PlannedData.RAW_JSON
         try:
             # Outside the timeout: a prepared answer bounds its own I/O (the fetch), and
             # one that needs none (`{ __typename }`) should not pay for a timer.

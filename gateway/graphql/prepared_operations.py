@@ -30,11 +30,11 @@ from strawberry.types import ExecutionResult
 
 from domain import read_plan as plan
 from domain.principals import Principal
-from gateway.limits.cost_budget import PAID, CostBudget, Paid, report
+from gateway.limits.cost_budget import CostBudget, prepaid_by
 from gateway.limits.rate_limit_http import pending_request_hit
-from resolvers.context import Context
+from resolvers.context import Context, Prepaid
 from schema.planner.compile import scope_for
-from schema.planner.extension import PLANNED, PREPARE_AS, PlanCache, PlanKey, Planned
+from schema.planner.extension import PlanCache
 
 type Fetch = Callable[[plan.Plan, plan.Scope], Awaitable[dict[str, str]]]
 # Extensions that change with every request; the rest of `extensions` is the key's.
@@ -59,7 +59,7 @@ class OperationObserver(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    planned: Planned
+    planned: plan.Planned
     # `extensions` of the full path's answer, without the per-request entries.
     extensions: dict[str, Any]
     # The whole `data` when every root is a constant (`{ __typename }`): no fetch at all.
@@ -92,7 +92,7 @@ class PreparedOperations:
         self._fetch, self._observer = fetch, observer
         self._timeout = timeout_seconds
         self._budget, self._report_budget = budget, report_budget
-        self._entries: OrderedDict[PlanKey, Prepared] = OrderedDict()
+        self._entries: OrderedDict[plan.PlanKey, Prepared] = OrderedDict()
         self._maxsize = maxsize
         self.hits = self.misses = 0
 
@@ -101,8 +101,8 @@ class PreparedOperations:
 
     def remember(self, context: Context, result: ExecutionResult) -> None:
         """After a full execution: keep what the planner answered without an error."""
-        planned = context.extras.pop(PLANNED, None)
-        if not isinstance(planned, Planned) or result.errors:
+        planned, context.operation.planned = context.operation.planned, None
+        if planned is None or result.errors:
             return
         extensions = {
             name: value
@@ -123,14 +123,13 @@ class PreparedOperations:
     ) -> dict[str, Any] | None:
         """The response body, or None when the full path must run."""
         # A batch shares one context: nothing left over from the previous operation.
-        for leftover in (PLANNED, PAID, PREPARE_AS):
-            context.extras.pop(leftover, None)
+        state = context.start_operation()
         key = PlanCache.key(query, operation_name, variables, context.principal)
         prepared = self._entries.get(key) if key is not None else None
         if key is None or prepared is None:
             self.misses += 1
             if key is not None:  # the full path runs: file its planned answer under this key
-                context.extras[PREPARE_AS] = key
+                state.prepare_as = key
             return None
         self._entries.move_to_end(key)  # least recently used goes first
         planned = prepared.planned
@@ -140,7 +139,7 @@ class PreparedOperations:
             if paid is None:
                 return None
             if self._report_budget:
-                extensions["rateLimit"] = paid.report
+                extensions["rateLimit"] = dict(paid.report)
         scope = getattr(context.request, "scope", None)
         with self._observer.prepared_operation(scope, planned.operation_name) as observation:
             data = prepared.constant
@@ -155,7 +154,7 @@ class PreparedOperations:
             body["extensions"] = extensions
         return body
 
-    async def _debit(self, cost: int, context: Context) -> Paid | None:
+    async def _debit(self, cost: int, context: Context) -> Prepaid | None:
         assert self._budget is not None
         decision = await self._budget.debit(
             context.principal.user_id,
@@ -163,14 +162,14 @@ class PreparedOperations:
             cost,
             pending_request_hit(context.request),
         )
-        paid = Paid(cost, decision, report(cost, decision))
+        paid = prepaid_by(cost, decision)
         # Paid or refused, the full path must not ask the budget again for this
         # operation: it reuses this decision (a refusal takes nothing).
-        context.extras[PAID] = paid
-        return paid if decision.allowed else None
+        context.operation.prepaid = paid
+        return paid if paid.allowed else None
 
     async def _data(
-        self, key: PlanKey, planned: Planned, principal: Principal
+        self, key: plan.PlanKey, planned: plan.Planned, principal: Principal
     ) -> dict[str, Any] | None:
         try:
             # The operation's execution timeout, around the only wait that can be long;

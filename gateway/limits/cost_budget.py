@@ -8,7 +8,6 @@ reports `extensions.rateLimit = {cost, remaining, resetAt}`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -21,12 +20,10 @@ from domain.errors import RateLimitedError
 from gateway.limits.rate_limit import Decision, Hit, Limiter, Quota
 from gateway.limits.rate_limit_http import PendingRequestHit, pending_request_hit, subject_key
 from gateway.settings import RateLimitSettings
+from resolvers.context import Context, Prepaid
 from schema.cost import execution_cost
 
 MESSAGE = "the cost budget of this window is used up"
-# In `Context.extras`: a `Paid` decision already taken for the operation about to run
-# (by the prepared-operation path, before it handed the operation back).
-PAID = "cost_budget.paid"
 
 
 class CostBudget:
@@ -65,11 +62,9 @@ def report(cost: int, decision: Decision) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Paid:
-    cost: int
-    decision: Decision
-    report: dict[str, Any]
+def prepaid_by(cost: int, decision: Decision) -> Prepaid:
+    """The budget's decision as the operation's state carries it."""
+    return Prepaid(cost, decision.allowed, decision.retry_after, report(cost, decision))
 
 
 class CostBudgetExtension(SchemaExtension):
@@ -84,19 +79,19 @@ class CostBudgetExtension(SchemaExtension):
         if context.graphql_document is not None and context.result is None:
             # Shared with the cost limit: the document is walked once per operation.
             cost = execution_cost(context)
-            caller = context.context
-            paid = caller.extras.pop(PAID, None)
-            if isinstance(paid, Paid) and paid.cost == cost:
-                decision = paid.decision
-            else:
-                user_id: int | None = caller.principal.user_id
-                client_ip = caller.client_ip or "unknown"
+            caller: Context = context.context
+            prepaid, caller.operation.prepaid = caller.operation.prepaid, None
+            if prepaid is None or prepaid.cost != cost:
                 decision = await self.budget.debit(
-                    user_id, client_ip, cost, pending_request_hit(caller.request)
+                    caller.principal.user_id,
+                    caller.client_ip or "unknown",
+                    cost,
+                    pending_request_hit(caller.request),
                 )
-            self._report = report(cost, decision)
-            if not decision.allowed:
-                refusal = RateLimitedError(decision.retry_after, MESSAGE)
+                prepaid = prepaid_by(cost, decision)
+            self._report = dict(prepaid.report)
+            if not prepaid.allowed:
+                refusal = RateLimitedError(prepaid.retry_after, MESSAGE)
                 context.result = GraphQLExecutionResult(
                     data=None, errors=[GraphQLError(MESSAGE, original_error=refusal)]
                 )

@@ -37,15 +37,15 @@ from gateway.realtime.connections import (
 )
 from resolvers.context import Context, Services
 from resolvers.loaders import Loaders
-from resolvers.subscriptions import REALTIME_KEY, EventSnapshots, EventSource, Realtime
+from resolvers.subscriptions import EventSnapshots, EventSource, Realtime
 
 CONNECTION_KEY = "realtime_connection"
 LEGACY_INIT_TIMEOUT_CODE = 4408
 
 
 def connection_of(context: Context) -> Connection:
-    realtime = context.extras[REALTIME_KEY]
-    assert isinstance(realtime, Realtime)
+    realtime = context.realtime
+    assert realtime is not None
     assert isinstance(realtime.session, Connection)
     return realtime.session
 
@@ -186,7 +186,7 @@ class RealtimeView(GraphQL[Context, None]):
             request_id_of(request.scope),
             request=request,
             response=response,
-            extras={REALTIME_KEY: realtime},
+            realtime=realtime,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

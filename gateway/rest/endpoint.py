@@ -44,7 +44,7 @@ from gateway.rest.problems import (
 )
 from gateway.rest.types import check, named, nullable, parse_query_value
 from persistence.idempotency import StoredAnswer
-from schema.planner import extension as planner
+from resolvers.context import PlannedData
 
 type ContextFactory = Callable[[Request], Awaitable[Any]]
 type HeaderList = list[tuple[str, str]]
@@ -202,9 +202,7 @@ class PathEndpoint:
         except RequestError as exc:
             raise Problem.of_code(exc.code, str(exc), exc.headers) from None
         # Reads the read planner can answer come back as Python values, as from resolvers.
-        extras = getattr(context, "extras", None)
-        if isinstance(extras, dict):
-            extras[planner.DECODED_JSON] = True
+        context.planned_data = PlannedData.DECODED
         result = await self.runtime.schema.execute(
             operation.document,
             variable_values=variables,

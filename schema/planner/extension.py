@@ -6,10 +6,10 @@ an operation the planner accepts, the result's `data` maps each root field to th
 JSON text the database built (`orjson.Fragment`), which the HTTP endpoint writes out
 as it is; anything else runs through the resolvers as usual.
 
-Only callers that ask get planned answers: the HTTP endpoint, which writes JSON
-with orjson, marks its context with `RAW_JSON` and gets fragments; the REST
-fallback, which reads `data` as Python values, marks it with `DECODED_JSON` and
-gets the JSON decoded (the same values the resolvers give). WebSocket
+Only callers that ask get planned answers (`Context.planned_data`): the HTTP
+endpoint, which writes JSON with orjson, asks for `RAW_JSON` and gets fragments; the
+REST fallback, which reads `data` as Python values, asks for `DECODED` and gets the
+JSON decoded (the same values the resolvers give). WebSocket
 subscriptions are never planned.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,38 +29,14 @@ from strawberry.extensions import SchemaExtension
 from domain import read_plan as plan
 from domain.errors import DomainError
 from domain.principals import Principal
+from resolvers.context import Context, PlannedData
 from schema.cost import execution_cost
 from schema.planner.compile import plan_operation, scope_for
 
 log = structlog.get_logger("gateway.planner")
 
-# Set to True in `Context.extras` by a transport that serialises `data` with orjson.
-RAW_JSON = "planner.raw_json"
-# Set to True in `Context.extras` by a transport that wants planned `data` as Python values.
-DECODED_JSON = "planner.decoded_json"
-# Set by the caller that wants a record of a planned answer: the key to file it under
-# (its own: the HTTP endpoint keys by the operation name as sent, before parsing).
-PREPARE_AS = "planner.prepare_as"
-# Where the planner then leaves the `Planned` record of the operation it answered.
-PLANNED = "planner.planned"
 
 type Fetch = Callable[[plan.Plan, plan.Scope], Awaitable[dict[str, str]]]
-type PlanKey = tuple[str, str | None, frozenset[str], frozenset[str], bool, bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """An operation the planner answered: enough to answer it again without Strawberry.
-
-    Parsing, validation, the limits and the budget had all let it through, so the
-    same key (document, operation, variables, roles, permissions) is let through
-    again; only the budget's debit and the data change from one request to the next.
-    """
-
-    key: PlanKey
-    plan: plan.Plan
-    cost: int
-    operation_name: str | None
 
 
 class PlanCache:
@@ -72,7 +47,7 @@ class PlanCache:
     """
 
     def __init__(self, maxsize: int = 1_000) -> None:
-        self._plans: OrderedDict[PlanKey, plan.Plan | None] = OrderedDict()
+        self._plans: OrderedDict[plan.PlanKey, plan.Plan | None] = OrderedDict()
         self._maxsize = maxsize
         self.hits = self.misses = 0
 
@@ -82,7 +57,7 @@ class PlanCache:
         operation_name: str | None,
         variables: dict[str, Any] | None,
         principal: Principal,
-    ) -> PlanKey | None:
+    ) -> plan.PlanKey | None:
         """What a plan depends on; None for variables that have no canonical JSON."""
         try:
             frozen = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
@@ -100,7 +75,7 @@ class PlanCache:
     def plan(
         self,
         schema: strawberry.Schema,
-        key: PlanKey,
+        key: plan.PlanKey,
         document: DocumentNode,
         operation_name: str | None,
         variables: dict[str, Any] | None,
@@ -137,13 +112,13 @@ class ReadPlanner(SchemaExtension):
     async def _answer(self, document: DocumentNode) -> dict[str, Any] | None:
         context = self.execution_context
         caller = context.context
-        extras = getattr(caller, "extras", None)
-        principal = getattr(caller, "principal", None)
-        if not (isinstance(extras, dict) and (extras.get(RAW_JSON) or extras.get(DECODED_JSON))):
+        if not isinstance(caller, Context) or caller.planned_data is PlannedData.NONE:
             return None
-        if not isinstance(principal, Principal) or context.query is None:
+        if context.query is None:
             return None
-        prepare_as = extras.pop(PREPARE_AS, None)
+        principal = caller.principal
+        state = caller.operation
+        prepare_as, state.prepare_as = state.prepare_as, None
         key = PlanCache.key(context.query, context.operation_name, context.variables, principal)
         if key is None:
             return None
@@ -163,15 +138,15 @@ class ReadPlanner(SchemaExtension):
             # (a read; nothing was written), and the fault is logged once to be fixed.
             log.exception(
                 "read planner failed; answered by the resolvers",
-                request_id=getattr(caller, "request_id", None),
+                request_id=caller.request_id,
                 operation_name=context.operation_name,
             )
             return None
         if prepare_as is not None:
-            extras[PLANNED] = Planned(
+            state.planned = plan.Planned(
                 prepare_as, found, execution_cost(context), context.operation_name
             )
-        if extras.get(RAW_JSON):
+        if caller.planned_data is PlannedData.RAW_JSON:
             return {name: orjson.Fragment(text) for name, text in texts.items()}
         return {name: orjson.loads(text) for name, text in texts.items()}
 
