@@ -13,31 +13,20 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Scope
 
-from domain.errors import UnauthenticatedError
-from gateway.auth.identity import Identity
 from gateway.container import Container, build_container
+from gateway.graphql import GRAPHQL_PATH
 from gateway.graphql.endpoint import GraphQLHTTPEndpoint
 from gateway.graphql.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
-from gateway.graphql.persisted_queries import build_persisted_queries
-from gateway.http.client_ip import client_ip_of
 from gateway.http.direct_route import DirectRoute
 from gateway.http.edge import EdgeMiddleware
-from gateway.http.health import Readiness, dependency_checks, live
+from gateway.http.health import live
 from gateway.http.load_shedding import LoadSheddingMiddleware
-from gateway.http.negotiation import RequestError
-from gateway.http.request_headers import header_map
-from gateway.http.request_id import request_id_of
 from gateway.limits.rate_limit_http import request_rate_limit
-from gateway.realtime import build_realtime
-from gateway.rest import RestApi
 from gateway.settings import Settings, load_settings
-from resolvers.context import Context
 
 log = structlog.get_logger("gateway")
 
-GRAPHQL_PATH = "/graphql"
 STATIC_PREFIX = "/static/graphiql"
 # Response headers a cross-origin page may read.
 CORS_EXPOSED_HEADERS = (
@@ -57,44 +46,11 @@ CORS_EXPOSED_HEADERS = (
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
-    """Build the gateway; the container's resources live as long as the app's lifespan."""
+    """Assemble the gateway's routes and middleware from the container (the composition
+    root builds everything they use); its resources live as long as the app's lifespan."""
     settings = settings or load_settings()
     built = container or build_container(settings)
-
-    async def identify(scope: Scope) -> Identity:
-        # Once per request: the rate limiter and the GraphQL context share the result.
-        state = scope.setdefault("state", {})
-        if "identity" not in state:
-            state["identity"] = await built.authenticator.authenticate(header_map(scope))
-        identity: Identity = state["identity"]
-        return identity
-
-    async def user_of(scope: Scope) -> int | None:
-        try:
-            return (await identify(scope)).principal.user_id
-        except UnauthenticatedError:
-            return None
-
-    async def context_for(request: Request) -> Context:
-        try:
-            identity = await identify(request.scope)
-        except UnauthenticatedError as exc:
-            raise RequestError(
-                401,
-                str(exc),
-                "UNAUTHENTICATED",
-                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            ) from None
-        request.scope.setdefault("state", {})["principal_id"] = identity.principal.user_id
-        return Context.build(
-            identity.principal,
-            built.services,
-            request_id_of(request.scope),
-            token=identity.token,
-            client_ip=client_ip_of(request.scope),
-            request=request,
-            observe_batch=built.observability.observe_batch,
-        )
+    readiness, realtime = built.readiness, built.realtime
 
     async def graphiql(request: Request) -> Response:
         nonce = secrets.token_urlsafe(16)
@@ -102,28 +58,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return HTMLResponse(page, headers={"Content-Security-Policy": graphiql_csp(nonce)})
 
     endpoint = GraphQLHTTPEndpoint(
-        built.schema,
-        context_for,
+        built.pipeline,
+        built.contexts,
         max_batch=settings.graphql.max_batch,
         max_body_bytes=settings.graphql.max_body_bytes,
-        execution_timeout_seconds=settings.graphql.execution_timeout_seconds,
         ide=graphiql if settings.graphiql else None,
-        persisted_queries=build_persisted_queries(
-            enabled=settings.graphql.persisted_queries,
-            trusted_documents=settings.graphql.trusted_documents,
-            redis=built.redis,
-            ttl_seconds=settings.graphql.persisted_query_ttl_seconds,
-            cache_size=settings.graphql.persisted_query_cache_size,
-        ),
-        prepared=built.prepared,
         idempotency=built.idempotency,
     )
-    readiness = Readiness(
-        dependency_checks(built.engine, settings.redis.url, settings.health.timeout_seconds),
-        observer=built.observability.metrics.record_readiness,
-    )
-
-    realtime = build_realtime(settings, built, GRAPHQL_PATH)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -157,13 +98,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if settings.graphiql:
         routes.append(Mount(STATIC_PREFIX, app=graphiql_static_app(), name="graphiql-static"))
     routes.extend(built.observability.routes())
-    rest = RestApi(
-        built.schema,
-        context_for,
-        max_body_bytes=settings.graphql.max_body_bytes,
-        idempotency=built.idempotency,
-    )
-    routes.extend(rest.routes())
+    routes.extend(built.rest.routes())
     middleware = [
         Middleware(
             EdgeMiddleware,
@@ -197,7 +132,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             request_rate_limit(
                 settings.rate_limit,
                 built.limiter,
-                user_of,
+                built.contexts.user_of,
                 GRAPHQL_PATH,
                 cost_budget=built.budget is not None,
             )

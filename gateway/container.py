@@ -30,16 +30,23 @@ from domain.services.users import UserService
 from gateway.auth.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
 from gateway.auth.passwords import Argon2PasswordHasher, concurrency_for
 from gateway.auth.tokens import JwtTokenService, SigningKey
+from gateway.graphql import GRAPHQL_PATH
+from gateway.graphql.persisted_queries import build_persisted_queries
+from gateway.graphql.pipeline import Pipeline
 from gateway.graphql.prepared_operations import PreparedOperations
+from gateway.graphql.request_context import RequestContexts
+from gateway.http.health import Check, Readiness, ping_redis
 from gateway.http.idempotency import Idempotency
 from gateway.limits.cost_budget import CostBudget, cost_budget, cost_budget_extension
 from gateway.limits.login_throttle import login_throttle
 from gateway.limits.rate_limit import Limiter, build_limiter
 from gateway.observability import Observability, build_observability
 from gateway.observability.prepared import PreparedObserver
+from gateway.realtime import RealtimeGateway, build_realtime
+from gateway.rest import RestApi
 from gateway.settings import RedisSettings, Settings
 from persistence.after_commit import BackgroundPublisher
-from persistence.database import create_engine
+from persistence.database import create_engine, ping
 from persistence.entities import repositories
 from persistence.event_bus import InProcessEventBus
 from persistence.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
@@ -84,7 +91,52 @@ class Container:
     idempotency: Idempotency | None = None
     # Planned queries answered again without Strawberry; None without the read planner.
     prepared: PreparedOperations | None = None
+    # What the routes serve, built from the above.
+    contexts: RequestContexts = field(init=False)
+    pipeline: Pipeline = field(init=False)
+    rest: RestApi = field(init=False)
+    realtime: RealtimeGateway = field(init=False)
+    readiness: Readiness = field(init=False)
     closed: bool = field(default=False)
+
+    def __post_init__(self) -> None:
+        # The transports share one way to identify a caller and to run an operation.
+        settings = self.settings
+        self.contexts = RequestContexts(
+            self.authenticator, self.services, self.observability.observe_batch
+        )
+        self.pipeline = Pipeline(
+            self.schema,
+            execution_timeout_seconds=settings.graphql.execution_timeout_seconds,
+            persisted=build_persisted_queries(
+                enabled=settings.graphql.persisted_queries,
+                trusted_documents=settings.graphql.trusted_documents,
+                redis=self.redis,
+                ttl_seconds=settings.graphql.persisted_query_ttl_seconds,
+                cache_size=settings.graphql.persisted_query_cache_size,
+            ),
+            prepared=self.prepared,
+        )
+        self.rest = RestApi(
+            self.schema,
+            self.contexts,
+            max_body_bytes=settings.graphql.max_body_bytes,
+            pipeline=self.pipeline,
+            idempotency=self.idempotency,
+        )
+        self.realtime = build_realtime(
+            settings.realtime,
+            GRAPHQL_PATH,
+            schema=self.schema,
+            services=self.services,
+            authenticator=self.authenticator,
+            events=self.bus,
+            observe_batch=self.observability.observe_batch,
+        )
+        self.readiness = Readiness(
+            dependency_checks(self.engine, settings.redis.url, settings.health.timeout_seconds),
+            observer=self.observability.metrics.record_readiness,
+        )
 
     async def aclose(self) -> None:
         if not self.closed:
@@ -96,6 +148,16 @@ class Container:
                 await self.bus.aclose()
             if self.redis is not None:
                 await self.redis.aclose()
+
+
+def dependency_checks(
+    engine: AsyncEngine, redis_url: str | None, timeout: float
+) -> dict[str, Check]:
+    """Readiness checks: the database always; Redis when it is configured."""
+    checks: dict[str, Check] = {"database": lambda: ping(engine, timeout=timeout)}
+    if redis_url:
+        checks["redis"] = lambda: ping_redis(redis_url, timeout)
+    return checks
 
 
 def schema_options(settings: Settings) -> SchemaOptions:

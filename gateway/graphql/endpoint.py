@@ -7,12 +7,10 @@ POST with `application/json` bodies and GET with query parameters; responses in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-import strawberry
 from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -23,8 +21,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError
-from gateway.graphql.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
-from gateway.graphql.prepared_operations import PreparedOperations
+from gateway.graphql.persisted_queries import PersistedQueryError
+from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.http.idempotency import (
     EXTENSION as IDEMPOTENCY_EXTENSION,
 )
@@ -41,7 +39,6 @@ from gateway.http.idempotency import (
 )
 from gateway.http.negotiation import GRAPHQL_RESPONSE, JSON, RequestError, negotiate
 from gateway.http.request_headers import header_map
-from persistence import commit_point
 from persistence.idempotency import StoredAnswer
 from resolvers.context import Context, PlannedData
 from schema import errors as error_table
@@ -94,25 +91,19 @@ class GraphQLHTTPEndpoint:
 
     def __init__(
         self,
-        schema: strawberry.Schema,
+        pipeline: Pipeline,
         context_factory: ContextFactory,
         *,
         max_batch: int = 10,
         max_body_bytes: int = 1_048_576,
-        execution_timeout_seconds: float = 10.0,
         ide: Callable[[Request], Awaitable[Response]] | None = None,
-        persisted_queries: PersistedQueries | None = None,
-        prepared: PreparedOperations | None = None,
         idempotency: Idempotency | None = None,
     ) -> None:
-        self._schema = schema
+        self._pipeline = pipeline
         self._context_factory = context_factory
         self._max_batch = max_batch
         self._max_body_bytes = max_body_bytes
-        self._execution_timeout = execution_timeout_seconds
         self._ide = ide
-        self._persisted = persisted_queries
-        self._prepared = prepared
         self._idempotency = idempotency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -243,13 +234,12 @@ class GraphQLHTTPEndpoint:
     async def _execute_one(
         self, request: Request, params: dict[str, Any], context: Context, media: str
     ) -> tuple[dict[str, Any], int]:
-        if self._persisted is not None or params.get("query") is None:
-            try:
-                params = await self._document_of(params)
-            except PersistedQueryError as exc:
-                if not exc.document_error:
-                    raise RequestError(400, str(exc), exc.code) from None
-                return _error_body(str(exc), exc.code), 400 if media == GRAPHQL_RESPONSE else 200
+        try:
+            params = await self._pipeline.document_of(params)
+        except PersistedQueryError as exc:
+            if not exc.document_error:
+                raise RequestError(400, str(exc), exc.code) from None
+            return _error_body(str(exc), exc.code), 400 if media == GRAPHQL_RESPONSE else 200
         allowed = (
             {OperationType.QUERY}
             if request.method != "POST"
@@ -259,37 +249,19 @@ class GraphQLHTTPEndpoint:
         # fragments built by the database) may be spliced in as they are.
         context.planned_data = PlannedData.RAW_JSON
         try:
-            # Outside the timeout: a prepared answer bounds its own I/O (the fetch), and
-            # one that needs none (`{ __typename }`) should not pay for a timer.
-            if self._prepared is not None:
-                answered = await self._prepared.answer(
-                    params["query"],
-                    params.get("operationName"),
-                    params.get("variables"),
-                    context,
-                )
-                if answered is not None:
-                    return answered, 200
-            async with asyncio.timeout(self._execution_timeout) as deadline:
-                with commit_point.on_commit(_lift(deadline)):
-                    result = await self._schema.execute(
-                        params["query"],
-                        variable_values=params.get("variables"),
-                        context_value=context,
-                        operation_name=params.get("operationName"),
-                        allowed_operation_types=allowed,
-                        operation_extensions=params.get("extensions"),
-                    )
-        except TimeoutError:
-            # Cancelled mid-execution: whatever was resolved is dropped. Execution had
-            # started, so `data` is present (null) and the status is 200 for both media
-            # types, as for any other execution error; the code tells clients apart.
-            seconds = f"{self._execution_timeout:g}"
-            body = _error_body(
-                f"the operation did not finish within {seconds} seconds",
-                error_table.TIMEOUT.code,
+            outcome = await self._pipeline.run(
+                params["query"],
+                context,
+                variables=params.get("variables"),
+                operation_name=params.get("operationName"),
+                extensions=params.get("extensions"),
+                allowed=allowed,
             )
-            return {"data": None, **body}, 200
+        except OperationTimeoutError as exc:
+            # Execution had started, so `data` is present (null) and the status is 200
+            # for both media types, as for any other execution error; the code tells
+            # clients apart.
+            return {"data": None, **_error_body(str(exc), error_table.TIMEOUT.code)}, 200
         except InvalidOperationTypeError as exc:
             if request.method != "POST" and exc.operation_type is OperationType.MUTATION:
                 raise RequestError(
@@ -308,16 +280,9 @@ class GraphQLHTTPEndpoint:
             return body, 400 if media == GRAPHQL_RESPONSE else 200
         except MissingQueryError:
             raise RequestError(400, "the request has no GraphQL document in `query`") from None
-        if self._prepared is not None:
-            self._prepared.remember(context, result)
-        return self._body(result, context), self._status(result, media)
-
-    async def _document_of(self, params: dict[str, Any]) -> dict[str, Any]:
-        if self._persisted is None:
-            raise PersistedQueryError(
-                NOT_SUPPORTED, "PersistedQueryNotSupported", document_error=True
-            )
-        return await self._persisted.resolve(params)
+        if isinstance(outcome, PreparedAnswer):
+            return outcome.body, 200
+        return self._body(outcome, context), self._status(outcome, media)
 
     @staticmethod
     def _body(result: ExecutionResult, context: Context) -> dict[str, Any]:
@@ -355,21 +320,6 @@ def _final_graphql_answer(answer: StoredAnswer) -> bool:
     errors = orjson.loads(answer.body).get("errors") or []
     codes = {(error.get("extensions") or {}).get("code") for error in errors}
     return not codes & NOT_STORED_CODES
-
-
-def _lift(deadline: asyncio.Timeout) -> Callable[[], None]:
-    """The commit-point callback: from the first commit on, the operation runs to its end.
-
-    Cancelling a COMMIT in flight would leave its outcome unknown, and cancelling what
-    follows would answer a committed change as a failure (a client would retry it).
-    An expired deadline has already thrown into the task before it reached a commit.
-    """
-
-    def lift() -> None:
-        if not deadline.expired():
-            deadline.reschedule(None)
-
-    return lift
 
 
 def _formatted(error: GraphQLError, context: Context) -> dict[str, Any]:

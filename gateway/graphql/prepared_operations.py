@@ -32,7 +32,7 @@ from domain import read_plan as plan
 from domain.principals import Principal
 from gateway.limits.cost_budget import CostBudget, prepaid_by
 from gateway.limits.rate_limit_http import pending_request_hit
-from resolvers.context import Context, Prepaid
+from resolvers.context import Context, PlannedData, Prepaid
 from schema.planner.compile import scope_for
 from schema.planner.extension import PlanCache
 
@@ -124,6 +124,8 @@ class PreparedOperations:
         """The response body, or None when the full path must run."""
         # A batch shares one context: nothing left over from the previous operation.
         state = context.start_operation()
+        if context.planned_data is PlannedData.NONE:
+            return None
         key = PlanCache.key(query, operation_name, variables, context.principal)
         prepared = self._entries.get(key) if key is not None else None
         if key is None or prepared is None:
@@ -148,6 +150,8 @@ class PreparedOperations:
             observation.answered = data is not None
         if data is None:
             return None
+        if context.planned_data is PlannedData.DECODED:
+            data = orjson.loads(orjson.dumps(data))  # REST reshapes `data`: Python values
         self.hits += 1
         body: dict[str, Any] = {"data": data}
         if extensions:

@@ -7,11 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import redis.asyncio
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-
-from persistence.database import ping
 
 type Check = Callable[[], Awaitable[bool]]
 # Told every readiness result (each check, and the verdict): metrics watch it.
@@ -34,16 +31,6 @@ async def ping_redis(url: str, timeout: float = 2.0) -> bool:  # noqa: ASYNC109 
         return False
     finally:
         await client.aclose()
-
-
-def dependency_checks(
-    engine: AsyncEngine, redis_url: str | None, timeout: float
-) -> dict[str, Check]:
-    """The database always; Redis when it is configured."""
-    checks: dict[str, Check] = {"database": lambda: ping(engine, timeout=timeout)}
-    if redis_url:
-        checks["redis"] = lambda: ping_redis(redis_url, timeout)
-    return checks
 
 
 async def live(_: Request) -> Response:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import strawberry
 from starlette.routing import WebSocketRoute
 
 from domain.principals import Principal
-from gateway.container import Container
+from gateway.auth.identity import Authenticator
 from gateway.realtime.connections import (
     CLOSE_GOING_AWAY,
     CLOSE_POLICY_VIOLATION,
@@ -17,8 +18,10 @@ from gateway.realtime.connections import (
     ConnectionHub,
 )
 from gateway.realtime.view import RealtimeView
-from gateway.settings import Settings
-from resolvers.loaders import Loaders, build_loaders
+from gateway.settings import RealtimeSettings
+from resolvers.context import Services
+from resolvers.loaders import BatchObserver, Loaders, build_loaders
+from resolvers.subscriptions import EventSource
 
 __all__ = [
     "CLOSE_GOING_AWAY",
@@ -44,9 +47,17 @@ class RealtimeGateway:
         await self.hub.drain()
 
 
-def build_realtime(settings: Settings, container: Container, path: str) -> RealtimeGateway:
-    options = settings.realtime
-    services = container.services
+def build_realtime(
+    options: RealtimeSettings,
+    path: str,
+    *,
+    schema: strawberry.Schema,
+    services: Services,
+    authenticator: Authenticator,
+    events: EventSource,
+    observe_batch: BatchObserver,
+) -> RealtimeGateway:
+    """The WebSocket route on `path`, its view and the hub of its connections."""
 
     def new_loaders(principal: Principal) -> Loaders:
         return build_loaders(
@@ -55,7 +66,7 @@ def build_realtime(settings: Settings, container: Container, path: str) -> Realt
             items=services.items,
             orders=services.orders,
             entities=services.entities,
-            observe=container.observability.observe_batch,
+            observe=observe_batch,
         )
 
     hub = ConnectionHub(
@@ -64,10 +75,10 @@ def build_realtime(settings: Settings, container: Container, path: str) -> Realt
         check_seconds=options.session_check_seconds,
     )
     view = RealtimeView(
-        container.schema,
+        schema,
         services=services,
-        authenticator=container.authenticator,
-        events=container.bus,
+        authenticator=authenticator,
+        events=events,
         hub=hub,
         new_loaders=new_loaders,
         connection_init_timeout=timedelta(seconds=options.connection_init_timeout_seconds),

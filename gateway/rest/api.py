@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.graphql.pipeline import Pipeline
 from gateway.http.idempotency import Idempotency
 from gateway.http.request_id import request_id_of
 from gateway.rest import deprecation
@@ -75,6 +76,7 @@ class RestApi:
         max_body_bytes: int = 1_048_576,
         docs_path: str = DOCS_PATH,
         idempotency: Idempotency | None = None,
+        pipeline: Pipeline | None = None,
     ) -> None:
         self.builder = SchemaBuilder()
         self.docs_path = docs_path
@@ -83,12 +85,15 @@ class RestApi:
         self._openapi: bytes | None = None
         for version in versions:
             runtime = Runtime(
-                version.schema or schema, context_factory, max_body_bytes, idempotency
+                _pipeline_for(version.schema or schema, pipeline),
+                context_factory,
+                max_body_bytes,
+                idempotency,
             )
             self._add_version(version, runtime)
 
     def _add_version(self, version: ApiVersion, runtime: Runtime) -> None:
-        gql = graphql_schema(runtime.schema)
+        gql = graphql_schema(runtime.pipeline.schema)
         specs: dict[tuple[str, str], OperationSpec] = {}
         if version.generate:
             specs.update(((s.method, s.path), s) for s in derive(gql, version.prefix))
@@ -187,3 +192,12 @@ def _location_target(
 async def _no_route(request: Request) -> Response:
     problem = Problem(ROUTE_NOT_FOUND, f"no route {request.url.path}")
     return problem.response(instance=request.url.path, request_id=request_id_of(request.scope))
+
+
+def _pipeline_for(schema: strawberry.Schema, shared: Pipeline | None) -> Pipeline:
+    """The app's pipeline for its own schema; a version with a schema of its own gets a
+    pipeline of its own (no prepared replay: prepared answers are keyed per schema)."""
+    if shared is not None and shared.schema is schema:
+        return shared
+    timeout = shared.execution_timeout_seconds if shared is not None else 10.0
+    return Pipeline(schema, execution_timeout_seconds=timeout)

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-import strawberry
 from graphql import GraphQLList, GraphQLNonNull
 from starlette.datastructures import URL
 from starlette.requests import Request
@@ -23,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError, FieldProblem
+from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gateway.http.idempotency import (
     REPLAYED_HEADER,
@@ -44,7 +44,8 @@ from gateway.rest.problems import (
 )
 from gateway.rest.types import check, named, nullable, parse_query_value
 from persistence.idempotency import StoredAnswer
-from resolvers.context import PlannedData
+from resolvers.context import Context, PlannedData
+from schema import errors as error_table
 
 type ContextFactory = Callable[[Request], Awaitable[Any]]
 type HeaderList = list[tuple[str, str]]
@@ -56,7 +57,7 @@ _TYPES = {"query": {OperationType.QUERY}, "mutation": {OperationType.MUTATION}}
 class Runtime:
     """What every REST endpoint of one API version shares."""
 
-    schema: strawberry.Schema
+    pipeline: Pipeline
     context_factory: ContextFactory
     max_body_bytes: int = 1_048_576
     idempotency: Idempotency | None = None
@@ -202,16 +203,24 @@ class PathEndpoint:
         except RequestError as exc:
             raise Problem.of_code(exc.code, str(exc), exc.headers) from None
         # Reads the read planner can answer come back as Python values, as from resolvers.
-        context.planned_data = PlannedData.DECODED
-        result = await self.runtime.schema.execute(
-            operation.document,
-            variable_values=variables,
-            context_value=context,
-            allowed_operation_types=_TYPES[operation.operation_type],
-        )
-        if result.errors:
-            raise from_graphql(result.errors)
-        value = (result.data or {}).get(operation.root_field)
+        if isinstance(context, Context):  # a version's own schema may bring its own context
+            context.planned_data = PlannedData.DECODED
+        try:
+            outcome = await self.runtime.pipeline.run(
+                operation.document,
+                context,
+                variables=variables,
+                allowed=_TYPES[operation.operation_type],
+            )
+        except OperationTimeoutError as exc:
+            raise Problem(error_table.TIMEOUT, str(exc)) from None
+        if isinstance(outcome, PreparedAnswer):
+            data = outcome.body["data"]
+        else:
+            if outcome.errors:
+                raise from_graphql(outcome.errors)
+            data = outcome.data
+        value = (data or {}).get(operation.root_field)
         if value is None:
             key = variables.get("id", request.url.path)
             raise Problem.not_found(named(operation.root_type).name, key)

@@ -1,0 +1,137 @@
+"""The one GraphQL pipeline: how every transport runs an operation.
+
+`/graphql` (GET, POST, batches) and the REST fallback hand an operation to
+`Pipeline.run`; each gets the same stages in the same order:
+
+1. persisted and trusted documents (a hash becomes its document; `/graphql` only: REST
+   routes carry their own documents);
+2. the prepared replay: an operation the planner answered before is answered again
+   without parsing, validation or Strawberry's extensions (the budget is still debited);
+3. otherwise Strawberry under the execution timeout (which governs the work before the
+   first commit only): the parse and validation caches,
+   the operation limits, the cost limit and budget, the read planner or the resolvers
+   with per-request dataloaders, error mapping and masking, metrics and spans (all
+   schema extensions);
+4. a planned answer is kept for the next replay.
+
+What a transport does with the outcome (status codes, media types, problem+json) stays
+the transport's. WebSocket subscriptions run on Strawberry's subscription executor with
+the same schema and extensions (limits, budget, error mapping); they are long-lived, so
+the execution timeout does not apply to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from gateway.graphql.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
+from gateway.graphql.prepared_operations import PreparedOperations
+from persistence import commit_point
+from resolvers.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedAnswer:
+    """An operation answered by the prepared replay: `data` (and `extensions`) only."""
+
+    body: dict[str, Any]
+
+
+type Outcome = PreparedAnswer | ExecutionResult
+
+
+class OperationTimeoutError(Exception):
+    """The operation ran past the execution timeout and was cancelled."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the operation did not finish within {seconds:g} seconds")
+        self.seconds = seconds
+
+
+class Pipeline:
+    """Runs one operation for any transport (see the module docstring for the stages)."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        *,
+        execution_timeout_seconds: float,
+        persisted: PersistedQueries | None = None,
+        prepared: PreparedOperations | None = None,
+    ) -> None:
+        self.schema = schema
+        self.execution_timeout_seconds = execution_timeout_seconds
+        self._persisted = persisted
+        self._prepared = prepared
+
+    async def document_of(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` with its document, when it names one by hash; raises PersistedQueryError."""
+        if self._persisted is None:
+            if params.get("query") is None:
+                raise PersistedQueryError(
+                    NOT_SUPPORTED, "PersistedQueryNotSupported", document_error=True
+                )
+            return params
+        return await self._persisted.resolve(params)
+
+    async def run(
+        self,
+        query: str,
+        context: Context,
+        *,
+        variables: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        extensions: dict[str, Any] | None = None,
+        allowed: Collection[OperationType] = (OperationType.QUERY, OperationType.MUTATION),
+    ) -> Outcome:
+        """The operation's outcome; raises OperationTimeoutError, and Strawberry's request
+        errors (a disallowed operation type, no operation to run) for the transport to map.
+        """
+        # Outside the timeout: a prepared answer bounds its own I/O (the fetch), and one
+        # that needs none (`{ __typename }`) should not pay for a timer.
+        if self._prepared is not None:
+            answered = await self._prepared.answer(query, operation_name, variables, context)
+            if answered is not None:
+                return PreparedAnswer(answered)
+        elif isinstance(context, Context):  # a version's own schema may bring its own context
+            context.start_operation()
+        try:
+            async with asyncio.timeout(self.execution_timeout_seconds) as deadline:
+                # The timeout governs the work before the first commit only.
+                with commit_point.on_commit(_lift(deadline)):
+                    result = await self.schema.execute(
+                        query,
+                        variable_values=variables,
+                        context_value=context,
+                        operation_name=operation_name,
+                        allowed_operation_types=set(allowed),
+                        operation_extensions=extensions,
+                    )
+        except TimeoutError:
+            # Cancelled mid-execution: whatever was resolved is dropped.
+            raise OperationTimeoutError(self.execution_timeout_seconds) from None
+        if self._prepared is not None:
+            self._prepared.remember(context, result)
+        return result
+
+
+def _lift(deadline: asyncio.Timeout) -> Callable[[], None]:
+    """The commit-point callback: from the first commit on, the operation runs to its end.
+
+    Cancelling a COMMIT in flight would leave its outcome unknown, and cancelling what
+    follows would answer a committed change as a failure (a client would retry it).
+    An expired deadline has already thrown into the task before it reached a commit.
+    """
+
+    def lift() -> None:
+        if not deadline.expired():
+            deadline.reschedule(None)
+
+    return lift
