@@ -1,10 +1,10 @@
 """How `gateway serve` runs uvicorn: the fast loop and parser, and GC tuned after start-up.
 
-Measured in issue 7 (one core): the nested query ran 4.4 req/s with default GC and 9.9
-with `gc.freeze()` after start-up and a 50,000 gen-0 threshold. The young generation
-fills with short-lived per-field objects; every collection that reaches the old
-generations rescans the schema, the ORM metadata and the imported modules, all of
-which live as long as the process. Freezing them puts them out of the collector's
+`gc.freeze()` after start-up and a 50,000 gen-0 threshold doubled the resolver path's
+throughput (docs/benchmarks/design-notes.md). The young generation fills with
+short-lived per-field objects; every collection that reaches the old generations
+rescans the schema, the ORM metadata and the imported modules, all of which live as
+long as the process. Freezing them puts them out of the collector's
 reach, and a larger gen-0 threshold collects the young objects less often.
 """
 

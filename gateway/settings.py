@@ -35,12 +35,9 @@ class SettingsError(Exception):
 class DatabaseSettings(BaseModel):
     url: str = "sqlite+aiosqlite:///./var/gateway.db"
     pool_size: int = Field(default=10, ge=1, le=200)
-    # Connections opened past `pool_size` under a burst. SQLAlchemy closes such a
-    # connection as soon as it is returned, so under sustained load every request past
-    # the pool pays a Postgres backend start and exit: on the bench's two cores the
-    # nested query fell from ~1,100 req/s at 8 connections to ~700 at 16 with 10 of
-    # them. With none, a request past the pool waits for a pooled connection (bounded
-    # by load shedding and the execution timeout).
+    # Connections opened past `pool_size` under a burst. None by default: SQLAlchemy
+    # closes such a connection when it is returned, so sustained load past the pool
+    # would start a Postgres backend per request (docs/benchmarks/design-notes.md).
     max_overflow: int = Field(default=0, ge=0, le=200)
     # Postgres: a pooled connection idle longer than this is pinged before it is handed
     # out (a dead one is replaced); a fresher one is not. 0 pings on every checkout.

@@ -52,9 +52,8 @@ def create_engine(
             max_overflow=max_overflow,
             # Waiters for a connection are served in order (see persistence.fair_pool).
             poolclass=FairAsyncQueuePool,
-            # JIT pays off for long analytic scans, never for our short statements: the
-            # read planner's nested JSON statement (issue 7) runs in ~10 ms and spent over
-            # 100 ms more compiling itself, its cost estimate being past jit_above_cost.
+            # JIT pays off for long analytic scans, never for our short statements: it
+            # made the planner's nested statement ten times slower (design-notes.md).
             connect_args={"server_settings": {"jit": "off"}},
         )
         _ping_after_idle(engine, ping_after_idle_seconds)
@@ -64,8 +63,8 @@ def create_engine(
 
 def _ping_after_idle(engine: AsyncEngine, window: float) -> None:
     # Instead of `pool_pre_ping`, which pings on every checkout: the asyncpg dialect's
-    # ping is BEGIN, `;`, ROLLBACK, which took ~12% of the CPU of a trivial request plus
-    # its latency. Like HikariCP's aliveBypassWindowMs, a connection back in the pool
+    # ping is three round trips, a large share of a trivial request (design-notes.md).
+    # Like HikariCP's aliveBypassWindowMs, a connection back in the pool
     # less than `window` seconds ago is handed out unpinged: it was just seen working.
     # The price is that one killed within the window fails its caller's first
     # statement (and is then invalidated) instead of being replaced silently.

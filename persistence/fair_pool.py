@@ -2,9 +2,9 @@
 
 SQLAlchemy's asyncio pool queue takes a free connection at once when one is there, even
 while other coroutines are waiting for one, and a waiter woken for a connection that
-someone else took goes to the back of the line. Under load past the pool (32 callers
-on a pool of 10) the same few requests then wait again and again: a read by id had
-p99 37-40 ms at p50 9-11 ms, against 14-16 ms with the waiters served in order.
+someone else took goes to the back of the line. Under load past the pool the same few
+requests then wait again and again, which more than doubled p99 (measured in
+docs/benchmarks/design-notes.md).
 
 Here a FIFO semaphore counts the free connections: a connection goes to whoever has
 waited longest, and nobody takes one past a waiter (`asyncio.Semaphore` has been fair
