@@ -94,15 +94,15 @@ class Pipeline:
         """The operation's outcome; raises OperationTimeoutError, and Strawberry's request
         errors (a disallowed operation type, no operation to run) for the transport to map.
         """
-        # Outside the timeout: a prepared answer bounds its own I/O (the fetch), and one
-        # that needs none (`{ __typename }`) should not pay for a timer.
-        if self._prepared is not None:
-            answered = await self._prepared.answer(query, operation_name, variables, context)
-            if answered is not None:
-                return PreparedAnswer(answered)
-        elif isinstance(context, Context):  # a version's own schema may bring its own context
-            context.start_operation()
         try:
+            # Outside the timer: a prepared answer bounds its own I/O (the fetch) by the
+            # same timeout, and one that needs none (`{ __typename }`) should not pay for one.
+            if self._prepared is not None:
+                answered = await self._prepared.answer(query, operation_name, variables, context)
+                if answered is not None:
+                    return PreparedAnswer(answered)
+            elif isinstance(context, Context):  # a version's own schema may bring its own
+                context.start_operation()
             async with asyncio.timeout(self.execution_timeout_seconds) as deadline:
                 # The timeout governs the work before the first commit only.
                 with commit_point.on_commit(_lift(deadline)):

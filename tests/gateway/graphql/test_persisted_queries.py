@@ -15,7 +15,7 @@ from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from gateway.app import create_app
-from gateway.container import Container
+from gateway.container import Container, build_container
 from gateway.graphql.persisted_queries import (
     MemoryDocumentStore,
     PersistedQueries,
@@ -187,11 +187,15 @@ def manifest(tmp_path: Path) -> Path:
 async def trusted_client(
     settings: Settings, container: Container, manifest: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
+    # A container of its own: the pipeline it builds reads the trusted documents.
     graphql = settings.graphql.model_copy(update={"trusted_documents": manifest})
-    app = create_app(settings.model_copy(update={"graphql": graphql}), container)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-        yield http
+    trusted = build_container(settings.model_copy(update={"graphql": graphql}))
+    transport = httpx.ASGITransport(app=create_app(trusted.settings, trusted))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            yield http
+    finally:
+        await trusted.aclose()
 
 
 async def test_trusted_mode_runs_a_listed_hash(
