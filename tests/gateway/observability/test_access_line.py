@@ -50,9 +50,7 @@ def scope_for(
     }
 
 
-def lines_of(
-    scope: dict[str, Any], *, direct: bool, bound: dict[str, Any]
-) -> list[dict[str, Any]]:
+def lines_of(scope: dict[str, Any], *, direct: bool, bound: dict[str, Any]) -> list[dict[str, Any]]:
     output = io.BytesIO()
     configure_logging("prod", "info", output=output)
     access = AccessLog(direct=direct)
@@ -150,5 +148,6 @@ def test_the_console_renderer_of_dev_is_never_bypassed() -> None:
     finally:
         unconfigure_logging()
     text = output.getvalue().decode()
-    assert "request" in text and "path=/dev" in text
+    assert "request" in text
+    assert "path=/dev" in text
     assert not text.lstrip().startswith("{")
