@@ -365,6 +365,7 @@ async def test_a_replica_killed_under_load_loses_only_its_in_flight_requests(
         items = await in_stock_items(http, cluster.url, tokens[0])
         assert items
         report, killed = LoadReport(), asyncio.Event()
+        offset = log_offset(cluster)
         async with contextlib.AsyncExitStack() as stack:
             subscribers = [
                 await stack.enter_async_context(Subscriber(cluster.ws_url, staff, reconnect=True))
@@ -420,8 +421,11 @@ async def test_a_replica_killed_under_load_loses_only_its_in_flight_requests(
         )
     assert report.sent == LOAD_REQUESTS
     assert sorted(acknowledged - stored) == []
-    # Each client has one request in flight: at most that many were on the killed replica.
+    # Each client has one request in flight: at most that many were on the killed replica,
+    # and nginx's log names it as the upstream of every request lost.
     assert lost <= LOAD_CLIENTS
+    failed_upstreams = {up for status, up in log_lines_since(cluster, offset) if status >= 500}
+    assert failed_upstreams <= {cluster.upstream_of(victim)}
     assert set(report.lost) <= {"HTTP 502", "HTTP 504", "ReadError", "RemoteProtocolError"}
     assert report.refused == Counter()
     assert len(acknowledged) + lost == LOAD_REQUESTS
@@ -479,9 +483,25 @@ async def test_sigterm_drains_readiness_first_then_requests_finish_and_sockets_g
             watcher = asyncio.create_task(watch_readiness())
             balancers = [asyncio.create_task(balancer()) for _ in range(4)]
             await asyncio.sleep(0.5)
+            # A request in flight across the whole shutdown: its headers and half its body
+            # now, the rest once the listener has closed.
+            reader, writer = await asyncio.open_connection("127.0.0.1", replica.port)
+            body = json.dumps({"query": "{ __typename }"}).encode()
+            writer.write(
+                b"POST /graphql HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body[:5]
+            )
+            await writer.drain()
+            await asyncio.sleep(0.2)
             replica.process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(asyncio.gather(*balancers), DRAIN_SECONDS + 10)
             await asyncio.wait_for(watcher, DRAIN_SECONDS + 30)
+            assert replica.process.poll() is None  # still finishing what is in flight
+            writer.write(body[5:])
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), TIMEOUT)
+            writer.close()
             code = await asyncio.to_thread(replica.process.wait, 30)
             await asyncio.sleep(0.2)
             closes = subscriber.closes
@@ -492,6 +512,11 @@ async def test_sigterm_drains_readiness_first_then_requests_finish_and_sockets_g
     # Every request was answered, those sent after readiness said 503 included.
     assert set(outcomes) == {"ready HTTP 200", "draining HTTP 200"}
     assert outcomes["draining HTTP 200"] == 4
+    # The request in flight when the listener closed was answered, on a closing connection.
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"connection: close" in head.lower()
+    assert json.loads(payload)["data"] == {"__typename": "Query"}
     assert closes == [CLOSE_GOING_AWAY]
     assert code in (0, -signal.SIGTERM)
 
