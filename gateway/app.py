@@ -27,6 +27,8 @@ from gateway.settings import Settings, load_settings
 
 log = structlog.get_logger("gateway")
 
+# Every REST route (each API version and the catch-all 404) is under it.
+REST_PREFIX = "/api/"
 STATIC_PREFIX = "/static/graphiql"
 # Response headers a cross-origin page may read.
 CORS_EXPOSED_HEADERS = (
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 built.contexts.user_of,
                 GRAPHQL_PATH,
                 cost_budget=built.budget is not None,
+                rest_prefix=REST_PREFIX,
             )
         )
     # Innermost, after every limit: the GraphQL path's own shortcut past the router.

@@ -5,10 +5,11 @@ Every limited response carries the IETF draft headers `RateLimit-Limit`,
 request answers 429 with `Retry-After`, as a GraphQL error (`RATE_LIMITED`) on the
 GraphQL path and as problem+json elsewhere.
 
-On the GraphQL path the hit is deferred, when a cost budget will be debited: the
-budget takes it in the same call as the operation's cost (one Redis round trip for
-both instead of two), and a request that never reaches the budget (a syntax error, an
-unknown persisted query) takes it when its response starts. Either way a refused
+On the GraphQL path and the REST API's (whose operations run through the same
+schema) the hit is deferred, when a cost budget will be debited: the budget takes it
+in the same call as the operation's cost (one Redis round trip for both instead of
+two), and a request that never reaches the budget (a syntax error, an unknown
+persisted query, an unknown REST path) takes it when its response starts. Either way a refused
 request answers the same 429. A caller just refused is refused again in this process,
 without asking Redis, until its quota has room (the time `Retry-After` gave): the
 counters would give the same answer, and a flood from one caller never reaches the
@@ -114,6 +115,7 @@ class RequestRateLimitMiddleware:
         graphql_path: str = "/graphql",
         exempt_paths: Iterable[str] = (),
         defer_graphql: bool = False,
+        deferred_prefixes: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
@@ -124,6 +126,8 @@ class RequestRateLimitMiddleware:
         # Only where a cost budget will take the hit: otherwise it would wait for the
         # response for nothing.
         self.defer_graphql = defer_graphql
+        # Other paths whose operations debit the budget (the REST API's).
+        self.deferred_prefixes = tuple(deferred_prefixes) if defer_graphql else ()
         self._clock = clock
         self._refused: OrderedDict[str, Decision] = OrderedDict()
 
@@ -139,7 +143,10 @@ class RequestRateLimitMiddleware:
         if refused is not None:
             await self._refuse(scope, send, refused, rate_limit_headers(refused))
             return
-        if self.defer_graphql and scope["path"] == self.graphql_path:
+        path: str = scope["path"]
+        if self.defer_graphql and (
+            path == self.graphql_path or path.startswith(self.deferred_prefixes)
+        ):
             await self._deferred(
                 scope, receive, send, PendingRequestHit(self.limiter, quota, subject)
             )
@@ -242,11 +249,12 @@ def request_rate_limit(
     graphql_path: str,
     *,
     cost_budget: bool,
+    rest_prefix: str | None = None,
 ) -> Middleware:
     """The middleware entry for the app, with the quotas the settings give.
 
     `cost_budget`: whether GraphQL operations debit a cost budget (which then takes the
-    request's hit in the same round trip).
+    request's hit in the same round trip), on `graphql_path` and under `rest_prefix`.
     """
     return Middleware(
         RequestRateLimitMiddleware,
@@ -257,4 +265,5 @@ def request_rate_limit(
         graphql_path=graphql_path,
         exempt_paths=settings.exempt_paths,
         defer_graphql=cost_budget,
+        deferred_prefixes=() if rest_prefix is None else (rest_prefix,),
     )

@@ -111,3 +111,39 @@ async def test_refused_by_the_shared_quota_the_request_spends_no_cost(
     b.commands.clear()
     assert (await b.client.post("/graphql", json=QUERY)).status_code == 429
     assert b.commands == []
+
+
+async def test_a_rest_read_costs_one_round_trip(replicas: list[Replica]) -> None:
+    a = replicas[0]
+    first = await a.client.get("/api/v1/items?first=1")
+    a.commands.clear()
+    second = await a.client.get("/api/v1/items?first=1")
+    assert [r.status_code for r in (first, second)] == [200, 200]
+    assert second.headers["ratelimit-remaining"] == "1"
+    assert a.commands == ["EVALSHA"]
+
+
+async def test_a_rest_request_refused_by_the_quota_is_a_problem_and_spends_no_cost(
+    replicas: list[Replica],
+) -> None:
+    a, b = replicas
+    for _ in range(3):
+        assert (await a.client.get("/api/v1/items?first=1")).status_code == 200
+    before = await _cost_left(b)
+    b.commands.clear()
+    refused = await b.client.get("/api/v1/items?first=1")
+    assert (refused.status_code, refused.headers["content-type"]) == (
+        429,
+        "application/problem+json",
+    )
+    assert refused.json()["status"] == 429
+    assert b.commands == ["EVALSHA"]
+    assert await _cost_left(b) == before
+
+
+async def test_a_rest_request_that_never_reaches_the_budget_still_counts(
+    replicas: list[Replica],
+) -> None:
+    a = replicas[0]
+    missing = await a.client.get("/api/v1/nothing-here")
+    assert (missing.status_code, missing.headers["ratelimit-remaining"]) == (404, "2")
