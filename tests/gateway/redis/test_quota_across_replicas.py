@@ -3,6 +3,9 @@
 The request quota and the cost budget are taken in one Redis script call (checked and
 counted atomically), so the stated overshoot across replicas is zero: of N concurrent
 requests beyond a quota of Q, exactly Q are admitted, whichever replica each reached.
+That holds while Redis answers: a call that fails or outlasts its timeouts falls back
+to RATE_LIMIT__ON_STORAGE_ERROR (by default each replica counts alone), so the
+timeouts here are the largest allowed, for a busy machine not to turn into an outage.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ async def two_replicas(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, str]]:
     settings = Settings(
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
-        redis={"url": REDIS_URL},
+        redis={"url": REDIS_URL, "socket_timeout_seconds": 30},
         revocation={"channel": f"test-{uuid.uuid4().hex}"},
         security={
             "secret_key": "s" * 40,
@@ -42,7 +45,12 @@ async def two_replicas(
             "argon2_parallelism": 1,
         },
         # A prefix of its own: tests share the Redis database, never a counter.
-        rate_limit={**rate_limit, "key_prefix": f"test-{uuid.uuid4().hex}"},
+        rate_limit={
+            **rate_limit,
+            "key_prefix": f"test-{uuid.uuid4().hex}",
+            "storage_timeout_seconds": 10,
+            "on_storage_error": "closed",
+        },
         graphql=graphql or {},
     )
     await migrate.upgrade(settings.database.url)
