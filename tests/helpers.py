@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from persistence.statements import StatementLog, count_statements
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.services import POSTGRES_ADMIN_URL
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,3 +104,11 @@ def scratch_postgres_database(prefix: str) -> Iterator[str]:
         yield url.render_as_string(hide_password=False)
     finally:
         asyncio.run(postgres_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -15,7 +15,7 @@ from types import TracebackType
 
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES
+from tests.services import REQUIRE_SERVICES
 
 
 def free_port() -> int:

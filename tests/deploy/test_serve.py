@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.artefacts import ROOT
-from tests.gateway.realtime.test_uvicorn_shutdown import free_port
+from tests.helpers import free_port
 
 WORKERS = 2
 REQUESTS = 40

@@ -18,7 +18,7 @@ from persistence import migrate
 from schema.declarations import application
 from schema.entities import Declaration
 from tests.entities.suppliers import DECLARATIONS, METADATA
-from tests.gateway.conftest import World, populate
+from tests.gateway.world import World, populate
 
 
 def entity_settings(url: str) -> Settings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.entities.conftest import Api
-from tests.gateway.conftest import World, gid
+from tests.gateway.world import World, gid
 
 CREATE = """
 mutation($input: CreateSupplierInput!) {

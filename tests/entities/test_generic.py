@@ -24,7 +24,7 @@ from tests.entities.samples import (
     graphql_value,
     seed_rows,
 )
-from tests.gateway.conftest import World, gid
+from tests.gateway.world import World, gid
 
 ROWS = 9
 

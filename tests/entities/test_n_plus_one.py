@@ -8,7 +8,7 @@ from persistence.statements import count_statements
 from schema.entities import Declaration
 from tests.entities.conftest import DECLARED, Api
 from tests.entities.samples import camel, seed_rows
-from tests.gateway.conftest import World
+from tests.gateway.world import World
 
 
 def _relations(declaration: Declaration, depth: int) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from schema.entities import Declaration
 from schema.entities.declare import snake
 from tests.entities.conftest import DECLARED, Api
 from tests.entities.samples import camel, seed_rows
-from tests.gateway.conftest import World, as_user
+from tests.gateway.world import World, as_user
 
 
 def _selection(body: dict[str, Any]) -> str:

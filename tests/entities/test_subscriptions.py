@@ -6,8 +6,8 @@ import httpx
 from starlette.applications import Starlette
 
 from gateway.container import Container
-from tests.gateway.conftest import World, as_user, gid
 from tests.gateway.realtime.helpers import connect, eventually, init, receive, subscribe, ws_client
+from tests.gateway.world import World, as_user, gid
 
 CREATED = "subscription { supplierCreated { id name rating } }"
 DELETED = "subscription { supplierDeleted { deletedId } }"

@@ -18,8 +18,8 @@ from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate
-from tests.conftest import require_service
 from tests.helpers import scratch_postgres_database
+from tests.services import require_service
 
 PASSWORD = "Correct-Horse-Battery-9"  # a test user's password
 ME = "{ me { email } }"

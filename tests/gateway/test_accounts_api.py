@@ -17,7 +17,7 @@ from tests.gateway.accounts import (
     gql,
     register,
 )
-from tests.gateway.conftest import World, gid
+from tests.gateway.world import World, gid
 
 
 async def test_register_then_use_the_access_token(client: httpx.AsyncClient, world: World) -> None:

@@ -17,9 +17,9 @@ from starlette.applications import Starlette
 from gateway.realtime import CLOSE_GOING_AWAY
 from gateway.server import TunedServer
 from gateway.settings import ServerSettings
-from tests.gateway.conftest import World, as_user
 from tests.gateway.realtime.helpers import eventually
-from tests.gateway.realtime.test_uvicorn_shutdown import free_port
+from tests.gateway.world import World, as_user
+from tests.helpers import free_port
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import pytest
 from gateway.container import Container
 from gateway.settings import Settings
 from persistence.unit_of_work import SqlUnitOfWork
-from tests.gateway.conftest import World, as_user, gid
+from tests.gateway.world import World, as_user, gid
 
 PLACE = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"
 TIMEOUT_SECONDS = 2.0

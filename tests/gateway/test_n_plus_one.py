@@ -15,8 +15,8 @@ from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate, seed
-from tests.conftest import POSTGRES_ADMIN_URL, require_service
 from tests.helpers import assert_max_statements, postgres_admin_sql
+from tests.services import POSTGRES_ADMIN_URL, require_service
 
 NESTED = """
 query Nested($n: Int!) {

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.gateway.conftest import World, as_user, gid
+from tests.gateway.world import World, as_user, gid
 
 PLACE = """
 mutation Place($input: PlaceOrderInput!) {

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from persistence import migrate, tables
 from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from tests.conftest import require_service
 from tests.helpers import scratch_postgres_database
+from tests.services import require_service
 
 # Every mapped table, children first (the TRUNCATE list; derived so a new entity needs no edit).
 TABLES = tuple(t.name for t in reversed(tables.METADATA.sorted_tables))

@@ -17,7 +17,7 @@ from persistence.idempotency import (
     RedisIdempotencyStore,
     StoredAnswer,
 )
-from tests.conftest import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service
 
 ANSWER = StoredAnswer(201, (("content-type", "application/json"), ("etag", '"x"')), b'{"id":1}\x00')
 

@@ -19,9 +19,9 @@ from sqlmodel.sql.sqltypes import AutoString
 
 from persistence import migrate, tables
 from persistence.database import create_engine
-from tests.conftest import require_service
 from tests.helpers import scratch_postgres_database
 from tests.persistence.conftest import sqlite_url_for
+from tests.services import require_service
 
 APP_TABLES = set(tables.METADATA.tables)
 HEAD = migrate.head()

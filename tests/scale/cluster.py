@@ -26,7 +26,7 @@ import httpx
 import redis
 
 from tests.deploy.artefacts import ROOT
-from tests.gateway.realtime.test_uvicorn_shutdown import free_port
+from tests.helpers import free_port
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 40.0

@@ -29,7 +29,6 @@ import websockets
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from persistence.seed import DEMO_PASSWORD
-from tests.conftest import require_service
 from tests.helpers import scratch_postgres_database
 from tests.scale.cluster import (
     DRAIN_SECONDS,
@@ -39,6 +38,7 @@ from tests.scale.cluster import (
     nginx_binary,
     running_cluster,
 )
+from tests.services import require_service
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -17,7 +17,7 @@ from domain.events import DomainEvent
 from gateway.container import Container
 from gateway.settings import Settings
 from persistence.unit_of_work import SqlUnitOfWork
-from tests.gateway.conftest import World, as_user, gid
+from tests.gateway.world import World, as_user, gid
 
 PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { status } }"""
 TIMEOUT_SECONDS = 0.2

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from gateway.http import negotiation
-from tests.gateway.conftest import World, as_user
+from tests.gateway.world import World, as_user
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 ITEMS = "{ items(first: 2) { edges { node { sku name price { amount currency } } } } }"

@@ -24,7 +24,7 @@ from gateway.graphql.persisted_queries import (
 )
 from gateway.settings import Settings
 from schema import SchemaOptions
-from tests.gateway.conftest import World
+from tests.gateway.world import World
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 ITEM_NAMES = "{ items(first: 1) { edges { node { name } } } }"

@@ -14,7 +14,7 @@ from gateway.container import Container
 from gateway.http.edge import EdgeMiddleware
 from gateway.observability.logging import configure_logging, unconfigure_logging
 from gateway.observability.metrics import Metrics
-from tests.gateway.observability.conftest import LogCapture, labels, samples
+from tests.gateway.observability.capture import LogCapture, labels, samples
 
 SECURITY_HEADERS = [
     ("x-content-type-options", "nosniff"),

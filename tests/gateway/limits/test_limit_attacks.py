@@ -17,7 +17,7 @@ from gateway.container import Container, schema_options
 from gateway.settings import Settings
 from schema import build_schema
 from schema.cost import operation_cost
-from tests.gateway.conftest import World, as_user
+from tests.gateway.world import World, as_user
 
 NORMAL = "{ items(first: 2) { totalCount edges { node { sku } } } }"
 NORMAL_DATA = {

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.settings import RateLimitSettings, Settings
 from tests.gateway.accounts import LOGIN, PASSWORD, codes, gql, register
-from tests.gateway.conftest import World
+from tests.gateway.world import World
 
 
 @pytest.fixture

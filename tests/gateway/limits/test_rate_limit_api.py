@@ -10,7 +10,7 @@ import pytest
 
 from gateway.container import Container
 from gateway.settings import RateLimitSettings, Settings
-from tests.gateway.conftest import World, as_user
+from tests.gateway.world import World, as_user
 
 QUERY = {"query": "{ __typename }"}
 

@@ -6,38 +6,19 @@ spans into an in-memory exporter; metrics live on the app's own registry.
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
-import orjson
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.container import Container, build_container
 from gateway.observability import build_observability
 from gateway.observability.logging import configure_logging, unconfigure_logging
 from gateway.settings import Settings
 from persistence import migrate
-
-type Labels = frozenset[tuple[str, str]]
-
-
-class LogCapture:
-    """Every byte the logging pipeline wrote, and its lines parsed."""
-
-    def __init__(self) -> None:
-        self.buffer = io.BytesIO()
-
-    @property
-    def raw(self) -> bytes:
-        return self.buffer.getvalue()
-
-    def lines(self) -> list[dict[str, Any]]:
-        return [orjson.loads(line) for line in self.raw.splitlines() if line.strip()]
+from tests.gateway.observability.capture import LogCapture
 
 
 @pytest.fixture
@@ -71,20 +52,3 @@ async def container(
     )
     yield built
     await built.aclose()
-
-
-def samples(text: str) -> dict[tuple[str, Labels], float]:
-    """Every sample of a Prometheus text exposition, by name and label set."""
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def labels(**values: str) -> Labels:
-    return frozenset(values.items())
-
-
-def finished(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
-    return list(exporter.get_finished_spans())

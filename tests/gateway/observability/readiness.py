@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from tests.gateway.observability.conftest import labels, samples
+from tests.gateway.observability.capture import labels, samples
 from tests.gateway.observability.proxy import TcpProxy
 
 

@@ -27,7 +27,7 @@ from gateway.observability.logging import (
 )
 from gateway.observability.metrics import Metrics
 from gateway.settings import Settings
-from tests.gateway.observability.conftest import LogCapture
+from tests.gateway.observability.capture import LogCapture
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjMifQ.AbCdEf-_123"
 SENSITIVE_KEYS = ["password", "newPassword", "access_token", "Authorization", "Cookie", "secret"]

@@ -23,7 +23,7 @@ from gateway.observability.metrics import (
     OperationNames,
 )
 from gateway.settings import Settings
-from tests.gateway.observability.conftest import labels, samples
+from tests.gateway.observability.capture import labels, samples
 
 names = st.one_of(
     st.none(), st.text(max_size=70), st.from_regex(r"[A-Za-z_]\w{0,8}", fullmatch=True)

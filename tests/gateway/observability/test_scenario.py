@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.container import Container
 from gateway.settings import Settings
-from tests.gateway.conftest import World, as_user, gid
-from tests.gateway.observability.conftest import LogCapture, finished, labels, samples
+from tests.gateway.observability.capture import LogCapture, finished, labels, samples
+from tests.gateway.world import World, as_user, gid
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiIsInJvbGUiOiJhZG1pbiJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
 PASSWORD = "Correct-Horse-Battery-Staple-9"

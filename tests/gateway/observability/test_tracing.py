@@ -24,7 +24,7 @@ from gateway.observability.logging import current_trace_id
 from gateway.observability.metrics import Metrics
 from gateway.observability.tracing import tracer_provider_for
 from gateway.settings import Settings
-from tests.gateway.conftest import World, as_user
+from tests.gateway.world import World, as_user
 
 
 def test_no_endpoint_means_no_export() -> None:

@@ -30,8 +30,8 @@ from gateway.settings import Settings
 from persistence import migrate, seed, tables
 from persistence.database import create_engine
 from persistence.read_model import SqlReadModel
-from tests.conftest import require_service
 from tests.helpers import scratch_postgres_database
+from tests.services import require_service
 
 ADMIN, STAFF, CUSTOMER, OTHER_CUSTOMER = 1, 2, 4, 9
 

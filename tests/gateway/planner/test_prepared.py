@@ -23,7 +23,7 @@ from structlog.testing import capture_logs
 from gateway.app import create_app
 from gateway.container import build_container
 from gateway.observability import build_observability
-from tests.gateway.observability.conftest import labels, samples
+from tests.gateway.observability.capture import labels, samples
 from tests.gateway.planner.conftest import (
     ADMIN,
     CUSTOMER,

@@ -12,7 +12,7 @@ from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence.database import create_engine
 from persistence.fair_pool import FairAsyncQueuePool
-from tests.conftest import POSTGRES_ADMIN_URL, require_service
+from tests.services import POSTGRES_ADMIN_URL, require_service
 
 
 def _container(**database: Any) -> Container:

@@ -9,7 +9,6 @@ from starlette.applications import Starlette
 
 from gateway.container import Container
 from gateway.settings import Settings
-from tests.gateway.conftest import World, as_user, gid
 from tests.gateway.realtime.helpers import (
     ITEM_PRICE,
     LEGACY_WS,
@@ -22,6 +21,7 @@ from tests.gateway.realtime.helpers import (
     subscribe,
     ws_client,
 )
+from tests.gateway.world import World, as_user, gid
 
 UPDATE_STATUS = """mutation($id: ID!, $s: OrderStatus!) {
   updateOrderStatus(id: $id, status: $s) { id status } }"""

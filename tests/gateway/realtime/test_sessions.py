@@ -21,7 +21,6 @@ from gateway.realtime import (
 )
 from gateway.settings import Settings
 from tests.gateway.accounts import gql, register
-from tests.gateway.conftest import World, as_user, gid
 from tests.gateway.realtime.helpers import (
     ITEM_PRICE,
     ORDER_PLACED,
@@ -34,6 +33,7 @@ from tests.gateway.realtime.helpers import (
     subscribe,
     ws_client,
 )
+from tests.gateway.world import World, as_user, gid
 
 LOGOUT = "mutation { logout }"
 PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }"""

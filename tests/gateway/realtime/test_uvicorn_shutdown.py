@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import uvicorn
 import websockets
@@ -13,15 +12,9 @@ from starlette.applications import Starlette
 from gateway.realtime import CLOSE_GOING_AWAY
 from gateway.server import TunedServer
 from gateway.settings import ServerSettings
-from tests.gateway.conftest import World, as_user
 from tests.gateway.realtime.helpers import eventually
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.gateway.world import World, as_user
+from tests.helpers import free_port
 
 
 async def test_shutdown_closes_websockets_with_1001(app: Starlette, world: World) -> None:

@@ -14,8 +14,8 @@ from gateway.app import create_app
 from gateway.container import build_container
 from gateway.settings import Settings
 from persistence import migrate
-from tests.conftest import REDIS_URL, require_service
-from tests.gateway.conftest import World, as_user, gid, populate
+from tests.gateway.world import World, as_user, gid, populate
+from tests.services import REDIS_URL, require_service
 
 PLACE = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"
 COUNT = "{ orders { totalCount } }"

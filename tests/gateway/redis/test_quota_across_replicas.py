@@ -24,8 +24,8 @@ from gateway.app import create_app
 from gateway.container import build_container
 from gateway.settings import Settings
 from persistence import migrate
-from tests.conftest import REDIS_URL, require_service
 from tests.gateway.accounts import codes, register
+from tests.services import REDIS_URL, require_service
 
 ME = {"query": "{ me { email } }"}
 

@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate
-from tests.conftest import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service
 
 QUERY = {"query": "{ items(first: 1) { edges { node { name } } } }"}
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.conftest import REDIS_URL, require_service
 from tests.gateway.observability.proxy import TcpProxy
 from tests.gateway.replicas import (
     LOGOUT,
@@ -23,6 +22,7 @@ from tests.gateway.replicas import (
     replicas,
 )
 from tests.redis_server import RedisServer
+from tests.services import REDIS_URL, require_service
 
 __all__ = ["database_url", "postgres_replicas_database", "replicas"]  # fixtures used here
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis, from_url
 from gateway.limits.rate_limit import Decision, Limiter, Quota, redis_storage
 from gateway.settings import RateLimitSettings
 from persistence.redis_sliding_window import RedisSlidingWindow
-from tests.conftest import REDIS_URL, require_service
+from tests.services import REDIS_URL, require_service
 
 QUOTA = Quota(5, 3600)
 hits = st.lists(st.tuples(st.sampled_from(["ann", "bob"]), st.integers(0, 4)), max_size=12)

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 
 from gateway.rest.endpoint import PathEndpoint
 from gateway.rest.operation import RestOperation
-from tests.gateway.conftest import World, as_user, gid
+from tests.gateway.world import World, as_user, gid
 
 PROBLEMS = "https://python-api-base.dev/problems/"
 

@@ -26,7 +26,7 @@ from gateway.rest import RestApi
 from gateway.settings import Settings
 from persistence import migrate
 from schema import build_schema
-from tests.gateway.conftest import World, as_user, populate
+from tests.gateway.world import World, as_user, populate
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason="schemathesis (dev dependency group) is not installed"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.database import create_engine
-from tests.conftest import POSTGRES_ADMIN_URL, require_service
+from tests.services import POSTGRES_ADMIN_URL, require_service
 
 type EngineFactory = Callable[[float], AsyncEngine]
 

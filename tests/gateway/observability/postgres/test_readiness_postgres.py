@@ -6,9 +6,9 @@ import sqlalchemy as sa
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, POSTGRES_HOST, POSTGRES_PORT, require_service
 from tests.gateway.observability.proxy import TcpProxy
 from tests.gateway.observability.readiness import cut_and_restore
+from tests.services import POSTGRES_ADMIN_URL, POSTGRES_HOST, POSTGRES_PORT, require_service
 
 
 async def test_readiness_is_503_while_postgres_is_cut_and_recovers(

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.conftest import REDIS_URL, require_service
 from tests.gateway.observability.proxy import TcpProxy
 from tests.gateway.observability.readiness import cut_and_restore
+from tests.services import REDIS_URL, require_service
 
 
 async def test_readiness_is_503_while_redis_is_cut_and_recovers(

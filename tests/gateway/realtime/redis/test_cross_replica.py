@@ -15,8 +15,6 @@ from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence.redis_event_bus import RedisEventBus
-from tests.conftest import REDIS_URL, require_service
-from tests.gateway.conftest import World, as_user, gid
 from tests.gateway.realtime.helpers import (
     ITEM_PRICE,
     connect,
@@ -26,6 +24,8 @@ from tests.gateway.realtime.helpers import (
     subscribe,
     ws_client,
 )
+from tests.gateway.world import World, as_user, gid
+from tests.services import REDIS_URL, require_service
 
 UPDATE_PRICE = """mutation($id: ID!, $p: MoneyInput!) {
   updateItem(id: $id, input: {price: $p}) { id } }"""
