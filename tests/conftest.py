@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.services import POSTGRES_HOST, POSTGRES_PORT, reachable, redis_host_port
+from tests.services import (
+    POSTGRES_ADMIN_URL,
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    REDIS_URL,
+    REQUIRE_SERVICES,
+    reachable,
+    redis_host_port,
+    require_service,
+)
+
+# Transitional: tests import these from tests.services now.
+__all__ = ["POSTGRES_ADMIN_URL", "REDIS_URL", "REQUIRE_SERVICES", "require_service"]
 
 
 @pytest.fixture(scope="session")

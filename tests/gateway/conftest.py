@@ -13,7 +13,10 @@ from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate
-from tests.gateway.world import World, populate
+from tests.gateway.world import World, as_user, gid, populate
+
+# Transitional: tests import these from tests.gateway.world now.
+__all__ = ["World", "as_user", "gid", "populate"]
 
 
 @pytest.fixture
