@@ -45,22 +45,32 @@ def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 
 class Served:
-    def __init__(self, port: int, metrics_port: int, env: dict[str, str], tmp: Path) -> None:
-        self.port, self.metrics_port, self.env, self.tmp = port, metrics_port, env, tmp
+    def __init__(self, port: int, metrics_port: int | None, env: dict[str, str]) -> None:
+        self.port, self.metrics_port, self.env = port, metrics_port, env
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port or self.port}/metrics"
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+# The metrics on their own port (as the manifests run it: the supervisor serves it), or on
+# the main port (any worker answers, with every worker's).
+@pytest.fixture(scope="module", params=["metrics port", "main port"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("workers")
-    port, metrics_port = free_port(), free_port()
+    port = free_port()
+    metrics_port = free_port() if request.param == "metrics port" else None
     env = {
         **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         "DATABASE__URL": f"sqlite+aiosqlite:///{tmp}/gateway.db",
         "DATABASE__POOL_SIZE": str(POOL_SIZE),
         "SERVER__PORT": str(port),
-        "METRICS__PORT": str(metrics_port),
         "TMPDIR": str(tmp),
     }
+    if metrics_port is not None:
+        env["METRICS__PORT"] = str(metrics_port)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     migrated = gateway("db", "upgrade", env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -77,7 +87,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             assert process.poll() is None, "gateway serve exited"
             assert time.monotonic() < deadline, "gateway serve did not start"
             time.sleep(0.5)
-        yield Served(port, metrics_port, env, tmp)
+        yield Served(port, metrics_port, env)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -94,7 +104,7 @@ def test_the_metrics_port_reports_every_worker_summed(served: Served) -> None:
     for _ in range(REQUESTS):
         # A new connection each time, so the kernel spreads them over the workers.
         assert httpx.get(f"http://127.0.0.1:{served.port}/health/ready").status_code == 200
-    scraped = httpx.get(f"http://127.0.0.1:{served.metrics_port}/metrics")
+    scraped = httpx.get(served.metrics_url)
     assert scraped.status_code == 200
     values = samples(scraped.text)
     ready = frozenset({("method", "GET"), ("route", "/health/ready"), ("status", "200")})
@@ -102,8 +112,9 @@ def test_the_metrics_port_reports_every_worker_summed(served: Served) -> None:
     # Every worker's pool is in the sum.
     assert values[("gateway_db_pool_size", frozenset())] == WORKERS * POOL_SIZE
     assert values[("gateway_ready", frozenset())] == 1.0
-    # The workers leave the main port to the app: /metrics is on the metrics port only.
-    assert httpx.get(f"http://127.0.0.1:{served.port}/metrics").status_code == 404
+    if served.metrics_port is not None:
+        # The workers leave the metrics port to the supervisor: none on the main port.
+        assert httpx.get(f"http://127.0.0.1:{served.port}/metrics").status_code == 404
 
 
 def test_the_probe_asks_the_configured_port(served: Served) -> None:
