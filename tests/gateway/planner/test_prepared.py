@@ -325,3 +325,30 @@ async def test_the_least_recently_used_entry_is_the_one_forgotten(
     assert executions.count == 3
     await planner_on.ask(second, {}, ADMIN)  # forgotten: the full path again
     assert executions.count == 4
+
+
+async def _rest(gateway: Gateway, path: str, user: int) -> tuple[int, Any, str | None]:
+    response = await gateway.client.get(path, headers={"X-Debug-User": str(user)})
+    return response.status_code, response.json(), response.headers.get("etag")
+
+
+@pytest.mark.parametrize("user", [CUSTOMER, ADMIN])
+async def test_a_repeated_rest_read_is_answered_by_the_replay(
+    planner_on: Gateway,
+    planner_off: Gateway,
+    planned: Planned,
+    executions: Executions,
+    user: int,
+) -> None:
+    listed = await _rest(planner_on, "/api/v1/items?first=3", user)
+    item_id = listed[1]["data"][0]["id"]
+    by_id = f"/api/v1/items/{item_id}"
+    first = await _rest(planner_on, by_id, user)
+    # The list and the item, each through Strawberry once, both planned.
+    assert (executions.count, planned.count) == (2, 2)
+    again = [await _rest(planner_on, path, user) for path in ("/api/v1/items?first=3", by_id)]
+    assert executions.count == 2, "a repeated REST read ran Strawberry"
+    assert planned.count == 4, "the replay fetches through the read model"
+    assert again == [listed, first]
+    reference = [await _rest(planner_off, path, user) for path in ("/api/v1/items?first=3", by_id)]
+    assert again == reference
