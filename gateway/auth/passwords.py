@@ -97,9 +97,15 @@ class Argon2PasswordHasher:
         else:
             await self._slots.acquire()
         try:
-            return await asyncio.to_thread(work, *args)
-        finally:
+            running = asyncio.get_running_loop().run_in_executor(None, work, *args)
+        except BaseException:
             self._slots.release()
+            raise
+        # The slot is the memory a hash holds: it is free when the thread is done, not
+        # when the caller stops waiting (a request cancelled by its timeout leaves the
+        # thread hashing, and the next hash must not start beside it).
+        running.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.shield(running)
 
     def _verify(self, hash: str, password: str) -> bool:
         try:

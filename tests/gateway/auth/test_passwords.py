@@ -219,3 +219,23 @@ def test_a_negative_queue_bound_is_refused() -> None:
 def test_the_settings_size_the_hashing(security: dict[str, int], expected: tuple[int, int]) -> None:
     hasher = password_hasher(Settings(security=security))
     assert (hasher.max_concurrency, hasher.max_waiting) == expected
+
+
+async def test_a_cancelled_caller_keeps_its_slot_until_its_hash_is_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hasher = cheap(max_concurrency=1)
+    gated = GatedArgon2()
+    monkeypatch.setattr(hasher, "_hasher", gated)
+    abandoned = asyncio.create_task(hasher.hash("abandoned"))
+    await started(gated, 1)
+    abandoned.cancel()  # as a request's execution timeout does
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+    follower = asyncio.create_task(hasher.hash("follower"))
+    await _settle()
+    # The abandoned hash still runs in its thread, holding its memory: the next waits.
+    assert (gated.started, follower.done()) == (1, False)
+    gated.gate.set()
+    assert await follower == "h:follower"
+    assert (gated.started, gated.peak) == (2, 1)
