@@ -32,7 +32,7 @@ START_TIMEOUT = 120.0
 STOP_TIMEOUT = 40.0
 # Per user and per window; the quota test sends more than this, the load test less.
 USER_QUOTA = 100
-DRAIN_SECONDS = 2.0
+DRAIN_SECONDS = 3.0
 NGINX = ("nginx", "/usr/sbin/nginx")
 
 
