@@ -132,6 +132,7 @@ class Container:
             authenticator=self.authenticator,
             events=self.bus,
             observe_batch=self.observability.observe_batch,
+            pipeline=self.pipeline,
         )
         self.readiness = Readiness(
             dependency_checks(self.engine, settings.redis.url, settings.health.timeout_seconds),

@@ -1,7 +1,8 @@
 """The one GraphQL pipeline: how every transport runs an operation.
 
-`/graphql` (GET, POST, batches) and the REST fallback hand an operation to
-`Pipeline.run`; each gets the same stages in the same order:
+`/graphql` (GET, POST, batches), the REST fallback and queries and mutations sent over
+WebSocket (graphql-transport-ws) hand an operation to `Pipeline.run`; each gets the same
+stages in the same order:
 
 1. persisted and trusted documents (a hash becomes its document; `/graphql` only: REST
    routes carry their own documents);
@@ -14,10 +15,10 @@
    schema extensions);
 4. a planned answer is kept for the next replay.
 
-What a transport does with the outcome (status codes, media types, problem+json) stays
-the transport's. WebSocket subscriptions run on Strawberry's subscription executor with
-the same schema and extensions (limits, budget, error mapping); they are long-lived, so
-the execution timeout does not apply to them.
+What a transport does with the outcome (status codes, media types, problem+json,
+WebSocket messages) stays the transport's. Subscriptions run on Strawberry's
+subscription executor with the same schema and extensions (limits, budget, error
+mapping); they are long-lived, so the execution timeout does not apply to them.
 """
 
 from __future__ import annotations

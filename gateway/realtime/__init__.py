@@ -10,6 +10,7 @@ from starlette.routing import WebSocketRoute
 
 from domain.principals import Principal
 from gateway.auth.identity import Authenticator
+from gateway.graphql.pipeline import Pipeline
 from gateway.realtime.connections import (
     CLOSE_GOING_AWAY,
     CLOSE_POLICY_VIOLATION,
@@ -56,6 +57,7 @@ def build_realtime(
     authenticator: Authenticator,
     events: EventSource,
     observe_batch: BatchObserver,
+    pipeline: Pipeline | None = None,
 ) -> RealtimeGateway:
     """The WebSocket route on `path`, its view and the hub of its connections."""
 
@@ -87,6 +89,7 @@ def build_realtime(
         queue_size=options.queue_size,
         token_cookie=options.token_cookie,
         allow_anonymous=options.allow_anonymous,
+        pipeline=pipeline,
     )
     return RealtimeGateway(WebSocketRoute(path, view), hub, view)
 

@@ -15,18 +15,24 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from graphql import GraphQLError
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from domain.errors import UnauthenticatedError
 from domain.principals import Principal
 from gateway.auth.identity import MAX_AUTHORIZATION_BYTES, Authenticator, bearer_token
+from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.http.request_id import request_id_of
 from gateway.realtime.connections import (
     CLOSE_GOING_AWAY,
@@ -38,6 +44,7 @@ from gateway.realtime.connections import (
 from resolvers.context import Context, Services
 from resolvers.loaders import Loaders
 from resolvers.subscriptions import EventSnapshots, EventSource, Realtime
+from schema import errors as error_table
 
 CONNECTION_KEY = "realtime_connection"
 LEGACY_INIT_TIMEOUT_CODE = 4408
@@ -65,6 +72,38 @@ class _TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle(self) -> None:
         connection_of(self.context).stop_operations = self._stop_operations
         await super().handle()
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """Queries and mutations go through the gateway's pipeline (its execution timeout,
+        lifted at the first commit); subscriptions stream as Strawberry streams them."""
+        pipeline = self.view.pipeline if isinstance(self.view, RealtimeView) else None
+        if pipeline is None:
+            await super().run_operation(operation)
+            return
+        try:
+            outcome = await pipeline.run(
+                operation.query,
+                self.context,
+                variables=operation.variables,
+                operation_name=operation.operation_name,
+            )
+        except (InvalidOperationTypeError, CannotGetOperationTypeError):
+            # A subscription, or no operation to run: refused before any execution, so
+            # Strawberry streams it or answers it as the protocol says.
+            await super().run_operation(operation)
+            return
+        except OperationTimeoutError as exc:
+            timeout = GraphQLError(str(exc), extensions={"code": error_table.TIMEOUT.code})
+            outcome = ExecutionResult(data=None, errors=[timeout])
+        if isinstance(outcome, PreparedAnswer):  # not on WebSocket (planned data is off)
+            outcome = ExecutionResult(data=outcome.body["data"], errors=None)
+        if isinstance(outcome, PreExecutionError):
+            # Refused before execution (syntax, validation, limits): nothing ran, and
+            # Strawberry answers it as the protocol says (an `error`, or 4400).
+            await super().run_operation(operation)
+            return
+        await operation.send_next(outcome)
+        await operation.send_operation_message({"id": operation.id, "type": "complete"})
 
     async def _stop_operations(self) -> None:
         for operation_id in list(self.operations):
@@ -141,6 +180,7 @@ class RealtimeView(GraphQL[Context, None]):
         queue_size: int,
         token_cookie: str | None,
         allow_anonymous: bool,
+        pipeline: Pipeline | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -153,6 +193,8 @@ class RealtimeView(GraphQL[Context, None]):
         self._events, self.hub, self._new_loaders = events, hub, new_loaders
         self._queue_size, self._token_cookie = queue_size, token_cookie
         self._allow_anonymous = allow_anonymous
+        # Queries and mutations sent over WebSocket run through it (graphql-transport-ws).
+        self.pipeline = pipeline
         self._snapshots = EventSnapshots(services)
         legacy: type[_LegacyWsHandler] = type(
             "LegacyWsHandler", (_LegacyWsHandler,), {"init_timeout": connection_init_timeout}

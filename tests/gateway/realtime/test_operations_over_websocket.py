@@ -1,0 +1,79 @@
+"""Queries and mutations sent over graphql-transport-ws go through the gateway's pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+
+from domain.services.items import ItemService
+from gateway.container import Container
+from gateway.settings import Settings
+from tests.gateway.realtime.helpers import connect, init, receive, subscribe, ws_client
+from tests.gateway.world import World, gid
+
+ITEM_NAME = "query($id: ID!) { item(id: $id) { name } }"
+ITEM_COUNT = "{ items(first: 1) { totalCount } }"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    settings.graphql.execution_timeout_seconds = 0.2
+    return settings
+
+
+async def test_a_query_is_answered_once_then_completed(app: Starlette, world: World) -> None:
+    async with ws_client(app) as client, connect(client) as ws:
+        await init(ws)
+        await subscribe(ws, "1", ITEM_NAME, {"id": gid("Item", world.widget)})
+        assert await receive(ws) == {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": {"item": {"name": "Widget"}}},
+        }
+        assert await receive(ws) == {"id": "1", "type": "complete"}
+
+
+async def test_a_query_past_the_execution_timeout_is_answered_timeout(
+    app: Starlette, container: Container, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = asyncio.Event()
+
+    async def hangs(*_args: Any, **_kwargs: Any) -> int:
+        started.set()
+        await asyncio.sleep(30)
+        return 0
+
+    monkeypatch.setattr(ItemService, "count", hangs)
+    async with ws_client(app) as client, connect(client) as ws:
+        await init(ws)
+        await subscribe(ws, "1", ITEM_COUNT)
+        message = await receive(ws)
+        assert started.is_set()
+        assert message == {
+            "id": "1",
+            "type": "next",
+            "payload": {
+                "data": None,
+                "errors": [
+                    {
+                        "message": "the operation did not finish within 0.2 seconds",
+                        "extensions": {"code": "TIMEOUT"},
+                    }
+                ],
+            },
+        }
+        assert await receive(ws) == {"id": "1", "type": "complete"}
+
+
+async def test_an_invalid_document_is_still_an_error_message(app: Starlette) -> None:
+    async with ws_client(app) as client, connect(client) as ws:
+        await init(ws)
+        await subscribe(ws, "1", "{ nope }")
+        message = await receive(ws)
+        assert (message["id"], message["type"]) == ("1", "error")
+        assert message["payload"][0]["message"].startswith(
+            "Cannot query field 'nope' on type 'Query'."
+        )
