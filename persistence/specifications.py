@@ -11,6 +11,7 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +54,15 @@ class SqlField:
                 return datetime.fromisoformat(key)
             except ValueError:
                 pass
+        elif python_type is Decimal and isinstance(key, str):
+            # `sort_key` writes a Decimal as its string; a client could send any string.
+            try:
+                number = Decimal(key)
+            except InvalidOperation:
+                pass
+            else:
+                if number.is_finite():
+                    return number
         elif (python_type is int and isinstance(key, int) and not isinstance(key, bool)) or (
             python_type is str and isinstance(key, str)
         ):

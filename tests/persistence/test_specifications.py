@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from domain.errors import ValidationError
 from domain.items import Item
 from domain.money import Money
 from domain.orders import OrderStatus
-from domain.paging import PageRequest
+from domain.paging import PageRequest, sort_key
 from domain.specifications import Always, And, Compare, Not, Op, Or, Specification, field
 from domain.users import Email
 from persistence.orders import ORDER_FIELDS
@@ -230,3 +231,17 @@ def test_order_status_compiles_to_its_stored_value() -> None:
     expr = compile_spec(field("status").is_in([OrderStatus.PAID, "placed"]), ORDER_FIELDS)
     compiled: Any = expr.compile(compile_kwargs={"literal_binds": True})
     assert str(compiled) == "orders.status IN ('paid', 'placed')"
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=6))
+def test_a_decimal_sort_key_comes_back_from_its_cursor(value: Decimal) -> None:
+    rate = SqlField(sa.column("rate", sa.Numeric(18, 6)))
+    assert rate.decode_cursor_key(sort_key(value)) == value
+
+
+@pytest.mark.parametrize("key", ["NaN", "Infinity", "-inf", "0.5x", "", 3, None])
+def test_a_decimal_cursor_that_is_not_a_finite_number_is_refused(key: object) -> None:
+    rate = SqlField(sa.column("rate", sa.Numeric(18, 6)))
+    with pytest.raises(ValidationError) as refused:
+        rate.decode_cursor_key(key)
+    assert str(refused.value) == "after: is not a valid cursor"
