@@ -186,10 +186,13 @@ def db_revision(
     The new file is checked before it is kept: it must upgrade a fresh SQLite database to
     exactly the models and downgrade it again.
     """
+    from gateway.container import application_tables
     from persistence import migrate
 
     with _migrations():
-        written = asyncio.run(migrate.revision(message, against=against, empty=empty))
+        written = asyncio.run(
+            migrate.revision(message, against=against, empty=empty, metadata=application_tables())
+        )
     typer.echo(f"wrote {_shown(written.path)} ({written.down or 'base'} -> {written.id})")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import sqlalchemy as sa
 import strawberry
 from redis.asyncio import Redis, from_url
 from redis.asyncio.retry import Retry
@@ -45,6 +46,7 @@ from gateway.observability.prepared import PreparedObserver
 from gateway.realtime import RealtimeGateway, build_realtime
 from gateway.rest import RestApi
 from gateway.settings import RedisSettings, Settings
+from persistence import tables
 from persistence.after_commit import BackgroundPublisher
 from persistence.database import create_engine, ping
 from persistence.entities import repositories
@@ -324,6 +326,15 @@ def checked_entities(declared: Sequence[Declaration]) -> tuple[EntityRegistry, R
     every = roles.permissions_for(roles.names)
     entities.check(("User", "Item", "Order"), lambda permission: grants(every, permission))
     return entities, roles
+
+
+def application_tables() -> sa.MetaData:
+    """Every table the application maps, the declared entities' included: what the
+    migrations follow (`gateway db revision`, the models-match-migrations test).
+    Raises DeclarationError for a declaration that cannot work."""
+    models, _ = checked_entities(application())
+    repositories(models)  # derives each declared entity's table into the metadata
+    return tables.METADATA
 
 
 def build_container(

@@ -56,7 +56,9 @@ class Revision:
 
 
 def target_metadata() -> sa.MetaData:
-    """The metadata migrations follow: every table the application maps."""
+    """The metadata migrations follow by default: the fixed tables and the declared
+    entities' tables derived so far (`gateway.container.application_tables` derives
+    them all; persistence cannot import the declarations)."""
     return tables.METADATA
 
 

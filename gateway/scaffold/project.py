@@ -8,9 +8,10 @@ import graphql
 
 import domain
 from domain.rbac import default_registry
+from gateway.container import application_tables, checked_entities
 from gateway.scaffold.spec import Known
-from persistence import tables
 from schema import export_sdl
+from schema.declarations import application
 from schema.node import Node
 
 # The checkout the packages are imported from (`python -m gateway` in a copy of the
@@ -28,10 +29,14 @@ def known_in_project() -> Known:
         for name, gql_type in schema.type_map.items()
         if isinstance(gql_type, graphql.GraphQLObjectType) and node in gql_type.interfaces
     }
+    models, _ = checked_entities(application())
+    entity_tables = {"User": "users", "Item": "items", "Order": "orders"}  # not declared yet
+    entity_tables.update({model.name: model.table for model in models})
     return Known(
         entities=frozenset(entities),
         types=frozenset(types),
-        tables=frozenset(tables.METADATA.tables),
+        tables=frozenset(application_tables().tables),
         roles=default_registry().names,
         node_fields=frozenset(name for name in dir(Node) if not name.startswith("_")),
+        entity_tables=entity_tables,
     )

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 __all__ = [
     "FIELD_KINDS",
@@ -77,6 +77,11 @@ GRAPHQL_RESERVED_TYPES = frozenset(
     {"String", "Int", "Float", "Boolean", "ID", "Query", "Mutation", "Subscription"}
 )
 
+# Longer names make generated lines and constraint names unwieldy; PostgreSQL cuts
+# identifiers at 63 bytes, and a foreign key's name joins table, column and target.
+MAX_NAME_LENGTH = 40
+MAX_IDENTIFIER_LENGTH = 63
+
 _ENTITY_NAME = re.compile(r"[A-Z][a-z0-9]*(?:[A-Z][a-z0-9]*)*")
 # snake_case without double or trailing underscores, so the GraphQL (camelCase) name
 # of a field maps back to exactly one Python name.
@@ -92,6 +97,7 @@ class Known:
     tables: frozenset[str]
     roles: frozenset[str]
     node_fields: frozenset[str] = frozenset()  # names the declared type's base defines
+    entity_tables: Mapping[str, str] = field(default_factory=dict)  # entity -> its table
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,8 @@ def _check_entity_name(name: str, plural: str, known: Known) -> None:
         raise ScaffoldError(f"entity name {name!r} is a Python keyword")
     if not _ENTITY_NAME.fullmatch(name):
         raise ScaffoldError(f"entity name {name!r} must be PascalCase (like Supplier)")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ScaffoldError(f"entity name {name!r} is longer than {MAX_NAME_LENGTH} characters")
     if name in GRAPHQL_RESERVED_TYPES or name == "Node":
         raise ScaffoldError(f"entity name {name!r} is reserved by GraphQL")
     if name in known.entities:
@@ -178,6 +186,8 @@ def _parse_field(text: str, entity: str, known: Known) -> FieldSpec:
         raise ScaffoldError(f"field {name!r} is a Python keyword")
     if not _FIELD_NAME.fullmatch(name):
         raise ScaffoldError(f"field {name!r} must be snake_case (like unit_price)")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ScaffoldError(f"field {name!r} is longer than {MAX_NAME_LENGTH} characters")
     if name in BUILT_IN_FIELDS | known.node_fields:
         raise ScaffoldError(f"field {name!r} is reserved: every entity has it")
     if name in GENERATED_NAMES:
@@ -210,6 +220,25 @@ def _check_collisions(fields: Iterable[FieldSpec]) -> None:
             taken[name] = spec.name
 
 
+def _check_identifiers(table: str, fields: Iterable[FieldSpec], known: Known) -> None:
+    for spec in fields:
+        names = list(spec.columns)
+        if spec.target is not None:
+            target = (  # a reference to no known entity is to this one (checked above)
+                known.entity_tables.get(spec.target, snake_case(spec.target) + "s")
+                if spec.target in known.entities
+                else table
+            )
+            names += [f"ix_{table}_{spec.attribute}", f"fk_{table}_{spec.attribute}_{target}"]
+        for name in names:
+            if len(name) > MAX_IDENTIFIER_LENGTH:
+                raise ScaffoldError(
+                    f"field {spec.name!r}: the database name {name!r} is longer than "
+                    f"{MAX_IDENTIFIER_LENGTH} characters (PostgreSQL's limit); shorten the "
+                    "field or the entity"
+                )
+
+
 def parse_spec(
     name: str,
     fields: Sequence[str],
@@ -228,4 +257,6 @@ def parse_spec(
         raise ScaffoldError(f"entity {name!r} needs at least one field (name:type)")
     parsed = tuple(_parse_field(text, name, known) for text in fields)
     _check_collisions(parsed)
-    return EntitySpec(name, chosen_plural, parsed, owner)
+    spec = EntitySpec(name, chosen_plural, parsed, owner)
+    _check_identifiers(spec.table, parsed, known)
+    return spec

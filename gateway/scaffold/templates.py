@@ -18,6 +18,7 @@ from pathlib import Path
 from gateway.scaffold.spec import EntitySpec, FieldSpec, snake_case
 
 STR_MAX_LENGTH = 200
+LINE_LENGTH = 100  # the project's formatter setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,29 +58,36 @@ def domain_module(spec: EntitySpec) -> str:
         imports.append("from domain.users import Email")
     attributes = [f"    {f.attribute}: {_annotation(f)}" for f in spec.fields]
     checks = [
-        f"        if self.{f.name} is not None and len(self.{f.name}) > {STR_MAX_LENGTH}:\n"
-        f'            raise ValidationError.single("{f.name}", '
-        f'"must be at most {STR_MAX_LENGTH} characters")'
-        if f.nullable
-        else f"        if len(self.{f.name}) > {STR_MAX_LENGTH}:\n"
-        f'            raise ValidationError.single("{f.name}", '
-        f'"must be at most {STR_MAX_LENGTH} characters")'
+        f"        if len(self.{f.name}{' or ' + chr(34) * 2 if f.nullable else ''}) > MAX_LENGTH:\n"
+        f'            raise ValidationError.single("{f.name}", TOO_LONG)'
         for f in short_texts
     ]
+    limits = (
+        f"\n\nMAX_LENGTH = {STR_MAX_LENGTH}  # the column's length\n"
+        'TOO_LONG = f"must be at most {MAX_LENGTH} characters"'
+        if short_texts
+        else ""
+    )
     invariants = "\n\n    def __post_init__(self) -> None:\n" + "\n".join(checks) if checks else ""
     resource = spec.resource
-    noun = snake_case(spec.name).replace("_", " ")
-    return f'''"""{spec.plural}: the `{spec.name}` entity and who may read and change it.
+    grants = f'    grants={{"{spec.owner}": frozenset({{"{resource}:read", "{resource}:write"}})}},'
+    if len(grants) > LINE_LENGTH:  # exploded with trailing commas, as the formatter keeps it
+        grants = (
+            f'    grants={{\n        "{spec.owner}": frozenset(\n            {{\n'
+            f'                "{resource}:read",\n                "{resource}:write",\n'
+            "            }\n        ),\n    },"
+        )
+    return f'''"""The `{spec.name}` entity and who may read and change it.
 
 Written by `gateway new entity`; edit freely. Invariants go in `__post_init__`
-(raise `ValidationError`); `POLICY.visible` narrows which {noun} objects a caller sees
-(a specification, compiled into every list's SQL); a use case replacing a generic
+(raise `ValidationError`); `POLICY.visible` narrows which objects a caller sees (a
+specification, compiled into every list's SQL); a use case replacing a generic
 command is an `EntityService` subclass named in the declaration.
 """
 
 from __future__ import annotations
 
-{chr(10).join(imports)}
+{chr(10).join(imports)}{limits}
 
 
 def _now() -> datetime:
@@ -88,7 +96,7 @@ def _now() -> datetime:
 
 @dataclass(eq=False, slots=True, kw_only=True)
 class {spec.name}:
-    """A {noun}. `id` is 0 until the repository stores it."""
+    """`id` is 0 until the repository stores it."""
 
 {chr(10).join(attributes)}
     created_at: datetime = field(default_factory=_now)
@@ -98,14 +106,21 @@ class {spec.name}:
 POLICY = Policy(
     read="{resource}:read",
     write="{resource}:write",
-    grants={{"{spec.owner}": frozenset({{"{resource}:read", "{resource}:write"}})}},
+{grants}
 )
 '''
 
 
+def _fitted(head: str, arguments: str) -> str:
+    """`head(arguments)` on one line, or split as the formatter splits it."""
+    line = f"{head}({arguments})"
+    return line if len(line) <= LINE_LENGTH else f"{head}(\n        {arguments}\n    )"
+
+
 def _exposed(spec: FieldSpec) -> str:
     if spec.target is not None:
-        return f'    {spec.name}: auto = many_to_one("{spec.attribute}", "{spec.target}")'
+        head = f"    {spec.name}: auto = many_to_one"
+        return _fitted(head, f'"{spec.attribute}", "{spec.target}"')
     options = []
     if spec.kind.filters is not None:
         options.append(f"filters={spec.kind.filters}")
@@ -113,7 +128,7 @@ def _exposed(spec: FieldSpec) -> str:
         options.append("orderable=True")
     if spec.kind.name == "text":
         options.append("text=True")
-    return f"    {spec.name}: auto = declared({', '.join(options)})"
+    return _fitted(f"    {spec.name}: auto = declared", ", ".join(options))
 
 
 def declaration(spec: EntitySpec) -> str:
@@ -125,7 +140,10 @@ def declaration(spec: EntitySpec) -> str:
     if any(f.target is not None for f in spec.fields):
         helpers.append("many_to_one")
     fields = [_exposed(f) for f in spec.fields]
-    return f'''"""The `{spec.name}` declaration: how {spec.plural.lower()} are stored and exposed.
+    # `entity` names the collection `<snake name>s` unless told otherwise.
+    regular = spec.module == f"{snake_case(spec.name)}s"
+    plural = "" if regular else f'\n    plural="{spec.module}",'
+    return f'''"""The `{spec.name}` declaration: how it is stored and exposed.
 
 Written by `gateway new entity`; edit freely. The options of `entity` and `declared`
 are documented in `schema.entities`.
@@ -141,7 +159,11 @@ from schema.entities import {", ".join(helpers)}
 from schema.node import Node
 
 
-@entity({spec.module}.{spec.name}, table="{spec.table}", policy={spec.module}.POLICY)
+@entity(
+    {spec.module}.{spec.name},
+    table="{spec.table}",{plural}
+    policy={spec.module}.POLICY,
+)
 class {spec.name}(Node):
 {chr(10).join(fields)}
     created_at: auto = declared(filters=RANGE_FILTERS, orderable=True, write=False)

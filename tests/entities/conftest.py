@@ -54,7 +54,7 @@ def settings(tmp_path: Path) -> Settings:
 
 async def open_container(settings: Settings, **options: Any) -> Container:
     await migrate.upgrade(settings.database.url)
-    built = build_container(settings, entities=DECLARATIONS, **options)
+    built = build_container(settings, entities=DECLARED, **options)
     async with built.engine.begin() as conn:
         await conn.run_sync(METADATA.create_all)
     return built

@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel.sql.sqltypes import AutoString
 
+from gateway.container import application_tables
 from persistence import migrate, tables
 from persistence.database import create_engine
 from tests.helpers import scratch_postgres_database
 from tests.persistence.conftest import sqlite_url_for
 from tests.services import require_service
 
-APP_TABLES = set(tables.METADATA.tables)
+MODELS = application_tables()
+APP_TABLES = set(MODELS.tables)
 HEAD = migrate.head()
 
 
@@ -82,18 +84,18 @@ async def test_migrations_go_up_down_and_up_again(empty_database: str) -> None:
     after_up = (await migrate.current(empty_database), await _tables(empty_database))
     assert after_down == (None, {"alembic_version"})
     assert after_up == (HEAD, APP_TABLES | {"alembic_version"})
-    assert await _indexes(empty_database, APP_TABLES) == _declared_indexes(tables.METADATA)
+    assert await _indexes(empty_database, APP_TABLES) == _declared_indexes(MODELS)
 
 
 async def test_a_database_upgraded_to_head_matches_the_models(empty_database: str) -> None:
     await migrate.upgrade(empty_database)
-    assert migrate.describe(await migrate.drift(empty_database)) == []
+    assert migrate.describe(await migrate.drift(empty_database, MODELS)) == []
 
 
 def test_every_constraint_and_index_in_the_models_has_a_stable_name() -> None:
     unnamed = [
         f"{table.name}: {type(item).__name__}"
-        for table in tables.METADATA.sorted_tables
+        for table in MODELS.sorted_tables
         for item in [*table.constraints, *table.indexes]
         if not isinstance(item, sa.PrimaryKeyConstraint) and getattr(item, "name", None) is None
     ]
@@ -106,7 +108,7 @@ def test_every_constraint_and_index_in_the_models_has_a_stable_name() -> None:
 def _models_with_suppliers() -> sa.MetaData:
     """The application's models plus a table using every kind of column an entity may have."""
     metadata = sa.MetaData(naming_convention=tables.NAMING_CONVENTION)
-    for table in tables.METADATA.tables.values():
+    for table in MODELS.tables.values():
         table.to_metadata(metadata)
     sa.Table(
         "suppliers",
@@ -193,7 +195,7 @@ async def test_a_revision_upgrades_and_downgrades_both_databases(
     assert drift_at_head == []
     assert indexes == {"suppliers": ["ix_suppliers_owner_id"]}
     assert after_down == (HEAD, APP_TABLES | {"alembic_version"})
-    assert migrate.describe(await migrate.drift(empty_database)) == []
+    assert migrate.describe(await migrate.drift(empty_database, MODELS)) == []
 
 
 # --- refusals ---------------------------------------------------------------------------
@@ -213,7 +215,7 @@ def _files(scripts: Path) -> list[str]:
 async def test_models_that_match_the_migrations_write_no_revision(scripts_copy: Path) -> None:
     before = _files(scripts_copy)
     with pytest.raises(migrate.MigrationError) as refused:
-        await migrate.revision("nothing", scripts=scripts_copy)
+        await migrate.revision("nothing", scripts=scripts_copy, metadata=MODELS)
     assert str(refused.value) == (
         f"the models match the migrations at {HEAD}: no revision written "
         "(--empty writes one for hand-written operations)"

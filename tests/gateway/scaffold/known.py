@@ -10,4 +10,5 @@ KNOWN = Known(
     tables=frozenset({"users", "items", "orders", "order_lines"}),
     roles=frozenset({"customer", "staff", "admin"}),
     node_fields=frozenset({"id"}),
+    entity_tables={"User": "users", "Item": "items", "Order": "orders"},
 )

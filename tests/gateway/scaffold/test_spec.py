@@ -141,6 +141,24 @@ def test_a_refused_request_names_its_culprit(request_: tuple[str, ...], message:
     assert refusal(name, *fields) == message
 
 
+def test_names_longer_than_40_characters_are_refused() -> None:
+    assert (
+        refusal("A" + "b" * 40, "name:str")
+        == f"entity name {'A' + 'b' * 40!r} is longer than 40 characters"
+    )
+    assert (
+        refusal("Supplier", "a" * 41 + ":str") == f"field {'a' * 41!r} is longer than 40 characters"
+    )
+
+
+def test_a_database_name_longer_than_postgres_allows_is_refused() -> None:
+    assert refusal("WarehouseShelfAssignmentHistoryRecord", "previous_holder:ref:User") == (
+        "field 'previous_holder': the database name "
+        "'ix_warehouse_shelf_assignment_history_records_previous_holder_id' is longer than 63 "
+        "characters (PostgreSQL's limit); shorten the field or the entity"
+    )
+
+
 def test_an_unknown_owner_is_refused() -> None:
     assert refusal("Supplier", "name:str", owner="boss") == (
         "owner 'boss' is not a role (roles: admin, customer, staff)"
