@@ -4,7 +4,7 @@ PYTHON ?= python3.12
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 
-.PHONY: run test check lint typecheck schema-export schema-check bootstrap sync bench scale-test
+.PHONY: run test check lint typecheck schema-export schema-check config-docs bootstrap sync bench scale-test
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -45,6 +45,10 @@ schema-export: sync
 
 schema-check: sync
 	@$(RUN) gateway schema check
+
+## Regenerate docs/configuration.md and .env.example from the settings model (a test checks them).
+config-docs: sync
+	$(RUN) python -m gateway.settings.reference
 
 ## Load benchmarks on a fresh seeded Postgres -> docs/benchmarks/ (BENCH_QUICK=1: 2 s smoke run).
 bench: sync

@@ -70,8 +70,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if settings.secret_key_is_ephemeral and settings.is_dev:
-            log.warning("SECURITY__SECRET_KEY is not set: tokens are signed with an ephemeral key")
         log.info("gateway started", profile=settings.profile)
         built.observability.start()
         # The revocation list is loaded before the first request needs it.

@@ -1,6 +1,8 @@
 """The `gateway` command: serve, database migrations, seed and schema tooling.
 
-Errors print one readable line to stderr and exit non-zero; no stack traces.
+Errors print one readable line to stderr and exit non-zero; no stack traces. Each
+command imports what it needs when it runs (settings, SQLAlchemy, the app), so
+`gateway --help` does not pay for the whole gateway.
 """
 
 from __future__ import annotations
@@ -11,30 +13,25 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from domain.errors import DomainError
 from gateway.scaffold.spec import FIELD_KINDS
-from gateway.settings import Settings, SettingsError, load_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Python API Base gateway.")
-db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
-schema_app = typer.Typer(no_args_is_help=True, help="The GraphQL schema (SDL).")
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+# Plain click help: typer's rich panels cost an import of rich and print `--help <bool>`.
+_TYPER = {"no_args_is_help": True, "add_completion": False, "rich_markup_mode": None}
+app = typer.Typer(help="Python API Base gateway.", **_TYPER)  # type: ignore[arg-type]  # typer's kwargs are typed one by one
+db_app = typer.Typer(help="Database migrations.", **_TYPER)  # type: ignore[arg-type]  # as above
+schema_app = typer.Typer(help="The GraphQL schema (SDL).", **_TYPER)  # type: ignore[arg-type]  # as above
 app.add_typer(db_app, name="db")
 # The first name of the command group; scripts and deployments still call it.
 app.add_typer(db_app, name="migrate", help="Database migrations (alias of `gateway db`).")
 app.add_typer(schema_app, name="schema")
-new_app = typer.Typer(no_args_is_help=True, help="Add a part to the project (scaffolding).")
+new_app = typer.Typer(help="Add a part to the project (scaffolding).", **_TYPER)  # type: ignore[arg-type]  # as above
 app.add_typer(new_app, name="new")
 
 FIELD_TYPES_HELP = [
@@ -48,11 +45,23 @@ class CliError(Exception):
     """A failure to report as one line."""
 
 
-def _settings() -> Settings:
+def _settings(
+    *, warn_unknown: bool = True, flags: dict[str, str] | None = None, **overrides: object
+) -> Settings:
+    """The settings (command-line `overrides` validated like the variables they stand for)."""
+    from gateway.settings import SettingsError, load_settings, unknown_variables
+
     try:
-        return load_settings()
+        settings = load_settings(**overrides)
     except SettingsError as exc:
-        raise CliError(str(exc)) from None
+        message = str(exc)
+        for variable, flag in (flags or {}).items():
+            message = message.replace(f" {variable}: ", f" {flag} ({variable}): ")
+        raise CliError(message) from None
+    if warn_unknown:
+        for warning in unknown_variables():
+            sys.stderr.write(f"warning: {warning}\n")
+    return settings
 
 
 def _ensure_sqlite_dir(settings: Settings) -> None:
@@ -75,14 +84,20 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the gateway with uvicorn (uvloop, httptools, GC tuned: SERVER__* settings)."""
+    flags = {"host": host, "port": port}
+    settings = _settings(
+        # The app logs unknown variables itself, once it has configured logging.
+        warn_unknown=False,
+        flags={f"SERVER__{name.upper()}": f"--{name}" for name in flags},
+        server={name: value for name, value in flags.items() if value is not None},
+    )
+    _ensure_sqlite_dir(settings)
     from gateway import server
 
-    settings = _settings()
-    _ensure_sqlite_dir(settings)
     server.run(
         settings.server,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
+        host=settings.server.host,
+        port=settings.server.port,
         workers=workers,
         log_level=settings.log_level,
         metrics=settings.metrics,
@@ -212,6 +227,15 @@ def seed(
     if_empty: Annotated[bool, typer.Option(help="Do nothing if data exists.")] = False,
 ) -> None:
     """Fill an empty database with deterministic demo data and a bootstrap admin."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from gateway.demo_seed import seed_demo
 
     settings = _settings()
@@ -322,8 +346,10 @@ def new_entity(
 
 
 def main() -> None:
+    from domain.errors import DomainError
+
     try:
-        app(standalone_mode=False)
+        app(prog_name="gateway", standalone_mode=False)
     except CliError as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(1)
@@ -338,6 +364,11 @@ def main() -> None:
     except Exception as exc:  # the CLI's contract: one line, non-zero exit
         # Usage errors come from typer's own click; they know how to say themselves.
         format_message = getattr(exc, "format_message", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # `gateway` (or `gateway migrate`) alone: the usage, as `--help` prints it.
+            # Matched by name: typer vendors click, and the class's module is private.
+            sys.stderr.write(f"{exc}\n")
+            sys.exit(2)
         if callable(format_message):
             sys.stderr.write(f"error: {format_message()}\n")
             sys.exit(int(getattr(exc, "exit_code", 2)))

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 import strawberry
+import structlog
 from redis.asyncio import Redis, from_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -28,6 +29,7 @@ from domain.services.accounts import AccountService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
+from gateway.auth import dev_keys
 from gateway.auth.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
 from gateway.auth.passwords import Argon2PasswordHasher, concurrency_for
 from gateway.auth.tokens import JwtTokenService, SigningKey
@@ -63,6 +65,8 @@ from schema import SchemaOptions, build_schema
 from schema.declarations import application
 from schema.entities import Declaration
 from schema.planner.extension import planner_extension
+
+log = structlog.get_logger("gateway")
 
 
 @dataclass
@@ -184,12 +188,33 @@ def schema_options(settings: Settings) -> SchemaOptions:
 
 
 def signing_key(settings: Settings) -> SigningKey:
+    """The configured key; in dev without one, the key kept in SECURITY__DEV_KEY_FILE."""
     security = settings.security
+    configured = (
+        security.secret_key if security.jwt_algorithm == "HS256" else (security.jwt_private_key)
+    )
+    if configured is not None:
+        text = configured.get_secret_value()
+    else:
+        kept = dev_keys.load_or_create(security.dev_key_file, security.jwt_algorithm)
+        text = kept.text
+        variable = (
+            "SECURITY__SECRET_KEY"
+            if security.jwt_algorithm == "HS256"
+            else "SECURITY__JWT_PRIVATE_KEY"
+        )
+        if kept.created:
+            log.warning(
+                f"{variable} is not set: made a development signing key in {kept.path} "
+                "(owner-only, shared by every worker and restart; set the variable in prod)"
+            )
+        else:
+            log.info(
+                f"{variable} is not set: signing with the development key", path=str(kept.path)
+            )
     if security.jwt_algorithm == "HS256":
-        return SigningKey.hs256(settings.secret_key())
-    if security.jwt_private_key is None:
-        return SigningKey.generate(security.jwt_algorithm)
-    return SigningKey.from_pem(security.jwt_algorithm, security.jwt_private_key.get_secret_value())
+        return SigningKey.hs256(text)
+    return SigningKey.from_pem(security.jwt_algorithm, text)
 
 
 def token_service(settings: Settings) -> JwtTokenService:

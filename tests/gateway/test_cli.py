@@ -57,12 +57,58 @@ def test_a_bad_setting_is_one_line_naming_the_variable() -> None:
     )
 
 
-def test_prod_refuses_to_start_without_a_secret_key() -> None:
-    result = gateway("migrate", "current", env={"PROFILE": "prod"})
+def test_prod_lists_every_unmet_requirement_at_once() -> None:
+    result = gateway(
+        "migrate", "current", env={"PROFILE": "prod", "SECURITY__ALLOW_DEBUG_IDENTITY": "true"}
+    )
     assert (result.returncode, result.stderr) == (
         1,
-        "error: invalid settings: SECURITY__SECRET_KEY must be at least 32 bytes in prod\n",
+        "error: invalid settings: prod requires SECURITY__SECRET_KEY of at least 32 bytes, "
+        "DATABASE__URL of PostgreSQL, REDIS__URL, SECURITY__ALLOW_DEBUG_IDENTITY=false\n",
     )
+
+
+def test_a_port_out_of_range_is_refused_in_one_line_naming_the_flag() -> None:
+    result = gateway("serve", "--port", "99999")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "error: invalid setting --port (SERVER__PORT): "
+        "Input should be less than or equal to 65535 (got 99999)\n",
+    )
+
+
+def test_a_garbage_database_url_is_one_line_naming_the_variable() -> None:
+    result = gateway("migrate", "current", env={"DATABASE__URL": "garbage"})
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: invalid setting DATABASE__URL: expected "
+        "postgresql://user:password@host:5432/db or sqlite:///path/to/file.db (got 'garbage')\n",
+    )
+
+
+def test_a_misspelt_variable_is_warned_about(tmp_path: Path) -> None:
+    env = {"DATABASE__URL": f"sqlite:///{tmp_path / 'w.db'}", "SERVER_PORT": "9000"}
+    result = gateway("migrate", "current", env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "base\n",
+        "warning: SERVER_PORT is not a setting and is ignored (did you mean SERVER__PORT?)\n",
+    )
+
+
+def test_gateway_alone_prints_its_usage() -> None:
+    result = gateway()
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("Usage: gateway [OPTIONS] COMMAND [ARGS]...\n")
+    assert "  serve    Run the gateway" in result.stderr
+
+
+def test_help_shows_flags_without_a_type() -> None:
+    result = gateway("--help")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "  --help  Show this message and exit.\n" in result.stdout
 
 
 def test_migrate_then_seed_once(tmp_path: Path) -> None:

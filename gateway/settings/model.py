@@ -1,0 +1,473 @@
+"""The settings model: every setting, its default and what it does (its docstring).
+
+`docs/configuration.md` and `.env.example` are generated from this module
+(`make config-docs`), and a test fails when they are stale: a field's docstring is its
+documentation.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import limits
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.settings.database_url import normalise_database_url
+from gateway.settings.lists import parse_list
+
+Profile = Literal["dev", "prod"]
+MIN_SECRET_BYTES = 32
+
+# A list read from one variable: a JSON list (`["a", "b"]`) or comma-separated (`a,b`).
+StrList = Annotated[list[str], NoDecode, BeforeValidator(parse_list)]
+
+_DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
+
+
+def _origins(values: list[str]) -> list[str]:
+    for origin in values:
+        parts = urlsplit(origin)
+        if origin != "*" and (
+            parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query
+        ):
+            raise ValueError(
+                f"{origin!r} is not an origin like https://app.example.com (no path, no slash)"
+            )
+    return values
+
+
+class DatabaseSettings(BaseModel):
+    model_config = _DOCUMENTED
+
+    url: str = "sqlite+aiosqlite:///./var/gateway.db"
+    """The database: `postgresql://user:password@host:5432/db` (also `postgres://`, as
+    providers print it; sslmode is translated for asyncpg) or `sqlite:///path`."""
+    pool_size: int = Field(default=10, ge=1, le=200)
+    """Connection pool size: the most statements a replica runs at once."""
+    max_overflow: int = Field(default=0, ge=0, le=200)
+    """Connections opened past the pool in a burst. Each is closed when returned, so
+    sustained load past the pool would open and close one per request
+    (docs/benchmarks/design-notes.md)."""
+    ping_after_idle_seconds: float = Field(default=1.0, ge=0)
+    """PostgreSQL: a pooled connection idle longer than this is pinged (and replaced if
+    dead) before use; `0` pings on every checkout."""
+    echo: bool = False
+    """Log every SQL statement (SQLAlchemy's echo); for debugging only."""
+
+    _url = field_validator("url")(normalise_database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class RedisSettings(BaseModel):
+    model_config = _DOCUMENTED
+
+    url: str | None = None
+    """`redis://host:6379/0`: revocations, rate limits, persisted queries and events
+    shared by every replica. Unset: in-process (one replica). Required in `prod`."""
+    socket_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
+    """Each read or write on a Redis socket, and each connection attempt, gives up after
+    this long; below the callers' own bounds (`RATE_LIMIT__STORAGE_TIMEOUT_SECONDS`), so
+    a hung Redis is seen as a timeout the retry can act on, not a cancelled call."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """A call that fails on a dead pooled connection (Redis restarted, a proxy dropped
+    it) is retried this many times on a fresh connection, with exponential backoff."""
+    health_check_seconds: int = Field(default=30, ge=0, le=3600)
+    """A pooled connection idle this long is PINGed before use; `0` turns it off."""
+
+
+class RevocationSettings(BaseModel):
+    """Logged-out tokens and sessions: the database is the truth, each replica a copy."""
+
+    model_config = _DOCUMENTED
+
+    refresh_seconds: float = Field(default=5.0, ge=0.1, le=300)
+    """A replica reads the revocations written since its last read at most this long
+    after the previous read: the delay before another replica's logout counts here
+    while Redis (whose broadcast takes well under a second) is down."""
+    prune_seconds: float = Field(default=600.0, ge=1, le=86_400)
+    """How often expired revocations are deleted from the database."""
+    channel: str = Field(default="gateway:revocations", min_length=1, max_length=200)
+    """Redis pub/sub channel of the revocation broadcast when `REDIS__URL` is set."""
+
+
+class SecuritySettings(BaseModel):
+    model_config = _DOCUMENTED
+
+    secret_key: SecretStr | None = None
+    """Token signing secret (at least 32 bytes). Required in `prod`; in `dev`, unset
+    means a key kept in `SECURITY__DEV_KEY_FILE`."""
+    dev_key_file: Path = Path("var/dev-secret-key")
+    """`dev` only: where the signing key (or PEM private key) made when none is set is
+    kept (owner-only), shared by every worker and restart."""
+    allow_debug_identity: bool = False
+    """`dev` only: act as any user by sending `X-Debug-User: <user id>`."""
+    cors_origins: Annotated[StrList, AfterValidator(_origins)] = Field(default_factory=list)
+    """Browser origins allowed by CORS (JSON list or comma-separated); `*` is refused in
+    `prod`."""
+    cors_allow_credentials: bool = False
+    """Let browsers send cookies or Authorization cross-origin; never with a `*` origin."""
+    trusted_proxies: StrList = Field(default_factory=list)
+    """Peers (IPs or CIDRs) whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed."""
+    hsts_seconds: int = Field(default=63_072_000, ge=0)
+    """`Strict-Transport-Security` max-age on https responses; `0` sends none."""
+    jwt_algorithm: Literal["HS256", "RS256", "Ed25519"] = "HS256"
+    """Token signing: `HS256` with the secret key, or `RS256` / `Ed25519` with
+    `SECURITY__JWT_PRIVATE_KEY` (public half at `/.well-known/jwks.json`)."""
+    jwt_private_key: SecretStr | None = None
+    """PEM private key for RS256 / Ed25519; in `dev`, unset means one kept in
+    `SECURITY__DEV_KEY_FILE`."""
+    jwt_issuer: str = "python-api-base"
+    """The tokens' `iss` claim (checked on every token)."""
+    jwt_audience: str = "python-api-base"
+    """The tokens' `aud` claim (checked on every token)."""
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """Access-token lifetime."""
+    access_token_seconds: int | None = Field(default=None, ge=1, le=24 * 3600)
+    """Tests only: an access-token lifetime in seconds, overriding the minutes."""
+    refresh_token_days: int = Field(default=7, ge=1, le=365)
+    """Refresh-token lifetime."""
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    """Clock skew tolerated when checking a token's times."""
+    verified_token_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    """Access tokens remembered as verified until their `exp` (`0`: verify every time);
+    revocation is checked on every request regardless."""
+    admin_email: str = "admin@example.com"
+    """The bootstrap admin `gateway seed` creates."""
+    admin_password: SecretStr | None = None
+    """The bootstrap admin's password; unset: a random one, printed once by the seed."""
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    """Password policy (also: 3 of 4 character classes, no runs of 4, not the email)."""
+    argon2_time_cost: int = Field(default=3, ge=1)
+    """argon2id passes (RFC 9106's low-memory profile by default)."""
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    """argon2id memory per hash, in KiB."""
+    argon2_parallelism: int = Field(default=4, ge=1)
+    """argon2id lanes."""
+    password_hash_memory_mib: int = Field(default=64, ge=1, le=65_536)
+    """Each hash holds `SECURITY__ARGON2_MEMORY_KIB` while it runs: at most this much
+    memory is spent on hashing at once (64 MiB: one default hash; a burst of 32 logins
+    then peaks near the idle RSS + 64 MiB), unless a concurrency is set outright."""
+    password_hash_concurrency: int | None = Field(default=None, ge=1, le=256)
+    """Hashes run at once, overriding the memory budget above."""
+    password_hash_max_waiting: int = Field(default=64, ge=0, le=100_000)
+    """Logins and password changes waiting for a hash beyond this many are refused
+    (`UNAVAILABLE`, 503) instead of queueing behind seconds of hashing."""
+
+
+class GraphQLSettings(BaseModel):
+    model_config = _DOCUMENTED
+
+    max_depth: int = Field(default=12, ge=1)
+    """Maximum operation depth (fields on the longest path, fragments expanded);
+    `MAX_DEPTH_EXCEEDED`."""
+    max_aliases: int = Field(default=30, ge=0)
+    """Maximum aliases per operation, fragments expanded; `MAX_ALIASES_EXCEEDED`."""
+    max_tokens: int = Field(default=5_000, ge=10)
+    """Maximum tokens per document; `MAX_TOKENS_EXCEEDED`."""
+    max_directives: int = Field(default=50, ge=0)
+    """Maximum directives per operation, fragments expanded; `MAX_DIRECTIVES_EXCEEDED`."""
+    max_root_fields: int = Field(default=20, ge=1)
+    """Maximum root fields per operation; `MAX_ROOT_FIELDS_EXCEEDED`."""
+    max_cost: int = Field(default=25_000, ge=1)
+    """Maximum static cost: 1 a field, a list multiplies its selection by `first`
+    (schema/cost.py); `MAX_COST_EXCEEDED`."""
+    report_cost: bool = True
+    """Report `extensions.cost = {requested, limit}` in every response."""
+    execution_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """An operation still running before its first commit is cancelled and answered
+    `data: null` with a `TIMEOUT` error (HTTP 200); from a commit on it runs to its end."""
+    max_batch: int = Field(default=10, ge=1)
+    """Maximum operations in one batched request."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Maximum request body."""
+    introspection: bool | None = None
+    """Force introspection on or off; unset: on in `dev`, off in `prod`."""
+    introspection_cost: int = Field(default=10, ge=0)
+    """Budget points one introspection query is charged (its result is cached per
+    schema), so GraphiQL can be reloaded freely."""
+    suggestions: bool | None = None
+    """Force "Did you mean ...?" in validation errors; unset: on in `dev`, off in `prod`."""
+    graphiql: bool | None = None
+    """Force GraphiQL on `GET /graphql` on or off; unset: on in `dev`, off in `prod`."""
+    persisted_queries: bool = True
+    """Apollo APQ: clients may send a query's sha256 instead of its text once registered."""
+    persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    """How long a registered APQ document is kept in Redis."""
+    persisted_query_cache_size: int = Field(default=1_000, ge=1)
+    """APQ documents kept in process memory."""
+    trusted_documents: Path | None = None
+    """A manifest of trusted documents (a `{hash: document}` map, Apollo's persisted
+    query manifest or GraphQL Codegen's `persisted-documents.json`); when set, only its
+    documents run."""
+    planner: bool = True
+    """The read planner answers plannable queries with one SQL statement per root field,
+    the JSON built by the database."""
+    document_cache_size: int = Field(default=1_000, ge=0)
+    """Parsed and validated documents kept by their text; `0` turns both caches off."""
+    prepared_operations: bool = True
+    """A query the planner answered is answered again (same document, variables and
+    roles) without parsing, validating or Strawberry's extensions."""
+
+
+class RateLimitSettings(BaseModel):
+    """Quotas as `<amount>/<window>` (`300/minute`, `10/15 minutes`), counted in Redis."""
+
+    model_config = _DOCUMENTED
+
+    enabled: bool = True
+    """Rate limits and cost budgets on or off."""
+    anonymous: str = "300/minute"
+    """Requests per client IP for anonymous callers."""
+    user: str = "1200/minute"
+    """Requests per user once authenticated."""
+    login_per_account: str = "10/15 minutes"
+    """Login attempts (right or wrong) per account."""
+    login_per_ip: str = "50/15 minutes"
+    """Login attempts (right or wrong) per client IP."""
+    cost_budget: str = "1000000/hour"
+    """GraphQL cost points per user; must pay for one operation of `GRAPHQL__MAX_COST`."""
+    anonymous_cost_budget: str = "250000/hour"
+    """GraphQL cost points per anonymous client IP; must pay for one operation of
+    `GRAPHQL__MAX_COST`."""
+    report_budget: bool = True
+    """Report `extensions.rateLimit = {cost, remaining, resetAt}` on every response."""
+    on_storage_error: Literal["memory", "open", "closed"] = "memory"
+    """When Redis fails: count in this process (`memory`), allow (`open`) or refuse
+    (`closed`)."""
+    storage_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
+    """A Redis call slower than this counts as a failure."""
+    storage_retry_seconds: float = Field(default=5.0, ge=0, le=300)
+    """After a failure, Redis is tried again this long later."""
+    key_prefix: str = Field(default="ratelimit", min_length=1, max_length=64)
+    """Prefix of the Redis keys."""
+    exempt_paths: StrList = Field(
+        default_factory=lambda: ["/health/live", "/health/ready", "/metrics"]
+    )
+    """Paths never limited (probes and scrapes often come through one IP)."""
+
+    @field_validator(
+        "anonymous",
+        "user",
+        "login_per_account",
+        "login_per_ip",
+        "cost_budget",
+        "anonymous_cost_budget",
+    )
+    @classmethod
+    def _quota(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError("expected <amount>/<window>, like 300/minute") from None
+        return value
+
+
+class ServerSettings(BaseModel):
+    model_config = _DOCUMENTED
+
+    host: str = "127.0.0.1"
+    """Bind address (`gateway serve --host`)."""
+    port: int = Field(default=8000, ge=1, le=65535)
+    """Port (`gateway serve --port`)."""
+    loop: Literal["uvloop", "asyncio", "auto"] = "uvloop"
+    """uvicorn's event loop."""
+    http: Literal["httptools", "h11", "auto"] = "httptools"
+    """uvicorn's HTTP parser."""
+    access_log: bool = False
+    """uvicorn's own access log (the gateway writes its own, redacted, line)."""
+    gc_freeze: bool = True
+    """After start-up, freeze what start-up allocated out of the collector's reach
+    (docs/benchmarks/)."""
+    gc_threshold: int = Field(default=50_000, ge=0)
+    """Generation-0 GC threshold after start-up; `0` keeps Python's."""
+    max_concurrency: int = Field(default=64, ge=0)
+    """Requests in flight per process; `0`: no limit (health probes and `/metrics` are
+    never shed)."""
+    queue_timeout_ms: int = Field(default=500, ge=0)
+    """A request that cannot start within this answers 503 with `Retry-After`."""
+    drain_seconds: float = Field(default=0.0, ge=0, le=120)
+    """On SIGTERM, answer `/health/ready` with 503 for this long while still serving, so
+    a load balancer stops routing here before the listener closes; then the graceful
+    shutdown (WebSockets closed with 1001, in-flight requests finished within 20 s). A
+    second SIGTERM, or SIGINT, skips the wait. `0`: shut down at once."""
+
+
+class TelemetrySettings(BaseModel):
+    model_config = _DOCUMENTED
+
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP base URL of a collector (`http://collector:4318`); unset: no export."""
+    service_name: str = "python-api-base"
+    """`service.name` of the exported spans."""
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of new traces sampled (an incoming sampled `traceparent` is followed)."""
+    resolver_spans: bool = False
+    """One span per resolved field (costly); for queries the planner leaves to resolvers."""
+
+
+class MetricsSettings(BaseModel):
+    model_config = _DOCUMENTED
+
+    token: SecretStr | None = None
+    """When set, `/metrics` requires `Authorization: Bearer <token>`."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """When set, `/metrics` is served on this port only (not on the main one)."""
+    host: str = "0.0.0.0"  # noqa: S104  # a scrape port is reached from outside the pod
+    """Bind address of `METRICS__PORT`."""
+    max_operation_names: int = Field(default=200, ge=1, le=10_000)
+    """Distinct GraphQL operation names kept as labels; later ones fold into `other`."""
+
+
+class HealthSettings(BaseModel):
+    model_config = _DOCUMENTED
+
+    timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    """Each dependency check of `/health/ready` gives up after this."""
+
+
+class RealtimeSettings(BaseModel):
+    """GraphQL subscriptions over WebSocket (`REALTIME__...`); see README, Subscriptions."""
+
+    model_config = _DOCUMENTED
+
+    connection_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    """Time to send `connection_init` (both protocols); closed with 4408 after."""
+    allowed_origins: Annotated[StrList, AfterValidator(_origins)] = Field(default_factory=list)
+    """Cross-origin pages allowed to open a socket (same-origin and non-browser clients
+    always are)."""
+    max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+    """Operations in flight on one socket."""
+    max_connections_per_user: int = Field(default=10, ge=1, le=10_000)
+    """Sockets per user per replica (not counted across replicas); 1008 past it."""
+    queue_size: int = Field(default=256, ge=1, le=100_000)
+    """Events queued for one subscriber before it is dropped (1013)."""
+    session_check_seconds: float = Field(default=5.0, gt=0, le=300)
+    """How often a socket re-checks its token for revocation (expiry is exact)."""
+    token_cookie: str | None = "access_token"  # noqa: S105  # a cookie name, not a secret
+    """Cookie read for the access token on the upgrade request."""
+    allow_anonymous: bool = True
+    """Sockets without a token are accepted (charged to their client IP)."""
+    redis_channel: str = "gateway:events"
+    """Redis pub/sub channel of the event bus when `REDIS__URL` is set."""
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    """Committed events are published in the background; a batch taking longer is
+    dropped (logged), so a hanging Redis never holds or fails the answer of a mutation."""
+
+
+class IdempotencySettings(BaseModel):
+    """`Idempotency-Key` on mutations (`IDEMPOTENCY__...`); see README, Idempotent retries."""
+
+    model_config = _DOCUMENTED
+
+    enabled: bool = True
+    """`Idempotency-Key` on mutations (REST and `/graphql`) on or off."""
+    ttl_seconds: int = Field(default=86_400, ge=1, le=7 * 86_400)
+    """How long an answer is kept for retries (the draft suggests at least 24 hours)."""
+    in_flight_seconds: float = Field(default=300.0, gt=0, le=3600)
+    """How long a claimed key blocks others if its request never finishes (a crash)."""
+    wait_seconds: float = Field(default=10.0, ge=0, le=300)
+    """A retry arriving while the first request runs waits this long for its answer,
+    then gets 409 (`0`: at once, as the draft describes)."""
+    redis_prefix: str = "gateway:idempotency:"
+    """Prefix of the Redis keys."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        case_sensitive=False,
+        use_attribute_docstrings=True,
+    )
+
+    profile: Profile = "dev"
+    """`dev`: embedded defaults, GraphiQL and introspection on. `prod`: requires
+    `SECURITY__SECRET_KEY`, PostgreSQL and Redis; introspection and GraphiQL off."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Log level (console lines in `dev`, JSON in `prod`)."""
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    revocation: RevocationSettings = Field(default_factory=RevocationSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    graphql: GraphQLSettings = Field(default_factory=GraphQLSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Settings:
+        security = self.security
+        for proxy in security.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"SECURITY__TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR"
+                ) from None
+        if "*" in security.cors_origins:
+            if security.cors_allow_credentials:
+                raise ValueError(
+                    "SECURITY__CORS_ORIGINS must list origins, not *, with credentials"
+                )
+            if self.profile == "prod":
+                raise ValueError("SECURITY__CORS_ORIGINS must list origins, not *, in prod")
+        for name in ("cost_budget", "anonymous_cost_budget"):
+            if limits.parse(getattr(self.rate_limit, name)).amount < self.graphql.max_cost:
+                raise ValueError(
+                    f"RATE_LIMIT__{name.upper()} must allow at least GRAPHQL__MAX_COST "
+                    f"({self.graphql.max_cost}) points"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_profile(self) -> Settings:
+        if self.profile != "prod":
+            return self
+        unmet = []
+        key = self.security.secret_key
+        if key is None or len(key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            unmet.append(f"SECURITY__SECRET_KEY of at least {MIN_SECRET_BYTES} bytes")
+        if not self.database.url.startswith("postgresql"):
+            unmet.append("DATABASE__URL of PostgreSQL")
+        if not self.redis.url:
+            unmet.append("REDIS__URL")
+        if self.security.allow_debug_identity:
+            unmet.append("SECURITY__ALLOW_DEBUG_IDENTITY=false")
+        if self.security.jwt_algorithm != "HS256" and self.security.jwt_private_key is None:
+            unmet.append(f"SECURITY__JWT_PRIVATE_KEY for {self.security.jwt_algorithm}")
+        if unmet:
+            raise ValueError(f"prod requires {', '.join(unmet)}")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.profile == "dev"
+
+    @property
+    def introspection(self) -> bool:
+        return self.graphql.introspection if self.graphql.introspection is not None else self.is_dev
+
+    @property
+    def graphiql(self) -> bool:
+        return self.graphql.graphiql if self.graphql.graphiql is not None else self.is_dev
