@@ -15,7 +15,7 @@ sync: bootstrap
 ## Run the gateway on embedded defaults (SQLite in ./var, in-process adapters) with demo data.
 run: sync
 	$(RUN) gateway db upgrade
-	$(RUN) gateway seed --if-empty
+	$(RUN) gateway seed --once
 	SECURITY__ALLOW_DEBUG_IDENTITY=$${SECURITY__ALLOW_DEBUG_IDENTITY:-true} $(RUN) gateway serve
 
 ## Run the whole test suite (Postgres/Redis tests skip locally when absent; CI requires them).

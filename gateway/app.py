@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -20,7 +21,7 @@ from gateway.graphql.endpoint import GraphQLHTTPEndpoint
 from gateway.graphql.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
 from gateway.http.direct_route import DirectRoute
 from gateway.http.edge import EdgeMiddleware
-from gateway.http.health import live
+from gateway.http.health import DatabaseCheck, live
 from gateway.http.load_shedding import LoadSheddingMiddleware
 from gateway.limits.rate_limit_http import request_rate_limit
 from gateway.settings import Settings, load_settings
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await _check_migrations(built.database_check)
         log.info("gateway started", profile=settings.profile)
         built.observability.start()
         # The revocation list is loaded before the first request needs it.
@@ -160,3 +162,13 @@ def _load_shedding(settings: Settings) -> list[Middleware]:
             graphql_path=GRAPHQL_PATH,
         )
     ]
+
+
+async def _check_migrations(database: DatabaseCheck) -> None:
+    """One line at start-up when the database is behind the code, naming the fix."""
+    try:
+        version = await database.revision()
+    except (TimeoutError, OSError, SQLAlchemyError):  # down: readiness reports it
+        return
+    if version.behind:
+        log.error(version.fix())

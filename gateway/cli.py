@@ -224,9 +224,16 @@ def seed(
     items: Annotated[int, typer.Option(min=1, help="How many catalog items.")] = 40,
     orders: Annotated[int, typer.Option(min=0, help="How many orders.")] = 200,
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
-    if_empty: Annotated[bool, typer.Option(help="Do nothing if data exists.")] = False,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once/--no-once",
+            "--if-empty",
+            help="Do nothing when the demo data is already there (its marker, not empty tables).",
+        ),
+    ] = False,
 ) -> None:
-    """Fill an empty database with deterministic demo data and a bootstrap admin."""
+    """Add deterministic demo data and a bootstrap admin (ids follow existing rows)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -236,7 +243,7 @@ def seed(
         TimeElapsedColumn,
     )
 
-    from gateway.demo_seed import seed_demo
+    from gateway.demo_seed import NotMigratedError, seed_demo
 
     settings = _settings()
     _ensure_sqlite_dir(settings)
@@ -245,6 +252,9 @@ def seed(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        # Only on a terminal, and only while seeding: no stray lines in a pipe.
+        transient=True,
+        disable=not sys.stdout.isatty(),
     ) as progress:
         tasks: dict[str, TaskID] = {}
 
@@ -253,17 +263,20 @@ def seed(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done)
 
-        report = asyncio.run(
-            seed_demo(
-                settings,
-                users=users,
-                items=items,
-                orders=orders,
-                seed=seed_value,
-                if_empty=if_empty,
-                on_progress=on_progress,
+        try:
+            report = asyncio.run(
+                seed_demo(
+                    settings,
+                    users=users,
+                    items=items,
+                    orders=orders,
+                    seed=seed_value,
+                    once=once,
+                    on_progress=on_progress,
+                )
             )
-        )
+        except NotMigratedError as exc:
+            raise CliError(str(exc)) from None
     typer.echo(report)
 
 

@@ -31,14 +31,14 @@ from domain.services.orders import OrderService
 from domain.services.users import UserService
 from gateway.auth import dev_keys
 from gateway.auth.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
-from gateway.auth.passwords import Argon2PasswordHasher, concurrency_for
+from gateway.auth.passwords import Argon2PasswordHasher, hasher_for
 from gateway.auth.tokens import JwtTokenService, SigningKey
 from gateway.graphql import GRAPHQL_PATH
 from gateway.graphql.persisted_queries import build_persisted_queries
 from gateway.graphql.pipeline import Pipeline
 from gateway.graphql.prepared_operations import PreparedOperations
 from gateway.graphql.request_context import RequestContexts
-from gateway.http.health import Check, Readiness, ping_redis
+from gateway.http.health import Check, DatabaseCheck, Readiness, ping_redis
 from gateway.http.idempotency import Idempotency
 from gateway.limits.cost_budget import CostBudget, cost_budget, cost_budget_extension
 from gateway.limits.login_throttle import login_throttle
@@ -50,7 +50,7 @@ from gateway.rest import RestApi
 from gateway.settings import RedisSettings, Settings
 from persistence import tables
 from persistence.after_commit import BackgroundPublisher
-from persistence.database import create_engine, ping
+from persistence.database import create_engine
 from persistence.entities import repositories
 from persistence.event_bus import InProcessEventBus
 from persistence.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
@@ -140,9 +140,13 @@ class Container:
             observe_batch=self.observability.observe_batch,
             pipeline=self.pipeline,
         )
+        self.database_check = DatabaseCheck(self.engine, settings.health.timeout_seconds)
         self.readiness = Readiness(
-            dependency_checks(self.engine, settings.redis.url, settings.health.timeout_seconds),
+            dependency_checks(
+                self.database_check, settings.redis.url, settings.health.timeout_seconds
+            ),
             observer=self.observability.metrics.record_readiness,
+            database=self.database_check,
         )
 
     async def aclose(self) -> None:
@@ -158,10 +162,10 @@ class Container:
 
 
 def dependency_checks(
-    engine: AsyncEngine, redis_url: str | None, timeout: float
+    database: DatabaseCheck, redis_url: str | None, timeout: float
 ) -> dict[str, Check]:
-    """Readiness checks: the database always; Redis when it is configured."""
-    checks: dict[str, Check] = {"database": lambda: ping(engine, timeout=timeout)}
+    """Readiness checks: the database (and its migration) always; Redis when configured."""
+    checks: dict[str, Check] = {"database": database}
     if redis_url:
         checks["redis"] = lambda: ping_redis(redis_url, timeout)
     return checks
@@ -235,15 +239,7 @@ def token_service(settings: Settings) -> JwtTokenService:
 
 
 def password_hasher(settings: Settings) -> Argon2PasswordHasher:
-    security = settings.security
-    return Argon2PasswordHasher(
-        time_cost=security.argon2_time_cost,
-        memory_cost=security.argon2_memory_kib,
-        parallelism=security.argon2_parallelism,
-        max_concurrency=security.password_hash_concurrency
-        or concurrency_for(security.password_hash_memory_mib * 1024, security.argon2_memory_kib),
-        max_waiting=security.password_hash_max_waiting,
-    )
+    return hasher_for(settings.security)
 
 
 def redis_client(settings: RedisSettings) -> Redis | None:

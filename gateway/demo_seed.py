@@ -8,11 +8,16 @@ from collections.abc import Callable
 from domain.paging import PageRequest
 from domain.specifications import Always
 from domain.users import Email, Role
-from gateway.container import password_hasher
+from gateway.auth.passwords import hasher_for
 from gateway.settings import Settings
 from persistence import seed as seeding
 from persistence.database import create_engine
+from persistence.schema_version import schema_version
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+
+
+class NotMigratedError(Exception):
+    """The database is behind the migrations; the message names the command to run."""
 
 
 async def seed_demo(
@@ -22,7 +27,7 @@ async def seed_demo(
     items: int,
     orders: int,
     seed: int,
-    if_empty: bool,
+    once: bool,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> str:
     """Seed the database; returns the report to print, with the admin's credentials once.
@@ -31,10 +36,15 @@ async def seed_demo(
     SECURITY__ADMIN_PASSWORD or a random one, which is shown here and never again.
     """
     engine = create_engine(settings.database.url)
-    hasher = password_hasher(settings)
+    hasher = hasher_for(settings.security)
     try:
-        demo_hash = await hasher.hash(seeding.DEMO_PASSWORD)
+        version = await schema_version(engine)
+        if version.behind:
+            raise NotMigratedError(version.fix())
         try:
+            # Checked before hashing the demo password (an argon2 hash) and again in seed().
+            await seeding.refuse_a_second_seed(engine)
+            demo_hash = await hasher.hash(seeding.DEMO_PASSWORD)
             summary = await seeding.seed(
                 engine,
                 users=users,
@@ -44,9 +54,9 @@ async def seed_demo(
                 password_hash=demo_hash,
                 on_progress=on_progress,
             )
-        except seeding.AlreadySeededError:
-            if if_empty:
-                return "the database already has data: nothing seeded"
+        except seeding.AlreadySeededError as already:
+            if once:
+                return f"{already}: nothing seeded"
             raise
         configured = settings.security.admin_password
         admin_password = (

@@ -1,7 +1,9 @@
 """Deterministic demo data, bulk-inserted: the same seed always gives the same database.
 
-Rows are written with executemany-style Core inserts in chunks and explicit ids (the
-database must be empty), so 1,000 users, 500 items and 10,000 orders take seconds.
+Rows are written with executemany-style Core inserts in chunks and explicit ids, so
+1,000 users, 500 items and 10,000 orders take seconds. Ids follow whatever the tables
+already hold (a user who registered before seeding keeps id 1), and a `demo_seed` row
+marks the data as the seed's: seeding again is refused by that marker.
 """
 
 from __future__ import annotations
@@ -47,8 +49,15 @@ _WEIGHTS_ALL = [*_STATUS_WEIGHTS, 10]
 
 
 class AlreadySeededError(ConflictError):
-    def __init__(self) -> None:
-        super().__init__("the database already holds data; seeding needs an empty database")
+    def __init__(self, seed: int, seeded_at: datetime) -> None:
+        super().__init__(f"the demo data is already there (seed {seed})")
+        self.seed, self.seeded_at = seed, seeded_at
+
+
+class DemoEmailTakenError(ConflictError):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"{email} is already registered: the demo data needs its emails free")
+        self.email = email
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +114,9 @@ def _plan(
                 "description": f"A demo {rng.choice(_NOUNS).lower()} for testing.",
                 "price_cents": rng.randrange(199, 50_000),
                 "currency": "USD",
-                "stock": rng.randrange(200, 800),
+                # What is left after the seeded orders (which took theirs before): the
+                # orders never run short, and one item in twenty is sold out to filter on.
+                "stock": 0 if rng.random() < 0.05 else rng.randrange(200, 800),
                 "active": rng.random() > 0.05,
                 "created_at": EPOCH - timedelta(days=380, minutes=rng.randrange(60 * 24 * 10)),
             }
@@ -126,19 +137,11 @@ def _orders(
     order_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
     for order_id in range(1, count + 1):
+        # Statuses follow the weights, whatever the number of orders: an item's stock is
+        # what remains after them, so no order is ever short of it.
         status = rng.choices(_STATUSES_ALL, _WEIGHTS_ALL)[0]
         wanted = rng.sample(active, min(len(active), rng.randint(1, 6)))
-        chosen = []
-        for row in wanted:
-            quantity = rng.randint(1, 3)
-            # Cancelled orders released their stock; the others hold it.
-            if status is not OrderStatus.CANCELLED:
-                if row["stock"] < quantity:
-                    continue
-                row["stock"] -= quantity
-            chosen.append((row, quantity))
-        if not chosen:
-            status, chosen = OrderStatus.CANCELLED, [(wanted[0], 1)]
+        chosen = [(row, rng.randint(1, 3)) for row in wanted]
         created = EPOCH - timedelta(seconds=rng.randrange(365 * 24 * 3600))
         updated = created
         if status is not OrderStatus.PLACED:
@@ -166,12 +169,58 @@ def _orders(
     return order_rows, line_rows
 
 
-async def _is_empty(conn: AsyncConnection) -> bool:
-    for table in (tables.USERS, tables.ITEMS, tables.ORDERS, tables.ORDER_LINES):
-        found = await conn.execute(sa.select(sa.exists().select_from(table)))
-        if found.scalar_one():
-            return False
-    return True
+async def refuse_a_second_seed(target: AsyncConnection | AsyncEngine) -> None:
+    """Raises AlreadySeededError when the demo data's marker is there."""
+    if isinstance(target, AsyncEngine):
+        async with target.connect() as conn:
+            await refuse_a_second_seed(conn)
+        return
+    conn = target
+    marker = tables.DEMO_SEED
+    found = (
+        await conn.execute(sa.select(marker.c.seed, marker.c.seeded_at).order_by(marker.c.id))
+    ).first()
+    if found is not None:
+        raise AlreadySeededError(found.seed, found.seeded_at)
+
+
+async def _refuse_taken_emails(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    emails = [row["email"] for row in rows]
+    for start in range(0, len(emails), CHUNK):
+        taken = await conn.execute(
+            sa.select(tables.USERS.c.email)
+            .where(tables.USERS.c.email.in_(emails[start : start + CHUNK]))
+            .order_by(tables.USERS.c.email)
+            .limit(1)
+        )
+        first = taken.scalar_one_or_none()
+        if first is not None:
+            raise DemoEmailTakenError(first)
+
+
+async def _offsets(conn: AsyncConnection) -> dict[str, int]:
+    """The highest id in each table (0 when empty): the plan's ids are shifted past it."""
+    offsets = {}
+    for table in SEEDED:
+        highest = await conn.execute(sa.select(sa.func.max(table.c.id)))
+        offsets[table.name] = highest.scalar_one() or 0
+    return offsets
+
+
+def _shift(plan: _Plan, offsets: dict[str, int]) -> None:
+    user, item = offsets[tables.USERS.name], offsets[tables.ITEMS.name]
+    order, line = offsets[tables.ORDERS.name], offsets[tables.ORDER_LINES.name]
+    for row in plan.users:
+        row["id"] += user
+    for row in plan.items:
+        row["id"] += item
+    for row in plan.orders:
+        row["id"] += order
+        row["customer_id"] += user
+    for row in plan.lines:
+        row["id"] += line
+        row["order_id"] += order
+        row["item_id"] += item
 
 
 async def _insert(
@@ -222,7 +271,7 @@ async def seed(
     password_hash_for: Callable[[str], str] | None = None,
     on_progress: Progress | None = None,
 ) -> SeedSummary:
-    """Fill an empty database with demo data; raises AlreadySeededError otherwise.
+    """Add the demo data; raises AlreadySeededError if it is there, DemoEmailTakenError.
 
     Every demo user gets the same password hash: `password_hash` if given, else
     `password_hash_for(DEMO_PASSWORD)` computed once, else none (no demo logins).
@@ -236,12 +285,18 @@ async def seed(
     )
     engine = target.engine if isinstance(target, SqlUnitOfWorkFactory) else target
     async with engine.begin() as conn:
-        if not await _is_empty(conn):
-            raise AlreadySeededError()
+        await refuse_a_second_seed(conn)
+        await _refuse_taken_emails(conn, plan.users)
+        _shift(plan, await _offsets(conn))
         await _insert(conn, tables.USERS, plan.users, on_progress)
         await _insert(conn, tables.ITEMS, plan.items, on_progress)
         await _insert(conn, tables.ORDERS, plan.orders, on_progress)
         await _insert(conn, tables.ORDER_LINES, plan.lines, on_progress)
+        await conn.execute(
+            sa.insert(tables.DEMO_SEED).values(
+                seed=seed, users=users, items=items, orders=orders, seeded_at=datetime.now(UTC)
+            )
+        )
     await _analyze(engine)
     return SeedSummary(
         users=len(plan.users),

@@ -184,6 +184,23 @@ class RevocationRow(SQLModel, table=True):
     revoked_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
 
 
+class DemoSeedRow(SQLModel, table=True):
+    """The marker `gateway seed` leaves with its data: what it wrote, from which seed.
+
+    `gateway seed --once` looks for it rather than for empty tables, so a user who
+    registered before seeding neither blocks the demo data nor gets it twice.
+    """
+
+    __tablename__ = "demo_seed"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seed: int = Field(nullable=False)
+    users: int = Field(nullable=False)
+    items: int = Field(nullable=False)
+    orders: int = Field(nullable=False)
+    seeded_at: datetime = Field(default_factory=_now, sa_type=UtcDateTime, nullable=False)
+
+
 def table_of(row_type: type[SQLModel]) -> sa.Table:
     """The Core table behind a SQLModel table class."""
     table = row_type.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
@@ -196,6 +213,7 @@ ITEMS = table_of(ItemRow)
 ORDERS = table_of(OrderRow)
 ORDER_LINES = table_of(OrderLineRow)
 REVOCATIONS = table_of(RevocationRow)
+DEMO_SEED = table_of(DemoSeedRow)
 METADATA = SQLModel.metadata
 
 

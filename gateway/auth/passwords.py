@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from domain.errors import UnavailableError
+
+if TYPE_CHECKING:
+    from gateway.settings import SecuritySettings
 
 DEFAULT_TIME_COST = 3
 DEFAULT_MEMORY_COST_KIB = 64 * 1024
@@ -112,3 +115,15 @@ class Argon2PasswordHasher:
             return self._hasher.verify(hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+def hasher_for(security: SecuritySettings) -> Argon2PasswordHasher:
+    """The hasher with the configured argon2id cost (SECURITY__ARGON2_*)."""
+    return Argon2PasswordHasher(
+        time_cost=security.argon2_time_cost,
+        memory_cost=security.argon2_memory_kib,
+        parallelism=security.argon2_parallelism,
+        max_concurrency=security.password_hash_concurrency
+        or concurrency_for(security.password_hash_memory_mib * 1024, security.argon2_memory_kib),
+        max_waiting=security.password_hash_max_waiting,
+    )

@@ -7,8 +7,13 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import redis.asyncio
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from persistence.database import ping
+from persistence.schema_version import SchemaVersion, current_revision, script_revisions
 
 type Check = Callable[[], Awaitable[bool]]
 # Told every readiness result (each check, and the verdict): metrics watch it.
@@ -33,6 +38,48 @@ async def ping_redis(url: str, timeout: float = 2.0) -> bool:  # noqa: ASYNC109 
         await client.aclose()
 
 
+class DatabaseCheck:
+    """The database answers and is at the migration the code expects.
+
+    A database the migrations have not reached fails every query with a missing table or
+    column: such a replica must not be sent traffic. A revision the code does not know
+    is taken as newer (a migration run for the next release during a rolling deploy)
+    and does not make the replica unready.
+    """
+
+    def __init__(self, engine: AsyncEngine, timeout: float) -> None:
+        self._engine, self._timeout = engine, timeout
+        self._known, self._expected = script_revisions()
+        self._migrated = False
+        self.version: SchemaVersion | None = None
+
+    async def revision(self) -> SchemaVersion:
+        """Read the database's revision now; raises the driver's errors if it is down."""
+        async with asyncio.timeout(self._timeout):
+            current = await current_revision(self._engine)
+        self.version = SchemaVersion(current, self._expected, self._known)
+        return self.version
+
+    async def __call__(self) -> bool:
+        if not await ping(self._engine, timeout=self._timeout):
+            return False
+        if self._migrated:
+            return True
+        try:
+            version = await self.revision()
+        except (TimeoutError, OSError, SQLAlchemyError):
+            return False
+        self._migrated = not version.behind
+        return self._migrated
+
+    def report(self) -> dict[str, str | None] | None:
+        """What to tell a probe while the database is behind (None otherwise)."""
+        version = self.version
+        if version is None or not version.behind or self._migrated:
+            return None
+        return {"current": version.current, "expected": version.expected, "fix": version.fix()}
+
+
 async def live(_: Request) -> Response:
     """The process is up and its event loop answers."""
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
@@ -42,10 +89,15 @@ class Readiness:
     """Runs every dependency check concurrently; 503 while any is down or draining."""
 
     def __init__(
-        self, checks: Mapping[str, Check], *, observer: ReadinessObserver | None = None
+        self,
+        checks: Mapping[str, Check],
+        *,
+        observer: ReadinessObserver | None = None,
+        database: DatabaseCheck | None = None,
     ) -> None:
         self._checks = dict(checks)
         self._observer = observer
+        self._database = database
         self.draining = False
 
     async def handle(self, _: Request) -> Response:
@@ -55,10 +107,14 @@ class Readiness:
         ready = all(results) and not self.draining
         if self._observer is not None:
             self._observer(dict(zip(names, results, strict=True)), ready)
-        body = {
+        body: dict[str, object] = {
             "status": "ready" if ready else ("draining" if self.draining else "unavailable"),
             "checks": report,
         }
+        migrations = self._database.report() if self._database is not None else None
+        if migrations is not None:
+            report["database"] = "not migrated"
+            body["migrations"] = migrations
         return JSONResponse(
             body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"}
         )

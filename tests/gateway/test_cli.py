@@ -125,12 +125,24 @@ def test_migrate_then_seed_once(tmp_path: Path) -> None:
     again = gateway("seed", env=env)
     assert (again.returncode, again.stderr) == (
         1,
-        "error: the database already holds data; seeding needs an empty database\n",
+        "error: the demo data is already there (seed 42)\n",
     )
-    skipped = gateway("seed", "--if-empty", env=env)
-    assert (skipped.returncode, skipped.stdout.strip().splitlines()[-1]) == (
-        0,
-        "the database already has data: nothing seeded",
+    for flag in ("--once", "--if-empty"):
+        skipped = gateway("seed", flag, env=env)
+        assert (skipped.returncode, skipped.stdout.strip().splitlines()[-1]) == (
+            0,
+            "the demo data is already there (seed 42): nothing seeded",
+        )
+
+
+def test_seeding_an_unmigrated_database_says_what_to_run(tmp_path: Path) -> None:
+    env = {"DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"}
+    result = gateway("seed", "--once", env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"error: the database is at no revision but the code expects {migrate.head()}: "
+        "run `gateway db upgrade`\n",
     )
 
 

@@ -19,9 +19,15 @@ from domain.specifications import Always
 from domain.users import Email, Role
 from persistence import tables
 from persistence.database import create_engine
-from persistence.seed import DEMO_PASSWORD, AlreadySeededError, SeedSummary, seed
+from persistence.seed import (
+    DEMO_PASSWORD,
+    AlreadySeededError,
+    DemoEmailTakenError,
+    SeedSummary,
+    seed,
+)
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from tests.persistence.builders import an_item
+from tests.persistence.builders import a_user, an_item
 from tests.persistence.conftest import sqlite_url_for
 
 
@@ -123,11 +129,66 @@ async def test_new_rows_after_seeding_get_fresh_ids(uow_factory: SqlUnitOfWorkFa
     assert item.id == SMALL["items"] + 1
 
 
-async def test_seeding_twice_is_refused(uow_factory: SqlUnitOfWorkFactory) -> None:
-    await seed(uow_factory, users=3, items=2, orders=2)
+async def test_seeding_twice_is_refused_by_the_marker(uow_factory: SqlUnitOfWorkFactory) -> None:
+    await seed(uow_factory, users=3, items=2, orders=2, seed=5)
     with pytest.raises(AlreadySeededError) as raised:
         await seed(uow_factory, users=3, items=2, orders=2)
-    assert str(raised.value) == "the database already holds data; seeding needs an empty database"
+    assert str(raised.value) == "the demo data is already there (seed 5)"
+
+
+async def test_a_user_registered_first_neither_blocks_the_seed_nor_loses_id_1(
+    uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    async with uow_factory() as uow:
+        early = a_user("early@example.org")
+        await uow.users.add(early)
+        item = an_item()
+        await uow.items.add(item)
+        await uow.commit()
+    summary = await seed(uow_factory, password_hash="fixed", **SMALL)
+    async with engine.connect() as conn:
+        users = (await conn.execute(sa.select(tables.USERS.c.id, tables.USERS.c.email))).all()
+        lines = await conn.execute(
+            sa.select(tables.ORDER_LINES.c.item_id, tables.ORDERS.c.customer_id).join(
+                tables.ORDERS, tables.ORDERS.c.id == tables.ORDER_LINES.c.order_id
+            )
+        )
+        referenced = lines.all()
+    assert (early.id, item.id) == (1, 1)
+    assert sorted(users)[:3] == [
+        (1, "early@example.org"),
+        (2, "admin@example.com"),
+        (3, "staff1@example.com"),
+    ]
+    assert summary.users == SMALL["users"]
+    # Every seeded line points at a seeded item and customer, never at the early rows.
+    assert {item_id for item_id, _ in referenced} <= set(range(2, SMALL["items"] + 2))
+    assert {customer for _, customer in referenced} <= set(range(4, SMALL["users"] + 2))
+
+
+async def test_a_taken_demo_email_is_refused_naming_it(uow_factory: SqlUnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.users.add(a_user("user3@example.com"))
+        await uow.commit()
+    with pytest.raises(DemoEmailTakenError) as raised:
+        await seed(uow_factory, **SMALL)
+    assert str(raised.value) == (
+        "user3@example.com is already registered: the demo data needs its emails free"
+    )
+
+
+async def test_the_seed_never_runs_out_of_stock(engine: AsyncEngine) -> None:
+    # 40 items and 20,000 orders once left 82% of the orders cancelled for want of stock.
+    await seed(engine, users=60, items=40, orders=20_000, password_hash="fixed")
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(tables.ORDERS.c.status, sa.func.count()).group_by(tables.ORDERS.c.status)
+        )
+        shares = {status: count / 20_000 for status, count in rows}
+        stock = (await conn.execute(sa.select(sa.func.min(tables.ITEMS.c.stock)))).scalar_one()
+    assert abs(shares[OrderStatus.CANCELLED.value] - 0.10) < 0.02
+    assert abs(shares[OrderStatus.PLACED.value] - 0.25) < 0.02
+    assert stock >= 0
 
 
 def test_the_demo_password_meets_the_default_policy() -> None:
