@@ -7,6 +7,7 @@ POST with `application/json` bodies and GET with query parameters; responses in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from domain.errors import DomainError
+from domain.errors import DomainError, RateLimitedError
 from gateway.graphql.persisted_queries import PersistedQueryError
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.http.idempotency import (
@@ -134,11 +135,15 @@ class GraphQLHTTPEndpoint:
             if isinstance(payload, list):
                 results = [await self._answer(request, p, context, media) for p in payload]
                 body: Any = [body for body, _, _ in results]
-                status = 200
+                # A batch is refused as a whole only when each of its operations was.
+                refused = all(status == TOO_MANY_REQUESTS for _, status, _ in results)
+                status = TOO_MANY_REQUESTS if refused else 200
             else:
                 body, status, extra = await self._answer(
                     request, payload, context, media, header_key
                 )
+            if status == TOO_MANY_REQUESTS:
+                extra = {**extra, **_retry_after(body)}
             await _send_json(send, body, status, media, extra)
         except RequestError as exc:
             await _send_json(send, _error_body(str(exc), exc.code), exc.status, media, exc.headers)
@@ -282,6 +287,10 @@ class GraphQLHTTPEndpoint:
             raise RequestError(400, "the request has no GraphQL document in `query`") from None
         if isinstance(outcome, PreparedAnswer):
             return outcome.body, 200
+        if _budget_refused(outcome):
+            # As every other refusal of the rate limits: 429 with Retry-After, whatever
+            # the media type (GraphiQL's schema fetch reported "Error fetching schema").
+            return self._body(outcome, context), TOO_MANY_REQUESTS
         return self._body(outcome, context), self._status(outcome, media)
 
     @staticmethod
@@ -349,6 +358,29 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+TOO_MANY_REQUESTS = 429
+
+
+def _budget_refused(result: ExecutionResult) -> bool:
+    errors = result.errors or []
+    return (
+        result.data is None
+        and bool(errors)
+        and all(isinstance(error.original_error, RateLimitedError) for error in errors)
+    )
+
+
+def _retry_after(body: Any) -> dict[str, str]:
+    """The longest `retryAfter` among the refused operations, in whole seconds."""
+    bodies = body if isinstance(body, list) else [body]
+    waits = [
+        float(error.get("extensions", {}).get("retryAfter", 1))
+        for one in bodies
+        for error in one.get("errors", [])
+    ]
+    return {"Retry-After": str(max(1, math.ceil(max(waits, default=1))))}
 
 
 async def _send_json(

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, get_operation_ast
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import RateLimitedError
@@ -29,8 +29,11 @@ MESSAGE = "the cost budget of this window is used up"
 class CostBudget:
     """Cost points per window for each user, and for each anonymous client IP."""
 
-    def __init__(self, limiter: Limiter, *, user: Quota, anonymous: Quota) -> None:
+    def __init__(
+        self, limiter: Limiter, *, user: Quota, anonymous: Quota, introspection_cost: int = 10
+    ) -> None:
         self._limiter, self.user, self.anonymous = limiter, user, anonymous
+        self.introspection_cost = introspection_cost
 
     async def debit(
         self,
@@ -79,6 +82,8 @@ class CostBudgetExtension(SchemaExtension):
         if context.graphql_document is not None and context.result is None:
             # Shared with the cost limit: the document is walked once per operation.
             cost = execution_cost(context)
+            if _introspection_only(context.graphql_document, context.operation_name):
+                cost = min(cost, self.budget.introspection_cost)
             caller: Context = context.context
             prepaid, caller.operation.prepaid = caller.operation.prepaid, None
             if prepaid is None or prepaid.cost != cost:
@@ -101,6 +106,19 @@ class CostBudgetExtension(SchemaExtension):
         return {"rateLimit": self._report} if self.report and self._report is not None else {}
 
 
+def _introspection_only(document: DocumentNode, operation_name: str | None) -> bool:
+    """A query selecting only meta fields (`__schema`, `__type`, `__typename`) at its root."""
+    operation = get_operation_ast(document, operation_name)
+    return (
+        operation is not None
+        and operation.operation is OperationType.QUERY
+        and all(
+            isinstance(selection, FieldNode) and selection.name.value.startswith("__")
+            for selection in operation.selection_set.selections
+        )
+    )
+
+
 def cost_budget_extension(budget: CostBudget, *, report: bool) -> Callable[[], SchemaExtension]:
     """The schema extension debiting `budget` (shared with prepared operations)."""
     return partial(CostBudgetExtension, budget=budget, report=report)
@@ -112,4 +130,5 @@ def cost_budget(settings: RateLimitSettings, limiter: Limiter) -> CostBudget:
         limiter,
         user=Quota.parse(settings.cost_budget),
         anonymous=Quota.parse(settings.anonymous_cost_budget),
+        introspection_cost=settings.introspection_cost,
     )

@@ -33,6 +33,7 @@ from domain.errors import UnauthenticatedError
 from domain.principals import Principal
 from gateway.auth.identity import MAX_AUTHORIZATION_BYTES, Authenticator, bearer_token
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
+from gateway.http.client_ip import client_ip_of
 from gateway.http.request_id import request_id_of
 from gateway.realtime.connections import (
     CLOSE_GOING_AWAY,
@@ -226,6 +227,9 @@ class RealtimeView(GraphQL[Context, None]):
             self._services,
             self._new_loaders(principal),
             request_id_of(request.scope),
+            # Anonymous sockets are charged to their client IP, as HTTP requests are
+            # (behind SECURITY__TRUSTED_PROXIES, the forwarded address the edge stored).
+            client_ip=client_ip_of(request.scope),
             request=request,
             response=response,
             realtime=realtime,

@@ -198,9 +198,6 @@ class GraphQLSettings(BaseModel):
     """Maximum request body."""
     introspection: bool | None = None
     """Force introspection on or off; unset: on in `dev`, off in `prod`."""
-    introspection_cost: int = Field(default=10, ge=0)
-    """Budget points one introspection query is charged (its result is cached per
-    schema), so GraphiQL can be reloaded freely."""
     suggestions: bool | None = None
     """Force "Did you mean ...?" in validation errors; unset: on in `dev`, off in `prod`."""
     graphiql: bool | None = None
@@ -245,6 +242,10 @@ class RateLimitSettings(BaseModel):
     anonymous_cost_budget: str = "250000/hour"
     """GraphQL cost points per anonymous client IP; must pay for one operation of
     `GRAPHQL__MAX_COST`."""
+    introspection_cost: int = Field(default=10, ge=0)
+    """Budget points an introspection-only query (`__schema`, `__type`) is charged at
+    most, whatever its static cost (GraphiQL's schema fetch is about 8,000), so GraphiQL
+    can be reloaded freely."""
     report_budget: bool = True
     """Report `extensions.rateLimit = {cost, remaining, resetAt}` on every response."""
     on_storage_error: Literal["memory", "open", "closed"] = "memory"

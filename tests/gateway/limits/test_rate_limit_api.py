@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from graphql import get_introspection_query, parse
 
 from gateway.container import Container
 from gateway.settings import RateLimitSettings, Settings
+from schema.cost import operation_cost
 from tests.gateway.world import World, as_user
 
 QUERY = {"query": "{ __typename }"}
@@ -141,6 +144,11 @@ async def test_the_cost_budget_is_debited_and_reported(
     spent = await client.post("/graphql", json={"query": "{ me { name } }"}, headers=alice)
     body = spent.json()
     retry_after = body["errors"][0]["extensions"]["retryAfter"]
+    # Refused like every other rate limit: 429 with Retry-After (whole seconds, rounded up).
+    assert (spent.status_code, spent.headers["retry-after"]) == (
+        429,
+        str(max(1, math.ceil(retry_after))),
+    )
     assert body == {
         "errors": [
             {
@@ -156,6 +164,38 @@ async def test_the_cost_budget_is_debited_and_reported(
                 "resetAt": body["extensions"]["rateLimit"]["resetAt"],
             },
         },
+    }
+
+
+async def test_a_batch_is_refused_with_429_only_when_every_operation_is(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    alice = as_user(world.alice)
+    cheap, dear = {"query": "{ __typename }"}, {"query": "{ me { name } }"}
+    spend = await client.post("/graphql", json=[dear] * 3, headers=alice)  # 6 of 10 points
+    partly = await client.post("/graphql", json=[dear, cheap, dear], headers=alice)
+    refused = await client.post("/graphql", json=[dear, dear], headers=alice)
+    assert [r.status_code for r in (spend, partly, refused)] == [200, 200, 429]
+    assert [
+        [item["errors"][0]["extensions"]["code"] if "errors" in item else "ok" for item in r.json()]
+        for r in (partly, refused)
+    ] == [["ok", "ok", "RATE_LIMITED"], ["RATE_LIMITED", "RATE_LIMITED"]]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
+async def test_introspection_costs_the_budget_little(
+    client: httpx.AsyncClient, world: World, container: Container
+) -> None:
+    # GraphiQL fetches the whole schema on every page load (a static cost of thousands),
+    # which is charged RATE_LIMIT__INTROSPECTION_COST (10) points.
+    introspection = {"query": get_introspection_query()}
+    response = await client.post("/graphql", json=introspection, headers=as_user(world.alice))
+    body = response.json()
+    assert (response.status_code, "__schema" in body["data"]) == (200, True)
+    assert operation_cost(container.schema, parse(get_introspection_query())) > 5_000
+    assert {k: v for k, v in body["extensions"]["rateLimit"].items() if k != "resetAt"} == {
+        "cost": 10,
+        "remaining": 0,
     }
 
 

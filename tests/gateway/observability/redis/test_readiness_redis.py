@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from persistence import migrate
 from tests.gateway.observability.proxy import TcpProxy
 from tests.gateway.observability.readiness import cut_and_restore
 from tests.services import REDIS_URL, require_service
@@ -16,10 +17,12 @@ async def test_readiness_is_503_while_redis_is_cut_and_recovers(
     redis_available: bool, tmp_path: Path
 ) -> None:
     require_service("Redis", redis_available)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    await migrate.upgrade(url)  # readiness also checks the migration revision
     target = urlsplit(REDIS_URL)
     async with TcpProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
         settings = Settings(
-            database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
+            database={"url": url},
             redis={"url": f"redis://127.0.0.1:{proxy.port}{target.path}"},
             health={"timeout_seconds": 1.0},
         )
