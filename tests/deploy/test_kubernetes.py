@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from gateway.server import uvicorn_options
-from gateway.settings import ServerSettings
+from gateway.settings import SecuritySettings, ServerSettings
 from tests.deploy.artefacts import (
     ROOT,
     is_cli_command,
@@ -30,8 +30,8 @@ CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 # The benchmark's peak RSS under the nested-query load, and the target (README, Performance).
 BENCHMARK_PEAK_RSS_MIB = 120
 RSS_TARGET_MIB = 200
-# argon2id hashes at most 2 passwords at once per process, 64 MiB each.
-PASSWORD_HASHING_MIB = 2 * 64
+# What argon2id hashing may hold at once per process (one 64 MiB hash by default).
+PASSWORD_HASHING_MIB = SecuritySettings().password_hash_memory_mib
 POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
 
 
