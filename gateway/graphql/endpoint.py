@@ -69,8 +69,15 @@ def _check_params(params: Any) -> dict[str, Any]:
         raise RequestError(400, "a GraphQL request must be a JSON object")
     query = params.get("query")
     extensions = params.get("extensions")
-    # With a persisted-query hash the document may be left out (APQ, trusted documents).
-    hash_only = isinstance(extensions, dict) and "persistedQuery" in extensions and query is None
+    document_id = params.get("documentId")
+    if document_id is not None and query is not None:
+        # GraphQL over HTTP, persisted documents: one or the other, never both.
+        raise RequestError(400, "send either `query` or `documentId`, not both")
+    # With a persisted-query hash or a document id the document may be left out (APQ,
+    # trusted documents, GraphQL-over-HTTP persisted documents).
+    hash_only = query is None and (
+        document_id is not None or (isinstance(extensions, dict) and "persistedQuery" in extensions)
+    )
     if not hash_only and (not isinstance(query, str) or not query.strip()):
         raise RequestError(400, "the request has no GraphQL document in `query`")
     for name in ("variables", "extensions"):
@@ -166,6 +173,7 @@ class GraphQLHTTPEndpoint:
             return _check_params(
                 {
                     "query": params.get("query"),
+                    "documentId": params.get("documentId"),
                     "operationName": params.get("operationName"),
                     "variables": _json_param(params.get("variables"), "variables"),
                     "extensions": _json_param(params.get("extensions"), "extensions"),

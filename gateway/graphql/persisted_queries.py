@@ -119,25 +119,67 @@ class RedisDocumentStore:
             return
 
 
+APOLLO_MANIFEST_FORMAT = "apollo-persisted-query-manifest"
+SHA256_PREFIX = "sha256:"
+
+
+def _manifest_entries(raw: object, path: Path) -> list[tuple[str, object]]:
+    """(hash, document) pairs of the three manifest formats the usual generators write.
+
+    - a flat `{sha256: document}` map;
+    - Apollo's `generate-persisted-query-manifest` (`{format, version, operations:
+      [{id, name, type, body}]}`);
+    - GraphQL Codegen client-preset's `persisted-documents.json` (`{"sha256:<hash>":
+      document}`, the GraphQL-over-HTTP persisted documents' id form).
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} must be a JSON object (a hash-to-document map or a manifest)")
+    if raw.get("format") == APOLLO_MANIFEST_FORMAT:
+        if raw.get("version") != 1:
+            raise ValueError(f"{path}: only version 1 of Apollo's manifest format is known")
+        operations = raw.get("operations")
+        if not isinstance(operations, list):
+            raise ValueError(f"{path}: `operations` must be a list")
+        entries: list[tuple[str, object]] = []
+        for operation in operations:
+            if not isinstance(operation, dict) or not isinstance(operation.get("id"), str):
+                raise ValueError(f"{path}: every operation needs an `id` and a `body`")
+            entries.append((operation["id"], operation.get("body")))
+        return entries
+    return [(key, document) for key, document in raw.items()]
+
+
 def load_manifest(path: Path) -> dict[str, str]:
-    """Read a `{sha256: document}` manifest; raises ValueError naming the first bad entry."""
+    """Read a trusted-documents manifest (see `_manifest_entries` for the formats) into
+    `{sha256: document}`; raises ValueError naming the first bad entry."""
     try:
         raw = orjson.loads(path.read_bytes())
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror}") from None
     except orjson.JSONDecodeError:
         raise ValueError(f"{path} is not valid JSON") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path} must be a JSON object of sha256 hash to document")
     manifest: dict[str, str] = {}
-    for key, document in raw.items():
-        if not isinstance(document, str) or document_hash(document) != key.lower():
+    for key, document in _manifest_entries(raw, path):
+        digest = key.lower().removeprefix(SHA256_PREFIX)
+        if not isinstance(document, str) or document_hash(document) != digest:
             raise ValueError(f"{path}: the entry {key!r} is not the sha256 of its document")
-        manifest[key.lower()] = document
+        manifest[digest] = document
     return manifest
 
 
+def _document_id(value: object) -> str:
+    """`sha256:<hex>` (or the bare hex) of a GraphQL-over-HTTP `documentId`."""
+    digest = value.lower().removeprefix(SHA256_PREFIX) if isinstance(value, str) else ""
+    if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        raise PersistedQueryError(
+            INVALID, "documentId must be sha256:<64 hex digits>", document_error=False
+        )
+    return digest
+
+
 def _persisted_hash(params: Mapping[str, Any]) -> str | None:
+    if params.get("documentId") is not None:
+        return _document_id(params["documentId"])
     extensions = params.get("extensions")
     if not isinstance(extensions, dict) or "persistedQuery" not in extensions:
         return None
