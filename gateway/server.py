@@ -55,7 +55,8 @@ class TunedServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         drain = self._tuning.drain_seconds
-        if sig == signal.SIGTERM and drain > 0 and self._drain_until is None and self.started:
+        first = self._drain_until is None and not self.should_exit
+        if sig == signal.SIGTERM and drain > 0 and first and self.started:
             _mark_draining(self.config.loaded_app)
             self._drain_until = time.monotonic() + drain
             log.info("draining", seconds=drain)
