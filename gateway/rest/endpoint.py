@@ -221,7 +221,7 @@ class PathEndpoint:
                 raise from_graphql(outcome.errors)
             data = outcome.data
         value = (data or {}).get(operation.root_field)
-        if value is None:
+        if value is None and not operation.null_is_an_answer:
             key = variables.get("id", request.url.path)
             raise Problem.not_found(named(operation.root_type).name, key)
         return value

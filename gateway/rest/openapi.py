@@ -154,7 +154,8 @@ def _body_schema(op: RestOperation, builder: SchemaBuilder) -> JsonSchema:
 
 
 def success_schema(op: RestOperation, builder: SchemaBuilder) -> JsonSchema:
-    """The JSON Schema of a successful answer's body (a `null` root is a 404 instead)."""
+    """The JSON Schema of a successful answer's body (a `null` root is a 404 instead,
+    unless the operation names no resource: `GET /users/me` answers `null` when anonymous)."""
     properties = op.response_properties or {}
     if op.shape == "connection":
         edges = properties.get("edges", {})
@@ -163,7 +164,12 @@ def success_schema(op: RestOperation, builder: SchemaBuilder) -> JsonSchema:
         data = {"data": {"type": "array", "items": node}, **rest}
         return {"type": "object", "properties": data, "required": list(data)}
     if op.shape == "object":
-        return {"type": "object", "properties": properties, "required": list(properties)}
+        schema: JsonSchema = {
+            "type": ["object", "null"] if op.null_is_an_answer else "object",
+            "properties": properties,
+            "required": list(properties),
+        }
+        return schema
     return builder.output_required(nullable(op.root_type), None)
 
 

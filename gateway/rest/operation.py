@@ -131,6 +131,19 @@ class RestOperation:
     def deprecated_route(self) -> Deprecated | None:
         return next((d for d in self.deprecations if d.route), None)
 
+    @property
+    def null_is_an_answer(self) -> bool:
+        """A query naming no resource (`GET /users/me`): its `null` is answered, not a 404.
+
+        With a path parameter (`GET /items/{id}`) a `null` means that resource is missing
+        or hidden, which is a 404; without one it is the value itself (`me` when anonymous).
+        """
+        return (
+            self.operation_type == "query"
+            and not self.path_params
+            and not isinstance(self.root_type, GraphQLNonNull)
+        )
+
 
 def compile_operation(
     schema: GraphQLSchema, spec: OperationSpec, builder: SchemaBuilder

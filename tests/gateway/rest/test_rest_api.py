@@ -352,3 +352,16 @@ async def test_unknown_api_paths_are_problem_404(client: httpx.AsyncClient) -> N
     assert response.json() == problem(
         response, "not-found", "Not found", "no route /api/v1/nothing-here", "NOT_FOUND"
     )
+
+
+async def test_me_is_null_for_an_anonymous_caller_as_the_openapi_says(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # `me` names no resource: its null is the answer (an item by id that is missing is a 404).
+    anonymous = await client.get("/api/v1/users/me")
+    schema = (await client.get("/openapi.json")).json()["paths"]["/api/v1/users/me"]["get"]
+    success = schema["responses"]["200"]["content"]["application/json"]["schema"]
+    assert (anonymous.status_code, anonymous.json()) == (200, None)
+    assert success["type"] == ["object", "null"]
+    missing = await client.get(f"/api/v1/items/{gid('Item', 999_999)}")
+    assert missing.status_code == 404
