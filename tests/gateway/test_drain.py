@@ -35,8 +35,14 @@ async def serve(
     app: Starlette, drain_seconds: float
 ) -> tuple[TunedServer, asyncio.Task[None], int]:
     port = free_port()
+    # The fixtures own the container's lifespan: both tests serve the same app twice.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_config=None,
+        ws="websockets-sansio",
     )
     server = TunedServer(
         config, ServerSettings(gc_freeze=False, gc_threshold=0, drain_seconds=drain_seconds)
