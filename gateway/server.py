@@ -136,6 +136,7 @@ def uvicorn_options(server: ServerSettings, log_level: str) -> dict[str, Any]:
         # No `server: uvicorn` on every response: it tells an attacker what to look up.
         "server_header": False,
         "timeout_graceful_shutdown": 20,
+        "timeout_keep_alive": server.keep_alive_seconds,
     }
 
 

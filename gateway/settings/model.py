@@ -307,6 +307,12 @@ class ServerSettings(BaseModel):
     a load balancer stops routing here before the listener closes; then the graceful
     shutdown (WebSockets closed with 1001, in-flight requests finished within 20 s). A
     second SIGTERM, or SIGINT, skips the wait. `0`: shut down at once."""
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """An idle keep-alive connection is closed after this long. Behind a proxy that keeps
+    connections open to the gateway, make it longer than the proxy's idle timeout
+    (nginx's upstream `keepalive_timeout`, an AWS ALB's 60 s): otherwise the gateway
+    closes a connection as the proxy sends a request on it, and the proxy answers that
+    request 502 (it never re-sends a POST). The manifests and compose set 75."""
 
 
 class TelemetrySettings(BaseModel):

@@ -190,3 +190,12 @@ def test_compose_smoke_where_a_container_runtime_runs(tmp_path: Path) -> None:
         assert probe.returncode == 0, probe.stderr
     finally:
         subprocess.run([*compose, *project, "down", "-v"], check=False, timeout=600)
+
+
+def test_nginx_closes_idle_upstream_connections_before_the_gateway_does() -> None:
+    # Otherwise a request sent on a connection the gateway is closing is answered 502.
+    settings = settings_from(compose_environment(SERVICES["gateway"]))
+    nginx = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    timeout = re.search(r"keepalive_timeout (\d+)s;", nginx)
+    assert timeout is not None
+    assert int(timeout[1]) < settings.server.keep_alive_seconds

@@ -33,6 +33,7 @@ RSS_TARGET_MIB = 200
 # What argon2id hashing may hold at once per process (one 64 MiB hash by default).
 PASSWORD_HASHING_MIB = SecuritySettings().password_hash_memory_mib
 POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
+INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS = 60
 
 
 def kustomize(directory: Path) -> list[dict[str, Any]]:
@@ -253,3 +254,10 @@ def test_the_pods_run_unprivileged_on_a_read_only_root_with_tmp_writable() -> No
         mounts = {m["name"]: m["mountPath"] for m in spec["volumeMounts"]}
         assert mounts == {"tmp": "/tmp"}
         assert [v["name"] for v in pod["volumes"] if "emptyDir" in v] == ["tmp"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_outlasts_the_ingress_idle_connections(overlay: str) -> None:
+    # ingress-nginx keeps idle upstream connections 60 s (upstream-keepalive-timeout).
+    settings = settings_from(environment(built(overlay)))
+    assert settings.server.keep_alive_seconds > INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS

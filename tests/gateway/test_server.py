@@ -29,6 +29,7 @@ def test_serve_uses_uvloop_and_httptools_without_uvicorns_access_log() -> None:
         "proxy_headers": False,
         "server_header": False,
         "timeout_graceful_shutdown": 20,
+        "timeout_keep_alive": 5.0,
     }
 
 

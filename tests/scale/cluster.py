@@ -127,6 +127,7 @@ class Cluster:
             "RATE_LIMIT__USER": f"{USER_QUOTA}/minute",
             "RATE_LIMIT__LOGIN_PER_IP": "1000/15 minutes",
             "SERVER__DRAIN_SECONDS": str(DRAIN_SECONDS),
+            "SERVER__KEEP_ALIVE_SECONDS": "75",
             # Room for every event of the load test: a subscriber of a replica saturated by
             # the load would otherwise fall 256 events behind and be dropped (1013).
             "REALTIME__QUEUE_SIZE": "1024",
@@ -228,6 +229,7 @@ http {{
     upstream gateway {{
 {upstreams}
         keepalive 32;
+        keepalive_timeout 60s;
     }}
     server {{
         listen 127.0.0.1:{self.nginx_port};
