@@ -11,6 +11,10 @@ from domain.events import ItemPriceChanged, RecordsEvents
 from domain.money import Money
 
 _SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
+# An order's total (price x 10,000 units x 100 lines) then fits in 64 bits, and stock
+# with every outstanding reservation released fits the 32-bit column.
+MAX_PRICE_CENTS = 100_000_000_000
+MAX_STOCK = 1_000_000_000
 
 
 def check_item_fields(
@@ -31,8 +35,12 @@ def check_item_fields(
         problems.append(FieldProblem("description", "must be at most 5000 characters"))
     if price is not None and price.cents < 0:
         problems.append(FieldProblem("price", "must not be negative"))
+    if price is not None and price.cents > MAX_PRICE_CENTS:
+        problems.append(FieldProblem("price", f"must be at most {Money(MAX_PRICE_CENTS).amount}"))
     if stock is not None and stock < 0:
         problems.append(FieldProblem("stock", "must not be negative"))
+    if stock is not None and stock > MAX_STOCK:
+        problems.append(FieldProblem("stock", f"must be at most {MAX_STOCK:,}"))
     if problems:
         raise ValidationError(problems)
 

@@ -11,6 +11,9 @@ from domain.errors import FieldProblem, ValidationError
 # this without touching callers because everything goes through `minor_units`.
 _MINOR_DIGITS = 2
 _QUANTUM = Decimal(1).scaleb(-_MINOR_DIGITS)
+# Amounts a client may state: a quadrillion minor units either way keeps any sum the
+# service makes of them (an order's lines, a filter bound) inside a 64-bit column.
+MAX_MINOR_UNITS = 10**15 - 1
 
 
 class CurrencyMismatchError(ValidationError):
@@ -53,7 +56,11 @@ class Money:
             raise ValidationError.single(
                 "amount", f"at most {_MINOR_DIGITS} decimal places are allowed"
             )
-        return cls(int(value.scaleb(_MINOR_DIGITS)), currency)
+        cents = int(value.scaleb(_MINOR_DIGITS))
+        if abs(cents) > MAX_MINOR_UNITS:
+            limit = Decimal(MAX_MINOR_UNITS).scaleb(-_MINOR_DIGITS)
+            raise ValidationError.single("amount", f"must be between -{limit} and {limit}")
+        return cls(cents, currency)
 
     @classmethod
     def zero(cls, currency: str = "USD") -> Money:

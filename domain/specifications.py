@@ -124,6 +124,14 @@ def all_of(specs: Iterable[Specification]) -> Specification:
     return parts[0] if len(parts) == 1 else And(parts)
 
 
+def any_of(specs: Iterable[Specification]) -> Specification:
+    """One flat Or (not a chain of pairs, whose depth would grow with the list)."""
+    parts = tuple(specs)
+    if not parts:
+        return Not(Always())
+    return parts[0] if len(parts) == 1 else Or(parts)
+
+
 def field(name: str) -> _Field:
     """`field("stock") > 0` reads better than `Compare("stock", Op.GT, 0)`."""
     return _Field(name)

@@ -64,6 +64,7 @@ from resolvers.context import Services
 from schema import SchemaOptions, build_schema
 from schema.declarations import application
 from schema.entities import Declaration
+from schema.input_limits import InputLimits
 from schema.planner.extension import planner_extension
 
 log = structlog.get_logger("gateway")
@@ -188,6 +189,13 @@ def schema_options(settings: Settings) -> SchemaOptions:
         ),
         mask_internal_errors=True,
         cache_size=settings.graphql.document_cache_size,
+        input_limits=InputLimits(
+            max_document_chars=settings.graphql.max_document_chars,
+            max_name_length=settings.graphql.max_name_length,
+            max_string_length=settings.graphql.max_string_length,
+            max_list_length=settings.graphql.max_list_length,
+            max_input_depth=settings.graphql.max_input_depth,
+        ),
     )
 
 

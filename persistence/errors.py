@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import exc
 
-from domain.errors import ConflictError, DomainError, DuplicateError
+from domain.errors import ConflictError, DomainError, DuplicateError, ValidationError
 
 # (constraint name, its SQLite spelling) -> (kind, field) of the duplicate.
 _UNIQUE = {
@@ -51,4 +51,14 @@ def domain_error_for(
         return ConflictError("the change conflicts with existing data")
     if _sqlstate(error) in _RETRYABLE_SQLSTATES or "database is locked" in message:
         return ConflictError("a concurrent change got in the way; try again")
+    if isinstance(error, exc.DataError) or (_sqlstate(error) or "").startswith("22"):
+        # SQLSTATE class 22 (a NUL in text, a number past its column): the value, not
+        # the database, is at fault. Input validation refuses these first; this is the
+        # backstop for any column it does not know.
+        return out_of_range()
     return None
+
+
+def out_of_range() -> ValidationError:
+    """The error for a value the database cannot store (also SQLite's OverflowError)."""
+    return ValidationError.single("input", "a value is outside what the database can store")

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain import read_plan as plan
 from domain.errors import ValidationError
@@ -48,6 +48,7 @@ from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
 from persistence import tables
 from persistence.database import NO_TRANSACTION
+from persistence.errors import domain_error_for, out_of_range
 from persistence.items import ITEM_FIELDS, SqlItemRepository
 from persistence.json_postgres import PostgresJson
 from persistence.json_sqlite import SqliteJson
@@ -520,7 +521,22 @@ class SqlReadModel:
         async with self._engine.connect() as conn:
             for key, statement in planned:
                 if not isinstance(statement, str):
-                    text = (await conn.execute(statement, parameters)).scalar_one()
+                    text = (await _execute(conn, statement, parameters)).scalar_one()
                     answers[key] = "null" if text is None else str(text)
         # In the order of the selection, as the executor writes the keys.
         return {key: answers[key] for key, _ in planned}
+
+
+async def _execute(
+    conn: AsyncConnection, statement: sa.Executable, parameters: dict[str, Any]
+) -> sa.Result[Any]:
+    """Run a planned statement; a value the database refuses is the client's error."""
+    try:
+        return await conn.execute(statement, parameters)
+    except sa.exc.DBAPIError as error:
+        translated = domain_error_for(error)
+        if translated is None:
+            raise
+        raise translated from error
+    except OverflowError as error:  # sqlite3: an int past 64 bits
+        raise out_of_range() from error

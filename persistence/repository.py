@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 from domain.errors import StaleStateError, ValidationError
 from domain.paging import Cursor, Direction, Page, PageRequest, Sort, sort_key
 from domain.specifications import Specification
-from persistence.errors import domain_error_for
+from persistence.errors import domain_error_for, out_of_range
 from persistence.specifications import FieldMap, Predicate, SqlField, compile_spec
 from persistence.tables import table_of
 
@@ -47,6 +47,8 @@ class SqlContext:
             if translated is None:
                 raise
             raise translated from error
+        except OverflowError as error:  # sqlite3: an int past 64 bits, before SQL runs
+            raise out_of_range() from error
 
 
 def id_in(column: sa.ColumnElement[int], keys: Sequence[int], dialect: str) -> Predicate:

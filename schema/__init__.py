@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -14,13 +15,22 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import StreamResult
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.field import StrawberryField
+from strawberry.types.graphql import OperationType
 
 from schema.declarations import application
 from schema.entities import Declaration
 from schema.entities.build import build_roots
 from schema.error_extension import ErrorMapping
+from schema.input_limits import (
+    DEFAULT_INPUT_LIMITS,
+    InputLimits,
+    document_length_error,
+    variable_errors,
+)
 from schema.items import Item
 from schema.limits import Limits, OperationLimits
 from schema.mutation import Mutation
@@ -48,9 +58,68 @@ class SchemaOptions:
     suggestions: bool = True
     mask_internal_errors: bool = True
     cache_size: int = 1_000
+    input_limits: InputLimits = DEFAULT_INPUT_LIMITS
 
 
 class GatewaySchema(strawberry.Schema):
+    # Set by build_schema; the document length is checked before Strawberry parses.
+    input_limits: InputLimits = DEFAULT_INPUT_LIMITS
+
+    async def execute(  # Strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's execute, refusing an over-long document before parsing it."""
+        refused = document_length_error(self.input_limits, query or "")
+        if refused is not None:
+            return PreExecutionError(data=None, errors=[refused])
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+
+    async def stream(  # Strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """Strawberry's stream (WebSocket operations), with the same length check."""
+        refused = document_length_error(self.input_limits, query or "")
+        # Subscriptions skip the execution hooks where OperationLimits checks variables.
+        bad_input = variable_errors(variable_values, self.input_limits)
+        errors = [refused] if refused is not None else bad_input
+        if not errors:
+            return await super().stream(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
+            )
+
+        async def refusal() -> AsyncGenerator[PreExecutionError]:
+            yield PreExecutionError(data=None, errors=errors)
+
+        return refusal()
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -83,20 +152,27 @@ def build_schema(
         *_document_caches(options.cache_size),
         # Replaces Strawberry's depth and alias limiters, which walk every path through
         # the fragments (exponential when fragments fan out) and have no error codes.
-        partial(OperationLimits, limits=_limits(options), report_cost=options.report_cost),
+        partial(
+            OperationLimits,
+            limits=_limits(options),
+            input_limits=options.input_limits,
+            report_cost=options.report_cost,
+        ),
         *extra_extensions,
     ]
     if not options.introspection:
         extensions.append(DisableIntrospection)
     declared = application() if entities is None else entities
     roots = build_roots(declared)
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=_with_fields(Query, roots.query),
         mutation=_with_fields(Mutation, roots.mutation),
         subscription=_with_fields(Subscription, roots.subscription),
         types=[User, Item, Order, *roots.types],
         extensions=extensions,
     )
+    schema.input_limits = options.input_limits
+    return schema
 
 
 def _with_fields(root: type, fields: Mapping[str, StrawberryField]) -> type:

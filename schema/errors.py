@@ -43,6 +43,13 @@ MAX_ROOT_FIELDS_EXCEEDED = ErrorRule(
 )
 MAX_TOKENS_EXCEEDED = ErrorRule("MAX_TOKENS_EXCEEDED", 400, "The document is too long")
 MAX_COST_EXCEEDED = ErrorRule("MAX_COST_EXCEEDED", 400, "The operation would cost too much")
+# Input limits (schema/input_limits.py): the document is refused before it is parsed.
+MAX_DOCUMENT_LENGTH_EXCEEDED = ErrorRule(
+    "MAX_DOCUMENT_LENGTH_EXCEEDED", 400, "The document has too many characters"
+)
+MAX_NAME_LENGTH_EXCEEDED = ErrorRule(
+    "MAX_NAME_LENGTH_EXCEEDED", 400, "A name in the document is too long"
+)
 # Idempotency keys (gateway/http/idempotency.py, the IETF httpapi draft's statuses).
 IDEMPOTENCY_KEY_IN_USE = ErrorRule(
     "IDEMPOTENCY_KEY_IN_USE", 409, "A request with this idempotency key is being processed"

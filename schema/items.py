@@ -10,7 +10,7 @@ import strawberry
 
 from domain import items as domain_items
 from domain.services.items import ItemChanges
-from domain.specifications import Specification, all_of, field
+from domain.specifications import Specification, all_of, any_of, field
 from schema.money import Money, MoneyInput
 from schema.node import Node, to_global_id
 from schema.pagination import OrderDirection
@@ -70,18 +70,10 @@ class ItemFilter:
             parts.append(field("active") == self.active)
         parts.extend(f.to_spec() for f in self.and_ or [])
         if self.or_:
-            any_of = [f.to_spec() for f in self.or_]
-            parts.append(any_of[0] if len(any_of) == 1 else _or(any_of))
+            parts.append(any_of(f.to_spec() for f in self.or_))
         if self.not_ is not None:
             parts.append(~self.not_.to_spec())
         return all_of(parts)
-
-
-def _or(specs: list[Specification]) -> Specification:
-    result = specs[0]
-    for spec in specs[1:]:
-        result = result | spec
-    return result
 
 
 @strawberry.enum

@@ -46,6 +46,12 @@ from strawberry.extensions import SchemaExtension
 from schema import errors as error_table
 from schema.cost import execution_cost
 from schema.fragments import evaluation_order, fragment_definitions, saturated
+from schema.input_limits import (
+    DEFAULT_INPUT_LIMITS,
+    InputLimits,
+    input_limits_rule,
+    variable_errors,
+)
 
 INTROSPECTION_ROOTS = ("__schema", "__type")
 
@@ -180,24 +186,39 @@ def limits_rule(limits: Limits) -> type[ValidationRule]:
 class OperationLimits(SchemaExtension):
     """Refuse operations over the limits; report the cost in `extensions.cost`."""
 
-    def __init__(self, *, limits: Limits, report_cost: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        limits: Limits,
+        input_limits: InputLimits = DEFAULT_INPUT_LIMITS,
+        report_cost: bool = True,
+    ) -> None:
         self.limits = limits
+        self.input_limits = input_limits
         self.report_cost = report_cost
         self.cost: int | None = None
 
     def on_operation(self) -> Iterator[None]:
-        """Adds the structural rule; gives the parser's token-limit error its code."""
+        """Adds the structural and input rules; gives the token-limit error its code."""
         context = self.execution_context
-        context.validation_rules = (*context.validation_rules, limits_rule(self.limits))
+        context.validation_rules = (
+            *context.validation_rules,
+            limits_rule(self.limits),
+            input_limits_rule(self.input_limits),
+        )
         yield
         result = context.result
         if result is not None and result.errors:
             result.errors = [self._coded_token_error(error) for error in result.errors]
 
     def on_execute(self) -> Iterator[None]:
-        """Prices the operation; over the limit, the result is set and nothing runs."""
+        """Checks the variables, then prices the operation; over a limit, the result
+        is set and nothing runs (not the read planner either: it comes later)."""
         context = self.execution_context
-        if context.graphql_document is not None:
+        bad_input = variable_errors(context.variables, self.input_limits)
+        if bad_input:
+            context.result = ExecutionResult(data=None, errors=bad_input)
+        elif context.graphql_document is not None:
             self.cost = execution_cost(context)
             if self.cost > self.limits.max_cost:
                 limit = self.limits.max_cost

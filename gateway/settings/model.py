@@ -187,6 +187,19 @@ class GraphQLSettings(BaseModel):
     max_cost: int = Field(default=25_000, ge=1)
     """Maximum static cost: 1 a field, a list multiplies its selection by `first`
     (schema/cost.py); `MAX_COST_EXCEEDED`."""
+    max_document_chars: int = Field(default=15_000, ge=100)
+    """Maximum document length in characters, checked before parsing (GraphQL Armor's
+    default); `MAX_DOCUMENT_LENGTH_EXCEEDED`."""
+    max_name_length: int = Field(default=128, ge=8)
+    """Maximum length of any name in a document (field, alias, argument, variable,
+    fragment, operation); `MAX_NAME_LENGTH_EXCEEDED`."""
+    max_string_length: int = Field(default=10_000, ge=100)
+    """Longest string in an input value (variables and literals); `BAD_USER_INPUT`. A
+    string holding a NUL character is refused the same way (PostgreSQL cannot store it)."""
+    max_list_length: int = Field(default=100, ge=1)
+    """Longest list in an input value (`or`/`and` filters among them); `BAD_USER_INPUT`."""
+    max_input_depth: int = Field(default=16, ge=2)
+    """Deepest nesting of input objects (`not: {not: ...}`); `BAD_USER_INPUT`."""
     report_cost: bool = True
     """Report `extensions.cost = {requested, limit}` in every response."""
     execution_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import FieldProblem, ValidationError
-from domain.money import CurrencyMismatchError, Money, total
+from domain.money import MAX_MINOR_UNITS, CurrencyMismatchError, Money, total
 
 cents = st.integers(min_value=-(10**15), max_value=10**15)
 currencies = st.sampled_from(["USD", "EUR", "GBP", "JPY"])
@@ -105,10 +105,19 @@ def test_parsing_any_text_raises_nothing_but_a_validation_error_on_amount(text: 
     assert _refused_fields(text) in ([], ["amount"])
 
 
-@given(cents, currencies)
+@given(st.integers(-MAX_MINOR_UNITS, MAX_MINOR_UNITS), currencies)
 def test_amount_round_trips_through_money_of(amount: int, currency: str) -> None:
     money = Money(amount, currency)
     assert Money.of(money.amount, currency) == money
+
+
+@given(st.integers(MAX_MINOR_UNITS + 1, 10**20), st.sampled_from([1, -1]))
+def test_an_amount_past_the_range_is_refused(amount: int, sign: int) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Money.of(Money(sign * amount).amount)
+    assert [(p.field, p.message) for p in raised.value.problems] == [
+        ("amount", "must be between -9999999999999.99 and 9999999999999.99")
+    ]
 
 
 @given(cents)

@@ -118,6 +118,8 @@ async def test_aliases_multiplied_by_fragment_spreads_are_refused(http: httpx.As
     )
 
 
+# 30,000 characters: past the document length limit, which would answer first.
+@pytest.mark.parametrize("graphql_overrides", [{"max_document_chars": 100_000}])
 async def test_a_token_bomb_is_refused(http: httpx.AsyncClient) -> None:
     bomb = "{ me { " + "name " * 6000 + "} }"
     assert await refusal(http, bomb) == (
@@ -162,13 +164,19 @@ async def test_a_directive_bomb_is_refused(http: httpx.AsyncClient) -> None:
             100,
         ),
     )
-    # A thousand directives are 8000 tokens: the token limit answers first.
+    # A thousand directives are 24,000 characters: the document length limit answers
+    # before the parser even counts their 8,000 tokens.
     thousand = "{ me { " + "name @include(if: true) " * 1000 + "} }"
     status, errors = await refusal(http, thousand)
-    assert (status, [e["extensions"]["code"] for e in errors]) == (200, ["MAX_TOKENS_EXCEEDED"])
+    assert (status, [e["extensions"]["code"] for e in errors]) == (
+        200,
+        ["MAX_DOCUMENT_LENGTH_EXCEEDED"],
+    )
 
 
-@pytest.mark.parametrize("graphql_overrides", [{"max_tokens": 20_000}])
+@pytest.mark.parametrize(
+    "graphql_overrides", [{"max_tokens": 20_000, "max_document_chars": 100_000}]
+)
 async def test_a_thousand_directives_are_refused_by_the_directive_limit(
     http: httpx.AsyncClient,
 ) -> None:
