@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.errors import UnavailableError
 from gateway.http.negotiation import JSON, RequestError, negotiate
+from gateway.http.problem_details import PROBLEM_JSON, problem_document
+from gateway.http.request_id import request_id_of
 from schema import errors as error_table
 
 DEFAULT_EXEMPT = ("/health/live", "/health/ready", "/metrics")
@@ -90,14 +92,14 @@ class LoadSheddingMiddleware:
             extensions = {"code": rule.code, "retryAfter": self.retry_after}
             body = {"errors": [{"message": message, "extensions": extensions}]}
         else:
-            content_type = "application/problem+json"
-            body = {
-                "type": rule.problem_type,
-                "title": rule.title,
-                "status": rule.status,
-                "detail": message,
-                "retryAfter": self.retry_after,
-            }
+            content_type = PROBLEM_JSON
+            body = problem_document(
+                rule,
+                message,
+                instance=scope["path"],
+                request_id=request_id_of(scope),
+                members={"retryAfter": self.retry_after},
+            )
         payload = orjson.dumps(body)
         headers = [
             (b"content-type", content_type.encode()),

@@ -31,6 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from domain.errors import RateLimitedError
 from gateway.http.client_ip import client_ip_of
 from gateway.http.negotiation import JSON, RequestError, negotiate
+from gateway.http.problem_details import PROBLEM_JSON, problem_document
+from gateway.http.request_id import request_id_of
 from gateway.limits.rate_limit import Decision, Hit, Limiter, Quota
 from gateway.settings import RateLimitSettings
 from schema import errors as error_table
@@ -224,14 +226,14 @@ class RequestRateLimitMiddleware:
             extensions = {"code": rule.code, "retryAfter": decision.retry_after}
             body = {"errors": [{"message": "rate limit exceeded", "extensions": extensions}]}
         else:
-            content_type = "application/problem+json"
-            body = {
-                "type": rule.problem_type,
-                "title": rule.title,
-                "status": rule.status,
-                "detail": "rate limit exceeded",
-                "retryAfter": decision.retry_after,
-            }
+            content_type = PROBLEM_JSON
+            body = problem_document(
+                rule,
+                "rate limit exceeded",
+                instance=scope["path"],
+                request_id=request_id_of(scope),
+                members={"retryAfter": decision.retry_after},
+            )
         payload = orjson.dumps(body)
         raw = [
             *_raw(headers),

@@ -48,6 +48,7 @@ from resolvers.subscriptions import EventSnapshots, EventSource, Realtime
 from schema import errors as error_table
 
 CONNECTION_KEY = "realtime_connection"
+MAX_SUBSCRIPTIONS_EXCEEDED = "MAX_SUBSCRIPTIONS_EXCEEDED"
 LEGACY_INIT_TIMEOUT_CODE = 4408
 
 
@@ -69,7 +70,46 @@ class _Adapter(ASGIWebSocketAdapter):
             await self.ws.close(code=code, reason=reason)
 
 
+SUBSCRIPTION_LIMIT_MESSAGE = "Subscription limit reached"
+
+
+def with_codes(message: Any) -> Any:
+    """An `error` message whose every error has `extensions.code`, as over HTTP.
+
+    Strawberry's handlers send the operation's request errors (mapped by the schema)
+    and a few of their own (the subscription cap) without one; an `error` message only
+    ever carries errors from before execution, so validation is the default.
+    """
+    if not isinstance(message, dict) or message.get("type") != "error":
+        return message
+    payload = message.get("payload")
+    if isinstance(payload, list):
+        return {**message, "payload": [_coded(error) for error in payload]}
+    if isinstance(payload, dict):  # the legacy protocol sends one error
+        return {**message, "payload": _coded(payload)}
+    return message
+
+
+def _coded(error: Any) -> Any:
+    if not isinstance(error, dict):
+        return error
+    extensions = dict(error.get("extensions") or {})
+    if "code" in extensions:
+        return error
+    text = str(error.get("message", ""))
+    if text == SUBSCRIPTION_LIMIT_MESSAGE:
+        extensions["code"] = MAX_SUBSCRIPTIONS_EXCEEDED
+    elif text.startswith("Syntax Error"):
+        extensions["code"] = error_table.PARSE_FAILED.code
+    else:
+        extensions["code"] = error_table.VALIDATION_FAILED.code
+    return {**error, "extensions": extensions}
+
+
 class _TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def send_message(self, message: Any) -> None:
+        await super().send_message(with_codes(message))
+
     async def handle(self) -> None:
         connection_of(self.context).stop_operations = self._stop_operations
         await super().handle()
@@ -113,6 +153,9 @@ class _TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 class _LegacyWsHandler(BaseGraphQLWSHandler[Context, None]):
     init_timeout: timedelta = timedelta(seconds=5)
+
+    async def send_message(self, message: Any) -> None:
+        await super().send_message(with_codes(message))
 
     async def handle(self) -> None:
         connection = connection_of(self.context)

@@ -8,20 +8,20 @@ permissions, limits). Nothing here knows an entity.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import orjson
-from graphql import GraphQLList, GraphQLNonNull
+from graphql import GraphQLError, GraphQLList, GraphQLNonNull
 from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.types.graphql import OperationType
 
-from domain.errors import DomainError, FieldProblem
+from domain.errors import DomainError, FieldProblem, ValidationError
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gateway.http.idempotency import (
@@ -218,6 +218,9 @@ class PathEndpoint:
             data = outcome.body["data"]
         else:
             if outcome.errors:
+                if _names_nothing(outcome.errors, operation):
+                    key = variables.get("id", request.url.path)
+                    raise Problem.not_found(named(operation.root_type).name, key)
                 raise from_graphql(outcome.errors)
             data = outcome.data
         value = (data or {}).get(operation.root_field)
@@ -236,6 +239,18 @@ class PathEndpoint:
         value = await self._execute(current, request, lookup)
         if not _matches(expected, etag_of(orjson.dumps(value))):
             raise Problem(PRECONDITION_FAILED, "the resource has changed since that ETag")
+
+
+def _names_nothing(errors: Sequence[GraphQLError], operation: RestOperation) -> bool:
+    """Whether the only complaint is a path parameter that cannot name anything (an id
+    that decodes to no object, such as `0`): the path names no resource, a 404."""
+    for error in errors:
+        original = error.original_error
+        if not isinstance(original, ValidationError) or not all(
+            problem.field in operation.path_params for problem in original.problems
+        ):
+            return False
+    return True
 
 
 def _final_rest_answer(answer: StoredAnswer) -> bool:

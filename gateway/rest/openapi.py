@@ -11,8 +11,8 @@ from typing import Any
 
 from graphql import GraphQLNonNull
 
+from gateway.http.problem_details import PROBLEM_JSON
 from gateway.rest.operation import RestOperation
-from gateway.rest.problems import PROBLEM_JSON
 from gateway.rest.types import JsonSchema, SchemaBuilder, nullable
 
 _STATUS_TEXT = {
@@ -20,14 +20,32 @@ _STATUS_TEXT = {
     401: "Authentication required, or the bearer token is invalid",
     403: "The caller may not do this",
     404: "Not found, or not visible to the caller",
-    409: "Conflict with the current state",
+    409: "Conflict with the current state, or a request with this Idempotency-Key is"
+    " still being processed (retry after Retry-After)",
     412: "If-Match does not match the current ETag",
     413: "The body is too large",
     415: "The body must be application/json",
-    422: "Invalid input; `problems` lists every bad field",
+    422: "Invalid input; `problems` lists every bad field. Also: this Idempotency-Key was"
+    " used for a different request",
     429: "Too many requests; see Retry-After",
     500: "Unexpected error; `requestId` identifies it in the logs",
-    503: "A dependency is unavailable",
+    503: "A dependency is unavailable, or the server is overloaded; see Retry-After",
+}
+# Refusals that tell the client when to try again.
+_RETRY_STATUSES = frozenset({409, 429, 503})
+_ID_DESCRIPTION = (
+    "An opaque global id, as this API returns it (`id` of an object). An id that names"
+    " no object the caller may see is answered 404."
+)
+_IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "IETF httpapi Idempotency-Key: a retry with the same key and request gets"
+    " the first answer (with `Idempotent-Replayed: true`) instead of doing the change again;"
+    " the same key with another request is 422. 1-255 printable ASCII characters,"
+    " optionally quoted.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257},
 }
 _PROBLEM_SCHEMA: JsonSchema = {
     "type": "object",
@@ -55,6 +73,8 @@ _HEADER_DOCS = {
     "Link": "Pagination (rel=first, next) and deprecation links.",
     "Deprecation": "RFC 9745: when this route or a field it returns was deprecated.",
     "Sunset": "RFC 8594: when it stops being served.",
+    "Idempotent-Replayed": "`true` when this is the stored answer to an earlier request"
+    " with the same Idempotency-Key.",
 }
 
 
@@ -116,10 +136,17 @@ def _operation(op: RestOperation, builder: SchemaBuilder) -> dict[str, Any]:
 
 
 def _parameters(op: RestOperation, builder: SchemaBuilder) -> list[dict[str, Any]]:
-    params: list[dict[str, Any]] = [
-        {"name": n, "in": "path", "required": True, "schema": builder.input_required(nullable(t))}
-        for n, t in op.path_params.items()
-    ]
+    params: list[dict[str, Any]] = []
+    for name, gql_type in op.path_params.items():
+        path_param: dict[str, Any] = {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": builder.input_required(nullable(gql_type)),
+        }
+        if getattr(nullable(gql_type), "name", None) == "ID":
+            path_param["description"] = _ID_DESCRIPTION
+        params.append(path_param)
     for param in op.query_params:
         schema: JsonSchema
         if param.choices is not None:
@@ -137,6 +164,8 @@ def _parameters(op: RestOperation, builder: SchemaBuilder) -> list[dict[str, Any
         if param.description:
             entry["description"] = param.description
         params.append(entry)
+    if op.operation_type == "mutation":
+        params.append(_IDEMPOTENCY_KEY)
     return params
 
 
@@ -184,6 +213,8 @@ def _responses(op: RestOperation, builder: SchemaBuilder) -> dict[str, Any]:
         names.append("Link")
     if op.deprecations:
         names += ["Deprecation", "Sunset"]
+    if op.operation_type == "mutation":
+        names.append("Idempotent-Replayed")
     for name in names:
         headers[name] = {"description": _HEADER_DOCS[name], "schema": {"type": "string"}}
     success: dict[str, Any] = {"description": op.summary or "Success"}
@@ -202,8 +233,14 @@ def _responses(op: RestOperation, builder: SchemaBuilder) -> dict[str, Any]:
     if op.conditional_get is not None:
         statuses.append(412)
     for status in sorted(statuses):
-        responses[str(status)] = {
+        refusal: dict[str, Any] = {
             "description": _STATUS_TEXT[status],
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
+        if status in _RETRY_STATUSES:
+            retry = "Seconds to wait before retrying."
+            refusal["headers"] = {
+                "Retry-After": {"description": retry, "schema": {"type": "string"}}
+            }
+        responses[str(status)] = refusal
     return responses

@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from graphql import GraphQLError
 from starlette.responses import Response
 
 from domain.errors import DomainError, FieldProblem, NotFoundError, ValidationError
+from gateway.http.problem_details import PROBLEM_JSON, problem_bytes, problem_headers
 from schema import errors as error_table
 from schema.errors import ErrorRule, rule_for
-
-PROBLEM_JSON = "application/problem+json"
 
 METHOD_NOT_ALLOWED = ErrorRule("METHOD_NOT_ALLOWED", 405, "Method not allowed")
 PRECONDITION_FAILED = ErrorRule("PRECONDITION_FAILED", 412, "Precondition failed")
@@ -81,24 +79,11 @@ class Problem(Exception):
         return cls(_BY_CODE.get(code, error_table.BAD_REQUEST), detail, headers=headers)
 
     def response(self, *, instance: str, request_id: str) -> Response:
-        body: dict[str, Any] = {
-            "type": self.rule.problem_type,
-            "title": self.rule.title,
-            "status": self.rule.status,
-            "detail": self.detail,
-            "instance": instance,
-            "code": self.rule.code,
-            "requestId": request_id,
-            **self.members,
-        }
-        headers = dict(self.headers)
-        if self.rule.status == 401:
-            headers.setdefault("WWW-Authenticate", "Bearer")
-        if "retryAfter" in self.members:
-            headers["Retry-After"] = str(max(1, round(float(self.members["retryAfter"]))))
-        return Response(
-            orjson.dumps(body), self.rule.status, headers=headers, media_type=PROBLEM_JSON
+        body = problem_bytes(
+            self.rule, self.detail, instance=instance, request_id=request_id, members=self.members
         )
+        headers = problem_headers(self.rule, self.members) | self.headers
+        return Response(body, self.rule.status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def from_graphql(errors: Sequence[GraphQLError]) -> Problem:

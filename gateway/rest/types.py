@@ -244,7 +244,11 @@ def _check_scalar(value: Any, scalar: GraphQLScalarType) -> str | None:
         case "ID" | "String":
             return None if isinstance(value, str) else "must be a string"
         case "Int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
+            # JSON has one number type: 33.0 is the integer 33 (JSON Schema's `integer`
+            # says so too), and GraphQL's Int coercion takes it as 33.
+            ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+                isinstance(value, float) and value.is_integer()
+            )
             return None if ok and INT_MIN <= value <= INT_MAX else "must be a 32-bit integer"
         case "Float":
             ok = isinstance(value, int | float) and not isinstance(value, bool)

@@ -71,11 +71,15 @@ async def test_other_paths_refuse_with_problem_json(client: httpx.AsyncClient) -
         await client.get("/.well-known/jwks.json")
     refused = await client.get("/.well-known/jwks.json")
     assert refused.headers["content-type"] == "application/problem+json"
+    # The one problem builder: every member the OpenAPI `Problem` schema requires.
     assert refused.json() == {
         "type": "https://python-api-base.dev/problems/rate-limited",
         "title": "Too many requests",
         "status": 429,
         "detail": "rate limit exceeded",
+        "instance": "/.well-known/jwks.json",
+        "code": "RATE_LIMITED",
+        "requestId": refused.headers["x-request-id"],
         "retryAfter": int(refused.headers["retry-after"]),
     }
 

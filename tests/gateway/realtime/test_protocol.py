@@ -177,7 +177,12 @@ async def test_subscriptions_per_connection_are_capped(
         assert await receive(ws) == {
             "id": "3",
             "type": "error",
-            "payload": [{"message": "Subscription limit reached"}],
+            "payload": [
+                {
+                    "message": "Subscription limit reached",
+                    "extensions": {"code": "MAX_SUBSCRIPTIONS_EXCEEDED"},
+                }
+            ],
         }
 
 

@@ -20,7 +20,14 @@ async def test_openapi_describes_types_security_and_errors(client: httpx.AsyncCl
     }
     get_item = document["paths"]["/api/v1/items/{id}"]["get"]
     assert get_item["parameters"] == [
-        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "An opaque global id, as this API returns it (`id` of an object)."
+            " An id that names no object the caller may see is answered 404.",
+        }
     ]
     item = get_item["responses"]["200"]["content"]["application/json"]["schema"]
     assert item["required"] == [
@@ -45,7 +52,14 @@ async def test_openapi_describes_types_security_and_errors(client: httpx.AsyncCl
     assert {"first", "after", "orderBy", "filter[nameContains]"} <= list_params
     assert sorted(document["paths"]["/api/v1/auth/login"]) == ["post"]
     assert document["paths"]["/api/v1/items/{id}"]["delete"]["responses"]["204"] == {
-        "description": "Delete an item no order references (staff)."
+        "description": "Delete an item no order references (staff).",
+        "headers": {
+            "Idempotent-Replayed": {
+                "description": "`true` when this is the stored answer to an earlier request"
+                " with the same Idempotency-Key.",
+                "schema": {"type": "string"},
+            }
+        },
     }
 
 
