@@ -7,13 +7,12 @@ command imports what it needs when it runs (settings, SQLAlchemy, the app), so
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +20,7 @@ from gateway.scaffold.spec import FIELD_KINDS
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
+    from persistence.schema_version import QuickStatus
 
 # Plain click help: typer's rich panels cost an import of rich and print `--help <bool>`.
 _TYPER = {"no_args_is_help": True, "add_completion": False, "rich_markup_mode": None}
@@ -39,6 +39,13 @@ FIELD_TYPES_HELP = [
     for k in FIELD_KINDS.values()
 ]
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+
+
+def _run[T](coroutine: Coroutine[Any, Any, T]) -> T:
+    # asyncio is imported by the commands that run something: `--help` does not pay for it.
+    import asyncio
+
+    return asyncio.run(coroutine)
 
 
 class CliError(Exception):
@@ -121,6 +128,18 @@ def probe(
         raise CliError(str(exc)) from None
 
 
+def _quick_status(url: str) -> QuickStatus | None:
+    """The revision and seed marker, cheaply; None when the database cannot tell (yet)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from persistence.schema_version import quick_status
+
+    try:
+        return _run(quick_status(url))
+    except (OSError, SQLAlchemyError):
+        return None  # the full path will say what is wrong, in its own words
+
+
 def _database_url(settings: Settings) -> str:
     _ensure_sqlite_dir(settings)
     return settings.database.url
@@ -139,17 +158,22 @@ def _migrations() -> Iterator[None]:
 def _at(url: str) -> str:
     from persistence import migrate
 
-    return f"database at {asyncio.run(migrate.current(url)) or 'base'}"
+    return f"database at {_run(migrate.current(url)) or 'base'}"
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
+    url = _database_url(_settings())
+    status = _quick_status(url) if revision == "head" else None
+    if status is not None and not status.version.behind:
+        # Nothing to run: answered without importing Alembic and the models.
+        typer.echo(f"database at {status.version.current or 'base'}")
+        return
     from persistence import migrate
 
-    url = _database_url(_settings())
     with _migrations():
-        asyncio.run(migrate.upgrade(url, revision))
+        _run(migrate.upgrade(url, revision))
     typer.echo(_at(url))
 
 
@@ -160,7 +184,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
 
     url = _database_url(_settings())
     with _migrations():
-        asyncio.run(migrate.downgrade(url, revision))
+        _run(migrate.downgrade(url, revision))
     typer.echo(_at(url))
 
 
@@ -170,7 +194,7 @@ def db_current() -> None:
     from persistence import migrate
 
     url = _database_url(_settings())
-    typer.echo(asyncio.run(migrate.current(url)) or "base")
+    typer.echo(_run(migrate.current(url)) or "base")
 
 
 @db_app.command("history")
@@ -205,7 +229,7 @@ def db_revision(
     from persistence import migrate
 
     with _migrations():
-        written = asyncio.run(
+        written = _run(
             migrate.revision(message, against=against, empty=empty, metadata=application_tables())
         )
     typer.echo(f"wrote {_shown(written.path)} ({written.down or 'base'} -> {written.id})")
@@ -234,6 +258,13 @@ def seed(
     ] = False,
 ) -> None:
     """Add deterministic demo data and a bootstrap admin (ids follow existing rows)."""
+    settings = _settings()
+    _ensure_sqlite_dir(settings)
+    status = _quick_status(settings.database.url) if once else None
+    if status is not None and status.seed is not None and not status.version.behind:
+        # The marker is there: answered without importing the models or the seed.
+        typer.echo(f"the demo data is already there (seed {status.seed}): nothing seeded")
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -245,8 +276,6 @@ def seed(
 
     from gateway.demo_seed import NotMigratedError, seed_demo
 
-    settings = _settings()
-    _ensure_sqlite_dir(settings)
     with Progress(
         TextColumn("{task.description:<12}"),
         BarColumn(),
@@ -264,7 +293,7 @@ def seed(
             progress.update(tasks[stage], completed=done)
 
         try:
-            report = asyncio.run(
+            report = _run(
                 seed_demo(
                     settings,
                     users=users,

@@ -86,3 +86,41 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 async def schema_version(engine: AsyncEngine, versions: Path = VERSIONS) -> SchemaVersion:
     known, expected = script_revisions(versions)
     return SchemaVersion(await current_revision(engine), expected, known)
+
+
+@dataclass(frozen=True, slots=True)
+class QuickStatus:
+    """What `make run` needs to know before deciding to migrate or seed."""
+
+    version: SchemaVersion
+    seed: int | None  # the demo seed's marker, when the database has one
+
+
+async def quick_status(url: str, versions: Path = VERSIONS) -> QuickStatus:
+    """The revision and the seed marker, read over a bare SQLAlchemy engine.
+
+    `gateway db upgrade` and `gateway seed --once` ask this first: when there is nothing
+    to do they answer without importing the models, Alembic or the application (seconds
+    of `make run`'s start on a busy machine). Raises sqlalchemy's errors.
+    """
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    known, expected = script_revisions(versions)
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+            current = None
+            if "alembic_version" in tables:
+                found = await connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+                current = found.scalar_one_or_none()
+            seed = None
+            if "demo_seed" in tables:
+                marker = await connection.execute(
+                    sa.text("SELECT seed FROM demo_seed ORDER BY id LIMIT 1")
+                )
+                seed = marker.scalar_one_or_none()
+    finally:
+        await engine.dispose()
+    return QuickStatus(SchemaVersion(current, expected, known), seed)

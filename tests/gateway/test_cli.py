@@ -195,3 +195,34 @@ def test_an_unknown_revision_is_one_line() -> None:
         1,
         "error: Can't locate revision identified by 'zzz'\n",
     )
+
+
+def test_make_runs_second_start_imports_neither_alembic_nor_the_models(tmp_path: Path) -> None:
+    # `gateway db upgrade` at head and `gateway seed --once` after the seed answer from
+    # one query each, without importing Alembic, the models or the seed (start-up time).
+    env = {
+        "DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'quick.db'}",
+        "SECURITY__ARGON2_TIME_COST": "1",
+        "SECURITY__ARGON2_MEMORY_KIB": "1024",
+    }
+    assert gateway("db", "upgrade", env=env).returncode == 0
+    assert gateway("seed", "--once", "--users", "3", "--items", "2", env=env).returncode == 0
+    probe = (
+        "import sys, runpy; sys.argv = ['gateway', *sys.argv[1:]]\n"
+        "try: runpy.run_module('gateway', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "heavy = sorted(m for m in ('alembic', 'sqlmodel', 'persistence.seed', 'strawberry')"
+        " if m in sys.modules)\n"
+        "print('heavy:', heavy)\n"
+    )
+    for args in (["db", "upgrade"], ["seed", "--once"]):
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.stdout.splitlines()[-1] == "heavy: []", result.stdout + result.stderr
