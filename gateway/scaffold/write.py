@@ -86,8 +86,11 @@ def _take_back(paths: Sequence[Path]) -> None:
 def scaffold(spec: EntitySpec, root: Path, run: Runner = run_gateway) -> Scaffolded:
     """Write the entity's files, re-export the SDL and generate the migration.
 
-    Raises ScaffoldError (nothing kept) when a file exists or a step fails.
+    Raises ScaffoldError (nothing kept) when `root` is not a source checkout (an
+    installed package has nowhere to write), a file exists or a step fails.
     """
+    if not (root / "pyproject.toml").is_file():
+        raise ScaffoldError(f"{root} is not a source checkout (no pyproject.toml): nothing written")
     sdl = root / SDL
     sdl_before = sdl.read_text(encoding="utf-8") if sdl.exists() else None
     placed = place(root, entity_files(spec))

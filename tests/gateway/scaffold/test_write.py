@@ -55,6 +55,7 @@ class Steps:
 def project(tmp_path: Path) -> Path:
     (tmp_path / SDL).parent.mkdir(parents=True)
     (tmp_path / SDL).write_text("type Query\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
     return tmp_path
 
 
@@ -72,6 +73,7 @@ def test_a_scaffold_writes_the_files_then_exports_the_sdl_then_adds_the_migratio
         "domain/suppliers.py": entity_files(SPEC)[0].text,
         "schema/declarations/suppliers.py": entity_files(SPEC)[1].text,
         "schema/schema.graphql": "type Supplier\n",
+        "pyproject.toml": "[project]\n",
     }
 
 
@@ -83,3 +85,13 @@ def test_a_failing_step_takes_every_file_back_and_restores_the_sdl(
     with pytest.raises(ScaffoldError):
         scaffold(SPEC, project, Steps(fail=failing))
     assert _tree(project) == before
+
+
+def test_an_installed_package_is_not_written_into(tmp_path: Path) -> None:
+    steps = Steps()
+    with pytest.raises(ScaffoldError) as refused:
+        scaffold(SPEC, tmp_path, steps)
+    assert str(refused.value) == (
+        f"{tmp_path} is not a source checkout (no pyproject.toml): nothing written"
+    )
+    assert (steps.calls, _tree(tmp_path)) == ([], {})
