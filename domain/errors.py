@@ -89,5 +89,10 @@ class RateLimitedError(DomainError):
 
 
 class UnavailableError(DomainError):
-    def __init__(self, message: str = "a dependency is unavailable") -> None:
+    """A dependency (the database, Redis) cannot serve; `retry_after` seconds is a hint."""
+
+    def __init__(
+        self, message: str = "a dependency is unavailable", *, retry_after: float = 5
+    ) -> None:
         super().__init__(message)
+        self.retry_after = retry_after

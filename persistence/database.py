@@ -12,6 +12,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from domain.errors import UnavailableError
+from persistence.availability import report_outages
 from persistence.fair_pool import FairAsyncQueuePool
 from persistence.json_sqlite import register_functions
 
@@ -57,6 +59,7 @@ def create_engine(
             connect_args={"server_settings": {"jit": "off"}},
         )
         _ping_after_idle(engine, ping_after_idle_seconds)
+        report_outages(engine)
         return engine
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
 
@@ -133,6 +136,7 @@ def _sqlite_engine(url: str, *, echo: bool, pool_size: int, busy_timeout_ms: int
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+    report_outages(engine)
     return engine
 
 
@@ -146,6 +150,6 @@ async def ping(engine: AsyncEngine, timeout: float = 2.0) -> bool:  # noqa: ASYN
         async with asyncio.timeout(timeout):
             async with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
-    except (TimeoutError, OSError, sa.exc.SQLAlchemyError):
+    except (TimeoutError, OSError, sa.exc.SQLAlchemyError, UnavailableError):
         return False
     return True

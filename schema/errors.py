@@ -92,7 +92,7 @@ def error_details(error: BaseException) -> dict[str, Any]:
     details: dict[str, Any] = {}
     if isinstance(error, errors.ValidationError):
         details["problems"] = [{"field": p.field, "message": p.message} for p in error.problems]
-    if isinstance(error, errors.RateLimitedError):
+    if isinstance(error, errors.RateLimitedError | errors.UnavailableError):
         details["retryAfter"] = error.retry_after
     if isinstance(error, errors.OutOfStockError):
         details.update(itemId=error.item_id, requested=error.requested, available=error.available)

@@ -21,7 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from domain.errors import DomainError, RateLimitedError
+from domain.errors import DomainError, RateLimitedError, UnavailableError
 from gateway.graphql.persisted_queries import PersistedQueryError
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.http.idempotency import (
@@ -51,8 +51,10 @@ _CONTENT_TYPES = {media: f"{media}; charset=utf-8".encode() for media in (JSON, 
 type ContextFactory = Callable[[Request], Awaitable[Context]]
 
 
-def _error_body(message: str, code: str) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+def _error_body(
+    message: str, code: str, extensions: dict[str, object] | None = None
+) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code, **(extensions or {})}}]}
 
 
 def _json_param(raw: str | None, name: str) -> Any:
@@ -149,11 +151,12 @@ class GraphQLHTTPEndpoint:
                 body, status, extra = await self._answer(
                     request, payload, context, media, header_key
                 )
-            if status == TOO_MANY_REQUESTS:
+            if status in (TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE):
                 extra = {**extra, **_retry_after(body)}
             await _send_json(send, body, status, media, extra)
         except RequestError as exc:
-            await _send_json(send, _error_body(str(exc), exc.code), exc.status, media, exc.headers)
+            body = _error_body(str(exc), exc.code, exc.extensions)
+            await _send_json(send, body, exc.status, media, exc.headers)
         except ClientDisconnect:
             return  # nobody to answer; the edge counts it as never answered
 
@@ -294,7 +297,9 @@ class GraphQLHTTPEndpoint:
         except MissingQueryError:
             raise RequestError(400, "the request has no GraphQL document in `query`") from None
         if isinstance(outcome, PreparedAnswer):
-            return outcome.body, 200
+            # Only an outage gives a prepared answer errors (and no data).
+            failed = "errors" in outcome.body and media == GRAPHQL_RESPONSE
+            return outcome.body, SERVICE_UNAVAILABLE if failed else 200
         if _budget_refused(outcome):
             # As every other refusal of the rate limits: 429 with Retry-After, whatever
             # the media type (GraphiQL's schema fetch reported "Error fetching schema").
@@ -321,12 +326,22 @@ class GraphQLHTTPEndpoint:
     def _status(result: ExecutionResult, media: str) -> int:
         if media == JSON:
             return 200
+        errors = result.errors or []
         request_error = (
-            result.data is None
-            and bool(result.errors)
-            and all(error.path is None for error in result.errors or [])
+            result.data is None and bool(errors) and all(error.path is None for error in errors)
         )
-        return 400 if request_error else 200
+        if request_error:
+            return 400
+        if _unavailable(errors) and not any(v is not None for v in (result.data or {}).values()):
+            # A dependency is down and no field could be answered: "retry later" in the
+            # status, as the one error table says (UNAVAILABLE, 503).
+            return error_table.rule_for(UnavailableError()).status
+        return 200
+
+
+def _unavailable(errors: list[GraphQLError]) -> bool:
+    code = error_table.rule_for(UnavailableError()).code
+    return any((error.extensions or {}).get("code") == code for error in errors)
 
 
 def _final_graphql_answer(answer: StoredAnswer) -> bool:
@@ -369,6 +384,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 
 TOO_MANY_REQUESTS = 429
+SERVICE_UNAVAILABLE = 503
 
 
 def _budget_refused(result: ExecutionResult) -> bool:

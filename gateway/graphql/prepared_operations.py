@@ -29,10 +29,12 @@ import orjson
 from strawberry.types import ExecutionResult
 
 from domain import read_plan as plan
+from domain.errors import UnavailableError
 from domain.principals import Principal
 from gateway.limits.cost_budget import CostBudget, prepaid_by
 from gateway.limits.rate_limit_http import pending_request_hit
 from resolvers.context import Context, PlannedData, Prepaid
+from schema.errors import error_details, rule_for
 from schema.planner.compile import scope_for
 from schema.planner.extension import PlanCache
 
@@ -146,7 +148,10 @@ class PreparedOperations:
         with self._observer.prepared_operation(scope, planned.operation_name) as observation:
             data = prepared.constant
             if data is None:
-                data = await self._data(key, planned, context.principal)
+                try:
+                    data = await self._data(key, planned, context.principal)
+                except UnavailableError as error:
+                    return _unavailable(planned, error, extensions)
             observation.answered = data is not None
         if data is None:
             return None
@@ -180,11 +185,24 @@ class PreparedOperations:
             # the caller answers TIMEOUT when it fires, as for the full path.
             async with asyncio.timeout(self._timeout):
                 texts = await self._fetch(planned.plan, scope_for(principal, planned.plan.rules))
-        except TimeoutError:
-            raise
+        except (TimeoutError, UnavailableError):
+            raise  # the caller's answer, not a reason to try the full path again
         except Exception:
             # Refused by a rule or the SQL, or a planner fault: the full path answers
             # (and logs a fault); this entry is not trusted again.
             self._entries.pop(key, None)
             return None
         return {name: orjson.Fragment(text) for name, text in texts.items()}
+
+
+def _unavailable(
+    planned: plan.Planned, error: UnavailableError, extensions: dict[str, Any]
+) -> dict[str, Any]:
+    """The body the planner gives for an outage: `data` null, the one error table's row
+    on the first root field (the endpoint answers it 503 where the media type allows)."""
+    details = {"code": rule_for(error).code, **error_details(error)}
+    first = {"message": str(error), "path": [planned.plan.roots[0].key], "extensions": details}
+    body: dict[str, Any] = {"data": None, "errors": [first]}
+    if extensions:
+        body["extensions"] = extensions
+    return body

@@ -7,10 +7,12 @@ place ASGI gives per-request values.
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.types import Scope
 
-from domain.errors import UnauthenticatedError
+from domain.errors import UnauthenticatedError, UnavailableError
 from gateway.auth.identity import Authenticator, Identity
 from gateway.http.client_ip import client_ip_of
 from gateway.http.negotiation import RequestError
@@ -18,6 +20,7 @@ from gateway.http.request_headers import header_map
 from gateway.http.request_id import request_id_of
 from resolvers.context import Context, Services
 from resolvers.loaders import BatchObserver
+from schema import errors as error_table
 
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
@@ -36,18 +39,26 @@ class RequestContexts:
         self._observe_batch = observe_batch
 
     async def identify(self, scope: Scope) -> Identity:
-        """The request's identity, authenticated on first use; raises UnauthenticatedError."""
+        """The request's identity, authenticated on first use; raises UnauthenticatedError,
+        or UnavailableError when a token cannot be checked (the revocation list cannot be
+        loaded). A refusal is kept too: a bad token is checked, an outage met, once."""
         state = scope.setdefault("state", {})
-        if "identity" not in state:
-            state["identity"] = await self._authenticator.authenticate(header_map(scope))
-        identity: Identity = state["identity"]
-        return identity
+        known: Identity | UnauthenticatedError | UnavailableError | None = state.get("identity")
+        if known is None:
+            try:
+                known = await self._authenticator.authenticate(header_map(scope))
+            except (UnauthenticatedError, UnavailableError) as error:
+                known = error
+            state["identity"] = known
+        if isinstance(known, Exception):
+            raise known
+        return known
 
     async def user_of(self, scope: Scope) -> int | None:
         """The signed-in user's id, or None (anonymous, or a token that will be refused)."""
         try:
             return (await self.identify(scope)).principal.user_id
-        except UnauthenticatedError:
+        except (UnauthenticatedError, UnavailableError):
             return None
 
     async def __call__(self, request: Request) -> Context:
@@ -55,6 +66,15 @@ class RequestContexts:
             identity = await self.identify(request.scope)
         except UnauthenticatedError as exc:
             raise RequestError(401, str(exc), "UNAUTHENTICATED", dict(INVALID_TOKEN)) from None
+        except UnavailableError as exc:
+            rule = error_table.rule_for(exc)
+            raise RequestError(
+                rule.status,
+                str(exc),
+                rule.code,
+                {"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
+                extensions=error_table.error_details(exc),
+            ) from None
         request.scope.setdefault("state", {})["principal_id"] = identity.principal.user_id
         return Context.build(
             identity.principal,

@@ -22,9 +22,13 @@ class RequestError(Exception):
         message: str,
         code: str = "BAD_REQUEST",
         headers: dict[str, str] | None = None,
+        *,
+        extensions: dict[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.headers = status, code, headers or {}
+        # Members beside `code` in the error's extensions (`retryAfter`, say).
+        self.extensions = extensions or {}
 
 
 def negotiate(accept: str | None) -> str:

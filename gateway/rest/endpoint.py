@@ -201,7 +201,7 @@ class PathEndpoint:
         try:
             context = await self.runtime.context_factory(request)
         except RequestError as exc:
-            raise Problem.of_code(exc.code, str(exc), exc.headers) from None
+            raise Problem.of_code(exc.code, str(exc), exc.headers, exc.extensions) from None
         # Reads the read planner can answer come back as Python values, as from resolvers.
         if isinstance(context, Context):  # a version's own schema may bring its own context
             context.planned_data = PlannedData.DECODED

@@ -75,8 +75,15 @@ class Problem(Exception):
         return cls.of_domain(NotFoundError(kind, key))
 
     @classmethod
-    def of_code(cls, code: str, detail: str, headers: dict[str, str] | None = None) -> Problem:
-        return cls(_BY_CODE.get(code, error_table.BAD_REQUEST), detail, headers=headers)
+    def of_code(
+        cls,
+        code: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        members: dict[str, Any] | None = None,
+    ) -> Problem:
+        rule = _BY_CODE.get(code, error_table.BAD_REQUEST)
+        return cls(rule, detail, members=members, headers=headers)
 
     def response(self, *, instance: str, request_id: str) -> Response:
         body = problem_bytes(

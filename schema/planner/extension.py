@@ -22,12 +22,12 @@ from typing import Any
 import orjson
 import strawberry
 import structlog
-from graphql import DocumentNode
+from graphql import DocumentNode, GraphQLError
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from domain import read_plan as plan
-from domain.errors import DomainError
+from domain.errors import DomainError, UnavailableError
 from domain.principals import Principal
 from resolvers.context import Context, PlannedData
 from schema.cost import execution_cost
@@ -103,13 +103,13 @@ class ReadPlanner(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.result is None and context.graphql_document is not None:
-            data = await self._answer(context.graphql_document)
-            if data is not None:
-                context.result = GraphQLExecutionResult(data=data, errors=None)
-                self.planned = True
+            result = await self._answer(context.graphql_document)
+            if result is not None:
+                context.result = result
+                self.planned = result.errors is None
         yield
 
-    async def _answer(self, document: DocumentNode) -> dict[str, Any] | None:
+    async def _answer(self, document: DocumentNode) -> GraphQLExecutionResult | None:
         context = self.execution_context
         caller = context.context
         if not isinstance(caller, Context) or caller.planned_data is PlannedData.NONE:
@@ -129,6 +129,13 @@ class ReadPlanner(SchemaExtension):
             return None
         try:
             texts = await self.fetch(found, scope_for(principal, found.rules))
+        except UnavailableError as error:
+            # The database is down: the resolvers would only try (and fail) again, so
+            # the outage is the answer, tried once (and logged once, as an outage).
+            return GraphQLExecutionResult(
+                data=None,
+                errors=[GraphQLError(str(error), path=[found.roots[0].key], original_error=error)],
+            )
         except DomainError:
             # An argument the SQL side refuses (a cursor for another sort, say): the
             # resolvers refuse it too, with the error the client must see.
@@ -147,8 +154,10 @@ class ReadPlanner(SchemaExtension):
                 prepare_as, found, execution_cost(context), context.operation_name
             )
         if caller.planned_data is PlannedData.RAW_JSON:
-            return {name: orjson.Fragment(text) for name, text in texts.items()}
-        return {name: orjson.loads(text) for name, text in texts.items()}
+            data = {name: orjson.Fragment(text) for name, text in texts.items()}
+        else:
+            data = {name: orjson.loads(text) for name, text in texts.items()}
+        return GraphQLExecutionResult(data=data, errors=None)
 
 
 def planner_extension(fetch: Fetch, cache: PlanCache | None = None) -> Callable[[], ReadPlanner]:

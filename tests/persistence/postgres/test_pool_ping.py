@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.errors import UnavailableError
 from persistence.database import create_engine
 from tests.services import POSTGRES_ADMIN_URL, require_service
 
@@ -108,15 +109,16 @@ async def test_a_connection_killed_within_the_window_fails_its_first_statement(
     make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The price of skipping the ping (HikariCP pays it too): the caller sees the error
-    # once, and the invalidated connection is not handed out again.
+    # once (as UnavailableError, persistence.availability), and the invalidated
+    # connection is not handed out again.
     engine, admin = make_engine(NEVER), make_engine(NEVER)
     pings = spy_on_pings(engine, monkeypatch)
     killed = await backend_pid(engine)
     await terminate(admin, killed)
-    with pytest.raises(sa.exc.DBAPIError) as failure:
+    with pytest.raises(UnavailableError) as failure:
         await backend_pid(engine)
     replacement = await backend_pid(engine)
-    assert (failure.value.connection_invalidated, pings) == (True, [])
+    assert (str(failure.value.__cause__), pings) == ("connection is closed", [])
     assert replacement != killed
 
 

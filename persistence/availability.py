@@ -1,0 +1,72 @@
+"""A database that cannot be reached is `UnavailableError`, whoever was asking.
+
+Installed on every engine by `persistence.database.create_engine`: a connection that
+cannot be opened, or one lost under a statement, raises `domain.errors.UnavailableError`
+(with a retry hint) instead of the driver's error, so every caller (repositories, the
+read model, the revocation store) reports an outage the same way, and the one error
+table answers it as `UNAVAILABLE` / 503. The outage itself is logged here, once when it
+starts, as a summary while it lasts and once when a connection opens again
+(`persistence.outages`); callers log nothing more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from domain.errors import UnavailableError
+from persistence.outages import Outage
+
+# The `Retry-After` an outage is answered with: about what a restart or failover takes.
+RETRY_AFTER_SECONDS = 5
+MESSAGE = "the database is unavailable; try again later"
+# Postgres SQLSTATE classes that mean the server cannot serve: 08 connection exception,
+# 53 insufficient resources, 57P01-57P03 admin or crash shutdown, cannot connect now.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def _sqlstate(error: BaseException | None) -> str:
+    code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return code if isinstance(code, str) else ""
+
+
+def _means_unavailable(context: ExceptionContext) -> bool:
+    original = context.original_exception
+    if context.is_disconnect or isinstance(original, OSError):  # TimeoutError is one
+        return True
+    # The asyncpg adapter keeps the driver's exception as the cause of its own.
+    return _sqlstate(original.__cause__).startswith(_UNAVAILABLE_SQLSTATES) or _sqlstate(
+        original
+    ).startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def report_outages(engine: AsyncEngine, outage: Outage | None = None) -> Outage:
+    """Make `engine` raise UnavailableError for connection failures; returns its outage."""
+    watched = outage or Outage("database", component="queries")
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            watched.failed(error)
+            raise UnavailableError(MESSAGE, retry_after=RETRY_AFTER_SECONDS) from error
+        watched.succeeded()
+        return connection
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _failed(context: ExceptionContext) -> None:
+        if isinstance(context.original_exception, UnavailableError):
+            return
+        if _means_unavailable(context):
+            watched.failed(context.original_exception)
+            raise UnavailableError(MESSAGE, retry_after=RETRY_AFTER_SECONDS) from (
+                context.sqlalchemy_exception or context.original_exception
+            )
+
+    return watched
