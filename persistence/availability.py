@@ -61,7 +61,10 @@ def report_outages(engine: AsyncEngine, outage: Outage | None = None) -> Outage:
 
     @event.listens_for(sync_engine, "handle_error")
     def _failed(context: ExceptionContext) -> None:
-        if isinstance(context.original_exception, UnavailableError):
+        original = context.original_exception
+        # A cancelled task (SQLAlchemy invalidates its connection as for a disconnect)
+        # must stay cancelled; and an UnavailableError is already what it should be.
+        if not isinstance(original, Exception) or isinstance(original, UnavailableError):
             return
         if _means_unavailable(context):
             watched.failed(context.original_exception)

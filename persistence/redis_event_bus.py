@@ -173,6 +173,8 @@ class RedisEventBus:
                 # One line when the outage starts, a summary while it lasts, one when it
                 # ends (persistence.outages); never a traceback per reconnection attempt.
                 self._listening.failed(error)
+                if _cancelling():
+                    raise asyncio.CancelledError from error  # a library turned it into an error
             finally:
                 with contextlib.suppress(Exception):
                     await self._release(pubsub)
@@ -202,3 +204,8 @@ class RedisEventBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
         self._local.close_all()
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

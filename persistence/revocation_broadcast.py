@@ -100,6 +100,8 @@ class RedisRevocationBroadcast:
                 raise
             except Exception as error:  # keep serving through a Redis outage
                 self._listening.failed(error)
+                if _cancelling():
+                    raise asyncio.CancelledError from error  # a library turned it into an error
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -114,3 +116,8 @@ class RedisRevocationBroadcast:
             log.warning("ignored a revocation message this process cannot read")
             return
         deliver(entry)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
