@@ -25,6 +25,7 @@ import structlog
 import uvicorn
 from uvicorn.supervisors import multiprocess as uvicorn_multiprocess
 
+from gateway.http.header_timeout import header_timeout_protocol
 from gateway.settings import MetricsSettings, ServerSettings
 
 log = structlog.get_logger("gateway.server")
@@ -126,7 +127,8 @@ def uvicorn_options(server: ServerSettings, log_level: str) -> dict[str, Any]:
     """The uvicorn options shared by one and many workers."""
     return {
         "loop": server.loop,
-        "http": server.http,
+        # uvicorn's protocol, with a deadline on the request headers (slowloris).
+        "http": header_timeout_protocol(server.http, server.header_timeout_seconds),
         # The app logs (structlog, one access line per request, redacted); uvicorn must
         # neither reconfigure logging nor write its own unredacted access lines.
         "log_config": None,

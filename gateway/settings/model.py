@@ -302,6 +302,9 @@ class ServerSettings(BaseModel):
     loop: Literal["uvloop", "asyncio", "auto"] = "uvloop"
     """uvicorn's event loop."""
     http: Literal["httptools", "h11", "auto"] = "httptools"
+    # A connection whose request headers are not complete this long after it opened (or
+    # after the request's first byte) is closed: slow senders cannot hold sockets.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     """uvicorn's HTTP parser."""
     access_log: bool = False
     """uvicorn's own access log (the gateway writes its own, redacted, line)."""

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.http.header_timeout import H11HeaderTimeout, HttpToolsHeaderTimeout
 from gateway.server import tune_gc, uvicorn_options
 from gateway.settings import ServerSettings
 
@@ -20,9 +21,11 @@ def restored_gc() -> Iterator[None]:
 
 
 def test_serve_uses_uvloop_and_httptools_without_uvicorns_access_log() -> None:
-    assert uvicorn_options(ServerSettings(), "info") == {
+    options = uvicorn_options(ServerSettings(), "info")
+    http = options.pop("http")
+    assert (http.func, http.keywords) == (HttpToolsHeaderTimeout, {"header_timeout": 10.0})
+    assert options == {
         "loop": "uvloop",
-        "http": "httptools",
         "log_config": None,
         "access_log": False,
         "log_level": "info",
@@ -36,7 +39,11 @@ def test_serve_uses_uvloop_and_httptools_without_uvicorns_access_log() -> None:
 def test_each_tuning_can_be_turned_off_for_a_before_and_after_measurement() -> None:
     plain = ServerSettings(loop="asyncio", http="h11", access_log=True)
     options = uvicorn_options(plain, "info")
-    assert (options["loop"], options["http"], options["access_log"]) == ("asyncio", "h11", True)
+    assert (options["loop"], options["http"].func, options["access_log"]) == (
+        "asyncio",
+        H11HeaderTimeout,
+        True,
+    )
 
 
 @pytest.mark.usefixtures("restored_gc")
