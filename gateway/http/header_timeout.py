@@ -101,11 +101,9 @@ class H11HeaderTimeout(_HeaderDeadline, H11Protocol):
 
 def header_timeout_protocol(
     http: str, seconds: float
-) -> functools.partial[HttpToolsHeaderTimeout | H11HeaderTimeout]:
+) -> functools.partial[HttpToolsHeaderTimeout] | functools.partial[H11HeaderTimeout]:
     """uvicorn's `http` option: the protocol `http` names ("auto" as uvicorn picks it),
     bounded by `seconds`. A partial of a module-level class, so `--workers` can pickle it."""
-    use_h11 = http == "h11" or (http == "auto" and importlib.util.find_spec("httptools") is None)
-    protocol: type[HttpToolsHeaderTimeout | H11HeaderTimeout] = (
-        H11HeaderTimeout if use_h11 else HttpToolsHeaderTimeout
-    )
-    return functools.partial(protocol, header_timeout=seconds)
+    if http == "h11" or (http == "auto" and importlib.util.find_spec("httptools") is None):
+        return functools.partial(H11HeaderTimeout, header_timeout=seconds)
+    return functools.partial(HttpToolsHeaderTimeout, header_timeout=seconds)
