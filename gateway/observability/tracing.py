@@ -79,6 +79,25 @@ def _route_span_details(
     return details
 
 
+# Attributes the OpenTelemetry ASGI middleware fills from the query string (old and new
+# HTTP conventions): on /graphql it is the document and its variables, on REST the
+# filter values, none of which a trace may keep.
+_URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
+_QUERY_ATTRIBUTES = ("url.query",)
+
+
+def without_query(span: trace.Span, _scope: Scope) -> None:
+    """The server span's URL attributes without their query string (a request hook)."""
+    attributes = getattr(span, "attributes", None) or {}
+    for name in _URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(name, value.split("?", 1)[0])
+    for name in _QUERY_ATTRIBUTES:
+        if name in attributes:
+            span.set_attribute(name, "")
+
+
 class OperationTracing(SchemaExtension):
     """A span per operation and per phase (parse, validate, execute); no query text."""
 
@@ -179,6 +198,7 @@ class Tracing:
             exclude_spans=["receive", "send"],
             excluded_urls=EXCLUDED_URLS,
             default_span_details=_route_span_details(routes),
+            server_request_hook=without_query,
         )
 
     @contextmanager
