@@ -4,7 +4,17 @@ Counters live in Redis when `REDIS__URL` is set, so every replica shares them, a
 process memory otherwise. When Redis fails at run time the limiter, by setting,
 counts in process memory for a while (`memory`, the default: a Redis hiccup must not
 take the API down), lets everything through (`open`) or refuses everything (`closed`);
-it logs once per outage and tries Redis again after `storage_retry_seconds`.
+it logs the outage when it starts, as a summary while it lasts and when it ends
+(`persistence.outages`), and tries Redis again after `storage_retry_seconds`.
+
+Back on Redis, no burst gets through: every hit Redis grants is also counted in this
+process's memory (a few microseconds), and a hit over the quota there is refused too.
+So what this replica counted while Redis was down, and what a Redis restarted without
+persistence forgot, still counts against the caller for the rest of the window. Memory
+only ever holds this replica's own hits, so it refuses nothing Redis would have let
+through while Redis keeps its counters. What stays open: the counts of the *other*
+replicas that a Redis restart without persistence loses (up to one quota per replica
+for the rest of that window).
 """
 
 from __future__ import annotations
@@ -20,7 +30,6 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 import limits
-import structlog
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import (
     MovingWindowRateLimiter,
@@ -33,9 +42,8 @@ from redis.exceptions import RedisError
 
 from gateway.settings import RateLimitSettings
 from persistence.memory_sliding_window import MemorySlidingWindow
+from persistence.outages import Outage
 from persistence.redis_sliding_window import RedisSlidingWindow, SlidingWindow, WindowHit
-
-log = structlog.get_logger("gateway.limits.rate_limit")
 
 type FailureMode = Literal["memory", "open", "closed"]
 
@@ -129,7 +137,7 @@ class Limiter:
         self._namespace = namespace
         self._clock = clock
         self._down_until = 0.0
-        self._failing = False
+        self._outage = Outage("redis", component="rate limiter")
 
     @property
     def shared(self) -> bool:
@@ -157,24 +165,39 @@ class Limiter:
                     decisions = await self._hit_all_on(self._primary, hits)
             except _STORAGE_ERRORS as error:
                 self._down_until = self._clock() + self._retry_after
-                if not self._failing:
-                    self._failing = True
-                    log.warning(
-                        "rate limit storage failed",
-                        fallback=self._on_error,
-                        error=f"{type(error).__name__}: {error}",
-                    )
+                self._outage.failed(error)
             else:
-                if self._failing:
-                    self._failing = False
-                    log.info("rate limit storage recovered")
-                return decisions
+                self._outage.succeeded()
+                return await self._counted_here_too(hits, decisions)
         now = self._clock()
         if self._on_error == "open":
             return [Decision(True, hit.quota, hit.quota.amount, now, now) for hit in hits]
         if self._on_error == "closed":
             return [Decision(False, hit.quota, 0, now + self._retry_after, now) for hit in hits]
         return await self._hit_all_on(self._memory, hits)
+
+    async def _counted_here_too(
+        self, hits: Sequence[Hit], decisions: list[Decision]
+    ) -> list[Decision]:
+        """Redis's decisions, each granted hit also taken from this process's own count;
+        refused (with the rest after it) where that count is exhausted."""
+        granted = [hit for hit, decision in zip(hits, decisions, strict=True) if decision.allowed]
+        if not granted:
+            return decisions
+        local = iter(await self._hit_all_on(self._memory, granted))
+        refused: Decision | None = None
+        final: list[Decision] = []
+        for decision in decisions:
+            if refused is None and decision.allowed:
+                here = next(local)
+                if not here.allowed:
+                    refused = here
+            if refused is not None and decision.allowed:
+                decision = dataclasses.replace(
+                    decision, allowed=False, remaining=0, reset_at=refused.reset_at
+                )
+            final.append(decision)
+        return final
 
     async def _hit_all_on(self, storage: Storage, hits: Sequence[Hit]) -> list[Decision]:
         sliding = all(hit.strategy is Strategy.SLIDING for hit in hits)

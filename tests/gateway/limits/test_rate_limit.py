@@ -76,8 +76,8 @@ async def test_a_redis_failure_falls_back_to_memory_and_logs_once(dead_redis: Re
     with capture_logs() as logs:
         decisions = [await limiter.hit(quota, "k") for _ in range(3)]
     assert [d.allowed for d in decisions] == [True, True, False]
-    assert [(entry["event"], entry["fallback"]) for entry in logs] == [
-        ("rate limit storage failed", "memory")
+    assert [(entry["event"], entry["component"]) for entry in logs] == [
+        ("dependency outage started", "rate limiter")
     ]
 
 
@@ -103,7 +103,7 @@ async def test_an_outage_is_logged_once_though_redis_is_tried_again(dead_redis: 
         now[0] += 6
         await limiter.hit(Quota(5, 60), "k")
     # One failure logged per outage, though Redis was tried twice.
-    assert [entry["event"] for entry in logs] == ["rate limit storage failed"]
+    assert [entry["event"] for entry in logs] == ["dependency outage started"]
 
 
 async def test_the_login_throttle_counts_per_account_and_per_client() -> None:

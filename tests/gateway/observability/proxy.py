@@ -16,6 +16,8 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.forwarding = True
+        # Connections turned away while cut (each one a client's attempt).
+        self.refused = 0
 
     @property
     def port(self) -> int:
@@ -53,6 +55,7 @@ class TcpProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.forwarding:
+            self.refused += 1
             writer.close()
             return
         try:
