@@ -302,9 +302,6 @@ class ServerSettings(BaseModel):
     loop: Literal["uvloop", "asyncio", "auto"] = "uvloop"
     """uvicorn's event loop."""
     http: Literal["httptools", "h11", "auto"] = "httptools"
-    # A connection whose request headers are not complete this long after it opened (or
-    # after the request's first byte) is closed: slow senders cannot hold sockets.
-    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     """uvicorn's HTTP parser."""
     access_log: bool = False
     """uvicorn's own access log (the gateway writes its own, redacted, line)."""
@@ -329,6 +326,10 @@ class ServerSettings(BaseModel):
     (nginx's upstream `keepalive_timeout`, an AWS ALB's 60 s): otherwise the gateway
     closes a connection as the proxy sends a request on it, and the proxy answers that
     request 502 (it never re-sends a POST). The manifests and compose set 75."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """A connection whose request headers are not complete this long after it opened (or
+    after the request's first byte) is closed, so slow senders cannot hold sockets
+    (slowloris; uvicorn has no such bound of its own)."""
 
 
 class TelemetrySettings(BaseModel):
