@@ -342,7 +342,7 @@ def gateway_env(
         "RATE_LIMIT__LOGIN_PER_ACCOUNT": UNREFUSED,
         "RATE_LIMIT__LOGIN_PER_IP": UNREFUSED,
         "REVOCATION__CHANNEL": f"{own}:revocations",
-        "REALTIME__REDIS_CHANNEL": f"{own}:events",
+        "EVENTS__STREAM": f"{own}:events",
         "IDEMPOTENCY__REDIS_PREFIX": f"{own}:idempotency:",
         "SERVER__HOST": "127.0.0.1",
         "SERVER__PORT": str(config.gateway_port),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,13 +13,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DomainEvent:
+    """A fact, delivered at least once: `event_id` lets a consumer ignore a repeat."""
+
     occurred_at: datetime = field(default_factory=_now)
+    event_id: str = field(default_factory=new_event_id)
 
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    @property
+    def aggregate(self) -> str:
+        """What the event is about (`Order:7`): events of one aggregate keep their order."""
+        return ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +39,10 @@ class OrderPlaced(DomainEvent):
     order_id: int
     customer_id: int
     total: Money
+
+    @property
+    def aggregate(self) -> str:
+        return f"Order:{self.order_id}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,12 +52,20 @@ class OrderStatusChanged(DomainEvent):
     previous: str
     current: str
 
+    @property
+    def aggregate(self) -> str:
+        return f"Order:{self.order_id}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ItemPriceChanged(DomainEvent):
     item_id: int
     previous: Money
     current: Money
+
+    @property
+    def aggregate(self) -> str:
+        return f"Item:{self.item_id}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +81,10 @@ class EntityChanged(DomainEvent):
     @property
     def name(self) -> str:
         return f"{self.entity}{type(self).__name__.removeprefix('Entity')}"
+
+    @property
+    def aggregate(self) -> str:
+        return f"{self.entity}:{self.key}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

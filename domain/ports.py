@@ -12,6 +12,7 @@ from typing import Any, Protocol, Self
 
 from domain.events import DomainEvent
 from domain.items import Item
+from domain.mail import MailMessage
 from domain.orders import Order, OrderLine
 from domain.paging import Page, PageRequest
 from domain.specifications import Specification
@@ -138,8 +139,12 @@ class UnitOfWork(Protocol):
 
     async def rollback(self) -> None: ...
 
+    def record(self, event: DomainEvent) -> None:
+        """An event no aggregate recorded (a deletion), stored with the next commit."""
+        ...
+
     def collect_events(self) -> list[DomainEvent]:
-        """Events recorded by every aggregate this unit of work touched."""
+        """The events the last commits stored (aggregates' and `record`ed), in order."""
         ...
 
 
@@ -149,5 +154,15 @@ class UnitOfWorkFactory(Protocol):
 
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[DomainEvent]) -> None:
-        """Hand committed events to subscribers; never raises for a subscriber's fault."""
+        """Hand committed events on; never raises for a subscriber's fault.
+
+        Services call it after commit with `collect_events()`. In the gateway it is the
+        outbox relay, which only wakes up: the commit already stored the events.
+        """
+        ...
+
+
+class Mailer(Protocol):
+    async def send(self, message: MailMessage) -> None:
+        """Hand the message to the mail server; raises on failure (the caller retries)."""
         ...

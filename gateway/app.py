@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,10 +21,12 @@ from gateway.container import Container, build_container
 from gateway.graphql import GRAPHQL_PATH
 from gateway.graphql.endpoint import GraphQLHTTPEndpoint
 from gateway.graphql.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
+from gateway.handlers import stream_worker
 from gateway.http.direct_route import DirectRoute
 from gateway.http.edge import EdgeMiddleware
 from gateway.http.health import DatabaseCheck, live
 from gateway.http.load_shedding import LoadSheddingMiddleware
+from gateway.jobs import Scheduler, application_jobs
 from gateway.limits.rate_limit_http import request_rate_limit
 from gateway.settings import Settings, load_settings
 
@@ -76,11 +80,32 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         built.observability.start()
         # The revocation list is loaded before the first request needs it.
         await built.revocations.start()
+        # Events a previous process committed but did not publish (it died) go out now.
+        built.relay.wake()
+        if built.redis is not None:
+            # Handlers' consumer groups start where they are made: made now, they keep
+            # every event from this start on, even before the first worker runs.
+            with contextlib.suppress(Exception):
+                await stream_worker(
+                    settings.events, built.redis, built.handlers, built.runner
+                ).prepare()
+        # Embedded default: the scheduled jobs run here (with Redis, in `gateway worker`).
+        jobs = (
+            asyncio.create_task(
+                Scheduler(application_jobs(settings.jobs, built.services)).run(), name="jobs"
+            )
+            if built.redis is None
+            else None
+        )
         try:
             yield
         finally:
             # Not ready first, so no probe sees a half-closed replica as healthy.
             readiness.draining = True
+            if jobs is not None:
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
             await realtime.drain()
             built.observability.close()
             await built.aclose()

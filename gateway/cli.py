@@ -140,6 +140,18 @@ def _quick_status(url: str) -> QuickStatus | None:
         return None  # the full path will say what is wrong, in its own words
 
 
+@app.command()
+def worker() -> None:
+    """Run the event handlers (with REDIS__URL; on the embedded default they run in serve)."""
+    from gateway.worker import run_worker
+
+    settings = _settings()
+    try:
+        _run(run_worker(settings))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _database_url(settings: Settings) -> str:
     _ensure_sqlite_dir(settings)
     return settings.database.url

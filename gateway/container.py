@@ -22,8 +22,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import SchemaExtension
 
+from domain.handlers import EventHandlers
 from domain.model import EntityRegistry
 from domain.passwords import PasswordPolicy
+from domain.ports import EventPublisher
 from domain.rbac import ADMIN, CUSTOMER, STAFF, RoleRegistry, default_registry, grants
 from domain.services.accounts import AccountService
 from domain.services.items import ItemService
@@ -38,6 +40,7 @@ from gateway.graphql.persisted_queries import build_persisted_queries
 from gateway.graphql.pipeline import Pipeline
 from gateway.graphql.prepared_operations import PreparedOperations
 from gateway.graphql.request_context import RequestContexts
+from gateway.handlers import handler_runner, mailer_for, register_application_handlers
 from gateway.http.health import Check, DatabaseCheck, Readiness, ping_redis
 from gateway.http.idempotency import Idempotency
 from gateway.limits.cost_budget import CostBudget, cost_budget, cost_budget_extension
@@ -49,11 +52,13 @@ from gateway.realtime import RealtimeGateway, build_realtime
 from gateway.rest import RestApi
 from gateway.settings import RedisSettings, Settings
 from persistence import tables
-from persistence.after_commit import BackgroundPublisher
 from persistence.database import create_engine
 from persistence.entities import repositories
 from persistence.event_bus import InProcessEventBus
+from persistence.event_dispatch import InProcessDispatch
+from persistence.handler_runner import HandlerRunner
 from persistence.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
+from persistence.outbox_relay import OutboxRelay
 from persistence.read_model import SqlReadModel
 from persistence.redis_event_bus import RedisEventBus
 from persistence.replicated_revocation import ReplicatedRevocationStore
@@ -77,10 +82,13 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     uow: SqlUnitOfWorkFactory
-    # In-process for one replica; Redis pub/sub across replicas when REDIS__URL is set.
+    # In-process for one replica; a Redis stream across replicas when REDIS__URL is set.
     bus: InProcessEventBus | RedisEventBus
-    # What services publish to: `bus`, from a background worker (after commit).
-    publisher: BackgroundPublisher
+    # Moves committed events from the outbox to `bus`; services' publisher (a wake-up).
+    relay: OutboxRelay
+    # What reacts to committed events, and how each run is retried and observed.
+    handlers: EventHandlers
+    runner: HandlerRunner
     services: Services
     schema: strawberry.Schema
     observability: Observability
@@ -153,7 +161,7 @@ class Container:
     async def aclose(self) -> None:
         if not self.closed:
             self.closed = True
-            await self.publisher.aclose(self.settings.realtime.publish_timeout_seconds)
+            await self.relay.aclose()
             await self.revocations.aclose()
             await self.engine.dispose()
             if isinstance(self.bus, RedisEventBus):
@@ -304,10 +312,29 @@ def revocation_store(
 
 
 def event_bus(settings: Settings, redis: Redis | None) -> InProcessEventBus | RedisEventBus:
+    """Subscriptions' events: this process's, or every replica's through a Redis stream."""
     queue_size = settings.realtime.queue_size
     if redis is None:
         return InProcessEventBus(queue_size=queue_size)
-    return RedisEventBus(redis, channel=settings.realtime.redis_channel, queue_size=queue_size)
+    return RedisEventBus(
+        redis,
+        stream=settings.events.stream,
+        max_length=settings.events.stream_max_length,
+        queue_size=queue_size,
+        handler_partitions=settings.events.handler_partitions,
+    )
+
+
+def outbox_relay(settings: Settings, engine: AsyncEngine, bus: EventPublisher) -> OutboxRelay:
+    events = settings.events
+    return OutboxRelay(
+        engine,
+        bus,
+        batch_size=events.relay_batch_size,
+        poll_seconds=events.relay_poll_seconds,
+        publish_timeout_seconds=events.publish_timeout_seconds,
+        retention=timedelta(hours=events.outbox_retention_hours),
+    )
 
 
 def build_read_model(settings: Settings, engine: AsyncEngine) -> SqlReadModel | None:
@@ -386,10 +413,14 @@ def build_container(
     )
     observability = observability or build_observability(settings)
     observability.instrument_engine(engine)
-    uow = SqlUnitOfWorkFactory(engine, repositories(models))
     redis = redis_client(settings.redis)
     bus = event_bus(settings, redis)
-    publisher = BackgroundPublisher(bus, timeout_seconds=settings.realtime.publish_timeout_seconds)
+    handlers = EventHandlers()
+    runner = handler_runner(settings.events, redis, observability)
+    # Embedded: handlers run here, as the relay publishes; with Redis, in `gateway worker`.
+    sink: EventPublisher = bus if redis is not None else InProcessDispatch(bus, handlers, runner)
+    relay = outbox_relay(settings, engine, sink)
+    uow = SqlUnitOfWorkFactory(engine, repositories(models), on_events_committed=relay.wake)
     revocations = revocation_store(settings, engine, redis)
     limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
     tokens = token_service(settings)
@@ -404,11 +435,12 @@ def build_container(
     )
     services = Services(
         users=UserService(uow),
-        items=ItemService(uow, publisher),
-        orders=OrderService(uow, publisher),
+        items=ItemService(uow, relay),
+        orders=OrderService(uow, relay),
         accounts=accounts,
-        entities={d.name: d.new_service(uow, publisher) for d in declared},
+        entities={d.name: d.new_service(uow, relay) for d in declared},
     )
+    register_application_handlers(handlers, uow=uow, mailer=mailer_for(settings.mail))
     read_model = build_read_model(settings, engine)
     # One budget, debited by the schema extension and by prepared operations alike.
     budget = cost_budget(settings.rate_limit, limiter) if limiter is not None else None
@@ -420,7 +452,9 @@ def build_container(
         engine=engine,
         uow=uow,
         bus=bus,
-        publisher=publisher,
+        relay=relay,
+        handlers=handlers,
+        runner=runner,
         services=services,
         schema=build_schema(
             schema_options(settings),

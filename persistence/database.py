@@ -22,6 +22,9 @@ READ_ONLY = "gw_read_only"
 # Connection execution option: on SQLite, no transaction at all; each statement reads
 # its own snapshot, as autocommit reads do on Postgres (see `_begin_sqlite`).
 NO_TRANSACTION = "gw_no_transaction"
+# Connection execution option marking work no request waits for (the outbox relay):
+# `persistence.statements` leaves it out of a request's statement count.
+BACKGROUND = "gw_background"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PING_AFTER_IDLE_SECONDS = 1.0
 # Key in a pool entry's `info`: `time.monotonic()` when its connection was opened or last returned.

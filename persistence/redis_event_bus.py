@@ -1,116 +1,89 @@
-"""Event bus across replicas: Redis pub/sub in, bounded local queues out.
+"""Event bus across replicas: a Redis stream in, bounded local queues out.
 
-Publishing goes to Redis only; every process (the publishing one included) receives
-each event once through its single channel subscription and fans it out to its own
-subscribers. Never delivering locally as well is what makes delivery exactly once per
-connection. Pub/sub is at-most-once: a process that is disconnected from Redis when an
-event is published misses it (clients resynchronise on reconnect).
+The outbox relay appends each committed event to one stream (XADD, trimmed to about
+`max_length` entries); every process reads that stream from the position where it
+started listening (XREAD, no consumer group: each replica sees every event) and fans
+each entry out to its own subscribers. Never delivering locally as well is what makes
+delivery exactly once per connection. A process that loses Redis for a while resumes
+from the last entry it read, so it misses nothing still in the stream. Handlers that
+must each see an event once read the same stream through a consumer group
+(`persistence.stream_consumer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
-import typing
-from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import cast
 
 from redis.asyncio import Redis
 
-from domain import events as domain_events
 from domain.events import DomainEvent
-from domain.money import Money
 from persistence.event_bus import DEFAULT_QUEUE_SIZE, InProcessEventBus, Subscription
+from persistence.event_codec import decode_event, encode_event
 from persistence.outages import Outage
+from persistence.stream_worker import partition_of, partition_stream
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHANNEL = "gateway:events"
+DEFAULT_STREAM = "gateway:events"
+DEFAULT_MAX_LENGTH = 100_000
+EVENT_FIELD = b"event"
 # The reconnection delay doubles from the first to the last while Redis stays away.
 RECONNECT_MIN_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
-POLL_SECONDS = 1.0
-
-EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
-    cls.__name__: cls
-    for cls in (
-        domain_events.OrderPlaced,
-        domain_events.OrderStatusChanged,
-        domain_events.ItemPriceChanged,
-        domain_events.EntityCreated,
-        domain_events.EntityUpdated,
-        domain_events.EntityDeleted,
-    )
-}
+READ_BLOCK_MAX_MILLISECONDS = 1_000
+READ_COUNT = 100
 
 
-class UnknownEventError(ValueError):
-    """A message names an event type this process does not know (version skew)."""
+# An entry as redis-py returns it without decode_responses: its id and its fields.
+type Entry = tuple[bytes, dict[bytes, bytes]]
 
 
-def _encode_value(value: object) -> object:
-    if isinstance(value, Money):
-        return {"cents": value.cents, "currency": value.currency}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
-def encode_event(event: DomainEvent) -> str:
-    """JSON text: the event's type name and its fields (Money as cents+currency, ISO times)."""
-    fields = {f.name: _encode_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
-    return json.dumps({"type": type(event).__name__, "fields": fields}, separators=(",", ":"))
-
-
-def _decode_value(hint: object, value: Any) -> object:
-    if hint is Money:
-        return Money(int(value["cents"]), str(value["currency"]))
-    if hint is datetime:
-        return datetime.fromisoformat(value)
-    return value
-
-
-def decode_event(raw: str | bytes) -> DomainEvent:
-    """The event `encode_event` wrote; raises UnknownEventError or ValueError if malformed."""
-    message = json.loads(raw)
-    cls = EVENT_TYPES.get(message.get("type"))
-    if cls is None:
-        raise UnknownEventError(f"unknown event type {message.get('type')!r}")
-    hints = typing.get_type_hints(cls)
-    fields = message["fields"]
-    values = {name: _decode_value(hints.get(name), value) for name, value in fields.items()}
-    try:
-        return cls(**values)  # type: ignore[arg-type]  # each value is decoded per its field's hint
-    except TypeError as exc:
-        raise ValueError(f"malformed {cls.__name__}: {exc}") from None
+def _read_block_milliseconds(redis: Redis) -> int:
+    # A blocking XREAD must answer within the client's socket timeout (kept short so a
+    # hung Redis fails fast), or an idle stream would look like a failing Redis.
+    timeout = redis.connection_pool.connection_kwargs.get("socket_timeout")
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        return READ_BLOCK_MAX_MILLISECONDS
+    return max(10, min(READ_BLOCK_MAX_MILLISECONDS, int(timeout * 800)))
 
 
 class RedisEventBus:
-    """`domain.ports.EventPublisher` over Redis pub/sub, with the in-process subscribe API.
+    """`domain.ports.EventPublisher` over a Redis stream, with the in-process subscribe API.
 
-    One Redis subscription per process, opened when the first local subscriber
-    arrives and kept until `aclose`; local subscribers get bounded queues.
+    One reader task per process, started with the first local subscriber and kept until
+    `aclose`; local subscribers get bounded queues.
     """
 
     def __init__(
         self,
         redis: Redis,
         *,
-        channel: str = DEFAULT_CHANNEL,
+        stream: str = DEFAULT_STREAM,
+        max_length: int = DEFAULT_MAX_LENGTH,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        handler_partitions: int = 0,
     ) -> None:
         self._redis = redis
-        self.channel = channel
+        self.stream = stream
+        # With handlers, each event also goes to its aggregate's partition stream.
+        self._partitions = handler_partitions
+        self._max_length = max_length
         self._local = InProcessEventBus(queue_size=queue_size)
         self._listener: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
         self._closed = False
-        self._listening = Outage("redis", component="event bus (subscribe)")
-        self._publishing = Outage("redis", component="event bus (publish)")
+        self._block_ms = _read_block_milliseconds(redis)
+        self._reading = Outage("redis", component="event bus (stream reader)")
+        # The id of the last entry handed to local subscribers.
+        self.position: str | None = None
 
     @property
     def subscriber_count(self) -> int:
@@ -125,7 +98,7 @@ class RedisEventBus:
         return subscription
 
     async def ready(self) -> None:
-        """Wait until this process's Redis subscription is live (events published after arrive)."""
+        """Wait until this process reads the stream (events appended after arrive)."""
         ready = self._ensure_listening()
         await ready.wait()
 
@@ -139,64 +112,79 @@ class RedisEventBus:
         return self._ready
 
     async def publish(self, events: Sequence[DomainEvent]) -> None:
-        """Publish to every replica; a Redis failure is logged, never raised (already committed)."""
+        """Append to the stream (and the handlers' partitions) in order, in one
+        transaction; raises if Redis refuses."""
         if not events:
             return
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for event in events:
-                    pipe.publish(self.channel, encode_event(event))
-                await pipe.execute()
-        except Exception as error:  # committed: failing the caller would mislead it
-            self._publishing.failed(error)
-        else:
-            self._publishing.succeeded()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for event in events:
+                fields = {EVENT_FIELD: encode_event(event)}
+                pipe.xadd(self.stream, fields, maxlen=self._max_length, approximate=True)  # type: ignore[arg-type]  # bytes keys are fine
+                if self._partitions:
+                    partition = partition_of(event.aggregate, self._partitions)
+                    pipe.xadd(
+                        partition_stream(self.stream, partition),
+                        fields,  # type: ignore[arg-type]  # bytes keys are fine
+                        maxlen=self._max_length,
+                        approximate=True,
+                    )
+            await pipe.execute()
+
+    async def _start_position(self) -> str:
+        # The newest entry now: anything appended after it has a greater id. Reading
+        # from "$" instead would miss what is appended before the first XREAD arrives.
+        newest = cast(
+            "list[Entry]", await self._redis.xrevrange(self.stream, count=1)
+        )  # bytes mode
+        return _text(newest[0][0]) if newest else "0-0"
 
     async def _listen(self, ready: asyncio.Event) -> None:
         delay = RECONNECT_MIN_SECONDS
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
-                self._listening.succeeded()
-                delay = RECONNECT_MIN_SECONDS
+                if self.position is None:
+                    self.position = await self._start_position()
                 ready.set()
                 while True:
-                    # A bounded wait, not `listen()`: the client's socket timeout is short
-                    # (a hung Redis must fail fast), and a quiet channel is not a failure.
-                    message = await pubsub.get_message(timeout=POLL_SECONDS)
-                    if message is not None and message.get("type") == "message":
-                        await self._deliver(message["data"])
+                    answer = cast(  # RESP2 without decode_responses: [[stream, entries]]
+                        "list[tuple[bytes, list[Entry]]] | None",
+                        await self._redis.xread(
+                            {self.stream: self.position},
+                            count=READ_COUNT,
+                            block=self._block_ms,
+                        ),
+                    )
+                    # Over only once a read went through: a pooled connection that died
+                    # with the outage fails the first command after it.
+                    self._reading.succeeded()
+                    delay = RECONNECT_MIN_SECONDS
+                    for _stream, entries in answer or []:
+                        for entry_id, fields in entries:
+                            self.position = _text(entry_id)
+                            await self._deliver(fields.get(EVENT_FIELD))
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # keep serving after a Redis outage
+            except Exception as error:  # keep serving after a Redis outage, from where it stopped
                 # One line when the outage starts, a summary while it lasts, one when it
                 # ends (persistence.outages); never a traceback per reconnection attempt.
-                self._listening.failed(error)
+                self._reading.failed(error)
                 if _cancelling():
                     raise asyncio.CancelledError from error  # a library turned it into an error
-            finally:
-                with contextlib.suppress(Exception):
-                    await self._release(pubsub)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
-    async def _release(self, pubsub: Any) -> None:
+    async def _deliver(self, raw: bytes | None) -> None:
         try:
-            await pubsub.unsubscribe(self.channel)
-        finally:
-            await pubsub.aclose()
-
-    async def _deliver(self, raw: str | bytes) -> None:
-        try:
+            if raw is None:
+                raise ValueError("a stream entry without an event")
             event = decode_event(raw)
         except ValueError:
-            logger.warning("ignored an event message this process cannot read", exc_info=True)
+            logger.warning("ignored an event entry this process cannot read", exc_info=True)
             return
         await self._local.publish([event])
 
     async def aclose(self) -> None:
-        """Stop listening and release the Redis subscription; subscribers' iterators end."""
+        """Stop reading the stream; subscribers' iterators end."""
         self._closed = True
         listener, self._listener = self._listener, None
         if listener is not None:

@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from persistence.database import BACKGROUND
+
 # Transaction control is not a query: SQLite's BEGIN comes through the cursor (see
 # `persistence.database`) while asyncpg's does not, so counting it would make the same
 # code cost one statement more on SQLite.
@@ -30,18 +32,21 @@ class StatementLog:
 
 @contextmanager
 def count_statements(engine: AsyncEngine | Engine) -> Iterator[StatementLog]:
-    """Record every statement `engine` sends while the block runs (any task, any connection)."""
+    """Record every statement `engine` sends while the block runs (any task, any connection),
+    except background work's (the outbox relay), which no request waits for."""
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
     log = StatementLog()
 
     def before_cursor_execute(
-        _conn: Connection,
+        conn: Connection,
         _cursor: Any,
         statement: str,
         _parameters: Any,
         _context: Any,
         _executemany: bool,
     ) -> None:
+        if conn.get_execution_options().get(BACKGROUND):
+            return
         if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
             log.statements.append(statement)
 

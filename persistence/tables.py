@@ -201,6 +201,29 @@ class DemoSeedRow(SQLModel, table=True):
     seeded_at: datetime = Field(default_factory=_now, sa_type=UtcDateTime, nullable=False)
 
 
+class OutboxRow(SQLModel, table=True):
+    """A domain event written in the transaction of its change, until the relay publishes it.
+
+    `id` orders the relay's reading; published rows stay `EVENTS__OUTBOX_RETENTION_HOURS`.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_published_at_id", "published_at", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        primary_key=True,
+        # 64 bits on Postgres; SQLite numbers only an INTEGER PRIMARY KEY by itself.
+        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+    )
+    event_id: str = Field(sa_type=sa.String(32), nullable=False, unique=True)
+    event_type: str = Field(sa_type=sa.String(100), nullable=False)
+    aggregate: str = Field(sa_type=sa.String(200), nullable=False)
+    payload: str = Field(sa_type=sa.Text, nullable=False)
+    occurred_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+    published_at: datetime | None = Field(default=None, sa_type=UtcDateTime, nullable=True)
+
+
 def table_of(row_type: type[SQLModel]) -> sa.Table:
     """The Core table behind a SQLModel table class."""
     table = row_type.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
@@ -214,6 +237,7 @@ ORDERS = table_of(OrderRow)
 ORDER_LINES = table_of(OrderLineRow)
 REVOCATIONS = table_of(RevocationRow)
 DEMO_SEED = table_of(DemoSeedRow)
+OUTBOX = table_of(OutboxRow)
 METADATA = SQLModel.metadata
 
 

@@ -1,8 +1,13 @@
-"""The SQL unit of work: one session and transaction shared by every repository."""
+"""The SQL unit of work: one session and transaction shared by every repository.
+
+Events the aggregates recorded (and any `record`ed directly) are written to the outbox
+in the transaction of the change, so they are published exactly when it commits, and
+after a crash too (see `persistence.outbox_relay`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self
 
@@ -11,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain import ports
 from domain.events import DomainEvent, RecordsEvents
-from persistence import commit_point
+from persistence import commit_point, tables
 from persistence.database import READ_ONLY
 from persistence.entities import DeclaredRepository
 from persistence.errors import domain_error_for
 from persistence.items import SqlItemRepository
 from persistence.orders import SqlOrderRepository
+from persistence.outbox import outbox_rows
 from persistence.repository import SqlContext
 from persistence.users import SqlUserRepository
 
@@ -35,16 +41,20 @@ class SqlUnitOfWork:
         *,
         read_only: bool = False,
         entities: Mapping[str, type[DeclaredRepository]] | None = None,
+        on_events_committed: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._entity_types = entities or {}
         self._entities: dict[str, DeclaredRepository] = {}
         self._db: SqlContext | None = None
+        self._on_events_committed = on_events_committed
         self.read_only = read_only
         self._session: AsyncSession | None = None
         self._committed = False
         # Keyed by object identity: aggregates compare by identity and need not be hashable.
         self._touched: dict[int, RecordsEvents] = {}
+        self._recorded: list[DomainEvent] = []
+        self._committed_events: list[DomainEvent] = []
 
     async def __aenter__(self) -> Self:
         bind = self._engine
@@ -55,6 +65,7 @@ class SqlUnitOfWork:
             bind = bind.execution_options(**options)
         self._session = AsyncSession(bind, expire_on_commit=False, autoflush=False)
         self._committed = False
+        self._recorded, self._committed_events = [], []
         db = SqlContext(self._session, self._engine.dialect.name, self._track)
         self._db, self._entities = db, {}
         self.users = SqlUserRepository(db)
@@ -94,11 +105,26 @@ class SqlUnitOfWork:
         if isinstance(entity, RecordsEvents):
             self._touched[id(entity)] = entity
 
+    def record(self, event: DomainEvent) -> None:
+        """An event no aggregate recorded (a deletion): written to the outbox on commit."""
+        self._recorded.append(event)
+
+    def _pull_events(self) -> list[DomainEvent]:
+        events: list[DomainEvent] = []
+        for aggregate in self._touched.values():
+            events.extend(aggregate.pull_events())
+        events.extend(self._recorded)
+        self._recorded = []
+        return events
+
     async def commit(self) -> None:
-        """Commit; raises ConflictError (or DuplicateError) if the database refuses."""
+        """Commit the change and its events; raises ConflictError (or DuplicateError)."""
         session = self._require_session()
+        events = self._pull_events()
         commit_point.reached()
         try:
+            if events:
+                await session.execute(tables.OUTBOX.insert(), outbox_rows(events))
             await session.commit()
         except sa_exc.DBAPIError as error:
             translated = domain_error_for(error)
@@ -106,15 +132,16 @@ class SqlUnitOfWork:
                 raise
             raise translated from error
         self._committed = True
+        self._committed_events.extend(events)
+        if events and self._on_events_committed is not None:
+            self._on_events_committed()
 
     async def rollback(self) -> None:
         await self._require_session().rollback()
 
     def collect_events(self) -> list[DomainEvent]:
-        """Pull the events every loaded or added aggregate recorded, in load order."""
-        events: list[DomainEvent] = []
-        for aggregate in self._touched.values():
-            events.extend(aggregate.pull_events())
+        """The events committed so far (already in the outbox), then forgotten here."""
+        events, self._committed_events = self._committed_events, []
         return events
 
 
@@ -125,9 +152,18 @@ class SqlUnitOfWorkFactory:
         self,
         engine: AsyncEngine,
         entities: Mapping[str, type[DeclaredRepository]] | None = None,
+        *,
+        on_events_committed: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.entities = dict(entities or {})
+        # Told after each commit that wrote events: the relay wakes instead of polling.
+        self.on_events_committed = on_events_committed
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only, entities=self.entities)
+        return SqlUnitOfWork(
+            self.engine,
+            read_only=read_only,
+            entities=self.entities,
+            on_events_committed=self.on_events_committed,
+        )

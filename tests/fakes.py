@@ -241,6 +241,7 @@ class FakeUnitOfWork:
         self._store, self.read_only, self._commit_error = store, read_only, commit_error
         self.committed = False
         self._touched: list[object] = []
+        self._recorded: list[DomainEvent] = []
         self._users = {key: _detached(user) for key, user in store.users.items()}
         self._items = {key: _detached(item) for key, item in store.items.items()}
         self._orders = {key: _detached(order) for key, order in store.orders.items()}
@@ -292,13 +293,17 @@ class FakeUnitOfWork:
     async def rollback(self) -> None:
         self._touched.clear()
 
+    def record(self, event: DomainEvent) -> None:
+        self._recorded.append(event)
+
     def collect_events(self) -> list[DomainEvent]:
+        recorded, self._recorded = self._recorded, []
         return [
             event
             for entity in self._touched
             if isinstance(entity, RecordsEvents)
             for event in entity.pull_events()
-        ]
+        ] + recorded
 
 
 class FakeUnitOfWorkFactory:

@@ -3,8 +3,9 @@
 Each command is a use case that a declaration may replace: subclass `EntityService`,
 override `create`, `update` or `delete` (calling `super()` or not), and name the
 subclass in the declaration (`entity(..., service=SupplierService)`). Events
-(`EntityCreated`, `EntityUpdated`, `EntityDeleted`) are published after the commit,
-never for a change that was rolled back.
+(`EntityCreated`, `EntityUpdated`, `EntityDeleted`) are recorded in the unit of work, so
+they are stored with the change (the outbox) and published after the commit, never for a
+change that was rolled back.
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ class EntityService:
             repository = self._repository(uow)
             await self._check_unique(repository, entity)
             await repository.add(entity)
+            uow.record(EntityCreated(entity=self.model.name, key=entity.id))
             await uow.commit()
-        await self._publish([EntityCreated(entity=self.model.name, key=entity.id)])
+            events = uow.collect_events()
+        await self._publish(events)
         return entity
 
     async def update(self, principal: Principal, key: int, changes: Mapping[str, Any]) -> Any:
@@ -119,9 +122,10 @@ class EntityService:
             entity = dataclasses.replace(current, **changes)
             await self._check_unique(repository, entity, changed=changes)
             await repository.save(entity)
+            uow.record(EntityUpdated(entity=self.model.name, key=key))
             await uow.commit()
-            events: list[DomainEvent] = [*uow.collect_events()]
-        await self._publish([*events, EntityUpdated(entity=self.model.name, key=key)])
+            events = uow.collect_events()
+        await self._publish(events)
         return entity
 
     async def delete(self, principal: Principal, key: int) -> Any:
@@ -131,8 +135,10 @@ class EntityService:
             repository = self._repository(uow)
             entity = await self._writable(principal, repository, key)
             await repository.delete(entity)
+            uow.record(EntityDeleted(entity=self.model.name, key=key))
             await uow.commit()
-        await self._publish([EntityDeleted(entity=self.model.name, key=key)])
+            events = uow.collect_events()
+        await self._publish(events)
         return entity
 
     # --- helpers ------------------------------------------------------------------------

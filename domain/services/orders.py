@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
-from domain.errors import NotFoundError
+from domain.errors import InvalidTransitionError, NotFoundError, StaleStateError
 from domain.orders import LineRequest, Order, OrderLine, OrderStatus, check_line_requests
 from domain.paging import Page, PageRequest
 from domain.ports import EventPublisher, UnitOfWork, UnitOfWorkFactory
@@ -63,6 +64,28 @@ class OrderService:
         if not principal.can("orders:cancel"):
             principal.require("orders:cancel_own")
         return await self._transition(principal, order_id, OrderStatus.CANCELLED)
+
+    async def cancel_unpaid(self, placed_before: datetime, *, limit: int = 100) -> list[int]:
+        """Cancel orders still unpaid that were placed before `placed_before`, releasing
+        their stock; the ids this call cancelled.
+
+        Safe to run from several workers at once: each cancel is the compare-and-set of
+        `_transition`, so an order cancelled (or paid) by another meanwhile is skipped,
+        and its stock is released once.
+        """
+        unpaid = (field("status") == OrderStatus.PLACED.value) & (
+            field("created_at") < placed_before
+        )
+        async with self._uow(read_only=True) as uow:
+            page = await uow.orders.page(unpaid, PageRequest(first=limit))
+        cancelled: list[int] = []
+        for order in page.items:
+            try:
+                await self._transition(Principal.system(), order.id, OrderStatus.CANCELLED)
+            except (InvalidTransitionError, StaleStateError, NotFoundError):
+                continue  # another worker got there first, or it was paid meanwhile
+            cancelled.append(order.id)
+        return cancelled
 
     async def _transition(self, principal: Principal, order_id: int, status: OrderStatus) -> Order:
         # A compare-and-set on the status: the order's row is locked before the machine

@@ -198,6 +198,18 @@ class Metrics:
             ["policy"],
             registry=r,
         )
+        self.event_handler_runs = Counter(
+            "gateway_event_handler_runs",
+            "Event handler runs by handler and outcome (done, repeat, failed, dead).",
+            ["handler", "outcome"],
+            registry=r,
+        )
+        self.event_handler_duration = Histogram(
+            "gateway_event_handler_duration_seconds",
+            "Event handler run time by handler (each attempt).",
+            ["handler"],
+            registry=r,
+        )
         self.ready = Gauge(
             "gateway_ready",
             "1 when the last readiness check passed, else 0.",
@@ -235,6 +247,11 @@ class Metrics:
         self.rate_limit_rejections.labels(policy=policy).inc()
 
     # -- hooks wired by the composition root --------------------------------------------
+    def observe_handler(self, handler: str, outcome: str, seconds: float) -> None:
+        self.event_handler_runs.labels(handler, outcome).inc()
+        if outcome in ("done", "failed"):
+            self.event_handler_duration.labels(handler).observe(seconds)
+
     def observe_batch(self, loader: str, size: int) -> None:
         self.dataloader_batch_size.labels(loader=loader).observe(size)
 

@@ -387,11 +387,6 @@ class RealtimeSettings(BaseModel):
     """Cookie read for the access token on the upgrade request."""
     allow_anonymous: bool = True
     """Sockets without a token are accepted (charged to their client IP)."""
-    redis_channel: str = "gateway:events"
-    """Redis pub/sub channel of the event bus when `REDIS__URL` is set."""
-    publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    """Committed events are published in the background; a batch taking longer is
-    dropped (logged), so a hanging Redis never holds or fails the answer of a mutation."""
 
 
 class IdempotencySettings(BaseModel):
@@ -410,6 +405,73 @@ class IdempotencySettings(BaseModel):
     then gets 409 (`0`: at once, as the draft describes)."""
     redis_prefix: str = "gateway:idempotency:"
     """Prefix of the Redis keys."""
+
+
+class EventsSettings(BaseModel):
+    """Domain events: the outbox, its relay, the streams and the handlers (`EVENTS__...`)."""
+
+    model_config = _DOCUMENTED
+
+    stream: str = Field(default="gateway:events", min_length=1)
+    """The Redis stream every committed event is appended to when `REDIS__URL` is set
+    (handlers read `<stream>:p<n>`, dead letters go to `<stream>:dead`)."""
+    stream_max_length: int = Field(default=100_000, ge=1_000)
+    """About this many entries are kept in each stream (XADD MAXLEN ~)."""
+    outbox_retention_hours: float = Field(default=168.0, gt=0)
+    """Published events stay in the outbox table this long, then are deleted."""
+    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Events the relay moves at a time."""
+    relay_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often the relay looks at the outbox without being woken by a commit."""
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    """A batch the stream has not taken within this long is retried (with backoff);
+    the mutation that committed it was answered long before."""
+    handler_partitions: int = Field(default=12, ge=1, le=1024)
+    """Handler streams, by aggregate: at most this many workers share the handling, and
+    one aggregate's events are handled in order."""
+    handler_attempts: int = Field(default=5, ge=1, le=100)
+    """A failing handler is tried this many times in all, then its event is dead-lettered."""
+    handler_backoff_seconds: float = Field(default=0.5, ge=0, le=3600)
+    """The wait after the first failure; it doubles after each further one."""
+    handler_backoff_max_seconds: float = Field(default=60.0, ge=0, le=3600)
+    """The longest wait between two attempts."""
+    handled_retention_hours: float = Field(default=168.0, gt=0)
+    """How long a handler's completion of an event is remembered (a repeat is skipped)."""
+    worker_lease_seconds: float = Field(default=15.0, gt=0, le=600)
+    """A worker's hold on its partitions: another worker takes them over this long after
+    it died."""
+
+
+class MailSettings(BaseModel):
+    """Outgoing mail (`MAIL__...`)."""
+
+    model_config = _DOCUMENTED
+
+    host: str | None = None
+    """The SMTP server; unset: mail is only logged (development)."""
+    port: int = Field(default=587, ge=1, le=65_535)
+    """The SMTP server's port."""
+    sender: str = "shop@example.com"
+    """The From address."""
+    username: str | None = None
+    """SMTP login, if the server wants one."""
+    password: SecretStr | None = None
+    """SMTP password."""
+    start_tls: bool | None = None
+    """unset: STARTTLS when the server offers it; true: required; false: never."""
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """Connecting and each SMTP command give up after this long (the handler retries)."""
+
+
+class JobsSettings(BaseModel):
+    """Scheduled jobs (`JOBS__...`): run by `gateway worker`, or by serve when embedded."""
+
+    model_config = _DOCUMENTED
+
+    unpaid_order_minutes: float = Field(default=30.0, gt=0)
+    """An order still unpaid this long after it was placed is cancelled (stock released)."""
+    unpaid_order_check_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    """How often unpaid orders are looked for."""
 
 
 class Settings(BaseSettings):
@@ -437,6 +499,9 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
 
     @model_validator(mode="after")

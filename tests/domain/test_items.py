@@ -92,6 +92,7 @@ def test_changing_the_price_records_the_change() -> None:
                 previous=Money(1000),
                 current=Money(1250),
                 occurred_at=events[0].occurred_at,
+                event_id=events[0].event_id,
             )
         ],
     )

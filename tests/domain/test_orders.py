@@ -123,7 +123,13 @@ def test_placing_records_order_placed_with_the_total() -> None:
     order.placed()
     events = order.pull_events()
     assert events == [
-        OrderPlaced(order_id=5, customer_id=3, total=Money(399), occurred_at=events[0].occurred_at)
+        OrderPlaced(
+            order_id=5,
+            customer_id=3,
+            total=Money(399),
+            occurred_at=events[0].occurred_at,
+            event_id=events[0].event_id,
+        )
     ]
 
 
@@ -203,6 +209,7 @@ class OrderStatusMachine(RuleBasedStateMachine):
                     previous=before.value,
                     current=target.value,
                     occurred_at=events[0].occurred_at,
+                    event_id=events[0].event_id,
                 )
             ]
             self.expected = target

@@ -226,3 +226,15 @@ def test_make_runs_second_start_imports_neither_alembic_nor_the_models(tmp_path:
             check=False,
         )
         assert result.stdout.splitlines()[-1] == "heavy: []", result.stdout + result.stderr
+
+
+def test_the_worker_without_redis_says_where_handlers_run(tmp_path: Path) -> None:
+    result = gateway(
+        "worker",
+        env={"DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", "REDIS__URL": ""},
+    )
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: REDIS__URL is not set: "
+        "on the embedded default, handlers run inside gateway serve\n",
+    )

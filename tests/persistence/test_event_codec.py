@@ -9,7 +9,7 @@ import pytest
 
 from domain.events import DomainEvent, ItemPriceChanged, OrderPlaced, OrderStatusChanged
 from domain.money import Money
-from persistence.redis_event_bus import UnknownEventError, decode_event, encode_event
+from persistence.event_codec import UnknownEventError, decode_event, encode_event
 
 MOMENT = datetime(2026, 11, 27, 4, 5, 6, 789, tzinfo=UTC)
 
@@ -30,12 +30,13 @@ def test_an_event_survives_the_round_trip(event: DomainEvent) -> None:
 
 def test_the_wire_format_is_plain_json() -> None:
     event = ItemPriceChanged(
-        item_id=3, previous=Money(999), current=Money(1250), occurred_at=MOMENT
+        item_id=3, previous=Money(999), current=Money(1250), occurred_at=MOMENT, event_id="e1"
     )
     assert json.loads(encode_event(event)) == {
         "type": "ItemPriceChanged",
         "fields": {
             "occurred_at": "2026-11-27T04:05:06.000789+00:00",
+            "event_id": "e1",
             "item_id": 3,
             "previous": {"cents": 999, "currency": "USD"},
             "current": {"cents": 1250, "currency": "USD"},

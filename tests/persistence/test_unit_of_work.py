@@ -124,6 +124,7 @@ async def test_events_of_loaded_and_added_aggregates_are_collected(
         customer_id=customer.id,
         total=Money(200),
         occurred_at=received[0].occurred_at,
+        event_id=received[0].event_id,
     )
     assert collected == [
         ItemPriceChanged(
@@ -131,6 +132,7 @@ async def test_events_of_loaded_and_added_aggregates_are_collected(
             previous=Money(100),
             current=Money(150),
             occurred_at=collected[0].occurred_at,
+            event_id=collected[0].event_id,
         )
     ]
     assert again == []

@@ -121,7 +121,11 @@ async def test_changing_the_price_publishes_item_price_changed(
     assert asdict(uow.store.items[widget.id]) == asdict(updated)
     [[event]] = publisher.batches
     assert event == ItemPriceChanged(
-        item_id=widget.id, previous=Money(250), current=Money(300), occurred_at=event.occurred_at
+        item_id=widget.id,
+        previous=Money(250),
+        current=Money(300),
+        occurred_at=event.occurred_at,
+        event_id=event.event_id,
     )
 
 

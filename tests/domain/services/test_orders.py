@@ -79,7 +79,11 @@ async def test_placing_an_order_reserves_stock_and_publishes_order_placed(
     assert asdict(uow.store.orders[order.id]) == asdict(order)
     [[event]] = publisher.batches
     assert event == OrderPlaced(
-        order_id=order.id, customer_id=101, total=Money(2750), occurred_at=event.occurred_at
+        order_id=order.id,
+        customer_id=101,
+        total=Money(2750),
+        occurred_at=event.occurred_at,
+        event_id=event.event_id,
     )
 
 
@@ -260,6 +264,7 @@ async def test_cancelling_releases_the_reserved_stock(
             previous="placed",
             current="cancelled",
             occurred_at=event.occurred_at,
+            event_id=event.event_id,
         )
     ]
 
@@ -320,6 +325,7 @@ async def test_staff_move_an_order_along_and_the_change_is_published(
                 previous="placed",
                 current="paid",
                 occurred_at=event.occurred_at,
+                event_id=event.event_id,
             )
         ],
     )

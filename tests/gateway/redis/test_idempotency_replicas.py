@@ -39,7 +39,7 @@ async def replicas(
         },
         rate_limit={"enabled": False},
         idempotency={"redis_prefix": f"test-idempotency-{unique}:"},
-        realtime={"redis_channel": f"test-events-{unique}"},
+        events={"stream": f"test-events-{unique}"},
     )
     await migrate.upgrade(settings.database.url)
     first, second = build_container(settings), build_container(settings)

@@ -34,10 +34,9 @@ async def test_an_outage_is_logged_once_however_often_the_bus_reconnects(
 ) -> None:
     monkeypatch.setattr(redis_event_bus, "RECONNECT_MIN_SECONDS", 0.01)
     monkeypatch.setattr(redis_event_bus, "RECONNECT_MAX_SECONDS", 0.02)
-    monkeypatch.setattr(redis_event_bus, "POLL_SECONDS", 0.05)
     redis = redis_client(RedisSettings(url=f"redis://127.0.0.1:{proxy.port}/0"))
     assert redis is not None
-    bus = RedisEventBus(redis, channel="outage-test")
+    bus = RedisEventBus(redis, stream="outage-test")
     subscription = bus.subscribe([ItemPriceChanged])
     try:
         await bus.ready()
@@ -48,8 +47,8 @@ async def test_an_outage_is_logged_once_however_often_the_bus_reconnects(
             proxy.restore()
             await eventually(lambda: any(log["event"].endswith("ended") for log in logs))
         assert [(log["event"], log["component"]) for log in logs] == [
-            ("dependency outage started", "event bus (subscribe)"),
-            ("dependency outage ended", "event bus (subscribe)"),
+            ("dependency outage started", "event bus (stream reader)"),
+            ("dependency outage ended", "event bus (stream reader)"),
         ]
         assert [record.getMessage() for record in caplog.records if record.exc_info] == []
         event = ItemPriceChanged(item_id=1, previous=Money(100), current=Money(90))

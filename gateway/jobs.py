@@ -1,0 +1,92 @@
+"""Scheduled jobs: work that runs every so often, in the worker (or in serve, embedded).
+
+A job must be idempotent and safe to run twice at once: with REDIS__URL each tick is
+claimed with a key living one interval (`SET NX PX`), so normally one worker runs it
+per interval, but a run outliving its interval may overlap with the next one. The demo domain's
+job cancels orders left unpaid for `JOBS__UNPAID_ORDER_MINUTES` (each cancel is a
+compare-and-set, so racing workers release each order's stock once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from redis.asyncio import Redis
+
+from gateway.settings import JobsSettings
+from persistence.outages import describe
+from resolvers.context import Services
+
+log = structlog.get_logger("gateway.jobs")
+
+type Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    name: str
+    every_seconds: float
+    run: Callable[[], Awaitable[object]]
+
+
+def application_jobs(
+    settings: JobsSettings, services: Services, clock: Clock = _utcnow
+) -> list[PeriodicJob]:
+    """The application's scheduled jobs (the demo domain's)."""
+    unpaid_for = timedelta(minutes=settings.unpaid_order_minutes)
+
+    async def cancel_unpaid_orders() -> list[int]:
+        return await services.orders.cancel_unpaid(clock() - unpaid_for)
+
+    return [
+        PeriodicJob(
+            "cancel-unpaid-orders", settings.unpaid_order_check_seconds, cancel_unpaid_orders
+        )
+    ]
+
+
+class Scheduler:
+    """Runs each job every `every_seconds` until cancelled; a failing run is logged."""
+
+    def __init__(
+        self,
+        jobs: Sequence[PeriodicJob],
+        redis: Redis | None = None,
+        *,
+        prefix: str = "gateway:jobs:",
+    ) -> None:
+        self._jobs, self._redis, self._prefix = list(jobs), redis, prefix
+
+    async def tick(self, job: PeriodicJob) -> bool:
+        """Run `job` once unless another worker holds this tick; whether it ran."""
+        key = f"{self._prefix}{job.name}"
+        if self._redis is not None and not await self._redis.set(
+            key, b"1", nx=True, px=max(1, int(job.every_seconds * 1000))
+        ):
+            return False
+        try:
+            result = await job.run()
+        except Exception as error:  # one failed run must not stop the schedule
+            log.warning("scheduled job failed", job=job.name, error=describe(error))
+            return True
+        if isinstance(result, list) and result:
+            log.info("scheduled job ran", job=job.name, affected=len(result))
+        return True
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._every(job) for job in self._jobs))
+
+    async def _every(self, job: PeriodicJob) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self.tick(job)
+            await asyncio.sleep(job.every_seconds)

@@ -1,0 +1,78 @@
+"""`gateway worker` with Redis: a shipped order is mailed by the worker, not the replica.
+
+A real local SMTP server (aiosmtpd), a unique stream on the shared Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from domain.orders import OrderStatus
+from domain.principals import Principal
+from gateway.container import build_container
+from gateway.handlers import stream_worker
+from gateway.settings import Settings
+from gateway.worker import run_worker
+from persistence import migrate
+from tests.gateway.test_order_mail import Inbox, inbox
+from tests.gateway.world import populate
+from tests.services import REDIS_URL, require_service
+
+__all__ = ["inbox"]  # the fixture, shared with the embedded test
+
+
+@pytest.fixture
+async def settings(
+    redis_available: bool, tmp_path: Path, inbox: tuple[Inbox, int]
+) -> AsyncIterator[Settings]:
+    require_service("Redis", redis_available)
+    stream = f"test-worker-{uuid.uuid4().hex}"
+    yield Settings(
+        database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
+        redis={"url": REDIS_URL},
+        security={"secret_key": "w" * 40, "argon2_time_cost": 1, "argon2_memory_kib": 1024},
+        events={"stream": stream, "handler_partitions": 2, "handler_backoff_seconds": 0},
+        mail={"host": "127.0.0.1", "port": inbox[1], "start_tls": False},
+    )
+    client = Redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(match=f"{stream}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def test_the_worker_mails_the_customer_of_a_shipped_order(
+    settings: Settings, inbox: tuple[Inbox, int]
+) -> None:
+    box, _port = inbox
+    box._loop = asyncio.get_running_loop()
+    await migrate.upgrade(settings.database.url)
+    replica = build_container(settings)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(settings, stop))
+    try:
+        world = await populate(replica)
+        # What a serving replica does at start: the handlers' groups keep what follows,
+        # however late the worker reads.
+        assert replica.redis is not None
+        await stream_worker(
+            settings.events, replica.redis, replica.handlers, replica.runner
+        ).prepare()
+        orders = replica.services.orders
+        await orders.change_status(Principal.system(), world.bob_order, OrderStatus.PAID)
+        await orders.change_status(Principal.system(), world.bob_order, OrderStatus.SHIPPED)
+        async with asyncio.timeout(30):
+            await box.arrived.wait()
+    finally:
+        stop.set()
+        await worker
+        await replica.aclose()
+    assert [(to, message["Subject"]) for to, message in box.messages] == [
+        (["bob@example.com"], f"Your order {world.bob_order} has shipped")
+    ]
