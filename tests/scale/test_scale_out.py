@@ -458,7 +458,9 @@ async def test_sigterm_drains_readiness_first_then_requests_finish_and_sockets_g
                 while True:
                     try:
                         response = await fresh.get(f"{replica.url}/health/ready")
-                    except httpx.ConnectError:
+                    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                        # Refused, or accepted into the backlog just as the listener closed
+                        # and then dropped unanswered: either way the listener is gone.
                         readiness.append("refused")
                         return
                     readiness.append(response.status_code)
@@ -486,22 +488,27 @@ async def test_sigterm_drains_readiness_first_then_requests_finish_and_sockets_g
             # A request in flight across the whole shutdown: its headers and half its body
             # now, the rest once the listener has closed.
             reader, writer = await asyncio.open_connection("127.0.0.1", replica.port)
-            body = json.dumps({"query": "{ __typename }"}).encode()
-            writer.write(
-                b"POST /graphql HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n"
-                + f"content-length: {len(body)}\r\n\r\n".encode()
-                + body[:5]
-            )
-            await writer.drain()
-            await asyncio.sleep(0.2)
-            replica.process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(asyncio.gather(*balancers), DRAIN_SECONDS + 10)
-            await asyncio.wait_for(watcher, DRAIN_SECONDS + 30)
-            assert replica.process.poll() is None  # still finishing what is in flight
-            writer.write(body[5:])
-            await writer.drain()
-            answer = await asyncio.wait_for(reader.read(), TIMEOUT)
-            writer.close()
+            try:
+                body = json.dumps({"query": "{ __typename }"}).encode()
+                writer.write(
+                    b"POST /graphql HTTP/1.1\r\nhost: gateway\r\n"
+                    + b"content-type: application/json\r\n"
+                    + f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body[:5]
+                )
+                await writer.drain()
+                await asyncio.sleep(0.2)
+                replica.process.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(asyncio.gather(*balancers), DRAIN_SECONDS + 10)
+                await asyncio.wait_for(watcher, DRAIN_SECONDS + 30)
+                assert replica.process.poll() is None  # still finishing what is in flight
+                writer.write(body[5:])
+                await writer.drain()
+                answer = await asyncio.wait_for(reader.read(), TIMEOUT)
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
             code = await asyncio.to_thread(replica.process.wait, 30)
             await asyncio.sleep(0.2)
             closes = subscriber.closes
