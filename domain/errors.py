@@ -62,6 +62,17 @@ class ValidationError(DomainError):
         return cls(FieldProblem(field, message))
 
 
+class ResumeExpiredError(DomainError):
+    """The events after `position` are no longer kept (or never were): the subscriber
+    missed some and must read the current state again instead of resuming."""
+
+    def __init__(self, position: str, window: int) -> None:
+        super().__init__(
+            f"cannot resume after event {position}: only the last {window} events are kept"
+        )
+        self.position, self.window = position, window
+
+
 class InvariantViolationError(DomainError):
     """A rule of an aggregate would be broken by the change."""
 

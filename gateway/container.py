@@ -313,15 +313,16 @@ def revocation_store(
 
 def event_bus(settings: Settings, redis: Redis | None) -> InProcessEventBus | RedisEventBus:
     """Subscriptions' events: this process's, or every replica's through a Redis stream."""
-    queue_size = settings.realtime.queue_size
+    queue_size, window = settings.realtime.queue_size, settings.realtime.resume_window_events
     if redis is None:
-        return InProcessEventBus(queue_size=queue_size)
+        return InProcessEventBus(queue_size=queue_size, resume_window=window)
     return RedisEventBus(
         redis,
         stream=settings.events.stream,
         max_length=settings.events.stream_max_length,
         queue_size=queue_size,
         handler_partitions=settings.events.handler_partitions,
+        resume_window=window,
     )
 
 

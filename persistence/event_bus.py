@@ -1,19 +1,45 @@
-"""In-process event bus: publish after commit, fan out to bounded subscriber queues."""
+"""In-process event bus: publish after commit, fan out to bounded subscriber queues.
+
+Each event is delivered with its position, the id a subscriber resumes from: here
+`<bus>.<sequence>` (the bus's random name, so an id from an earlier process is refused
+rather than misread), on the Redis bus the stream entry's id. The bus keeps the last
+`resume_window` events so a subscriber that reconnects can be given what it missed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Sequence
+import secrets
+from collections import deque
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+from domain.errors import ResumeExpiredError, ValidationError
 from domain.events import DomainEvent
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 256
+
+# Where an event stands in its bus: two integers, compared as a tuple.
+type Ordinal = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An event with its position: `position` for clients, `ordinal` to compare."""
+
+    event: DomainEvent
+    position: str
+    ordinal: Ordinal
+
+
+def not_an_event_id(position: str) -> ValidationError:
+    return ValidationError.single("after", f"{position[:64]!r} is not an event id")
 
 
 class Subscription:
@@ -31,20 +57,32 @@ class Subscription:
     ) -> None:
         self._bus = bus
         self.event_types = event_types
-        self._queue: asyncio.Queue[DomainEvent | None] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[Delivery | None] = asyncio.Queue(maxsize=queue_size)
+        # Missed events to replay before the queue (a resumed subscription).
+        self._backlog: deque[Delivery] = deque()
+        # The newest event returned (or resumed after): anything not newer is a repeat.
+        self._last: Ordinal | None = None
         self.dropped = False
         self.closed = False
+        # The position of the event `__anext__` returned last (None before the first).
+        self.position: str | None = None
 
     def wants(self, event: DomainEvent) -> bool:
         return not self.event_types or isinstance(event, self.event_types)
 
-    def _offer(self, event: DomainEvent) -> bool:
+    def catch_up(self, after: Ordinal, missed: Iterable[Delivery]) -> None:
+        """Replay `missed` (oldest first) before live events; skip anything up to `after`."""
+        self._last = after
+        self._backlog.extend(d for d in missed if d.ordinal > after and self.wants(d.event))
+
+    def _offer(self, delivery: Delivery) -> bool:
         """Queue the event; False (and the subscription is dropped) if the queue is full."""
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait(delivery)
         except asyncio.QueueFull:
             self.dropped = True
             # The backlog is stale once events are missing: free it, end the iterator.
+            self._backlog.clear()
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._end()
@@ -68,12 +106,22 @@ class Subscription:
         return self
 
     async def __anext__(self) -> DomainEvent:
-        if self.closed and self._queue.empty():
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if event is None:
-            raise StopAsyncIteration
-        return event
+        while True:
+            if self._backlog:
+                delivery = self._backlog.popleft()
+            else:
+                if self.closed and self._queue.empty():
+                    raise StopAsyncIteration
+                queued = await self._queue.get()
+                if queued is None:
+                    raise StopAsyncIteration
+                delivery = queued
+            # Catching up and going live overlap (the Redis bus reads the stream while the
+            # replay is fetched): whatever is not newer than the last event was sent.
+            if self._last is not None and delivery.ordinal <= self._last:
+                continue
+            self._last, self.position = delivery.ordinal, delivery.position
+            return delivery.event
 
     def __enter__(self) -> Self:
         return self
@@ -99,13 +147,20 @@ class Subscription:
 
 
 class InProcessEventBus:
-    """`domain.ports.EventPublisher` for one process; subscribers get bounded queues."""
+    """`domain.ports.EventPublisher` for one process; subscribers get bounded queues.
 
-    def __init__(self, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
-        if queue_size < 1:
-            raise ValueError("queue_size must be at least 1")
+    The last `resume_window` events are kept for `resume`.
+    """
+
+    def __init__(self, *, queue_size: int = DEFAULT_QUEUE_SIZE, resume_window: int = 0) -> None:
+        if queue_size < 1 or resume_window < 0:
+            raise ValueError("queue_size must be at least 1, resume_window not negative")
         self._queue_size = queue_size
         self._subscriptions: list[Subscription] = []
+        self._name = secrets.token_hex(4)
+        self._sequence = 0
+        self._window = resume_window
+        self._history: deque[Delivery] = deque(maxlen=resume_window)
 
     @property
     def subscriber_count(self) -> int:
@@ -122,6 +177,32 @@ class InProcessEventBus:
     async def ready(self) -> None:
         """Subscriptions are live as soon as `subscribe` returns (the Redis bus must wait)."""
 
+    async def resume(
+        self,
+        event_types: Collection[type[DomainEvent]],
+        after: str,
+        *,
+        queue_size: int | None = None,
+    ) -> Subscription:
+        """Like `subscribe`, first replaying the events published after position `after`;
+        raises ValidationError (not an id) or ResumeExpiredError (not kept any more)."""
+        sequence = self._sequence_of(after)
+        # No await from here on: nothing is published between the replay and going live.
+        subscription = self.subscribe(event_types, queue_size=queue_size)
+        subscription.catch_up((sequence, 0), self._history)
+        return subscription
+
+    def _sequence_of(self, position: str) -> int:
+        name, _, number = position.rpartition(".")
+        if not name or not number.isdecimal() or len(number) > 18:
+            raise not_an_event_id(position)
+        sequence = int(number)
+        # Every event after it must still be kept (and it must be one of this bus's).
+        oldest_kept = self._sequence - len(self._history)
+        if name != self._name or not oldest_kept <= sequence <= self._sequence:
+            raise ResumeExpiredError(position, self._window)
+        return sequence
+
     def close_all(self) -> None:
         """End every subscription (shutdown): iterators finish after their queued events."""
         for subscription in list(self._subscriptions):
@@ -134,11 +215,18 @@ class InProcessEventBus:
     async def publish(self, events: Sequence[DomainEvent]) -> None:
         """Fan events out; a slow subscriber is dropped, never waited for, never raised."""
         for event in events:
-            for subscription in list(self._subscriptions):
-                try:
-                    if subscription.wants(event) and not subscription._offer(event):
-                        self._unsubscribe(subscription)
-                        logger.warning("dropped a slow event subscriber (queue full)")
-                except Exception:  # a subscriber's fault must not fail the publisher
-                    logger.exception("event subscriber failed; dropping it")
+            self._sequence += 1
+            self.deliver(Delivery(event, f"{self._name}.{self._sequence}", (self._sequence, 0)))
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Fan one event out at the position it was given (the Redis bus's stream id)."""
+        self._history.append(delivery)
+        event = delivery.event
+        for subscription in list(self._subscriptions):
+            try:
+                if subscription.wants(event) and not subscription._offer(delivery):
                     self._unsubscribe(subscription)
+                    logger.warning("dropped a slow event subscriber (queue full)")
+            except Exception:  # a subscriber's fault must not fail the publisher
+                logger.exception("event subscriber failed; dropping it")
+                self._unsubscribe(subscription)

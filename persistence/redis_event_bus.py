@@ -5,7 +5,9 @@ The outbox relay appends each committed event to one stream (XADD, trimmed to ab
 started listening (XREAD, no consumer group: each replica sees every event) and fans
 each entry out to its own subscribers. Never delivering locally as well is what makes
 delivery exactly once per connection. A process that loses Redis for a while resumes
-from the last entry it read, so it misses nothing still in the stream. Handlers that
+from the last entry it read, so it misses nothing still in the stream. A subscriber
+that reconnects with the id of the last entry it saw is given the entries after it
+(XRANGE, at most `resume_window` of them), then the live ones. Handlers that
 must each see an event once read the same stream through a consumer group
 (`persistence.stream_consumer`).
 """
@@ -20,8 +22,16 @@ from typing import cast
 
 from redis.asyncio import Redis
 
+from domain.errors import ResumeExpiredError
 from domain.events import DomainEvent
-from persistence.event_bus import DEFAULT_QUEUE_SIZE, InProcessEventBus, Subscription
+from persistence.event_bus import (
+    DEFAULT_QUEUE_SIZE,
+    Delivery,
+    InProcessEventBus,
+    Ordinal,
+    Subscription,
+    not_an_event_id,
+)
 from persistence.event_codec import decode_event, encode_event
 from persistence.outages import Outage
 from persistence.stream_worker import partition_of, partition_stream
@@ -44,6 +54,15 @@ type Entry = tuple[bytes, dict[bytes, bytes]]
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def stream_ordinal(entry_id: str) -> Ordinal:
+    """A stream entry id (`<milliseconds>-<sequence>`) as two integers; raises
+    ValidationError if it is not one."""
+    milliseconds, _, sequence = entry_id.partition("-")
+    if not (milliseconds.isdecimal() and sequence.isdecimal()) or len(entry_id) > 41:
+        raise not_an_event_id(entry_id)
+    return int(milliseconds), int(sequence)
 
 
 def _read_block_milliseconds(redis: Redis) -> int:
@@ -70,8 +89,10 @@ class RedisEventBus:
         max_length: int = DEFAULT_MAX_LENGTH,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         handler_partitions: int = 0,
+        resume_window: int = 0,
     ) -> None:
         self._redis = redis
+        self._window = resume_window
         self.stream = stream
         # With handlers, each event also goes to its aggregate's partition stream.
         self._partitions = handler_partitions
@@ -101,6 +122,45 @@ class RedisEventBus:
         """Wait until this process reads the stream (events appended after arrive)."""
         ready = self._ensure_listening()
         await ready.wait()
+
+    async def resume(
+        self,
+        event_types: Collection[type[DomainEvent]],
+        after: str,
+        *,
+        queue_size: int | None = None,
+    ) -> Subscription:
+        """Like `subscribe`, first replaying the stream's entries after the id `after`;
+        raises ValidationError (not an id) or ResumeExpiredError (not kept any more)."""
+        start = stream_ordinal(after)
+        await self.ready()
+        # Live from here: the reader hands out the entries after `upto` (no await between).
+        subscription = self.subscribe(event_types, queue_size=queue_size)
+        upto = self.position or "0-0"
+        try:
+            # From `after` itself: finding it proves nothing between was trimmed away.
+            # An id this replica has not read yet needs only that proof.
+            entries = cast(
+                "list[Entry]",
+                await self._redis.xrange(
+                    self.stream,
+                    min=after,
+                    max=upto if start < stream_ordinal(upto) else after,
+                    count=self._window + 2,
+                ),
+            )
+            if not entries or _text(entries[0][0]) != after or len(entries) > self._window + 1:
+                raise ResumeExpiredError(after, self._window)
+            missed = [
+                Delivery(event, _text(entry_id), stream_ordinal(_text(entry_id)))
+                for entry_id, fields in entries[1:]
+                if (event := _readable(fields.get(EVENT_FIELD))) is not None
+            ]
+        except BaseException:
+            subscription.close()
+            raise
+        subscription.catch_up(start, missed)
+        return subscription
 
     def _ensure_listening(self) -> asyncio.Event:
         if self._closed:
@@ -161,7 +221,7 @@ class RedisEventBus:
                     for _stream, entries in answer or []:
                         for entry_id, fields in entries:
                             self.position = _text(entry_id)
-                            await self._deliver(fields.get(EVENT_FIELD))
+                            self._deliver(self.position, fields.get(EVENT_FIELD))
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # keep serving after a Redis outage, from where it stopped
@@ -173,15 +233,10 @@ class RedisEventBus:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
-    async def _deliver(self, raw: bytes | None) -> None:
-        try:
-            if raw is None:
-                raise ValueError("a stream entry without an event")
-            event = decode_event(raw)
-        except ValueError:
-            logger.warning("ignored an event entry this process cannot read", exc_info=True)
-            return
-        await self._local.publish([event])
+    def _deliver(self, entry_id: str, raw: bytes | None) -> None:
+        event = _readable(raw)
+        if event is not None:
+            self._local.deliver(Delivery(event, entry_id, stream_ordinal(entry_id)))
 
     async def aclose(self) -> None:
         """Stop reading the stream; subscribers' iterators end."""
@@ -192,6 +247,16 @@ class RedisEventBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
         self._local.close_all()
+
+
+def _readable(raw: bytes | None) -> DomainEvent | None:
+    try:
+        if raw is None:
+            raise ValueError("a stream entry without an event")
+        return decode_event(raw)
+    except ValueError:
+        logger.warning("ignored an event entry this process cannot read", exc_info=True)
+        return None
 
 
 def _cancelling() -> bool:

@@ -13,7 +13,7 @@ from domain.events import EntityChanged
 from domain.paging import Page, PageRequest
 from domain.specifications import Specification
 from resolvers.context import Context
-from resolvers.subscriptions import _deliver, _open
+from resolvers.subscriptions import Delivered, _deliver, _open
 
 
 async def one(context: Context, entity: str, key: int) -> Any | None:
@@ -60,16 +60,17 @@ async def delete(context: Context, entity: str, key: int) -> Any:
 
 
 async def changes(
-    context: Context, entity: str, event_type: type[EntityChanged]
-) -> AsyncGenerator[tuple[EntityChanged, Any], None]:
+    context: Context, entity: str, event_type: type[EntityChanged], after: str | None = None
+) -> AsyncGenerator[Delivered[EntityChanged, Any], None]:
     """Events of one kind about `entity`, each with the entity as the subscriber sees it
     (a deletion with the event's key only); raises UnauthenticatedError or ForbiddenError
-    when the policy refuses the subscription."""
+    when the policy refuses the subscription, ValidationError or ResumeExpiredError for
+    an `after` it cannot resume from."""
     service = context.services.entities[entity]
     permission = service.model.policy.subscribe or service.model.policy.read
     if permission is not None:
         context.principal.require(permission)
-    realtime, stream = await _open(context, event_type)
+    realtime, stream = await _open(context, event_type, after)
 
     async def resolve(event: EntityChanged) -> Any | None:
         if event.entity != entity:

@@ -7,6 +7,10 @@ a subscriber that may no longer see something receives nothing about it.
 `get_context` runs once per WebSocket connection, so loaders built there would cache
 for the whole connection and serve stale data; each event therefore gets a fresh set
 of loaders (built after the event arrived, so nothing cached predates it).
+
+Each event is delivered with its id (its position in the event stream). A subscription
+opened with `after` (the id of the last event the client saw) is first given the events
+it missed, filtered by the same checks as live ones, then the live ones.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol, Self
 
@@ -31,6 +36,8 @@ class EventStream(Protocol):
     """What an event bus hands a subscriber: a bounded queue read as an async iterator."""
 
     dropped: bool
+    # The id of the event `__anext__` returned last.
+    position: str | None
 
     def __aiter__(self) -> Self: ...
 
@@ -49,6 +56,32 @@ class EventSource(Protocol):
     async def ready(self) -> None:
         """Wait until subscriptions made so far receive every event published from now."""
         ...
+
+    async def resume(
+        self,
+        event_types: Collection[type[DomainEvent]],
+        after: str,
+        *,
+        queue_size: int | None = None,
+    ) -> EventStream:
+        """Events published after the one with id `after`, then live ones, each once;
+        raises ValidationError (not an id) or ResumeExpiredError (no longer kept)."""
+        ...
+
+
+# The id of the event a subscription's current result is about: set where the event is
+# delivered, read by the schema extension that puts it in the result's extensions. A
+# context variable, because each operation streams in its own task.
+delivered_event_id: ContextVar[str | None] = ContextVar("delivered_event_id", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered[E: DomainEvent, T]:
+    """An event a subscriber may see, what it is about, and its id (to resume after)."""
+
+    event: E
+    subject: T
+    event_id: str
 
 
 class Session(Protocol):
@@ -144,8 +177,14 @@ async def _closed_on_error(stream: EventStream) -> AsyncIterator[None]:
         raise
 
 
-async def _open(context: Context, event_type: type[DomainEvent]) -> tuple[Realtime, EventStream]:
+async def _open(
+    context: Context, event_type: type[DomainEvent], after: str | None = None
+) -> tuple[Realtime, EventStream]:
     realtime = realtime_of(context)
+    if after is not None:
+        stream = await realtime.events.resume((event_type,), after, queue_size=realtime.queue_size)
+        realtime.session.track(stream)
+        return realtime, stream
     stream = realtime.events.subscribe((event_type,), queue_size=realtime.queue_size)
     # Closed with the connection too, should the generator below never be started.
     realtime.session.track(stream)
@@ -160,7 +199,7 @@ async def _deliver[E: DomainEvent, T](
     stream: EventStream,
     event_type: type[E],
     resolve: Callable[[E], Awaitable[T | None]],
-) -> AsyncGenerator[tuple[E, T], None]:
+) -> AsyncGenerator[Delivered[E, T], None]:
     try:
         async for event in stream:
             if not realtime.session.permits_delivery():
@@ -172,7 +211,11 @@ async def _deliver[E: DomainEvent, T](
             context.loaders = realtime.new_loaders(context.principal)
             found = await resolve(event)
             if found is not None:
-                yield event, found
+                event_id = stream.position or ""
+                delivered_event_id.set(event_id)
+                yield Delivered(event, found, event_id)
+                # A result not made from an event (an error) must not name the last one.
+                delivered_event_id.set(None)
         if stream.dropped:
             realtime.session.drop_slow_consumer()
         # Returning would send `complete`; the connection is closing instead.
@@ -190,11 +233,12 @@ def _visible_order(context: Context, order: Order | None) -> Order | None:
 
 
 async def order_status_changes(
-    context: Context, order_id: int
-) -> AsyncGenerator[tuple[OrderStatusChanged, Order], None]:
-    """Status changes of one order the caller may read; raises NotFoundError otherwise."""
+    context: Context, order_id: int, after: str | None = None
+) -> AsyncGenerator[Delivered[OrderStatusChanged, Order], None]:
+    """Status changes of one order the caller may read (those after event `after` first);
+    raises NotFoundError, ValidationError or ResumeExpiredError."""
     # Subscribe before checking, so no event between the check and the subscription is lost.
-    realtime, stream = await _open(context, OrderStatusChanged)
+    realtime, stream = await _open(context, OrderStatusChanged, after)
     async with _closed_on_error(stream):
         if order_id not in await context.services.orders.get_many(context.principal, [order_id]):
             raise NotFoundError("Order", order_id)
@@ -207,10 +251,13 @@ async def order_status_changes(
     return _deliver(context, realtime, stream, OrderStatusChanged, resolve)
 
 
-async def placed_orders(context: Context) -> AsyncGenerator[tuple[OrderPlaced, Order], None]:
-    """Every new order (`orders:subscribe`); raises UnauthenticatedError or ForbiddenError."""
+async def placed_orders(
+    context: Context, after: str | None = None
+) -> AsyncGenerator[Delivered[OrderPlaced, Order], None]:
+    """Every new order (`orders:subscribe`; those after event `after` first); raises
+    UnauthenticatedError, ForbiddenError, ValidationError or ResumeExpiredError."""
     context.principal.require("orders:subscribe")
-    realtime, stream = await _open(context, OrderPlaced)
+    realtime, stream = await _open(context, OrderPlaced, after)
 
     async def resolve(event: OrderPlaced) -> Order | None:
         if not context.principal.can("orders:subscribe"):
@@ -221,10 +268,11 @@ async def placed_orders(context: Context) -> AsyncGenerator[tuple[OrderPlaced, O
 
 
 async def item_price_changes(
-    context: Context, item_id: int
-) -> AsyncGenerator[tuple[ItemPriceChanged, Item], None]:
-    """Price changes of one item the caller may see; raises NotFoundError otherwise."""
-    realtime, stream = await _open(context, ItemPriceChanged)
+    context: Context, item_id: int, after: str | None = None
+) -> AsyncGenerator[Delivered[ItemPriceChanged, Item], None]:
+    """Price changes of one item the caller may see (those after event `after` first);
+    raises NotFoundError, ValidationError or ResumeExpiredError."""
+    realtime, stream = await _open(context, ItemPriceChanged, after)
     async with _closed_on_error(stream):
         if item_id not in await context.services.items.get_many(context.principal, [item_id]):
             raise NotFoundError("Item", item_id)

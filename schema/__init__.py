@@ -25,6 +25,7 @@ from schema.declarations import application
 from schema.entities import Declaration
 from schema.entities.build import build_roots
 from schema.error_extension import ErrorMapping
+from schema.event_ids import EventIds
 from schema.input_limits import (
     DEFAULT_INPUT_LIMITS,
     InputLimits,
@@ -159,6 +160,7 @@ def build_schema(
             report_cost=options.report_cost,
         ),
         *extra_extensions,
+        EventIds,
     ]
     if not options.introspection:
         extensions.append(DisableIntrospection)

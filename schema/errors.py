@@ -75,6 +75,9 @@ ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     errors.ForbiddenError: ErrorRule("FORBIDDEN", 403, "Forbidden"),
     errors.RateLimitedError: ErrorRule("RATE_LIMITED", 429, "Too many requests"),
     errors.UnavailableError: ErrorRule("UNAVAILABLE", 503, "Service unavailable"),
+    errors.ResumeExpiredError: ErrorRule(
+        "RESUME_WINDOW_EXPIRED", 410, "The events to resume from are no longer kept"
+    ),
 }
 
 
@@ -94,6 +97,8 @@ def error_details(error: BaseException) -> dict[str, Any]:
         details["problems"] = [{"field": p.field, "message": p.message} for p in error.problems]
     if isinstance(error, errors.RateLimitedError | errors.UnavailableError):
         details["retryAfter"] = error.retry_after
+    if isinstance(error, errors.ResumeExpiredError):
+        details.update(after=error.position, window=error.window)
     if isinstance(error, errors.OutOfStockError):
         details.update(itemId=error.item_id, requested=error.requested, available=error.available)
     return details

@@ -381,6 +381,11 @@ class RealtimeSettings(BaseModel):
     """Sockets per user per replica (not counted across replicas); 1008 past it."""
     queue_size: int = Field(default=256, ge=1, le=100_000)
     """Events queued for one subscriber before it is dropped (1013)."""
+    resume_window_events: int = Field(default=1_000, ge=0, le=100_000)
+    """A subscription resumed with `after: <eventId>` is given what it missed if at most
+    this many events (of any kind) were published since; older ids are refused with
+    `RESUME_WINDOW_EXPIRED`. Kept in memory on the embedded default, read from the
+    event stream (within `EVENTS__STREAM_MAX_LENGTH`) with Redis. `0`: no resumption."""
     session_check_seconds: float = Field(default=5.0, gt=0, le=300)
     """How often a socket re-checks its token for revocation (expiry is exact)."""
     token_cookie: str | None = "access_token"  # noqa: S105  # a cookie name, not a secret

@@ -575,7 +575,7 @@ _EVENTS: Mapping[Change, type[EntityChanged]] = {
 
 
 def _subscriptions(decl: Declaration, into: dict[str, StrawberryField]) -> None:
-    from schema.subscriptions import _refusal_as_error
+    from schema.subscriptions import After, _refusal_as_error
 
     entity = decl.name
     for change in sorted(decl.model.subscriptions):
@@ -585,18 +585,19 @@ def _subscriptions(decl: Declaration, into: dict[str, StrawberryField]) -> None:
         returns = DeletePayload if deleted else decl.cls
 
         def make(event_type: type[EntityChanged], deleted: bool) -> Resolver:
-            async def subscribe(info: Info) -> AsyncGenerator[Any, None]:
+            async def subscribe(info: Info, after: str | None = None) -> AsyncGenerator[Any, None]:
                 changes = await _refusal_as_error(
-                    entity_resolvers.changes(info.context, entity, event_type)
+                    entity_resolvers.changes(info.context, entity, event_type, after)
                 )
 
                 async def stream() -> AsyncGenerator[Any, None]:
                     async with aclosing(changes):
-                        async for event, found in changes:
+                        async for delivered in changes:
                             if deleted:
-                                yield DeletePayload(deleted_id=to_global_id(entity, event.key))
+                                key = delivered.event.key
+                                yield DeletePayload(deleted_id=to_global_id(entity, key))
                             else:
-                                yield found
+                                yield delivered.subject
 
                 return stream()
 
@@ -605,7 +606,7 @@ def _subscriptions(decl: Declaration, into: dict[str, StrawberryField]) -> None:
         into[name] = strawberry.subscription(
             resolver=_function(
                 name,
-                [("info", Info, _EMPTY)],
+                [("info", Info, _EMPTY), ("after", After, None)],
                 _stream_of(returns),
                 make(event_type, deleted),
             ),

@@ -18,6 +18,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.errors import ResumeExpiredError
 from domain.events import DomainEvent, ItemPriceChanged
 from domain.money import Money
 from persistence.event_codec import decode_event
@@ -133,3 +134,44 @@ async def test_every_replica_reads_every_event_from_where_it_started(
     finally:
         for replica in replicas:
             await replica.aclose()
+
+
+async def test_resuming_on_a_replica_behind_the_client_sends_nothing_twice(
+    redis: Redis, stream: str
+) -> None:
+    publisher = RedisEventBus(redis, stream=stream)
+    events = [
+        ItemPriceChanged(item_id=n, previous=Money(100), current=Money(150)) for n in range(4)
+    ]
+    await publisher.publish(events)
+    ids = [entry_id.decode() for entry_id, _ in cast("list[Entry]", await redis.xrange(stream))]
+    lagging = RedisEventBus(redis, stream=stream, resume_window=10)
+    # This replica has read the first entry only; the client saw the third elsewhere.
+    lagging.position = ids[0]
+    marker = ItemPriceChanged(item_id=9, previous=Money(100), current=Money(150))
+    try:
+        with await lagging.resume([], ids[2]) as resumed:
+            fourth = await asyncio.wait_for(anext(resumed), 5)
+            position = resumed.position
+            await publisher.publish([marker])
+            # Had the second or third come (again), it would be here instead of the marker.
+            after_it = await asyncio.wait_for(anext(resumed), 5)
+    finally:
+        await lagging.aclose()
+    assert (fourth, position, after_it) == (events[3], ids[3], marker)
+
+
+async def test_resuming_from_an_entry_no_longer_in_the_stream_is_refused(
+    redis: Redis, stream: str
+) -> None:
+    bus = RedisEventBus(redis, stream=stream, resume_window=10)
+    await bus.publish([ItemPriceChanged(item_id=1, previous=Money(100), current=Money(150))])
+    try:
+        with pytest.raises(ResumeExpiredError) as refused:
+            await bus.resume([], "1-0")  # trimmed away (or never there): a gap, not zero events
+    finally:
+        await bus.aclose()
+    assert (str(refused.value), bus.subscriber_count) == (
+        "cannot resume after event 1-0: only the last 10 events are kept",
+        0,
+    )
