@@ -114,18 +114,39 @@ def serve(
 @app.command()
 def probe(
     check: Annotated[
-        str, typer.Argument(help="`live` (the process answers) or `ready` (its dependencies).")
+        str,
+        typer.Argument(
+            help="`live` (the process answers), `ready` (its dependencies) or `worker` "
+            "(`gateway worker`'s heartbeat)."
+        ),
     ] = "live",
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait.")] = 3.0,
 ) -> None:
-    """Ask this machine's gateway for /health/CHECK on SERVER__PORT (a container HEALTHCHECK)."""
+    """Ask this machine's gateway for /health/CHECK on SERVER__PORT (a container HEALTHCHECK);
+    `worker`: the age of EVENTS__WORKER_HEARTBEAT_FILE (`gateway worker`'s liveness)."""
     from gateway.http.probe import ProbeError, probe_health
 
     settings = _settings()
+    if check == "worker":
+        _probe_worker(settings)
+        return
     try:
         typer.echo(probe_health(settings.server, check, timeout=timeout))
     except ProbeError as exc:
         raise CliError(str(exc)) from None
+
+
+def _probe_worker(settings: Settings) -> None:
+    from gateway.heartbeat import StaleHeartbeatError, heartbeat_age
+
+    path = settings.events.worker_heartbeat_file
+    if not path:
+        raise CliError("EVENTS__WORKER_HEARTBEAT_FILE is not set: the worker keeps no heartbeat")
+    try:
+        age = heartbeat_age(Path(path))
+    except StaleHeartbeatError as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(f"worker alive (heartbeat {age:.0f} s ago)")
 
 
 def _quick_status(url: str) -> QuickStatus | None:

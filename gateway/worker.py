@@ -4,6 +4,8 @@ With REDIS__URL, handlers run here over the partitioned handler streams; run as 
 workers as needed (they share the partitions). Each worker also runs an outbox relay,
 so events committed by a process that died are published even when no replica serves.
 SIGTERM and SIGINT stop it after the event in hand; its partitions are handed back.
+Its metrics (handler runs, the relay) are served on METRICS__PORT when set, and it
+touches EVENTS__WORKER_HEARTBEAT_FILE for a liveness probe (`gateway probe worker`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Coroutine
+from pathlib import Path
 
 import structlog
 
 from gateway.container import build_container
 from gateway.handlers import stream_worker
+from gateway.heartbeat import beat
 from gateway.jobs import Scheduler, application_jobs
 from gateway.settings import Settings
 
@@ -47,15 +51,23 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         container.redis,
         prefix=f"{settings.events.stream}:jobs:",
     )
+    container.observability.start()
     running = asyncio.create_task(_together(worker.run(), scheduler.run()), name="worker")
+    heartbeat: asyncio.Task[None] | None = None
+    if settings.events.worker_heartbeat_file:
+        path = Path(settings.events.worker_heartbeat_file)
+        heartbeat = asyncio.create_task(beat(path, lambda: not running.done()), name="heartbeat")
     log.info("worker started", consumer=worker.consumer, handlers=len(container.handlers))
     try:
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
     finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        for task in (running, heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await container.aclose()
+        container.observability.close()
         log.info("worker stopped", consumer=worker.consumer, handled=worker.handled)

@@ -445,6 +445,10 @@ class EventsSettings(BaseModel):
     worker_lease_seconds: float = Field(default=15.0, gt=0, le=600)
     """A worker's hold on its partitions: another worker takes them over this long after
     it died."""
+    worker_heartbeat_file: str | None = None
+    """`gateway worker` touches this file every 5 s while it runs; `gateway probe worker`
+    fails when it is missing or older than 30 s (the worker's liveness probe). Unset: no
+    heartbeat."""
 
 
 class MailSettings(BaseModel):

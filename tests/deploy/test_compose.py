@@ -23,7 +23,7 @@ from tests.deploy.artefacts import (
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-GATEWAY_SERVICES = ("gateway", "migrate")
+GATEWAY_SERVICES = ("gateway", "worker", "migrate")
 
 
 def test_the_stack_has_every_piece() -> None:
@@ -32,6 +32,7 @@ def test_the_stack_has_every_piece() -> None:
         "redis",
         "migrate",
         "gateway",
+        "worker",
         "nginx",
         "otel-collector",
         "prometheus",
@@ -84,15 +85,14 @@ def test_ports_agree_across_the_gateway_nginx_and_prometheus() -> None:
     assert listen is not None
     assert SERVICES["nginx"]["ports"] == [f"{listen[1]}:{listen[1]}"]
     prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    (job,) = prometheus["scrape_configs"]
-    assert job["dns_sd_configs"] == [
-        {
-            "names": ["gateway"],
-            "type": "A",
-            "port": settings.metrics.port,
-            "refresh_interval": "15s",
-        }
-    ]
+    jobs = {job["job_name"]: job["dns_sd_configs"] for job in prometheus["scrape_configs"]}
+    assert jobs == {
+        name: [
+            {"names": [name], "type": "A", "port": settings.metrics.port, "refresh_interval": "15s"}
+        ]
+        for name in ("gateway", "worker")
+    }
+    assert SERVICES["worker"]["expose"] == [str(settings.metrics.port)]
     # The gateway believes X-Forwarded-For from nginx's fixed address only.
     nginx_address = SERVICES["nginx"]["networks"]["backend"]["ipv4_address"]
     assert settings.security.trusted_proxies == [f"{nginx_address}/32"]
@@ -199,3 +199,26 @@ def test_nginx_closes_idle_upstream_connections_before_the_gateway_does() -> Non
     timeout = re.search(r"keepalive_timeout (\d+)s;", nginx)
     assert timeout is not None
     assert int(timeout[1]) < settings.server.keep_alive_seconds
+
+
+def test_the_workers_run_the_handlers_serve_leaves_them_and_report_a_heartbeat() -> None:
+    worker = SERVICES["worker"]
+    settings = settings_from(compose_environment(worker))
+    # With Redis, serve runs no handler and no job: the workers do.
+    assert (worker["command"], settings.redis.url) == (["worker"], "redis://redis:6379/0")
+    assert worker["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"},
+        "redis": {"condition": "service_healthy"},
+        "otel-collector": {"condition": "service_started"},
+    }
+    # The image's HEALTHCHECK asks an HTTP server the worker does not run: replaced.
+    assert worker["healthcheck"]["test"] == ["CMD", "gateway", "probe", "worker"]
+    assert is_cli_command(worker["healthcheck"]["test"][2:])
+    heartbeat = settings.events.worker_heartbeat_file
+    assert heartbeat is not None
+    assert str(Path(heartbeat).parent) in worker["tmpfs"]
+    assert worker["deploy"]["replicas"] == 2
+    # The API replicas keep no heartbeat file: the variable is the workers' own.
+    assert (
+        settings_from(compose_environment(SERVICES["gateway"])).events.worker_heartbeat_file is None
+    )

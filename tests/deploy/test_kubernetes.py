@@ -66,8 +66,9 @@ def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[
     return found[0]
 
 
-def container(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    containers: list[dict[str, Any]] = one(docs, kind)["spec"]["template"]["spec"]["containers"]
+def container(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    pod = one(docs, kind, name)["spec"]["template"]["spec"]
+    containers: list[dict[str, Any]] = pod["containers"]
     return containers[0]
 
 
@@ -96,7 +97,7 @@ def test_each_overlay_builds_and_validates_strictly(overlay: str) -> None:
 
 
 def test_a_misspelt_key_is_caught() -> None:
-    broken = one(built("prod"), "Deployment")
+    broken = one(built("prod"), "Deployment", "gateway")
     broken["spec"]["template"]["spec"]["containers"][0]["imagee"] = "typo"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
@@ -118,7 +119,7 @@ def test_every_variable_is_a_setting_and_the_configuration_loads_in_prod(overlay
 def test_ports_and_probes_match_the_app(overlay: str) -> None:
     docs = built(overlay)
     settings = settings_from(environment(docs))
-    gateway = container(docs, "Deployment")
+    gateway = container(docs, "Deployment", "gateway")
     ports = {p["name"]: p["containerPort"] for p in gateway["ports"]}
     assert ports == {"http": settings.server.port, "metrics": settings.metrics.port}
     probes = {
@@ -130,9 +131,12 @@ def test_ports_and_probes_match_the_app(overlay: str) -> None:
         "readinessProbe": ("/health/ready", "http"),
         "livenessProbe": ("/health/live", "http"),
     }
-    service = one(docs, "Service")
+    service = one(docs, "Service", "gateway")
     assert {p["targetPort"] for p in service["spec"]["ports"]} == set(ports)
-    assert service["spec"]["selector"] == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert (
+        service["spec"]["selector"]
+        == one(docs, "Deployment", "gateway")["spec"]["selector"]["matchLabels"]
+    )
     policy = one(docs, "NetworkPolicy")
     allowed = {port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]}
     assert allowed == set(ports.values())
@@ -144,8 +148,12 @@ def test_the_commands_are_the_cli_and_the_image_is_the_overlays(overlay: str) ->
     tag = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())["images"][
         0
     ]["newTag"]
-    for kind, args in (("Deployment", ["serve"]), ("Job", ["db", "upgrade"])):
-        spec = container(docs, kind)
+    for kind, name, args in (
+        ("Deployment", "gateway", ["serve"]),
+        ("Deployment", "gateway-worker", ["worker"]),
+        ("Job", None, ["db", "upgrade"]),
+    ):
+        spec = container(docs, kind, name)
         # No `command`: the image's entrypoint (`gateway`) takes these arguments.
         assert ("command" not in spec, spec["args"]) == (True, args)
         assert is_cli_command(spec["args"])
@@ -176,7 +184,7 @@ def test_the_migration_job_is_named_after_the_release(tmp_path: Path) -> None:
 def test_the_grace_period_covers_the_drain_and_the_graceful_shutdown(overlay: str) -> None:
     docs = built(overlay)
     settings = settings_from(environment(docs))
-    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    pod = one(docs, "Deployment", "gateway")["spec"]["template"]["spec"]
     graceful = uvicorn_options(ServerSettings(), "info")["timeout_graceful_shutdown"]
     assert settings.server.drain_seconds > 0
     assert pod["terminationGracePeriodSeconds"] > settings.server.drain_seconds + graceful
@@ -194,7 +202,7 @@ def _mebibytes(quantity: str) -> float:
 
 def test_prod_resources_are_sized_from_the_benchmark() -> None:
     docs = built("prod")
-    resources = container(docs, "Deployment")["resources"]
+    resources = container(docs, "Deployment", "gateway")["resources"]
     request = _mebibytes(resources["requests"]["memory"])
     limit = _mebibytes(resources["limits"]["memory"])
     assert request >= BENCHMARK_PEAK_RSS_MIB
@@ -208,7 +216,7 @@ def test_prod_scales_within_postgres_connections_and_drains_with_replicas_left()
     docs = built("prod")
     settings = settings_from(environment(docs))
     hpa = one(docs, "HorizontalPodAutoscaler")["spec"]
-    assert hpa["scaleTargetRef"]["name"] == one(docs, "Deployment")["metadata"]["name"]
+    assert hpa["scaleTargetRef"]["name"] == one(docs, "Deployment", "gateway")["metadata"]["name"]
     connections = hpa["maxReplicas"] * (
         settings.database.pool_size + settings.database.max_overflow
     )
@@ -216,13 +224,13 @@ def test_prod_scales_within_postgres_connections_and_drains_with_replicas_left()
     pdb = one(docs, "PodDisruptionBudget")["spec"]
     # A node drain can always evict one pod: fewer must stay than the HPA keeps.
     assert pdb["minAvailable"] < hpa["minReplicas"]
-    assert one(docs, "Deployment")["spec"]["replicas"] >= hpa["minReplicas"]
+    assert one(docs, "Deployment", "gateway")["spec"]["replicas"] >= hpa["minReplicas"]
 
 
 def test_the_service_monitor_scrapes_the_metrics_port_of_the_gateway_service() -> None:
     docs = built("prod")
     monitor = one(docs, "ServiceMonitor")
-    service = one(docs, "Service")
+    service = one(docs, "Service", "gateway")
     labels = service["metadata"]["labels"]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert monitor["spec"]["namespaceSelector"]["matchNames"] == [service["metadata"]["namespace"]]
@@ -241,8 +249,8 @@ def test_the_service_monitor_scrapes_the_metrics_port_of_the_gateway_service() -
 
 def test_the_pods_run_unprivileged_on_a_read_only_root_with_tmp_writable() -> None:
     docs = built("prod")
-    for kind in ("Deployment", "Job"):
-        pod = one(docs, kind)["spec"]["template"]["spec"]
+    for workload in (d for d in docs if d["kind"] in ("Deployment", "Job")):
+        pod = workload["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] == 10001
         spec = pod["containers"][0]
@@ -261,3 +269,49 @@ def test_the_gateway_outlasts_the_ingress_idle_connections(overlay: str) -> None
     # ingress-nginx keeps idle upstream connections 60 s (upstream-keepalive-timeout).
     settings = settings_from(environment(built(overlay)))
     assert settings.server.keep_alive_seconds > INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_worker_runs_beside_the_api_where_serve_leaves_it_the_handlers(overlay: str) -> None:
+    docs = built(overlay)
+    worker = container(docs, "Deployment", "gateway-worker")
+    env = {**environment(docs), **{e["name"]: e["value"] for e in worker["env"]}}
+    assert unknown_variables(env) == []
+    settings = settings_from(env)
+    # With Redis, serve runs no handler and no job: this Deployment is where they run.
+    assert settings.redis.url is not None
+    assert worker["args"] == ["worker"]
+    assert worker["image"] == container(docs, "Deployment", "gateway")["image"]
+    # Its probes read the heartbeat the worker writes, on the pod's writable /tmp.
+    probe = ["gateway", "probe", "worker"]
+    assert [worker[name]["exec"]["command"] for name in ("startupProbe", "livenessProbe")] == [
+        probe,
+        probe,
+    ]
+    assert is_cli_command(probe[1:])
+    assert "readinessProbe" not in worker
+    heartbeat = settings.events.worker_heartbeat_file
+    assert heartbeat is not None
+    mounts = {m["mountPath"] for m in worker["volumeMounts"]}
+    assert Path(heartbeat).parent.as_posix() in mounts
+    # Stale after 30 s: liveness gives it at least as long before a restart.
+    liveness = worker["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 30
+    # Its metrics (handler runs, dead letters) are scraped like the API's.
+    assert [(p["name"], p["containerPort"]) for p in worker["ports"]] == [
+        ("metrics", settings.metrics.port)
+    ]
+    deployment = one(docs, "Deployment", "gateway-worker")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    service = one(docs, "Service", "gateway-worker")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["metrics"]
+    if overlay == "prod":
+        monitor = one(docs, "ServiceMonitor")["spec"]["selector"]["matchLabels"]
+        assert monitor.items() <= service["metadata"]["labels"].items()
+    # The API's Service, PDB and HPA leave the workers alone.
+    api = one(docs, "Deployment", "gateway")["spec"]["selector"]["matchLabels"]
+    assert api.items() <= one(docs, "Service", "gateway")["spec"]["selector"].items()
+    assert not api.items() <= pod_labels.items()
+    assert deployment["spec"]["replicas"] == {"dev": 1, "prod": 2}[overlay]
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,28 @@ def test_the_worker_without_redis_says_where_handlers_run(tmp_path: Path) -> Non
         "error: REDIS__URL is not set: "
         "on the embedded default, handlers run inside gateway serve\n",
     )
+
+
+def test_probe_worker_passes_on_a_fresh_heartbeat_and_fails_on_a_stale_or_missing_one(
+    tmp_path: Path,
+) -> None:
+    heartbeat = tmp_path / "worker.alive"
+    env = {"EVENTS__WORKER_HEARTBEAT_FILE": str(heartbeat)}
+    missing = gateway("probe", "worker", env=env)
+    heartbeat.touch()
+    fresh = gateway("probe", "worker", env=env)
+    old = heartbeat.stat().st_mtime - 31
+    os.utime(heartbeat, (old, old))
+    stale = gateway("probe", "worker", env=env)
+    unset = gateway("probe", "worker", env={"EVENTS__WORKER_HEARTBEAT_FILE": ""})
+    # Ages vary with how long the command took to start: compared as N.
+    answers = [
+        (r.returncode, re.sub(r"\d+ s (ago|old)", r"N s \1", (r.stdout or r.stderr).strip()))
+        for r in (fresh, missing, stale, unset)
+    ]
+    assert [(code, text.splitlines()[-1]) for code, text in answers] == [
+        (0, "worker alive (heartbeat N s ago)"),
+        (1, f"error: no worker heartbeat at {heartbeat}: No such file or directory"),
+        (1, f"error: the worker heartbeat {heartbeat} is N s old (more than 30 s)"),
+        (1, "error: EVENTS__WORKER_HEARTBEAT_FILE is not set: the worker keeps no heartbeat"),
+    ]

@@ -17,9 +17,11 @@ from domain.orders import OrderStatus
 from domain.principals import Principal
 from gateway.container import build_container
 from gateway.handlers import stream_worker
+from gateway.heartbeat import STALE_SECONDS, heartbeat_age
 from gateway.settings import Settings
 from gateway.worker import run_worker
 from persistence import migrate
+from tests.gateway.realtime.helpers import eventually
 from tests.gateway.test_order_mail import Inbox, inbox
 from tests.gateway.world import populate
 from tests.services import REDIS_URL, require_service
@@ -76,3 +78,20 @@ async def test_the_worker_mails_the_customer_of_a_shipped_order(
     assert [(to, message["Subject"]) for to, message in box.messages] == [
         (["bob@example.com"], f"Your order {world.bob_order} has shipped")
     ]
+
+
+async def test_the_worker_keeps_a_heartbeat_while_it_runs_and_removes_it_when_it_stops(
+    settings: Settings, tmp_path: Path
+) -> None:
+    heartbeat = tmp_path / "worker.alive"
+    settings.events.worker_heartbeat_file = str(heartbeat)
+    await migrate.upgrade(settings.database.url)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(settings, stop))
+    try:
+        await eventually(heartbeat.exists, seconds=30)
+        age = heartbeat_age(heartbeat)
+    finally:
+        stop.set()
+        await worker
+    assert (age < STALE_SECONDS, heartbeat.exists()) == (True, False)
