@@ -17,7 +17,7 @@ from gateway.settings import Settings
 from persistence import migrate
 from schema.declarations import application
 from schema.entities import Declaration
-from tests.entities.suppliers import DECLARATIONS, METADATA
+from tests.entities.vendors import DECLARATIONS, METADATA
 from tests.gateway.world import World, populate
 
 

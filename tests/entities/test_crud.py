@@ -6,13 +6,13 @@ from tests.entities.conftest import Api
 from tests.gateway.world import World, gid
 
 CREATE = """
-mutation($input: CreateSupplierInput!) {
-  createSupplier(input: $input) { id name email active rating manager { name } }
+mutation($input: CreateVendorInput!) {
+  createVendor(input: $input) { id name email active rating manager { name } }
 }
 """
 
 
-async def test_staff_create_read_update_and_delete_a_supplier(api: Api, world: World) -> None:
+async def test_staff_create_read_update_and_delete_a_vendor(api: Api, world: World) -> None:
     created = await api.ask(
         CREATE,
         {
@@ -24,9 +24,9 @@ async def test_staff_create_read_update_and_delete_a_supplier(api: Api, world: W
         },
         user=world.staff,
     )
-    supplier = created["data"]["createSupplier"]
-    assert supplier == {
-        "id": gid("Supplier", 1),
+    vendor = created["data"]["createVendor"]
+    assert vendor == {
+        "id": gid("Vendor", 1),
         "name": "Acme",
         "email": None,
         "active": True,
@@ -34,20 +34,20 @@ async def test_staff_create_read_update_and_delete_a_supplier(api: Api, world: W
         "manager": {"name": "Sam Staff"},
     }
     as_admin = await api.ask(
-        f'{{ supplier(id: "{supplier["id"]}") {{ name email }} }}', user=world.admin
+        f'{{ vendor(id: "{vendor["id"]}") {{ name email }} }}', user=world.admin
     )
-    assert as_admin == {"data": {"supplier": {"name": "Acme", "email": "sales@acme.example"}}}
+    assert as_admin == {"data": {"vendor": {"name": "Acme", "email": "sales@acme.example"}}}
     updated = await api.ask(
-        "mutation($id: ID!) { updateSupplier(id: $id, input: {rating: 4}) { name rating } }",
-        {"id": supplier["id"]},
+        "mutation($id: ID!) { updateVendor(id: $id, input: {rating: 4}) { name rating } }",
+        {"id": vendor["id"]},
         user=world.staff,
     )
-    assert updated == {"data": {"updateSupplier": {"name": "Acme", "rating": 4}}}
+    assert updated == {"data": {"updateVendor": {"name": "Acme", "rating": 4}}}
     deleted = await api.ask(
-        "mutation($id: ID!) { deleteSupplier(id: $id) { deletedId } }",
-        {"id": supplier["id"]},
+        "mutation($id: ID!) { deleteVendor(id: $id) { deletedId } }",
+        {"id": vendor["id"]},
         user=world.staff,
     )
-    assert deleted == {"data": {"deleteSupplier": {"deletedId": supplier["id"]}}}
-    gone = await api.ask(f'{{ node(id: "{supplier["id"]}") {{ id }} }}', user=world.staff)
+    assert deleted == {"data": {"deleteVendor": {"deletedId": vendor["id"]}}}
+    gone = await api.ask(f'{{ node(id: "{vendor["id"]}") {{ id }} }}', user=world.staff)
     assert gone == {"data": {"node": None}}

@@ -11,7 +11,7 @@ from domain.errors import ConflictError, ValidationError
 from domain.events import DomainEvent, EntityChanged
 from domain.principals import Principal
 from domain.users import Email
-from tests.entities.suppliers import DECLARATIONS
+from tests.entities.vendors import DECLARATIONS
 from tests.fakes import FakeUnitOfWorkFactory
 
 SUPPLIER = DECLARATIONS[0]
@@ -37,11 +37,11 @@ async def test_each_command_publishes_its_event_after_the_commit() -> None:
     await service.update(system, created.id, {"rating": 3})
     await service.delete(system, created.id)
     assert _names(recorder) == [
-        ("SupplierCreated", created.id),
-        ("SupplierUpdated", created.id),
-        ("SupplierDeleted", created.id),
+        ("VendorCreated", created.id),
+        ("VendorUpdated", created.id),
+        ("VendorDeleted", created.id),
     ]
-    assert uow.store.entities == {"Supplier": {}}
+    assert uow.store.entities == {"Vendor": {}}
 
 
 async def test_nothing_is_published_when_the_commit_fails() -> None:
@@ -58,8 +58,8 @@ async def test_nothing_is_published_when_the_commit_fails() -> None:
     uow.fail_next_commit()
     with pytest.raises(ConflictError):
         await service.delete(system, created.id)
-    assert _names(recorder) == [("SupplierCreated", created.id)]
-    stored: Any = uow.store.entities["Supplier"][created.id]
+    assert _names(recorder) == [("VendorCreated", created.id)]
+    stored: Any = uow.store.entities["Vendor"][created.id]
     assert stored.rating == 0
 
 
@@ -71,4 +71,4 @@ async def test_an_invariant_refusal_writes_and_publishes_nothing() -> None:
     )
     with pytest.raises(ValidationError, match="rating: must be between 0 and 5"):
         await service.update(Principal.system(), created.id, {"rating": 9})
-    assert _names(recorder) == [("SupplierCreated", created.id)]
+    assert _names(recorder) == [("VendorCreated", created.id)]

@@ -9,9 +9,9 @@ from gateway.container import Container
 from tests.gateway.realtime.helpers import connect, eventually, init, receive, subscribe, ws_client
 from tests.gateway.world import World, as_user, gid
 
-CREATED = "subscription { supplierCreated { id name rating } }"
-DELETED = "subscription { supplierDeleted { deletedId } }"
-CREATE = """mutation($input: CreateSupplierInput!) { createSupplier(input: $input) { id } }"""
+CREATED = "subscription { vendorCreated { id name rating } }"
+DELETED = "subscription { vendorDeleted { deletedId } }"
+CREATE = """mutation($input: CreateVendorInput!) { createVendor(input: $input) { id } }"""
 
 
 async def _create(client: httpx.AsyncClient, world: World, name: str) -> str:
@@ -20,7 +20,7 @@ async def _create(client: httpx.AsyncClient, world: World, name: str) -> str:
         json={"query": CREATE, "variables": {"input": {"name": name, "email": "x@y.example"}}},
         headers=as_user(world.staff),
     )
-    created: str = response.json()["data"]["createSupplier"]["id"]
+    created: str = response.json()["data"]["createVendor"]["id"]
     return created
 
 
@@ -36,7 +36,7 @@ async def test_a_subscriber_receives_creations_and_deletions_after_the_commit(
         assert await receive(ws) == {
             "id": "1",
             "type": "next",
-            "payload": {"data": {"supplierCreated": {"id": created, "name": "Acme", "rating": 0}}},
+            "payload": {"data": {"vendorCreated": {"id": created, "name": "Acme", "rating": 0}}},
         }
         # A refused create (a duplicate name) commits nothing and publishes nothing.
         refused = await client.post(
@@ -50,14 +50,14 @@ async def test_a_subscriber_receives_creations_and_deletions_after_the_commit(
         assert refused.json()["errors"][0]["extensions"]["code"] == "ALREADY_EXISTS"
         deleted = await client.post(
             "/graphql",
-            json={"query": f'mutation {{ deleteSupplier(id: "{created}") {{ deletedId }} }}'},
+            json={"query": f'mutation {{ deleteVendor(id: "{created}") {{ deletedId }} }}'},
             headers=as_user(world.staff),
         )
         assert "errors" not in deleted.json()
         assert await receive(ws) == {
             "id": "2",
             "type": "next",
-            "payload": {"data": {"supplierDeleted": {"deletedId": gid("Supplier", 1)}}},
+            "payload": {"data": {"vendorDeleted": {"deletedId": gid("Vendor", 1)}}},
         }
 
 

@@ -1,6 +1,9 @@
 """`gateway new entity` end to end, in a copy of the project: the new entity's files, its
 SDL and its migration are written, and the copy's suites for that entity pass.
 
+Two entities are scaffolded: the guide's `Supplier`, with the command exactly as the
+README gives it, and `Partner`, with a field of every type.
+
 The copy holds the project's files as git lists them (tracked, and new files not
 ignored); commands run there with this interpreter, whose `-m`/rootdir path puts the
 copy's packages first.
@@ -18,7 +21,8 @@ import pytest
 from persistence import migrate
 from tests.helpers import PROJECT_ROOT, run_gateway
 
-ENTITY = "Vendor"
+GUIDE_COMMAND = "gateway new entity Supplier name:str email:email active:bool --owner staff"
+ENTITY = "Partner"
 FIELDS = (
     "name:str",
     "email:email?",
@@ -74,31 +78,40 @@ def _tail(done: subprocess.CompletedProcess[str]) -> str:
     return "\n".join((done.stdout + done.stderr).splitlines()[-40:])
 
 
+def _scaffold(copy: Path, args: list[str], plural: str, before: str) -> list[str]:
+    """Run `gateway new entity ARGS` in `copy`; the files it wrote (checked line by line)."""
+    new = f"{int(before) + 1:04d}"
+    scaffolded = run_gateway("new", "entity", *args, cwd=copy)
+    assert (scaffolded.returncode, scaffolded.stderr) == (0, "")
+    assert scaffolded.stdout.splitlines() == [
+        f"wrote domain/{plural}.py",
+        f"wrote schema/declarations/{plural}.py",
+        f"wrote persistence/migrations/versions/{new}_add_{plural}.py ({before} -> {new})",
+        "updated schema/schema.graphql",
+        "next: gateway db upgrade",
+    ]
+    return [f"domain/{plural}.py", f"schema/declarations/{plural}.py"]
+
+
 @pytest.mark.timeout(2 * SUITE_SECONDS)
 def test_a_scaffolded_entity_passes_its_suites_in_a_copy_of_the_project(tmp_path: Path) -> None:
     copy = _copy_project(tmp_path / "project")
     head = migrate.head()
     assert head is not None
-    new = f"{int(head) + 1:04d}"
 
-    scaffolded = run_gateway("new", "entity", ENTITY, *FIELDS, "--owner", "staff", cwd=copy)
+    guide_args = GUIDE_COMMAND.split()[3:]
+    written = _scaffold(copy, guide_args, "suppliers", head)
+    written += _scaffold(
+        copy, [ENTITY, *FIELDS, "--owner", "staff"], "partners", f"{int(head) + 1:04d}"
+    )
 
-    assert (scaffolded.returncode, scaffolded.stderr) == (0, "")
-    assert scaffolded.stdout.splitlines() == [
-        "wrote domain/vendors.py",
-        "wrote schema/declarations/vendors.py",
-        f"wrote persistence/migrations/versions/{new}_add_vendors.py ({head} -> {new})",
-        "updated schema/schema.graphql",
-        "next: gateway db upgrade",
-    ]
-    written = ["domain/vendors.py", "schema/declarations/vendors.py"]
     lint = _tool(copy, "ruff", "check", *written)
     formatted = _tool(copy, "ruff", "format", "--check", *written)
     typed = _tool(copy, "mypy", *written)
     assert (lint.returncode, lint.stdout) == (0, "All checks passed!\n")
-    assert (formatted.returncode, formatted.stdout) == (0, "2 files already formatted\n")
-    assert (typed.returncode, typed.stdout) == (0, "Success: no issues found in 2 source files\n")
-    generic = _pytest(copy, "tests/entities", "-k", ENTITY)
+    assert (formatted.returncode, formatted.stdout) == (0, "4 files already formatted\n")
+    assert (typed.returncode, typed.stdout) == (0, "Success: no issues found in 4 source files\n")
+    generic = _pytest(copy, "tests/entities", "-k", f"Supplier or {ENTITY}")
     assert generic.returncode == 0, _tail(generic)
     agreed = _pytest(
         copy,

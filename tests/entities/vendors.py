@@ -1,7 +1,7 @@
 """A test-only entity, declared the way a team adopting the base declares theirs.
 
-`Supplier` (staff-owned, with an admin-only email and inactive suppliers hidden from
-staff) and `SupplierContact` (one-to-many under a supplier). Their tables are bound to
+`Vendor` (staff-owned, with an admin-only email and inactive vendors hidden from
+staff) and `VendorContact` (one-to-many under a vendor). Their tables are bound to
 this module's own MetaData, so the application's migrations never see them.
 """
 
@@ -32,7 +32,7 @@ def _now() -> datetime:
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
-class SupplierEntity:
+class VendorEntity:
     """A company the shop buys from."""
 
     name: str
@@ -51,36 +51,36 @@ class SupplierEntity:
             raise ValidationError.single("rating", "must be between 0 and 5")
 
 
-def visible_suppliers(principal: Principal) -> Specification:
-    """Inactive suppliers are hidden from everyone without `suppliers:read_inactive`."""
-    if principal.can("suppliers:read_inactive"):
+def visible_vendors(principal: Principal) -> Specification:
+    """Inactive vendors are hidden from everyone without `vendors:read_inactive`."""
+    if principal.can("vendors:read_inactive"):
         return Always()
     return spec_field("active") == True  # noqa: E712  # builds a specification
 
 
-SUPPLIER_POLICY = Policy(
-    read="suppliers:read",
-    write="suppliers:write",
-    visible=visible_suppliers,
-    subscribe="suppliers:read",
+VENDOR_POLICY = Policy(
+    read="vendors:read",
+    write="vendors:write",
+    visible=visible_vendors,
+    subscribe="vendors:read",
     grants={
-        "staff": frozenset({"suppliers:read", "suppliers:write"}),
-        "admin": frozenset({"suppliers:read_email", "suppliers:read_inactive"}),
+        "staff": frozenset({"vendors:read", "vendors:write"}),
+        "admin": frozenset({"vendors:read_email", "vendors:read_inactive"}),
     },
 )
 
 
 @dataclass(eq=False, slots=True, kw_only=True)
 class ContactEntity:
-    supplier_id: int
+    vendor_id: int
     name: str
     position: int = 0
     id: int = 0
 
 
-class SupplierService(EntityService):
-    """A use case replacing the generic create: a new supplier starts inactive
-    unless its creator may see inactive suppliers (they would lose sight of it)."""
+class VendorService(EntityService):
+    """A use case replacing the generic create: a new vendor starts inactive
+    unless its creator may see inactive vendors (they would lose sight of it)."""
 
     async def create(self, principal: Principal, values: object) -> object:
         assert isinstance(values, dict)
@@ -91,35 +91,35 @@ class SupplierService(EntityService):
 
 
 @entity(
-    SupplierEntity,
-    table="test_suppliers",
-    policy=SUPPLIER_POLICY,
+    VendorEntity,
+    table="test_vendors",
+    policy=VENDOR_POLICY,
     subscriptions={Change.CREATED, Change.UPDATED, Change.DELETED},
-    service=SupplierService,
+    service=VendorService,
     description="A company the shop buys from (test-only entity).",
 )
-class Supplier(Node):
+class Vendor(Node):
     name: auto = declared(filters=TEXT_FILTERS, orderable=True, unique=True)
-    email: auto = declared(read="suppliers:read_email")
+    email: auto = declared(read="vendors:read_email")
     active: auto = declared(filters=EQUALITY)
     rating: auto = declared(filters=RANGE_FILTERS, orderable=True)
     created_at: auto = declared(orderable=True, write=False)
     manager: auto = many_to_one("manager_id", "User")
-    contacts: auto = one_to_many("SupplierContact", "supplier_id")
+    contacts: auto = one_to_many("VendorContact", "vendor_id")
 
 
 @entity(
     ContactEntity,
-    table="test_supplier_contacts",
-    policy=Policy(read="suppliers:read", write="suppliers:write"),
+    table="test_vendor_contacts",
+    policy=Policy(read="vendors:read", write="vendors:write"),
 )
-class SupplierContact(Node):
+class VendorContact(Node):
     name: auto = declared(filters=TEXT_FILTERS, orderable=True)
     position: auto = declared(orderable=True)
-    supplier: auto = many_to_one("supplier_id", "Supplier")
+    vendor: auto = many_to_one("vendor_id", "Vendor")
 
 
 METADATA = sa.MetaData()
-SUPPLIERS = declared_table(declaration_of(Supplier).model, METADATA)
-CONTACTS = declared_table(declaration_of(SupplierContact).model, METADATA)
-DECLARATIONS = (declaration_of(Supplier), declaration_of(SupplierContact))
+VENDORS = declared_table(declaration_of(Vendor).model, METADATA)
+CONTACTS = declared_table(declaration_of(VendorContact).model, METADATA)
+DECLARATIONS = (declaration_of(Vendor), declaration_of(VendorContact))
