@@ -105,13 +105,13 @@ def test_every_constraint_and_index_in_the_models_has_a_stable_name() -> None:
 # --- writing a revision from the models -------------------------------------------------
 
 
-def _models_with_suppliers() -> sa.MetaData:
+def _models_with_warehouses() -> sa.MetaData:
     """The application's models plus a table using every kind of column an entity may have."""
     metadata = sa.MetaData(naming_convention=tables.NAMING_CONVENTION)
     for table in MODELS.tables.values():
         table.to_metadata(metadata)
     sa.Table(
-        "suppliers",
+        "warehouses",
         metadata,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column(
@@ -136,10 +136,12 @@ def _models_with_suppliers() -> sa.MetaData:
 
 @pytest.fixture(scope="module")
 def scripts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the migration scripts with a revision written for the suppliers table."""
+    """A copy of the migration scripts with a revision written for the warehouses table."""
     copy = tmp_path_factory.mktemp("migrations") / "migrations"
     shutil.copytree(migrate.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    asyncio.run(migrate.revision("add suppliers", scripts=copy, metadata=_models_with_suppliers()))
+    asyncio.run(
+        migrate.revision("add warehouses", scripts=copy, metadata=_models_with_warehouses())
+    )
     return copy
 
 
@@ -151,7 +153,7 @@ def test_a_revision_is_numbered_after_the_head_and_named_by_its_message(scripts:
     assert HEAD is not None
     expected = f"{int(HEAD) + 1:04d}"
     assert _written(scripts) == migrate.Revision(
-        expected, HEAD, "add suppliers", scripts / "versions" / f"{expected}_add_suppliers.py"
+        expected, HEAD, "add warehouses", scripts / "versions" / f"{expected}_add_warehouses.py"
     )
 
 
@@ -183,17 +185,17 @@ async def test_a_revision_upgrades_and_downgrades_both_databases(
     scripts: Path, empty_database: str
 ) -> None:
     written = _written(scripts)
-    extended = _models_with_suppliers()
+    extended = _models_with_warehouses()
     await migrate.upgrade(empty_database, scripts=scripts)
     at_head = (await migrate.current(empty_database), await _tables(empty_database))
     drift_at_head = migrate.describe(await migrate.drift(empty_database, extended))
-    indexes = await _indexes(empty_database, {"suppliers"})
+    indexes = await _indexes(empty_database, {"warehouses"})
     await migrate.downgrade(empty_database, str(written.down), scripts=scripts)
     after_down = (await migrate.current(empty_database), await _tables(empty_database))
 
-    assert at_head == (written.id, APP_TABLES | {"suppliers", "alembic_version"})
+    assert at_head == (written.id, APP_TABLES | {"warehouses", "alembic_version"})
     assert drift_at_head == []
-    assert indexes == {"suppliers": ["ix_suppliers_owner_id"]}
+    assert indexes == {"warehouses": ["ix_warehouses_owner_id"]}
     assert after_down == (HEAD, APP_TABLES | {"alembic_version"})
     assert migrate.describe(await migrate.drift(empty_database, MODELS)) == []
 
@@ -225,8 +227,8 @@ async def test_models_that_match_the_migrations_write_no_revision(scripts_copy: 
 
 async def test_a_revision_that_does_not_run_is_not_kept(scripts_copy: Path) -> None:
     before = _files(scripts_copy)
-    broken = _models_with_suppliers()
-    broken.tables["suppliers"].append_constraint(sa.CheckConstraint("nope > 0", name="nope"))
+    broken = _models_with_warehouses()
+    broken.tables["warehouses"].append_constraint(sa.CheckConstraint("nope > 0", name="nope"))
     with pytest.raises(migrate.MigrationError) as refused:
         await migrate.revision("broken", scripts=scripts_copy, metadata=broken)
     assert str(refused.value).startswith(
@@ -238,7 +240,7 @@ async def test_a_revision_that_does_not_run_is_not_kept(scripts_copy: Path) -> N
 
 async def test_a_revision_needs_a_message(scripts_copy: Path) -> None:
     with pytest.raises(migrate.MigrationError) as refused:
-        await migrate.revision("  ", scripts=scripts_copy, metadata=_models_with_suppliers())
+        await migrate.revision("  ", scripts=scripts_copy, metadata=_models_with_warehouses())
     assert str(refused.value) == "a revision needs a message (-m)"
 
 
@@ -254,7 +256,7 @@ async def test_two_heads_are_refused_until_merged(scripts_copy: Path) -> None:
         "going on"
     )
     with pytest.raises(migrate.MigrationError) as refused:
-        await migrate.revision("more", scripts=scripts_copy, metadata=_models_with_suppliers())
+        await migrate.revision("more", scripts=scripts_copy, metadata=_models_with_warehouses())
     assert str(refused.value) == message
 
 
@@ -263,10 +265,10 @@ async def test_a_revision_can_compare_against_a_given_database_at_head(
 ) -> None:
     await migrate.upgrade(empty_database, scripts=scripts_copy)
     written = await migrate.revision(
-        "add suppliers",
+        "add warehouses",
         against=empty_database,
         scripts=scripts_copy,
-        metadata=_models_with_suppliers(),
+        metadata=_models_with_warehouses(),
     )
     assert (written.down, written.path.exists()) == (HEAD, True)
     assert (await migrate.current(empty_database), await _tables(empty_database)) == (
@@ -282,7 +284,10 @@ async def test_a_database_behind_the_head_is_refused_as_the_base_of_a_revision(
     before = _files(scripts_copy)
     with pytest.raises(migrate.MigrationError) as refused:
         await migrate.revision(
-            "add suppliers", against=behind, scripts=scripts_copy, metadata=_models_with_suppliers()
+            "add warehouses",
+            against=behind,
+            scripts=scripts_copy,
+            metadata=_models_with_warehouses(),
         )
     assert str(refused.value) == "Target database is not up to date."
     assert _files(scripts_copy) == before

@@ -1,8 +1,8 @@
 """`gateway new entity` end to end, in a copy of the project: the new entity's files, its
 SDL and its migration are written, and the copy's suites for that entity pass.
 
-Two entities are scaffolded: the guide's `Supplier`, with the command exactly as the
-README gives it, and `Partner`, with a field of every type.
+Two entities are scaffolded: the guide's `Supplier`, with the command exactly as
+docs/guides/add-an-entity.md gives it, and `Partner`, with a field of every type.
 
 The copy holds the project's files as git lists them (tracked, and new files not
 ignored); commands run there with this interpreter, whose `-m`/rootdir path puts the
@@ -21,6 +21,7 @@ import pytest
 from persistence import migrate
 from tests.helpers import PROJECT_ROOT, run_gateway
 
+GUIDE = Path("docs/guides/add-an-entity.md")
 GUIDE_COMMAND = "gateway new entity Supplier name:str email:email active:bool --owner staff"
 ENTITY = "Partner"
 FIELDS = (
@@ -91,6 +92,11 @@ def _scaffold(copy: Path, args: list[str], plural: str, before: str) -> list[str
         "next: gateway db upgrade",
     ]
     return [f"domain/{plural}.py", f"schema/declarations/{plural}.py"]
+
+
+def test_the_guide_gives_the_scaffold_command_this_test_runs() -> None:
+    guide = (PROJECT_ROOT / GUIDE).read_text(encoding="utf-8")
+    assert GUIDE_COMMAND in guide
 
 
 @pytest.mark.timeout(2 * SUITE_SECONDS)
