@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from domain.errors import FieldProblem, OutOfStockError, ValidationError
 from domain.events import ItemPriceChanged, RecordsEvents
+from domain.model import Policy
 from domain.money import Money
+from domain.services.visibility import visible_items
 
 _SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
 # An order's total (price x 10,000 units x 100 lines) then fits in 64 bits, and stock
@@ -94,3 +96,7 @@ class Item(RecordsEvents):
             return
         previous, self.price = self.price, price
         self.record(ItemPriceChanged(item_id=self.id, previous=previous, current=price))
+
+
+# Anyone reads the catalog (inactive items: `items:read_inactive`); staff change it.
+POLICY = Policy(write="items:write", visible=visible_items)

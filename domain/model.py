@@ -78,8 +78,9 @@ class Attribute:
 
     `filters` are the comparisons the connection's filter offers; `read` a permission
     without which the field reads as null (settled once per roles: the resolvers and
-    the planner apply the same rule); `write` whether the generic create and update
-    inputs carry it.
+    the planner apply the same rule); `write` the generic inputs that carry it (create,
+    update, both or none); `columns` the column names when a table written by hand
+    names them otherwise (a MONEY attribute's cents then currency).
     """
 
     name: str
@@ -90,8 +91,21 @@ class Attribute:
     filters: frozenset[Op] = frozenset()
     orderable: bool = False
     read: str | None = None
-    write: bool = True
+    write: frozenset[Mutation] = frozenset({Mutation.CREATE, Mutation.UPDATE})
     unique: bool = False
+    columns: tuple[str, ...] = ()
+
+    def writable(self, mutation: Mutation) -> bool:
+        return mutation in self.write
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The attribute's columns: its name, or cents and currency for MONEY."""
+        if self.columns:
+            return self.columns
+        if self.type is FieldType.MONEY:
+            return (f"{self.name}_cents", f"{self.name}_currency")
+        return (self.name,)
 
 
 class RelationKind(enum.StrEnum):

@@ -8,7 +8,10 @@ domain object again (`factory(**values)`, value objects rebuilt).
 A table is derived once per process, into `persistence.tables.METADATA` (what
 migrations and `gateway db revision` compare against) unless something derived it
 first into another MetaData: a test-only entity binds its table to the test's own
-MetaData so the application's migrations never see it.
+MetaData so the application's migrations never see it. A table the MetaData already
+holds (written by hand, with constraints a model does not say, as the demo's `items`)
+is adopted as it is: the attributes' columns must be there (`Attribute.columns` names
+them when they differ).
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from persistence.specifications import FieldMap, Kind, SqlField
 # Tables of the entities not yet declared, by the name a REF attribute uses.
 _UNDECLARED: dict[str, sa.Table] = {
     "User": tables.USERS,
-    "Item": tables.ITEMS,
     "Order": tables.ORDERS,
 }
 _DERIVED: dict[str, sa.Table] = {}
@@ -49,7 +51,7 @@ def _target_table(name: str) -> sa.Table:
 
 def _columns(model: EntityModel, attribute: Attribute) -> list[sa.Column[Any]]:
     nullable = attribute.nullable
-    name = attribute.name
+    name, *rest = attribute.column_names
     match attribute.type:
         case FieldType.STR:
             return [
@@ -69,8 +71,8 @@ def _columns(model: EntityModel, attribute: Attribute) -> list[sa.Column[Any]]:
             return [sa.Column(name, tables.UtcDateTime, nullable=nullable)]
         case FieldType.MONEY:
             return [
-                sa.Column(f"{name}_cents", sa.BigInteger, nullable=nullable),
-                sa.Column(f"{name}_currency", sa.CHAR(3), nullable=nullable),
+                sa.Column(name, sa.BigInteger, nullable=nullable),
+                sa.Column(rest[0], sa.CHAR(3), nullable=nullable),
             ]
         case FieldType.REF:
             assert attribute.target is not None
@@ -91,6 +93,11 @@ def declared_table(model: EntityModel, metadata: sa.MetaData | None = None) -> s
     found = _DERIVED.get(model.name)
     if found is not None:
         return found
+    chosen = metadata if metadata is not None else tables.METADATA
+    existing = chosen.tables.get(model.table)
+    if existing is not None:
+        _DERIVED[model.name] = _adopted(model, existing)
+        return existing
     columns: list[sa.Column[Any]] = [sa.Column("id", sa.Integer, primary_key=True)]
     constraints: list[sa.UniqueConstraint] = []
     for attribute in model.attributes:
@@ -111,34 +118,44 @@ def declared_table(model: EntityModel, metadata: sa.MetaData | None = None) -> s
     return table
 
 
+def _adopted(model: EntityModel, table: sa.Table) -> sa.Table:
+    """`table` if it has every column the model's attributes need; raises KeyError."""
+    for attribute in model.attributes:
+        for column in attribute.column_names:
+            if column not in table.c:
+                raise KeyError(
+                    f"entity {model.name}, field {attribute.name}: "
+                    f"table {table.name} has no column {column}"
+                )
+    return table
+
+
 def field_map(model: EntityModel, table: sa.Table) -> FieldMap:
     """How the specifications of `model` compile against `table`."""
     fields: dict[str, SqlField] = {"id": SqlField(table.c.id)}
     for attribute in model.attributes:
         name, nullable = attribute.name, attribute.nullable
+        column, *rest = attribute.column_names
         match attribute.type:
             case FieldType.STR | FieldType.TEXT:
-                fields[name] = SqlField(table.c[name], Kind.TEXT, nullable=nullable)
+                fields[name] = SqlField(table.c[column], Kind.TEXT, nullable=nullable)
             case FieldType.EMAIL:
-                fields[name] = SqlField(table.c[name], Kind.EMAIL, nullable=nullable)
+                fields[name] = SqlField(table.c[column], Kind.EMAIL, nullable=nullable)
             case FieldType.MONEY:
                 fields[name] = SqlField(
-                    table.c[f"{name}_cents"],
-                    Kind.MONEY,
-                    currency=table.c[f"{name}_currency"],
-                    nullable=nullable,
+                    table.c[column], Kind.MONEY, currency=table.c[rest[0]], nullable=nullable
                 )
             case _:
-                fields[name] = SqlField(table.c[name], nullable=nullable)
+                fields[name] = SqlField(table.c[column], nullable=nullable)
     return fields
 
 
 def _decode(attribute: Attribute, row: sa.RowMapping) -> Any:
-    name = attribute.name
+    column, *rest = attribute.column_names
     if attribute.type is FieldType.MONEY:
-        cents = row[f"{name}_cents"]
-        return None if cents is None else Money(cents, row[f"{name}_currency"])
-    value = row[name]
+        cents = row[column]
+        return None if cents is None else Money(cents, row[rest[0]])
+    value = row[column]
     if value is None:
         return None
     if attribute.type is FieldType.EMAIL:
@@ -149,16 +166,16 @@ def _decode(attribute: Attribute, row: sa.RowMapping) -> Any:
 
 
 def _encode(attribute: Attribute, value: Any) -> dict[str, Any]:
-    name = attribute.name
+    column, *rest = attribute.column_names
     if attribute.type is FieldType.MONEY:
         money: Money | None = value
         return {
-            f"{name}_cents": None if money is None else money.cents,
-            f"{name}_currency": None if money is None else money.currency,
+            column: None if money is None else money.cents,
+            rest[0]: None if money is None else money.currency,
         }
     if attribute.type is FieldType.EMAIL and isinstance(value, Email):
-        return {name: value.value}
-    return {name: value}
+        return {column: value.value}
+    return {column: value}
 
 
 class DeclaredRepository(SqlRepository[Any, Any]):

@@ -115,7 +115,6 @@ class Context:
         loaders = build_loaders(
             principal,
             users=services.users,
-            items=services.items,
             orders=services.orders,
             entities=services.entities,
             **({"observe": observe_batch} if observe_batch is not None else {}),

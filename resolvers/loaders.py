@@ -16,12 +16,10 @@ from typing import Any, Protocol
 
 from aiodataloader import DataLoader
 
-from domain.items import Item
 from domain.orders import Order
 from domain.paging import Page, PageRequest
 from domain.principals import Principal
 from domain.services.entities import EntityService
-from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
 from domain.specifications import Specification
@@ -159,21 +157,22 @@ class Loaders:
         principal: Principal,
         *,
         users: UserService,
-        items: ItemService,
         orders: OrderService,
         entities: Mapping[str, EntityService] | None = None,
         observe: BatchObserver = _unobserved,
     ) -> None:
         self._principal, self._observe = principal, observe
-        self._users, self._items, self._orders = users, items, orders
+        self._users, self._orders = users, orders
         self._entities = entities or {}
         self._declared: dict[tuple[str, str], DataLoader[Any, Any]] = {}
 
     def entity(self, name: str) -> DataLoader[int, Any]:
-        """A declared entity by id (None when missing or hidden from the caller)."""
+        """A declared entity by id (None when missing or hidden from the caller); the
+        loader is named by the entity's plural (`items`) in metrics and spans."""
         found = self._declared.get((name, ""))
         if found is None:
-            found = self._declared[name, ""] = self._by_id(self._entities[name], name)
+            service = self._entities[name]
+            found = self._declared[name, ""] = self._by_id(service, service.model.plural)
         return found
 
     def children(self, name: str, key: str) -> DataLoader[ChildrenKey, Page[Any]]:
@@ -203,10 +202,6 @@ class Loaders:
         return self._by_id(self._users, "users")
 
     @cached_property
-    def items(self) -> DataLoader[int, Item | None]:
-        return self._by_id(self._items, "items")
-
-    @cached_property
     def orders(self) -> DataLoader[int, Order | None]:
         return self._by_id(self._orders, "orders")
 
@@ -225,12 +220,9 @@ def build_loaders(
     principal: Principal,
     *,
     users: UserService,
-    items: ItemService,
     orders: OrderService,
     entities: Mapping[str, EntityService] | None = None,
     observe: BatchObserver = _unobserved,
 ) -> Loaders:
     """A fresh set of loaders for one request (use them inside the running event loop)."""
-    return Loaders(
-        principal, users=users, items=items, orders=orders, entities=entities, observe=observe
-    )
+    return Loaders(principal, users=users, orders=orders, entities=entities, observe=observe)

@@ -33,7 +33,7 @@ async def count_customer_orders(context: Context, customer_id: int, spec: Specif
 async def place_order(context: Context, lines: list[LineRequest]) -> Order:
     placed = await context.services.orders.place(context.principal, lines)
     for line in lines:
-        context.loaders.items.clear(line.item_id)
+        context.loaders.entity("Item").clear(line.item_id)
     return placed
 
 
@@ -47,5 +47,5 @@ async def cancel_order(context: Context, order_id: int) -> Order:
     cancelled = await context.services.orders.cancel(context.principal, order_id)
     context.loaders.orders.clear(order_id)
     for item_id in cancelled.item_quantities:
-        context.loaders.items.clear(item_id)
+        context.loaders.entity("Item").clear(item_id)
     return cancelled

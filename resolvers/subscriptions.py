@@ -283,7 +283,7 @@ async def item_price_changes(
         item = await realtime.snapshots.item(event)
         if item is None or not visible_items(context.principal).is_satisfied_by(item):
             return None
-        context.loaders.items.prime(item.id, item)
+        context.loaders.entity("Item").prime(item.id, item)
         return item
 
     return _deliver(context, realtime, stream, ItemPriceChanged, resolve)

@@ -32,7 +32,6 @@ from schema.input_limits import (
     document_length_error,
     variable_errors,
 )
-from schema.items import Item
 from schema.limits import Limits, OperationLimits
 from schema.mutation import Mutation
 from schema.orders import Order
@@ -170,7 +169,7 @@ def build_schema(
         query=_with_fields(Query, roots.query),
         mutation=_with_fields(Mutation, roots.mutation),
         subscription=_with_fields(Subscription, roots.subscription),
-        types=[User, Item, Order, *roots.types],
+        types=[User, Order, *roots.types],
         extensions=extensions,
     )
     schema.input_limits = options.input_limits

@@ -9,10 +9,10 @@ import strawberry
 
 from domain import orders as domain_orders
 from domain.specifications import Specification, all_of, field
-from resolvers import items as item_resolvers
+from resolvers import entities as entity_resolvers
 from resolvers import users as user_resolvers
 from resolvers.context import Context
-from schema.items import Item
+from schema.declarations.items import Item
 from schema.money import Money
 from schema.node import Node, decode_id, to_global_id
 from schema.pagination import OrderDirection
@@ -40,8 +40,8 @@ class OrderLine:
 
     @strawberry.field(description="Null when the item is no longer visible to the caller.")
     async def item(self, info: strawberry.Info[Context, None]) -> Item | None:
-        found = await item_resolvers.item(info.context, self.item_pk)
-        return Item.from_domain(found) if found else None
+        found: Item | None = await entity_resolvers.one(info.context, "Item", self.item_pk)
+        return found
 
 
 @strawberry.type(description="An order placed by a customer.")

@@ -6,11 +6,9 @@ import strawberry
 
 from domain.specifications import all_of
 from resolvers import entities as entity_resolvers
-from resolvers import items as item_resolvers
 from resolvers import orders as order_resolvers
 from resolvers import users as user_resolvers
 from resolvers.context import Context
-from schema.items import Item, ItemFilter, ItemOrder
 from schema.node import Node, decode_id, parse_global_id
 from schema.orders import Order, OrderFilter, OrderOrder, order_sort
 from schema.pagination import Connection, connection, page_request
@@ -32,9 +30,6 @@ class Query:
         if type_name == "User":
             user = await user_resolvers.user(info.context, key)
             return User.from_domain(user) if user else None
-        if type_name == "Item":
-            item = await item_resolvers.item(info.context, key)
-            return Item.from_domain(item) if item else None
         if type_name == "Order":
             order = await order_resolvers.order(info.context, key)
             return Order.from_domain(order) if order else None
@@ -63,28 +58,6 @@ class Query:
         page = await user_resolvers.users(info.context, spec, request)
         return connection(
             page, User.from_domain, lambda: user_resolvers.count_users(info.context, spec)
-        )
-
-    @strawberry.field
-    async def item(self, info: Info, id: strawberry.ID) -> Item | None:
-        found = await item_resolvers.item(info.context, decode_id(id, "Item"))
-        return Item.from_domain(found) if found else None
-
-    @strawberry.field(description="The catalog; inactive items are visible to staff only.")
-    async def items(
-        self,
-        info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        filter: ItemFilter | None = None,
-        order_by: ItemOrder | None = None,
-    ) -> Connection[Item]:
-        sort = order_by or ItemOrder()
-        request = page_request(first, after, sort.field.value, sort.direction)
-        spec = filter.to_spec() if filter else all_of([])
-        page = await item_resolvers.items(info.context, spec, request)
-        return connection(
-            page, Item.from_domain, lambda: item_resolvers.count_items(info.context, spec)
         )
 
     @strawberry.field

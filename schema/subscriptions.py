@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable
 from contextlib import aclosing
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -22,7 +22,7 @@ from domain.errors import DomainError
 from resolvers import subscriptions as realtime
 from resolvers.context import Context
 from schema import errors as error_table
-from schema.items import Item
+from schema.declarations.items import Item
 from schema.money import Money
 from schema.node import decode_id
 from schema.orders import Order, OrderStatus
@@ -104,7 +104,7 @@ async def _item_price_changes(
         async for delivered in changes:
             event = delivered.event
             yield ItemPriceChange(
-                item=Item.from_domain(delivered.subject),
+                item=cast(Item, delivered.subject),  # the domain item is the declared type's root
                 previous=Money.from_domain(event.previous),
                 current=Money.from_domain(event.current),
                 occurred_at=event.occurred_at,

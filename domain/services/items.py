@@ -1,9 +1,16 @@
-"""Catalog service: reading and changing items."""
+"""Catalog service: reading and changing items.
+
+`ItemService` holds the catalog's rules (a unique sku, a price change recorded as an
+event, no deleting an item an order references); `ItemUseCases` puts them in place of
+the generic commands of the declared `Item` (`schema/declarations/items.py`), whose
+reads stay the generic ones.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from domain.errors import ConflictError, DuplicateError, NotFoundError
 from domain.items import Item, check_item_fields
@@ -11,6 +18,7 @@ from domain.money import Money
 from domain.paging import Page, PageRequest
 from domain.ports import EventPublisher, UnitOfWorkFactory
 from domain.principals import Principal
+from domain.services.entities import EntityService
 from domain.services.visibility import visible_items
 from domain.specifications import Specification, field
 
@@ -116,3 +124,23 @@ class ItemService:
             await uow.items.delete(item)
             await uow.commit()
         return item
+
+
+class ItemUseCases(EntityService):
+    """The declared Item's create, update and delete are the catalog's (`ItemService`)."""
+
+    @property
+    def _catalog(self) -> ItemService:
+        return ItemService(self._uow, self._publisher)
+
+    async def create(self, principal: Principal, values: Mapping[str, Any]) -> Item:
+        """`ItemService.create`: ForbiddenError, ValidationError or DuplicateError (sku)."""
+        return await self._catalog.create(principal, **values)
+
+    async def update(self, principal: Principal, key: int, changes: Mapping[str, Any]) -> Item:
+        """`ItemService.update`: a price change publishes ItemPriceChanged."""
+        return await self._catalog.update(principal, key, ItemChanges(**changes))
+
+    async def delete(self, principal: Principal, key: int) -> Item:
+        """`ItemService.delete`: ConflictError while an order references the item."""
+        return await self._catalog.delete(principal, key)

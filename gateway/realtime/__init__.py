@@ -65,7 +65,6 @@ def build_realtime(
         return build_loaders(
             principal,
             users=services.users,
-            items=services.items,
             orders=services.orders,
             entities=services.entities,
             observe=observe_batch,

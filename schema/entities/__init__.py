@@ -22,8 +22,12 @@ The declaration format (public; the scaffold writes it):
   the permissions it grants roles); `mutations` a subset of `domain.model.Mutation`;
   `subscriptions` a subset of `domain.model.Change`; `service` an
   `EntityService` subclass whose overridden commands are the entity's use cases.
-- `declared(filters, orderable, read, write, unique, max_length, text, ref)`:
-  options of an `auto` field.
+- `declared(filters, orderable, read, write, unique, max_length, text, ref, columns)`:
+  options of an `auto` field (`write=Mutation.CREATE`: set once, at creation).
+- `computed_filter(annotation, to_spec)`: a filter argument that is not one
+  attribute's comparison, named in `entity(..., filters={"in_stock": ...})`.
+- `entity(..., descriptions={"items": "...", "create_item": "..."})`: the derived
+  root fields' and inputs' descriptions.
 - `many_to_one(key, target)`, `one_to_many(target, key, order, page_size)`:
   relationships, batched by dataloaders and planned as SQL joins.
 
@@ -32,7 +36,9 @@ module there is imported at start-up: adding one edits nothing else).
 """
 
 from schema.entities.declare import (
+    ComputedFilter,
     Declaration,
+    computed_filter,
     declaration_of,
     declarations,
     declared,
@@ -43,7 +49,9 @@ from schema.entities.declare import (
 )
 
 __all__ = [
+    "ComputedFilter",
     "Declaration",
+    "computed_filter",
     "declaration_of",
     "declarations",
     "declared",

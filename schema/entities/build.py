@@ -26,7 +26,6 @@ from domain.model import Attribute, Change, DeclarationError, FieldType, Mutatio
 from domain.specifications import Compare, Op, Specification, all_of
 from domain.users import Email
 from resolvers import entities as entity_resolvers
-from resolvers import items as item_resolvers
 from resolvers import orders as order_resolvers
 from resolvers import users as user_resolvers
 from resolvers.context import Context
@@ -61,6 +60,7 @@ _OUTPUT: dict[FieldType, object] = {
     FieldType.REF: strawberry.ID,
 }
 _INPUT: dict[FieldType, object] = {**_OUTPUT, FieldType.MONEY: MoneyInput}
+_LITERAL_DEFAULTS = (str, int, bool, Decimal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +73,11 @@ class Undeclared:
 
 
 def _undeclared() -> dict[str, Undeclared]:
-    from schema.items import Item
     from schema.orders import Order
     from schema.users import User
 
     return {
         "User": Undeclared(User, user_resolvers.user, User.from_domain),
-        "Item": Undeclared(Item, item_resolvers.item, Item.from_domain),
         "Order": Undeclared(Order, order_resolvers.order, Order.from_domain),
     }
 
@@ -191,6 +189,14 @@ class _Builder:
                 annotations[python_name] = _optional(_list_of(base) if op is Op.IN else base)
                 namespace[python_name] = None
                 conditions.append((python_name, attribute, op))
+        computed = dict(decl.filters)
+        for python_name, extra in computed.items():
+            annotations[python_name] = _optional(extra.annotation)
+            namespace[python_name] = (
+                strawberry.field(default=None, description=extra.description)
+                if extra.description
+                else None
+            )
         cls = type(f"{name}Filter", (), namespace)
         annotations["and_"] = _optional(_list_of(cls))
         annotations["or_"] = _optional(_list_of(cls))
@@ -212,6 +218,10 @@ class _Builder:
                 else:
                     value = _to_domain(attribute, value, argument)
                 parts.append(Compare(attribute.name, op, value))
+            for python_name, extra in computed.items():
+                value = getattr(self, python_name)
+                if value is not None:
+                    parts.append(extra.to_spec(value))
             parts.extend(f.to_spec() for f in self.and_ or [])
             if self.or_:
                 any_of = [f.to_spec() for f in self.or_]
@@ -224,7 +234,9 @@ class _Builder:
             return all_of(parts)
 
         cls.to_spec = to_spec  # type: ignore[attr-defined]
-        description = f"Conditions on {_label(decl)}; all given conditions must hold."
+        description = decl.descriptions.get(
+            "filter", f"Conditions on {_label(decl)}; all given conditions must hold."
+        )
         return strawberry.input(cls, description=description)
 
     def order_type(self, decl: Declaration) -> type:
@@ -242,36 +254,47 @@ class _Builder:
                 "direction": default_direction,
             },
         )
-        return strawberry.input(cls, description=f"How to sort {_label(decl)}; ties by id.")
+        description = decl.descriptions.get(
+            "order", f"How to sort {_label(decl)}; ties are broken by id."
+        )
+        return strawberry.input(cls, description=description)
 
     def input_type(self, decl: Declaration, *, create: bool) -> type:
         model = decl.model
         annotations: dict[str, object] = {}
         namespace: dict[str, Any] = {}
         required: list[tuple[str, object]] = []
-        optional: list[tuple[str, object]] = []
+        optional: list[tuple[str, object, object]] = []
         defaults = {
-            f.name
+            f.name: f.default
             for f in dataclasses.fields(model.factory)
             if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         }
+        mutation = Mutation.CREATE if create else Mutation.UPDATE
         for attribute in model.attributes:
-            if not attribute.write:
+            if not attribute.writable(mutation):
                 continue
             base = _INPUT[attribute.type]
-            if create and attribute.name not in defaults and not attribute.nullable:
+            default = defaults.get(attribute.name, dataclasses.MISSING)
+            if not create or attribute.nullable:
+                optional.append((attribute.name, _optional(base), None))
+            elif default is dataclasses.MISSING:
                 required.append((attribute.name, base))
+            elif type(default) in _LITERAL_DEFAULTS:
+                # The domain's own default, shown in the SDL (`stock: Int! = 0`).
+                optional.append((attribute.name, base, default))
             else:
-                optional.append((attribute.name, _optional(base)))
+                optional.append((attribute.name, _optional(base), None))
         for python_name, annotation in required:
             annotations[python_name] = annotation
-        for python_name, annotation in optional:
+        for python_name, annotation, value in optional:
             annotations[python_name] = annotation
-            namespace[python_name] = None
+            namespace[python_name] = value
         namespace["__annotations__"] = annotations
         prefix = "Create" if create else "Update"
         cls = type(f"{prefix}{model.name}Input", (), namespace)
-        description = None if create else "Fields to change; omitted fields stay as they are."
+        fallback = None if create else "Fields to change; omitted fields stay as they are."
+        description = decl.descriptions.get("create" if create else "update", fallback)
         return strawberry.input(cls, description=description)
 
     def inputs(self, decl: Declaration) -> _Types:
@@ -484,7 +507,8 @@ def _queries(decl: Declaration, inputs: _Types, into: dict[str, StrawberryField]
             [("info", Info, _EMPTY), ("id", strawberry.ID, _EMPTY)],
             _optional(cls),
             one,
-        )
+        ),
+        description=decl.descriptions.get(single),
     )
     into[decl.model.plural] = strawberry.field(
         resolver=_function(
@@ -499,14 +523,16 @@ def _queries(decl: Declaration, inputs: _Types, into: dict[str, StrawberryField]
             _connection_of(cls),
             many,
         ),
-        description=f"{_label(decl).capitalize()}, a page at a time.",
+        description=decl.descriptions.get(
+            decl.model.plural, f"{_label(decl).capitalize()}, a page at a time."
+        ),
     )
 
 
-def _values(decl: Declaration, data: Any) -> dict[str, Any]:
+def _values(decl: Declaration, data: Any, mutation: Mutation) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for attribute in decl.model.attributes:
-        if not attribute.write:
+        if not attribute.writable(mutation):
             continue
         given = getattr(data, attribute.name, None)
         if given is not None:
@@ -520,7 +546,9 @@ def _mutations(decl: Declaration, inputs: _Types, into: dict[str, StrawberryFiel
     if inputs.create is not None:
 
         async def create(info: Info, input: Any) -> Any:
-            return await entity_resolvers.create(info.context, entity, _values(decl, input))
+            return await entity_resolvers.create(
+                info.context, entity, _values(decl, input, Mutation.CREATE)
+            )
 
         into[f"create_{single}"] = strawberry.mutation(
             resolver=_function(
@@ -529,13 +557,15 @@ def _mutations(decl: Declaration, inputs: _Types, into: dict[str, StrawberryFiel
                 cls,
                 create,
             ),
-            description=f"Create a {entity}.",
+            description=decl.descriptions.get(f"create_{single}", f"Create a {entity}."),
         )
     if inputs.update is not None:
 
         async def update(info: Info, id: strawberry.ID, input: Any) -> Any:
             key = decode_id(id, entity)
-            return await entity_resolvers.update(info.context, entity, key, _values(decl, input))
+            return await entity_resolvers.update(
+                info.context, entity, key, _values(decl, input, Mutation.UPDATE)
+            )
 
         into[f"update_{single}"] = strawberry.mutation(
             resolver=_function(
@@ -548,7 +578,7 @@ def _mutations(decl: Declaration, inputs: _Types, into: dict[str, StrawberryFiel
                 cls,
                 update,
             ),
-            description=f"Change a {entity}.",
+            description=decl.descriptions.get(f"update_{single}", f"Change a {entity}."),
         )
     if Mutation.DELETE in mutations:
 
@@ -563,7 +593,7 @@ def _mutations(decl: Declaration, inputs: _Types, into: dict[str, StrawberryFiel
                 DeletePayload,
                 delete,
             ),
-            description=f"Delete a {entity}.",
+            description=decl.descriptions.get(f"delete_{single}", f"Delete a {entity}."),
         )
 
 

@@ -24,7 +24,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -46,7 +46,7 @@ from domain.model import (
 from domain.money import Money
 from domain.paging import Direction, Sort
 from domain.services.entities import EntityService
-from domain.specifications import Op
+from domain.specifications import Op, Specification
 from domain.users import Email
 
 ID_ORDER = Sort("id", Direction.ASC)
@@ -69,12 +69,13 @@ class Declared:
     filters: frozenset[Op] = frozenset()
     orderable: bool = False
     read: str | None = None
-    write: bool = True
+    write: frozenset[Mutation] = frozenset({Mutation.CREATE, Mutation.UPDATE})
     unique: bool = False
     max_length: int | None = None
     text: bool = False
     ref: str | None = None
     description: str | None = None
+    columns: tuple[str, ...] = ()
 
 
 def declared(
@@ -82,19 +83,51 @@ def declared(
     filters: Collection[Op] = (),
     orderable: bool = False,
     read: str | None = None,
-    write: bool = True,
+    write: bool | Mutation = True,
     unique: bool = False,
     max_length: int | None = None,
     text: bool = False,
     ref: str | None = None,
     description: str | None = None,
+    columns: tuple[str, ...] = (),
 ) -> Any:
     """How an `auto` field is filtered, sorted, read (`read`: a permission, else null),
-    written (`write`: in the create and update inputs) and stored (`text`: long text;
-    `ref`: the id of another entity)."""
+    written (`write`: in the create and update inputs, in neither, or only in the one
+    named, `Mutation.CREATE` or `Mutation.UPDATE`) and stored (`text`: long text; `ref`:
+    the id of another entity; `columns`: the column names of a table written by hand)."""
+    if isinstance(write, Mutation):
+        writes = frozenset({write})
+    else:
+        writes = frozenset({Mutation.CREATE, Mutation.UPDATE}) if write else frozenset()
     return Declared(
-        frozenset(filters), orderable, read, write, unique, max_length, text, ref, description
+        frozenset(filters),
+        orderable,
+        read,
+        writes,
+        unique,
+        max_length,
+        text,
+        ref,
+        description,
+        columns,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ComputedFilter:
+    """A filter argument that is not one attribute's comparison (see `computed_filter`)."""
+
+    annotation: object
+    to_spec: Callable[[Any], Specification]
+    description: str | None = None
+
+
+def computed_filter(
+    annotation: object, to_spec: Callable[[Any], Specification], *, description: str | None = None
+) -> ComputedFilter:
+    """A filter argument of GraphQL type `annotation` whose given value becomes the
+    specification `to_spec(value)` (`in_stock: true` as `stock > 0`)."""
+    return ComputedFilter(annotation, to_spec, description)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +188,8 @@ class Declaration:
     service: type[EntityService]
     exposed: dict[str, Declared | Related]
     description: str | None
+    filters: Mapping[str, ComputedFilter] = field(default_factory=dict)
+    descriptions: Mapping[str, str] = field(default_factory=dict)
     built: bool = False
     types: dict[str, Any] = field(default_factory=dict)
 
@@ -210,6 +245,14 @@ def _field_type(entity: str, name: str, hint: object, options: Declared) -> tupl
     return found, nullable
 
 
+def _field_hints(factory: type) -> dict[str, Any]:
+    """The dataclass fields' types; a base class's other annotations (a mixin's private
+    state) are not evaluated, since their names need not be importable here."""
+    annotations = {f.name: f.type for f in dataclasses.fields(factory)}
+    holder = type("_Fields", (), {"__annotations__": annotations})
+    return typing.get_type_hints(holder, vars(sys.modules[factory.__module__]))
+
+
 def _error(entity: str, name: str, message: str) -> DeclarationError:
     return DeclarationError(entity, name, message)
 
@@ -225,8 +268,15 @@ def entity(
     service: type[EntityService] = EntityService,
     default_order: Sort = ID_ORDER,
     description: str | None = None,
+    filters: Mapping[str, ComputedFilter] | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> Callable[[type], type]:
     """Bind a Strawberry type to the domain dataclass `factory` (see the module doc).
+
+    `filters` adds computed filter arguments by Python name; `descriptions` gives the
+    derived GraphQL elements their descriptions by Python name (`items`, `item`,
+    `create_item`, `update_item`, `delete_item`, and `order`, `filter`, `create`,
+    `update` for the inputs).
 
     Raises DeclarationError (one line naming the entity and the field) for a field
     whose type the layers cannot store or expose.
@@ -236,7 +286,7 @@ def entity(
         name = cls.__name__
         if not dataclasses.is_dataclass(factory):
             raise _error(name, "factory", f"{factory.__name__} is not a dataclass")
-        hints = typing.get_type_hints(factory, vars(sys.modules[factory.__module__]))
+        hints = _field_hints(factory)
         annotations = inspect.get_annotations(cls)
         exposed: dict[str, Declared | Related] = {}
         options: dict[str, Declared] = {}
@@ -278,6 +328,7 @@ def entity(
                     read=chosen.read,
                     write=chosen.write,
                     unique=chosen.unique,
+                    columns=chosen.columns,
                 )
             )
         model = EntityModel(
@@ -295,7 +346,9 @@ def entity(
         for attr_name in exposed:
             if attr_name in cls.__dict__:
                 delattr(cls, attr_name)
-        _DECLARED[cls] = Declaration(cls, model, service, exposed, description)
+        _DECLARED[cls] = Declaration(
+            cls, model, service, exposed, description, dict(filters or {}), dict(descriptions or {})
+        )
         return cls
 
     return bind

@@ -43,10 +43,9 @@ from domain.errors import DomainError
 from domain.principals import Principal
 from domain.services.visibility import visible_items, visible_orders, visible_users
 from domain.specifications import Specification, all_of
-from schema.items import ItemOrder
 from schema.node import decode_id
 from schema.orders import OrderOrder, order_sort
-from schema.pagination import page_request
+from schema.pagination import OrderDirection, page_request
 from schema.users import UserOrder
 
 # Fields planned per object at most; a wider selection takes the resolver path (it bounds
@@ -230,8 +229,11 @@ class _Planner:
         if entity is plan.Entity.ORDER:
             request = page_request(first, after, *order_sort(order_by or OrderOrder()))
         else:
-            sort = order_by or (UserOrder() if entity is plan.Entity.USER else ItemOrder())
-            request = page_request(first, after, sort.field.value, sort.direction)
+            if order_by is None and entity is plan.Entity.ITEM:
+                request = page_request(first, after, "id", OrderDirection.ASC)
+            else:
+                sort = order_by or UserOrder()
+                request = page_request(first, after, sort.field.value, sort.direction)
         spec = filter_.to_spec() if filter_ else all_of([])
         self.rules.add(entity)
         connection_type = get_named_type(self._field(parent, name).type)

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.model import Attribute, EntityModel, FieldType
+from domain.errors import ValidationError
+from domain.model import Attribute, EntityModel, FieldType, Mutation
 from domain.money import Money
 from domain.paging import PageRequest
 from domain.principals import Principal
@@ -86,7 +87,27 @@ SUFFIX = {
 
 
 def creatable(model: EntityModel) -> list[Attribute]:
-    return [a for a in model.attributes if a.write]
+    return [a for a in model.attributes if a.writable(Mutation.CREATE)]
+
+
+def _identifier(n: int) -> str:
+    """Row `n`'s text as a code (`DELTA-0`): for a field whose entity refuses free text."""
+    letters = "".join(c for c in NAMES[n % len(NAMES)].upper() if "A" <= c <= "Z")
+    return f"{letters}-{n}"
+
+
+def create_values(model: EntityModel, n: int, refs: Mapping[str, Sequence[int]]) -> dict[str, Any]:
+    """Row `n`'s values for every creatable attribute, as the entity accepts them: a
+    text field its invariants refuse (a sku's pattern) gets the code form instead."""
+    values = {a.name: domain_value(a, n, refs) for a in creatable(model)}
+    try:
+        model.factory(**values)
+    except ValidationError as refused:
+        for problem in refused.problems:
+            attribute = model.attribute(problem.field)
+            if attribute.type in (FieldType.STR, FieldType.TEXT):
+                values[problem.field] = _identifier(n)
+    return values
 
 
 async def seed_rows(
@@ -117,7 +138,7 @@ async def seed_rows(
             service = container.services.entities[decl.name]
             created = []
             for n in range(rows):
-                values = {a.name: domain_value(a, n, keys) for a in creatable(decl.model)}
+                values = create_values(decl.model, n, keys)
                 created.append((await service.create(Principal.system(), values)).id)
             keys[decl.name] = created
     return keys

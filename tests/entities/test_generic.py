@@ -19,8 +19,7 @@ from tests.entities.conftest import DECLARED, Api
 from tests.entities.samples import (
     SUFFIX,
     camel,
-    creatable,
-    domain_value,
+    create_values,
     graphql_value,
     seed_rows,
 )
@@ -56,7 +55,7 @@ async def test_create_update_delete_with_the_policy(
     model, entity = declaration.model, declaration.name
     keys = await seed_rows(container, DECLARED, 2)
     keys.update({"User": [world.alice, world.bob], "Item": [world.widget]})
-    values = {a.name: domain_value(a, 11, keys) for a in creatable(model)}
+    values = create_values(model, 11, keys)
     graphql_input = {
         camel(name): graphql_value(model.attribute(name), v) for name, v in values.items()
     }

@@ -324,7 +324,7 @@ async def test_a_slow_operation_is_cancelled_at_the_timeout(
             raise
 
     with monkeypatch.context() as patch:
-        patch.setattr(container.services.items, "page", slow_page)
+        patch.setattr(container.services.entities["Item"], "page", slow_page)
         started = time.monotonic()
         response = await http.post("/graphql", json={"query": NORMAL})
         elapsed = time.monotonic() - started

@@ -66,7 +66,7 @@ async def scenario(
         # An unexpected failure whose message carries secrets and personal data.
         raise RuntimeError(f"lost {LEAKY_EMAIL} with password {PASSWORD} and Bearer {JWT}")
 
-    monkeypatch.setattr(container.services.items, "page", failing_page)
+    monkeypatch.setattr(container.services.entities["Item"], "page", failing_page)
     secret_headers = {
         **as_user(world.alice),
         "Authorization": f"Bearer {JWT}",
