@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from domain.services.items import ItemService
+from domain.services.items import ItemUseCases
 from gateway.container import Container
 from gateway.settings import Settings
 from tests.gateway.realtime.helpers import connect, init, receive, subscribe, ws_client
@@ -46,7 +46,7 @@ async def test_a_query_past_the_execution_timeout_is_answered_timeout(
         await asyncio.sleep(30)
         return 0
 
-    monkeypatch.setattr(ItemService, "count", hangs)
+    monkeypatch.setattr(ItemUseCases, "count", hangs)
     async with ws_client(app) as client, connect(client) as ws:
         await init(ws)
         await subscribe(ws, "1", ITEM_COUNT)
