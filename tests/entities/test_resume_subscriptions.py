@@ -1,6 +1,6 @@
 """A resumed subscription replays only what its subscriber could have seen live.
 
-Staff may not see inactive suppliers; admins may. On the embedded default and on Redis.
+Staff may not see inactive vendors; admins may. On the embedded default and on Redis.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from tests.gateway.realtime.resume import (
 )
 from tests.gateway.world import World, as_user
 
-CREATED = "subscription($after: String) { supplierCreated(after: $after) { name } }"
-CREATE = """mutation($input: CreateSupplierInput!) { createSupplier(input: $input) { id } }"""
+CREATED = "subscription($after: String) { vendorCreated(after: $after) { name } }"
+CREATE = """mutation($input: CreateVendorInput!) { createVendor(input: $input) { id } }"""
 
 
 @pytest.fixture(params=BACKENDS)
@@ -49,7 +49,7 @@ async def create(api: Api, world: World, name: str, *, active: bool) -> None:
 
 
 async def names(ws: AsyncWebSocketSession, count: int) -> list[str]:
-    return [(await next_event(ws, "1"))[1]["supplierCreated"]["name"] for _ in range(count)]
+    return [(await next_event(ws, "1"))[1]["vendorCreated"]["name"] for _ in range(count)]
 
 
 async def test_a_resumed_subscriber_gets_only_the_missed_events_it_could_see_live(
@@ -70,7 +70,7 @@ async def test_a_resumed_subscriber_gets_only_the_missed_events_it_could_see_liv
                 await create(api, world, f"Acme {user}", active=True)
                 seen[user], _ = await next_event(ws, "1")
             await eventually(lambda: container.bus.subscriber_count == 1)
-        # Missed by both: two suppliers staff may not see, one it may.
+        # Missed by both: two vendors staff may not see, one it may.
         await create(api, world, "Hidden 1", active=False)
         await create(api, world, "Beta", active=True)
         await create(api, world, "Hidden 2", active=False)
