@@ -33,6 +33,11 @@ class DomainEvent:
         """What the event is about (`Order:7`): events of one aggregate keep their order."""
         return ""
 
+    @property
+    def deliver_after(self) -> datetime | None:
+        """Not published before this time (a delayed job); None: as soon as committed."""
+        return None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderPlaced(DomainEvent):

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import SchemaExtension
 
 from domain.handlers import EventHandlers
+from domain.jobs import JobQueue, Jobs
 from domain.model import EntityRegistry
 from domain.passwords import PasswordPolicy
 from domain.ports import EventPublisher
@@ -40,7 +41,12 @@ from gateway.graphql.persisted_queries import build_persisted_queries
 from gateway.graphql.pipeline import Pipeline
 from gateway.graphql.prepared_operations import PreparedOperations
 from gateway.graphql.request_context import RequestContexts
-from gateway.handlers import handler_runner, mailer_for, register_application_handlers
+from gateway.handlers import (
+    handler_runner,
+    mailer_for,
+    register_application_handlers,
+    register_application_jobs,
+)
 from gateway.http.health import Check, DatabaseCheck, Readiness, ping_redis
 from gateway.http.idempotency import Idempotency
 from gateway.limits.cost_budget import CostBudget, cost_budget, cost_budget_extension
@@ -89,6 +95,9 @@ class Container:
     # What reacts to committed events, and how each run is retried and observed.
     handlers: EventHandlers
     runner: HandlerRunner
+    # One-off and delayed jobs (run by the `jobs` handler), and a queue to request them.
+    jobs: Jobs
+    job_queue: JobQueue
     services: Services
     schema: strawberry.Schema
     observability: Observability
@@ -441,7 +450,11 @@ def build_container(
         accounts=accounts,
         entities={d.name: d.new_service(uow, relay) for d in declared},
     )
-    register_application_handlers(handlers, uow=uow, mailer=mailer_for(settings.mail))
+    mailer = mailer_for(settings.mail)
+    register_application_handlers(handlers, uow=uow, mailer=mailer)
+    jobs = Jobs()
+    register_application_jobs(jobs, uow=uow, mailer=mailer)
+    jobs.register(handlers)
     read_model = build_read_model(settings, engine)
     # One budget, debited by the schema extension and by prepared operations alike.
     budget = cost_budget(settings.rate_limit, limiter) if limiter is not None else None
@@ -456,6 +469,8 @@ def build_container(
         relay=relay,
         handlers=handlers,
         runner=runner,
+        jobs=jobs,
+        job_queue=JobQueue(uow, jobs),
         services=services,
         schema=build_schema(
             schema_options(settings),

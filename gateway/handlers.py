@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from domain.events import DomainEvent, OrderStatusChanged
 from domain.handlers import EventHandlers
+from domain.jobs import Jobs
 from domain.ports import Mailer, UnitOfWorkFactory
 from domain.services.notifications import OrderNotifications
 from gateway.observability import Observability
@@ -37,6 +38,15 @@ def register_application_handlers(
     """Register the application's handlers (the demo domain's) into `handlers`."""
     orders = OrderNotifications(uow, mailer)
     handlers.add("mail-when-shipped", (OrderStatusChanged,), orders.mail_when_shipped)
+
+
+def register_application_jobs(jobs: Jobs, *, uow: UnitOfWorkFactory, mailer: Mailer) -> None:
+    """Register the application's one-off and delayed jobs into `jobs` (the demo has none:
+    its delayed work, cancelling unpaid orders, is a scheduled sweep in `gateway.jobs`).
+
+    Request one with a change (`unit.record(jobs.request(name, arguments, delay=...))`)
+    or on its own (`Container.job_queue.enqueue(...)`); see `domain.jobs`."""
+    del jobs, uow, mailer
 
 
 def mailer_for(settings: MailSettings) -> Mailer:

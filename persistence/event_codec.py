@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import types
 import typing
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,11 @@ def encode_event(event: DomainEvent) -> str:
 
 
 def _decode_value(hint: object, value: Any) -> object:
+    if value is None:
+        return None
+    if isinstance(hint, types.UnionType):  # `datetime | None`: the type that is not None
+        others = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        hint = others[0] if len(others) == 1 else hint
     if hint is Money:
         return Money(int(value["cents"]), str(value["currency"]))
     if hint is datetime:

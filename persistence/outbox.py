@@ -1,8 +1,9 @@
 """The transactional outbox: events stored with their change, read back by the relay.
 
 The unit of work inserts `outbox_rows(events)` in the transaction of the change; the
-relay (`persistence.outbox_relay`) reads unpublished rows in id order, publishes them
-and marks them; `purge` deletes published rows past the retention period.
+relay (`persistence.outbox_relay`) reads unpublished rows in id order (those due: a
+delayed job's row waits for its `deliver_after`), publishes them and marks them;
+`purge` deletes published rows past the retention period.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def outbox_rows(events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
             "aggregate": event.aggregate,
             "payload": encode_event(event),
             "occurred_at": event.occurred_at,
+            "deliver_after": event.deliver_after,
         }
         for event in events
     ]
@@ -46,11 +48,17 @@ class PendingEvent:
     error: str | None = None
 
 
-async def pending(conn: AsyncConnection, limit: int) -> list[PendingEvent]:
-    """The oldest `limit` unpublished events, oldest first."""
+async def pending(
+    conn: AsyncConnection, limit: int, now: datetime | None = None
+) -> list[PendingEvent]:
+    """The oldest `limit` unpublished events due at `now` (all if None), oldest first."""
+    due: sa.ColumnElement[bool] = OUTBOX.c.published_at.is_(None)
+    if now is not None:
+        # A delayed job waits; it is its own aggregate, so no other event waits with it.
+        due = due & (OUTBOX.c.deliver_after.is_(None) | (OUTBOX.c.deliver_after <= now))
     result = await conn.execute(
         sa.select(OUTBOX.c.id, OUTBOX.c.event_id, OUTBOX.c.payload)
-        .where(OUTBOX.c.published_at.is_(None))
+        .where(due)
         .order_by(OUTBOX.c.id)
         .limit(limit)
     )

@@ -173,7 +173,7 @@ class OutboxRelay:
     async def _move_batch(self, conn: AsyncConnection) -> int:
         # Read, publish and mark in separate short transactions: SQLite's write lock is
         # never held while Redis or a handler is waited for.
-        batch = await outbox.pending(conn, self._batch_size)
+        batch = await outbox.pending(conn, self._batch_size, self._clock())
         await conn.commit()
         if not batch:
             return 0

@@ -222,6 +222,8 @@ class OutboxRow(SQLModel, table=True):
     payload: str = Field(sa_type=sa.Text, nullable=False)
     occurred_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
     published_at: datetime | None = Field(default=None, sa_type=UtcDateTime, nullable=True)
+    # A delayed job's: not published before it.
+    deliver_after: datetime | None = Field(default=None, sa_type=UtcDateTime, nullable=True)
 
 
 def table_of(row_type: type[SQLModel]) -> sa.Table:
