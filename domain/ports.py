@@ -7,9 +7,11 @@ caching ports have an in-process and a Redis adapter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from domain.audit import AuditContext, AuditEntry, AuditFilter, AuditRecord
 from domain.events import DomainEvent
 from domain.items import Item
 from domain.mail import MailMessage
@@ -147,9 +149,33 @@ class UnitOfWork(Protocol):
         """The events the last commits stored (aggregates' and `record`ed), in order."""
         ...
 
+    def audit(self, record: AuditRecord) -> None:
+        """A security event (or any record no repository made), stored with the next commit."""
+        ...
+
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+    def on_behalf_of(self, context: AuditContext) -> UnitOfWorkFactory:
+        """A factory whose units of work record their changes as made by `context`."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The stored audit trail: read newest first, never changed, purged when old."""
+
+    async def page(self, spec: AuditFilter, request: PageRequest) -> Page[AuditEntry]:
+        """One keyset page of matching entries, newest (highest id) first."""
+        ...
+
+    async def count(self, spec: AuditFilter) -> int:
+        """How many entries match."""
+        ...
+
+    async def purge(self, before: datetime) -> int:
+        """Delete the entries that occurred before `before`; how many went."""
+        ...
 
 
 class EventPublisher(Protocol):

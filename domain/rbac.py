@@ -169,7 +169,7 @@ STAFF = RoleDefinition(
 )
 ADMIN = RoleDefinition(
     Role.ADMIN.value,
-    permissions=frozenset({"users:write", "roles:assign"}),
+    permissions=frozenset({"users:write", "roles:assign", "audit:read"}),
     includes=frozenset({Role.STAFF.value}),
 )
 

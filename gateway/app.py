@@ -92,7 +92,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         # Embedded default: the scheduled jobs run here (with Redis, in `gateway worker`).
         jobs = (
             asyncio.create_task(
-                Scheduler(application_jobs(settings.jobs, built.services)).run(), name="jobs"
+                Scheduler(
+                    application_jobs(settings.jobs, built.services, audit=settings.audit)
+                ).run(),
+                name="jobs",
             )
             if built.redis is None
             else None

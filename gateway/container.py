@@ -29,6 +29,7 @@ from domain.passwords import PasswordPolicy
 from domain.ports import EventPublisher
 from domain.rbac import ADMIN, CUSTOMER, STAFF, RoleRegistry, default_registry, grants
 from domain.services.accounts import AccountService
+from domain.services.audit import AuditService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
@@ -58,6 +59,7 @@ from gateway.realtime import RealtimeGateway, build_realtime
 from gateway.rest import RestApi
 from gateway.settings import RedisSettings, Settings
 from persistence import tables
+from persistence.audit import SqlAuditLog
 from persistence.database import create_engine
 from persistence.entities import repositories
 from persistence.event_bus import InProcessEventBus
@@ -448,6 +450,7 @@ def build_container(
         items=ItemService(uow, relay),
         orders=OrderService(uow, relay),
         accounts=accounts,
+        audit=AuditService(SqlAuditLog(engine)),
         entities={d.name: d.new_service(uow, relay) for d in declared},
     )
     mailer = mailer_for(settings.mail)

@@ -4,7 +4,9 @@ A job must be idempotent and safe to run twice at once: with REDIS__URL each tic
 claimed with a key living one interval (`SET NX PX`), so normally one worker runs it
 per interval, but a run outliving its interval may overlap with the next one. The demo domain's
 job cancels orders left unpaid for `JOBS__UNPAID_ORDER_MINUTES` (each cancel is a
-compare-and-set, so racing workers release each order's stock once).
+compare-and-set, so racing workers release each order's stock once); the audit trail's
+deletes entries older than `AUDIT__RETENTION_DAYS` (a delete by age: running it twice
+deletes nothing more).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from redis.asyncio import Redis
 
-from gateway.settings import JobsSettings
+from gateway.settings import AuditSettings, JobsSettings
 from persistence.outages import describe
 from resolvers.context import Services
 
@@ -39,18 +41,27 @@ class PeriodicJob:
 
 
 def application_jobs(
-    settings: JobsSettings, services: Services, clock: Clock = _utcnow
+    settings: JobsSettings,
+    services: Services,
+    clock: Clock = _utcnow,
+    *,
+    audit: AuditSettings,
 ) -> list[PeriodicJob]:
-    """The application's scheduled jobs (the demo domain's)."""
+    """The application's scheduled jobs: the demo domain's and the audit trail's purge."""
     unpaid_for = timedelta(minutes=settings.unpaid_order_minutes)
+    audit_kept = timedelta(days=audit.retention_days)
 
     async def cancel_unpaid_orders() -> list[int]:
         return await services.orders.cancel_unpaid(clock() - unpaid_for)
 
+    async def purge_audit_log() -> int:
+        return await services.audit.purge(clock() - audit_kept)
+
     return [
         PeriodicJob(
             "cancel-unpaid-orders", settings.unpaid_order_check_seconds, cancel_unpaid_orders
-        )
+        ),
+        PeriodicJob("purge-audit-log", audit.purge_check_seconds, purge_audit_log),
     ]
 
 
@@ -78,8 +89,9 @@ class Scheduler:
         except Exception as error:  # one failed run must not stop the schedule
             log.warning("scheduled job failed", job=job.name, error=describe(error))
             return True
-        if isinstance(result, list) and result:
-            log.info("scheduled job ran", job=job.name, affected=len(result))
+        affected = len(result) if isinstance(result, list) else result
+        if isinstance(affected, int) and affected:
+            log.info("scheduled job ran", job=job.name, affected=affected)
         return True
 
     async def run(self) -> None:

@@ -47,7 +47,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     worker = stream_worker(settings.events, container.redis, container.handlers, container.runner)
     container.relay.wake()
     scheduler = Scheduler(
-        application_jobs(settings.jobs, container.services),
+        application_jobs(settings.jobs, container.services, audit=settings.audit),
         container.redis,
         prefix=f"{settings.events.stream}:jobs:",
     )

@@ -198,9 +198,6 @@ class DeclaredRepository(SqlRepository[Any, Any]):
             values.update(_encode(attribute, getattr(entity, attribute.name)))
         return values
 
-    async def delete(self, entity: Any) -> None:
-        await self._db.execute(sa.delete(self._table).where(self._id == entity.id))
-
     async def page_per(
         self, key: str, owners: Sequence[int], spec: Specification, request: PageRequest
     ) -> Mapping[int, Page[Any]]:
@@ -254,6 +251,7 @@ def repository_class(model: EntityModel) -> type[DeclaredRepository]:
         "model": model,
         "table": table,
         "kind": model.name.lower(),
+        "entity_name": model.name,
         "fields": field_map(model, table),
         "sort_fields": model.sort_fields,
     }

@@ -39,9 +39,6 @@ class SqlItemRepository(SqlRepository[items.Item, tables.ItemRow]):
     def _values(self, entity: items.Item) -> dict[str, Any]:
         return tables.item_values(entity)
 
-    async def delete(self, entity: items.Item) -> None:
-        await self._db.execute(sa.delete(_T).where(_T.c.id == entity.id))
-
     async def is_referenced(self, key: int) -> bool:
         lines = tables.ORDER_LINES
         statement = sa.select(sa.exists().where(lines.c.item_id == key))

@@ -80,6 +80,12 @@ class SqlOrderRepository(SqlRepository[orders.Order, tables.OrderRow]):
             for line, line_id in zip(entity.lines, ids, strict=True)
         )
 
+    def _audit_values(self, entity: orders.Order) -> dict[str, Any]:
+        lines = [tables.line_values(entity.id, line) for line in entity.lines]
+        for line in lines:
+            del line["order_id"]
+        return {**self._values(entity), "lines": lines}
+
     def _changed_values(self, entity: orders.Order) -> dict[str, Any]:
         # Lines never change once placed: only the status moves.
         return {"status": entity.status.value, "updated_at": entity.updated_at}

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from domain.audit import AuditAction, AuditRecord, changed_fields
 from domain.errors import StaleStateError, ValidationError
 from domain.paging import Cursor, Direction, Page, PageRequest, Sort, sort_key
 from domain.specifications import Specification
@@ -26,11 +27,17 @@ class HasId(Protocol):
 
 @dataclass(slots=True)
 class SqlContext:
-    """What every repository of one unit of work shares: its session and its tracker."""
+    """What every repository of one unit of work shares: its session, its tracker and,
+    in a writing unit of work, where its changes are audited."""
 
     session: AsyncSession
     dialect: str
     track: Callable[[object], None] = field(default=lambda _entity: None)
+    # Told of every change a repository writes; None in a read-only unit of work.
+    audit: Callable[[AuditRecord], None] | None = None
+    # The stored values of each entity loaded or written here, by (entity, id): what
+    # an update is compared with, so the audit names the fields it changed.
+    snapshots: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     async def execute(
         self,
@@ -64,8 +71,15 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
 
     row_type: ClassVar[type[SQLModel]]
     kind: ClassVar[str]
+    # The entity's name in the audit trail (and the schema): `Item`, or a declared name.
+    entity_name: ClassVar[str]
     fields: ClassVar[FieldMap]
     sort_fields: ClassVar[frozenset[str]]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if "entity_name" not in cls.__dict__ and "kind" in cls.__dict__:
+            cls.entity_name = cls.kind.capitalize()
 
     def __init__(self, db: SqlContext) -> None:
         self._db = db
@@ -83,6 +97,10 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
         """The columns `save` writes; an aggregate with immutable parts narrows them."""
         return self._values(entity)
 
+    def _audit_values(self, entity: Entity) -> dict[str, Any]:
+        """What the audit trail shows of the entity; an aggregate adds its parts."""
+        return self._values(entity)
+
     async def _load(self, statement: sa.Select[Any]) -> list[Entity]:
         """Run a select over the table and map its rows; subclasses add children."""
         result = await self._db.execute(statement)
@@ -91,7 +109,13 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
     def _seen(self, entities: list[Entity]) -> list[Entity]:
         for entity in entities:
             self._db.track(entity)
+            if self._db.audit is not None:
+                self._db.snapshots[(self.entity_name, entity.id)] = self._audit_values(entity)
         return entities
+
+    def _audited(self, record: AuditRecord) -> None:
+        if self._db.audit is not None:
+            self._db.audit(record)
 
     # --- the Repository port ------------------------------------------------------------
 
@@ -134,6 +158,10 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
         result = await self._db.execute(statement, values=values)
         entity.id = result.scalar_one()
         self._db.track(entity)
+        if self._db.audit is not None:
+            after = self._audit_values(entity)
+            self._db.snapshots[(self.entity_name, entity.id)] = after
+            self._audited(AuditRecord(AuditAction.CREATE, self.entity_name, entity.id, after=after))
 
     async def save(self, entity: Entity, *, only_if: Specification | None = None) -> None:
         """Write back the entity; with `only_if`, a compare-and-set on the stored row.
@@ -143,12 +171,45 @@ class SqlRepository[Entity: HasId, Row: SQLModel]:
         UPDATE re-checks the row a concurrent writer committed); then StaleStateError.
         """
         values = self._changed_values(entity)
+        previous = await self._previous(entity, values) if self._db.audit is not None else None
         statement = sa.update(self._table).where(self._id == entity.id)
         if only_if is not None:
             statement = statement.where(self._where(only_if))
         result = await self._db.execute(statement.values(values), values=values)
         if only_if is not None and _rowcount(result) == 0:
             raise StaleStateError(self.kind, entity.id)
+        if previous is not None:
+            now = {**previous, **values}
+            self._db.snapshots[(self.entity_name, entity.id)] = now
+            before, after = changed_fields(previous, values)
+            if after:
+                self._audited(
+                    AuditRecord(AuditAction.UPDATE, self.entity_name, entity.id, before, after)
+                )
+
+    async def delete(self, entity: Entity) -> None:
+        """Remove the entity's row (a table others refer to raises ConflictError)."""
+        before = self._db.snapshots.pop((self.entity_name, entity.id), None)
+        await self._db.execute(sa.delete(self._table).where(self._id == entity.id))
+        self._audited(
+            AuditRecord(
+                AuditAction.DELETE,
+                self.entity_name,
+                entity.id,
+                before=before if before is not None else self._audit_values(entity),
+            )
+        )
+
+    async def _previous(self, entity: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored values `save` is about to overwrite: as loaded in this unit of work
+        (the services lock what they change), else read now."""
+        known = self._db.snapshots.get((self.entity_name, entity.id))
+        if known is not None:
+            return known
+        columns = [self._table.c[name] for name in values]
+        result = await self._db.execute(sa.select(*columns).where(self._id == entity.id))
+        row = result.mappings().first()
+        return dict(row) if row is not None else {}
 
     async def count(self, spec: Specification) -> int:
         statement = sa.select(sa.func.count()).select_from(self._table).where(self._where(spec))

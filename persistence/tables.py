@@ -226,6 +226,38 @@ class OutboxRow(SQLModel, table=True):
     deliver_after: datetime | None = Field(default=None, sa_type=UtcDateTime, nullable=True)
 
 
+class AuditRow(SQLModel, table=True):
+    """One audit record: a change or a security event, written in its change's transaction.
+
+    Kept `AUDIT__RETENTION_DAYS`. No foreign keys: the trail outlives what it names (a
+    deleted user's changes stay readable).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.Index("ix_audit_log_entity_type_entity_id_id", "entity_type", "entity_id", "id"),
+        sa.Index("ix_audit_log_actor_id_id", "actor_id", "id"),
+        sa.Index("ix_audit_log_occurred_at", "occurred_at"),
+        # Ids order the pages: one must never come back after a purge emptied the table.
+        _NO_ID_REUSE,
+    )
+
+    id: int | None = Field(
+        default=None,
+        primary_key=True,
+        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),  # see OutboxRow
+    )
+    occurred_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+    actor_id: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
+    request_id: str | None = Field(default=None, sa_type=sa.String(128), nullable=True)
+    client_ip: str | None = Field(default=None, sa_type=sa.String(64), nullable=True)
+    action: str = Field(sa_type=sa.String(32), nullable=False)
+    entity_type: str = Field(sa_type=sa.String(100), nullable=False)
+    entity_id: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
+    before: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    after: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+
+
 def table_of(row_type: type[SQLModel]) -> sa.Table:
     """The Core table behind a SQLModel table class."""
     table = row_type.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
@@ -240,6 +272,7 @@ ORDER_LINES = table_of(OrderLineRow)
 REVOCATIONS = table_of(RevocationRow)
 DEMO_SEED = table_of(DemoSeedRow)
 OUTBOX = table_of(OutboxRow)
+AUDIT_LOG = table_of(AuditRow)
 METADATA = SQLModel.metadata
 
 

@@ -2,12 +2,16 @@
 
 Events the aggregates recorded (and any `record`ed directly) are written to the outbox
 in the transaction of the change, so they are published exactly when it commits, and
-after a crash too (see `persistence.outbox_relay`).
+after a crash too (see `persistence.outbox_relay`). The audit records of its changes
+(every repository's writes) and of security events (`audit`) go into `audit_log` in
+that same transaction, as made by the factory's `AuditContext`.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
@@ -15,8 +19,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain import ports
+from domain.audit import SYSTEM, AuditContext, AuditRecord
 from domain.events import DomainEvent, RecordsEvents
 from persistence import commit_point, tables
+from persistence.audit import audit_rows
 from persistence.database import READ_ONLY
 from persistence.entities import DeclaredRepository
 from persistence.errors import domain_error_for
@@ -25,6 +31,10 @@ from persistence.orders import SqlOrderRepository
 from persistence.outbox import outbox_rows
 from persistence.repository import SqlContext
 from persistence.users import SqlUserRepository
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class SqlUnitOfWork:
@@ -42,8 +52,12 @@ class SqlUnitOfWork:
         read_only: bool = False,
         entities: Mapping[str, type[DeclaredRepository]] | None = None,
         on_events_committed: Callable[[], None] | None = None,
+        audit_context: AuditContext = SYSTEM,
+        now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._engine = engine
+        self._audit_context, self._now = audit_context, now
+        self._audit_records: list[AuditRecord] = []
         self._entity_types = entities or {}
         self._entities: dict[str, DeclaredRepository] = {}
         self._db: SqlContext | None = None
@@ -65,8 +79,13 @@ class SqlUnitOfWork:
             bind = bind.execution_options(**options)
         self._session = AsyncSession(bind, expire_on_commit=False, autoflush=False)
         self._committed = False
-        self._recorded, self._committed_events = [], []
-        db = SqlContext(self._session, self._engine.dialect.name, self._track)
+        self._recorded, self._committed_events, self._audit_records = [], [], []
+        db = SqlContext(
+            self._session,
+            self._engine.dialect.name,
+            self._track,
+            audit=None if self.read_only else self._audit_records.append,
+        )
         self._db, self._entities = db, {}
         self.users = SqlUserRepository(db)
         self.items = SqlItemRepository(db)
@@ -109,6 +128,12 @@ class SqlUnitOfWork:
         """An event no aggregate recorded (a deletion): written to the outbox on commit."""
         self._recorded.append(event)
 
+    def audit(self, record: AuditRecord) -> None:
+        """A security event (or a record no repository made), stored with the next commit."""
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work records nothing")
+        self._audit_records.append(record)
+
     def _pull_events(self) -> list[DomainEvent]:
         events: list[DomainEvent] = []
         for aggregate in self._touched.values():
@@ -121,10 +146,14 @@ class SqlUnitOfWork:
         """Commit the change and its events; raises ConflictError (or DuplicateError)."""
         session = self._require_session()
         events = self._pull_events()
+        audited, self._audit_records[:] = list(self._audit_records), []
         commit_point.reached()
         try:
             if events:
                 await session.execute(tables.OUTBOX.insert(), outbox_rows(events))
+            if audited:
+                rows = audit_rows(audited, self._audit_context, self._now())
+                await session.execute(tables.AUDIT_LOG.insert(), rows)
             await session.commit()
         except sa_exc.DBAPIError as error:
             translated = domain_error_for(error)
@@ -154,11 +183,15 @@ class SqlUnitOfWorkFactory:
         entities: Mapping[str, type[DeclaredRepository]] | None = None,
         *,
         on_events_committed: Callable[[], None] | None = None,
+        audit_context: AuditContext = SYSTEM,
+        now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.engine = engine
         self.entities = dict(entities or {})
         # Told after each commit that wrote events: the relay wakes instead of polling.
         self.on_events_committed = on_events_committed
+        self.audit_context = audit_context
+        self.now = now
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -166,4 +199,12 @@ class SqlUnitOfWorkFactory:
             read_only=read_only,
             entities=self.entities,
             on_events_committed=self.on_events_committed,
+            audit_context=self.audit_context,
+            now=self.now,
         )
+
+    def on_behalf_of(self, context: AuditContext) -> SqlUnitOfWorkFactory:
+        """This factory, its changes audited as made by `context` (one request's)."""
+        bound = copy.copy(self)
+        bound.audit_context = context
+        return bound

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from domain.audit import AuditContext
 from domain.principals import Principal
 from domain.read_plan import PlanKey, Planned
 from domain.services.accounts import AccountService
+from domain.services.audit import AuditService
 from domain.services.entities import EntityService
 from domain.services.items import ItemService
 from domain.services.orders import OrderService
@@ -71,8 +73,20 @@ class Services:
     items: ItemService
     orders: OrderService
     accounts: AccountService
+    audit: AuditService
     # The generic (or replaced) service of each declared entity, by entity name.
     entities: Mapping[str, EntityService] = field(default_factory=dict)
+
+    def for_request(self, context: AuditContext) -> Services:
+        """These services, every change they make audited as made by `context`."""
+        return Services(
+            users=self.users.for_request(context),
+            items=self.items.for_request(context),
+            orders=self.orders.for_request(context),
+            accounts=self.accounts.for_request(context),
+            audit=self.audit,
+            entities={name: s.for_request(context) for name, s in self.entities.items()},
+        )
 
 
 @dataclass(slots=True)
@@ -112,6 +126,12 @@ class Context:
         observe_batch: BatchObserver | None = None,
         **transport: Any,
     ) -> Context:
+        """The context of one request; the services it carries audit their changes as
+        made by `principal`, with the request id and the transport's `client_ip`."""
+        client_ip = transport.get("client_ip")
+        services = services.for_request(
+            AuditContext(principal.user_id, request_id, client_ip if client_ip else None)
+        )
         loaders = build_loaders(
             principal,
             users=services.users,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
+from domain.audit import AuditFilter
 from domain.specifications import all_of
+from resolvers import audit as audit_resolvers
 from resolvers import entities as entity_resolvers
 from resolvers import orders as order_resolvers
 from resolvers import users as user_resolvers
 from resolvers.context import Context
+from schema.audit import AuditEntry, AuditLogFilter
 from schema.node import Node, decode_id, parse_global_id
 from schema.orders import Order, OrderFilter, OrderOrder, order_sort
 from schema.pagination import Connection, connection, page_request
@@ -79,4 +82,23 @@ class Query:
         page = await order_resolvers.orders(info.context, spec, request)
         return connection(
             page, Order.from_domain, lambda: order_resolvers.count_orders(info.context, spec)
+        )
+
+    @strawberry.field(
+        description="Changes and security events, newest first (admins only; read-only)."
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: AuditLogFilter | None = None,  # GraphQL argument name
+    ) -> Connection[AuditEntry]:
+        request = page_request(first, after, "id", "desc")
+        spec = filter.to_domain() if filter else AuditFilter()
+        page = await audit_resolvers.audit_log(info.context, spec, request)
+        return connection(
+            page,
+            AuditEntry.from_domain,
+            lambda: audit_resolvers.count_audit_log(info.context, spec),
         )

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain import paging, ports, specifications
+from domain.audit import SYSTEM, AuditContext, AuditRecord
 from domain.errors import ConflictError, StaleStateError
 from domain.events import DomainEvent, RecordsEvents
 from domain.items import Item
@@ -41,6 +42,8 @@ class FakeStore:
     orders: dict[int, Order] = field(default_factory=dict)
     # Declared entities, by entity name.
     entities: dict[str, dict[int, object]] = field(default_factory=dict)
+    # Committed audit records (security events: the fakes record no repository changes).
+    audit: list[tuple[AuditContext, AuditRecord]] = field(default_factory=list)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -237,8 +240,11 @@ class FakeUnitOfWork:
         *,
         read_only: bool,
         commit_error: Callable[[], Exception | None],
+        context: AuditContext = SYSTEM,
     ) -> None:
         self._store, self.read_only, self._commit_error = store, read_only, commit_error
+        self._context = context
+        self._audit: list[AuditRecord] = []
         self.committed = False
         self._touched: list[object] = []
         self._recorded: list[DomainEvent] = []
@@ -288,6 +294,8 @@ class FakeUnitOfWork:
             name: {key: _detached(row) for key, row in rows.items()}
             for name, rows in self._entities.items()
         }
+        self._store.audit.extend((self._context, record) for record in self._audit)
+        self._audit = []
         self.committed = True
 
     async def rollback(self) -> None:
@@ -295,6 +303,11 @@ class FakeUnitOfWork:
 
     def record(self, event: DomainEvent) -> None:
         self._recorded.append(event)
+
+    def audit(self, record: AuditRecord) -> None:
+        if self.read_only:
+            raise AssertionError("audit in a read-only unit of work")
+        self._audit.append(record)
 
     def collect_events(self) -> list[DomainEvent]:
         recorded, self._recorded = self._recorded, []
@@ -309,10 +322,16 @@ class FakeUnitOfWork:
 class FakeUnitOfWorkFactory:
     """Opens FakeUnitOfWorks over one shared store; `fail_next_commit` simulates a conflict."""
 
-    def __init__(self, store: FakeStore | None = None) -> None:
+    def __init__(self, store: FakeStore | None = None, context: AuditContext = SYSTEM) -> None:
         self.store = store or FakeStore()
+        self.context = context
         self.opened: list[FakeUnitOfWork] = []
         self._next_commit_error: Exception | None = None
+
+    def on_behalf_of(self, context: AuditContext) -> FakeUnitOfWorkFactory:
+        bound = copy.copy(self)
+        bound.context = context
+        return bound
 
     def fail_next_commit(self, error: Exception | None = None) -> None:
         self._next_commit_error = error or ConflictError("write conflict")
@@ -322,7 +341,12 @@ class FakeUnitOfWorkFactory:
         return error
 
     def __call__(self, *, read_only: bool = False) -> ports.UnitOfWork:
-        uow = FakeUnitOfWork(self.store, read_only=read_only, commit_error=self._take_commit_error)
+        uow = FakeUnitOfWork(
+            self.store,
+            read_only=read_only,
+            commit_error=self._take_commit_error,
+            context=self.context,
+        )
         self.opened.append(uow)
         return uow
 

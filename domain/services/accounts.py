@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from domain.audit import AuditAction, AuditedService, AuditRecord
 from domain.errors import (
     DuplicateError,
     FieldProblem,
@@ -41,7 +42,24 @@ def parse_roles(roles: Iterable[str]) -> frozenset[Role]:
     return frozenset(Role(name) for name in names)
 
 
-class AccountService:
+class _DummyHash:
+    """A hash of a random password, made on first use: what a login without an account
+    verifies against, so that it takes as long as one with."""
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self._hasher = hasher
+        self._hash: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def value(self) -> str:
+        if self._hash is None:
+            async with self._lock:
+                if self._hash is None:
+                    self._hash = await self._hasher.hash(secrets.token_urlsafe(24))
+        return self._hash
+
+
+class AccountService(AuditedService):
     """Accounts and sessions; every failure to prove identity is an UnauthenticatedError."""
 
     def __init__(
@@ -62,8 +80,8 @@ class AccountService:
         self._registry = registry or default_registry()
         self._throttle: LoginThrottle = throttle or NoLoginThrottle()
         self._now = now
-        self._dummy_hash: str | None = None
-        self._dummy_lock = asyncio.Lock()
+        # Shared by every request's copy (`for_request`): hashed once per process.
+        self._dummy = _DummyHash(hasher)
 
     async def register(self, email: str, password: str, name: str) -> tuple[User, TokenPair]:
         """A new customer account and its first session.
@@ -112,9 +130,25 @@ class AccountService:
         if address is not None:
             async with self._uow(read_only=True) as uow:
                 user = await uow.users.by_email(address)
+        try:
+            user = await self._check_credentials(user, password)
+        except UnauthenticatedError as error:
+            await self._audit(
+                AuditRecord(
+                    AuditAction.LOGIN_FAILED,
+                    "User",
+                    None if user is None else user.id,
+                    after={"email": email, "reason": str(error)},
+                )
+            )
+            raise
+        await self._audit(AuditRecord(AuditAction.LOGIN, "User", user.id, actor_id=user.id))
+        return user, self._tokens.issue_pair(user.id, user.roles).pair
+
+    async def _check_credentials(self, user: User | None, password: str) -> User:
         if user is None or user.password_hash is None:
             # Same work as for a real account, so timing does not reveal which exist.
-            await self._hasher.verify(await self._dummy(), password)
+            await self._hasher.verify(await self._dummy.value(), password)
             raise UnauthenticatedError(INVALID_CREDENTIALS)
         if not await self._hasher.verify(user.password_hash, password):
             raise UnauthenticatedError(INVALID_CREDENTIALS)
@@ -122,7 +156,7 @@ class AccountService:
             raise UnauthenticatedError("account is disabled")
         if self._hasher.needs_rehash(user.password_hash):
             user = await self._store_hash(user.id, await self._hasher.hash(password))
-        return user, self._tokens.issue_pair(user.id, user.roles).pair
+        return user
 
     async def refresh(self, refresh_token: str) -> tuple[User, TokenPair]:
         """Rotate a refresh token; reuse of a rotated one revokes its whole session.
@@ -134,6 +168,14 @@ class AccountService:
             raise UnauthenticatedError("token revoked")
         if not await self._revocations.use_refresh(claims.jti, claims.family, claims.expires_at):
             await self._revoke_session(claims.family)
+            await self._audit(
+                AuditRecord(
+                    AuditAction.REFRESH_TOKEN_REUSED,
+                    "User",
+                    claims.subject,
+                    actor_id=claims.subject,
+                )
+            )
             raise UnauthenticatedError("refresh token reuse detected; session revoked")
         async with self._uow(read_only=True) as uow:
             user = await uow.users.get(claims.subject)
@@ -150,6 +192,9 @@ class AccountService:
         """
         await self._revocations.revoke(access.jti, access.expires_at)
         await self._revoke_session(access.family)
+        await self._audit(
+            AuditRecord(AuditAction.LOGOUT, "User", access.subject, actor_id=access.subject)
+        )
         if refresh_token is None:
             return
         try:
@@ -169,6 +214,9 @@ class AccountService:
         if target != caller:
             principal.require("users:write")
         await self._revoke_user(target)
+        await self._audit(
+            AuditRecord(AuditAction.LOGOUT, "User", target, after={"every_session": True})
+        )
 
     async def change_password(self, principal: Principal, old: str, new: str) -> TokenPair:
         """Set a new password, end every session, and open a fresh one for the caller.
@@ -188,7 +236,11 @@ class AccountService:
             problems.append(FieldProblem("password", "must differ from the current password"))
         if problems:
             raise ValidationError(problems)
-        user = await self._store_hash(user_id, await self._hasher.hash(new))
+        user = await self._store_hash(
+            user_id,
+            await self._hasher.hash(new),
+            AuditRecord(AuditAction.PASSWORD_CHANGED, "User", user_id),
+        )
         await self._revoke_user(user_id)
         return self._tokens.issue_pair(user.id, user.roles).pair
 
@@ -210,8 +262,18 @@ class AccountService:
                 raise NotFoundError("user", user_id)
             if user.roles == wanted:
                 return user
+            before = sorted(role.value for role in user.roles)
             user.roles = wanted
             await uow.users.save(user)
+            uow.audit(
+                AuditRecord(
+                    AuditAction.ROLES_CHANGED,
+                    "User",
+                    user_id,
+                    before={"roles": before},
+                    after={"roles": sorted(role.value for role in wanted)},
+                )
+            )
             await uow.commit()
         await self._revoke_user(user_id)
         return user
@@ -227,20 +289,23 @@ class AccountService:
         """The caller a bearer token proves; raises UnauthenticatedError."""
         return principal_from(await self.verify_access(access_token), self._registry)
 
-    async def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            async with self._dummy_lock:
-                if self._dummy_hash is None:
-                    self._dummy_hash = await self._hasher.hash(secrets.token_urlsafe(24))
-        return self._dummy_hash
+    async def _audit(self, record: AuditRecord) -> None:
+        """Store a security event on its own (nothing else changes with it)."""
+        async with self._uow() as uow:
+            uow.audit(record)
+            await uow.commit()
 
-    async def _store_hash(self, user_id: int, password_hash: str) -> User:
+    async def _store_hash(
+        self, user_id: int, password_hash: str, event: AuditRecord | None = None
+    ) -> User:
         async with self._uow() as uow:
             user = await uow.users.get(user_id, for_update=True)  # see assign_roles
             if user is None:
                 raise UnauthenticatedError(INVALID_CREDENTIALS)
             user.password_hash = password_hash
             await uow.users.save(user)
+            if event is not None:
+                uow.audit(event)
             await uow.commit()
         return user
 

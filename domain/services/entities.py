@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from domain.audit import AuditedService
 from domain.errors import DuplicateError, NotFoundError
 from domain.events import DomainEvent, EntityCreated, EntityDeleted, EntityUpdated
 from domain.model import EntityModel
@@ -23,7 +24,7 @@ from domain.principals import Principal
 from domain.specifications import Always, Specification, field
 
 
-class EntityService:
+class EntityService(AuditedService):
     """Queries and commands over one declared entity."""
 
     def __init__(

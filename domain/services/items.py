@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from domain.audit import AuditedService
 from domain.errors import ConflictError, DuplicateError, NotFoundError
 from domain.items import Item, check_item_fields
 from domain.money import Money
@@ -36,7 +37,7 @@ class ItemChanges:
     active: bool | None = None
 
 
-class ItemService:
+class ItemService(AuditedService):
     """Catalog queries and commands; writes need staff."""
 
     def __init__(self, uow: UnitOfWorkFactory, publisher: EventPublisher) -> None:

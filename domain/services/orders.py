@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from domain.audit import AuditedService
 from domain.errors import InvalidTransitionError, NotFoundError, StaleStateError
 from domain.orders import LineRequest, Order, OrderLine, OrderStatus, check_line_requests
 from domain.paging import Page, PageRequest
@@ -16,7 +17,7 @@ from domain.specifications import Specification, field
 ORDER_SORT_FIELDS = frozenset({"id", "created_at", "status"})
 
 
-class OrderService:
+class OrderService(AuditedService):
     """Order queries and commands; events are published after commit."""
 
     def __init__(self, uow: UnitOfWorkFactory, publisher: EventPublisher) -> None:

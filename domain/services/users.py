@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from domain.audit import AuditedService
 from domain.errors import DuplicateError
 from domain.paging import Page, PageRequest
 from domain.ports import UnitOfWorkFactory
@@ -15,7 +16,7 @@ from domain.users import Email, Role, User
 USER_SORT_FIELDS = frozenset({"id", "name", "email", "created_at"})
 
 
-class UserService:
+class UserService(AuditedService):
     """User queries; staff see everyone, others only themselves."""
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:

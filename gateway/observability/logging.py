@@ -16,7 +16,6 @@ other configuration (the console in dev, a test's `capture_logs`) it takes the c
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
@@ -29,68 +28,16 @@ from opentelemetry import trace
 from starlette.types import Scope
 from structlog.types import EventDict, Processor, WrappedLogger
 
-ACCESS_LOGGER = "gateway.access"
-REDACTED = "[redacted]"
+# The rules live in the domain, shared with the audit trail (re-exported for the logs' users).
+from domain.redaction import REDACTED as REDACTED
+from domain.redaction import redact_text as redact_text
+from domain.redaction import redact_value as redact_value
 
-_SENSITIVE_KEY = re.compile(
-    r"password|passwd|token|secret|authorization|cookie|api[_-]?key|credential", re.I
-)
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I)
-# Free text is redacted only where it says what follows: "password hunter2", "token=abc".
-_PASSWORD_IN_TEXT = re.compile(
-    r"""\b(password|passwd|pwd)\b(\s*[=:]\s*|\s+)("[^"]*"|'[^']*'|[^\s,;]+)""", re.I
-)
-_SECRET_IN_TEXT = re.compile(
-    r"""\b(token|secret|api[_-]?key)\b(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;]+)""", re.I
-)
-_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-# In ASCII text each pattern above needs one of these, in any case. Most values (ids,
-# paths, levels, times) hold none: a few `in` checks instead of five substitutions.
-_TRIGGERS: Final = ("@", "eyj", "bearer", "basic", "passw", "pwd", "token", "secret", "api")
-_SCALARS: Final = (int, float, bool, type(None))
+ACCESS_LOGGER = "gateway.access"
 # Libraries that log every call (aiosqlite: each statement with its parameters).
 _QUIET_LOGGERS: Final = {"aiosqlite": logging.WARNING}
 # The stdlib handler this module installs, found again on reconfiguration.
 _HANDLER_NAME = "gateway-structlog"
-
-
-def redact_text(text: str) -> str:
-    """`text` with JWTs and bearer credentials cut out and emails masked."""
-    return _substitute(text) if _may_need_redaction(text) else text
-
-
-def _may_need_redaction(text: str) -> bool:
-    if not text.isascii():
-        return True  # re.I also folds dotless i, long s and the Kelvin sign to ASCII
-    lowered = text.lower()
-    return any(word in lowered for word in _TRIGGERS)
-
-
-def _substitute(text: str) -> str:
-    text = _JWT.sub(REDACTED, text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _PASSWORD_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = _SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    return _EMAIL.sub(r"\1***@\2", text)
-
-
-def redact_value(value: Any) -> Any:
-    """A JSON-ready copy of `value`: sensitive keys removed, strings redacted."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, _SCALARS):
-        return value
-    if isinstance(value, Mapping):
-        return {
-            str(key): redact_value(item)
-            for key, item in value.items()
-            if not _SENSITIVE_KEY.search(str(key))
-        }
-    if isinstance(value, list | tuple | set | frozenset):
-        return [redact_value(item) for item in value]
-    # Anything else is rendered now, so its text is redacted too (a repr can hold an email).
-    return redact_text(str(value))
 
 
 def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:

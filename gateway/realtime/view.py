@@ -29,6 +29,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from domain.audit import AuditContext
 from domain.errors import UnauthenticatedError
 from domain.principals import Principal
 from gateway.auth.identity import MAX_AUTHORIZATION_BYTES, Authenticator, bearer_token
@@ -265,14 +266,15 @@ class RealtimeView(GraphQL[Context, None]):
             self._events, connection, self._new_loaders, self._snapshots, self._queue_size
         )
         principal = Principal.anonymous()
+        request_id, client_ip = request_id_of(request.scope), client_ip_of(request.scope)
         return Context(
             principal,
-            self._services,
+            self._services.for_request(AuditContext(None, request_id, client_ip)),
             self._new_loaders(principal),
-            request_id_of(request.scope),
+            request_id,
             # Anonymous sockets are charged to their client IP, as HTTP requests are
             # (behind SECURITY__TRUSTED_PROXIES, the forwarded address the edge stored).
-            client_ip=client_ip_of(request.scope),
+            client_ip=client_ip,
             request=request,
             response=response,
             realtime=realtime,
@@ -302,6 +304,9 @@ class RealtimeView(GraphQL[Context, None]):
             connection.rejection = (CLOSE_POLICY_VIOLATION, str(exc))
             raise ConnectionRejectionError({"message": str(exc)}) from None
         context.principal, context.token = identity.principal, identity.token
+        context.services = self._services.for_request(
+            AuditContext(identity.principal.user_id, context.request_id, context.client_ip)
+        )
         context.loaders = self._new_loaders(identity.principal)
         acknowledged: UnsetType = UNSET
         return acknowledged

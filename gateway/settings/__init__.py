@@ -11,6 +11,7 @@ docs/configuration.md and .env.example.
 from gateway.settings.loading import SettingsError, load_settings, unknown_variables
 from gateway.settings.model import (
     MIN_SECRET_BYTES,
+    AuditSettings,
     DatabaseSettings,
     EventsSettings,
     GraphQLSettings,
@@ -32,6 +33,7 @@ from gateway.settings.model import (
 
 __all__ = [
     "MIN_SECRET_BYTES",
+    "AuditSettings",
     "DatabaseSettings",
     "EventsSettings",
     "GraphQLSettings",

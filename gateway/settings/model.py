@@ -483,6 +483,17 @@ class JobsSettings(BaseModel):
     """How often unpaid orders are looked for."""
 
 
+class AuditSettings(BaseModel):
+    """The audit trail of changes and security events (`AUDIT__...`)."""
+
+    model_config = _DOCUMENTED
+
+    retention_days: float = Field(default=365.0, gt=0)
+    """Audit entries older than this are deleted (by the scheduled purge)."""
+    purge_check_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    """How often entries past the retention are looked for."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -510,6 +521,7 @@ class Settings(BaseSettings):
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
 

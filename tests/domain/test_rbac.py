@@ -32,7 +32,7 @@ STAFF = CUSTOMER | {
     "orders:subscribe",
     "users:read",
 }
-ADMIN = STAFF | {"users:write", "roles:assign"}
+ADMIN = STAFF | {"users:write", "roles:assign", "audit:read"}
 
 
 def test_the_default_roles_resolve_transitively() -> None:
