@@ -15,23 +15,23 @@ async def test_a_declared_entity_s_changes_are_audited_with_their_fields(
     api: Api, world: World
 ) -> None:
     created = await api.ask(
-        "mutation($input: CreateSupplierInput!) { createSupplier(input: $input) { id } }",
+        "mutation($input: CreateVendorInput!) { createVendor(input: $input) { id } }",
         {"input": {"name": "Acme", "email": "Sales@Acme.example"}},
         user=world.staff,
     )
-    supplier = created["data"]["createSupplier"]["id"]
+    vendor = created["data"]["createVendor"]["id"]
     await api.ask(
-        "mutation($id: ID!) { updateSupplier(id: $id, input: {rating: 4}) { rating } }",
-        {"id": supplier},
+        "mutation($id: ID!) { updateVendor(id: $id, input: {rating: 4}) { rating } }",
+        {"id": vendor},
         user=world.staff,
     )
     await api.ask(
-        "mutation($id: ID!) { deleteSupplier(id: $id) { deletedId } }",
-        {"id": supplier},
+        "mutation($id: ID!) { deleteVendor(id: $id) { deletedId } }",
+        {"id": vendor},
         user=world.staff,
     )
 
-    body = await api.ask(AUDIT, {"id": supplier}, user=world.admin)
+    body = await api.ask(AUDIT, {"id": vendor}, user=world.admin)
     entries: list[dict[str, Any]] = [edge["node"] for edge in body["data"]["auditLog"]["edges"]]
     staff = gid("User", world.staff)
     created_at = next(c for c in entries[2]["changes"] if c["field"] == "created_at")["after"]
@@ -48,9 +48,9 @@ async def test_a_declared_entity_s_changes_are_audited_with_their_fields(
         return [{"field": k, side: v, other: None} for k, v in sorted(values.items())]
 
     assert [(e["action"], e["entityType"], e["actorId"]) for e in entries] == [
-        ("DELETE", "Supplier", staff),
-        ("UPDATE", "Supplier", staff),
-        ("CREATE", "Supplier", staff),
+        ("DELETE", "Vendor", staff),
+        ("UPDATE", "Vendor", staff),
+        ("CREATE", "Vendor", staff),
     ]
     assert entries[1]["changes"] == [{"field": "rating", "before": 0, "after": 4}]
     assert entries[2]["changes"] == fields({**stored, "rating": 0}, "after")
