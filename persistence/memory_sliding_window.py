@@ -79,7 +79,14 @@ class MemorySlidingWindow:
         counts.expires_at = (index + 2) * seconds
         if len(self._counts) > self._max_keys:
             self._counts.popitem(last=False)
-        return SlidingWindow(acquired, counts.previous, previous_ttl, counts.current, current_ttl)
+        return SlidingWindow(
+            acquired,
+            counts.previous,
+            previous_ttl,
+            counts.current,
+            current_ttl,
+            amount if acquired else 0,
+        )
 
     def _forget_expired(self, now: float) -> None:
         # The least recently hit first; it stops at the first live one, and MAX_KEYS

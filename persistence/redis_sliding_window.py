@@ -8,6 +8,13 @@ the same keys, with the same arithmetic as `limits`' `acquire_sliding_window.lua
 followed by its `sliding_window.lua`, so counters written by either are read alike;
 and it takes several windows in order, so a GraphQL request's quota and its cost
 budget cost one round trip together.
+
+For local reservations (gateway/limits/reservations.py) a hit can ask for more than it
+needs: it takes `amount` when the window has room for it, otherwise as much as there is
+room for if that is at least `minimum`, otherwise nothing. It can also give back units
+an earlier call reserved and nobody spent (`refund`), to the window they were counted
+in, named by its end time (`window_end`, Redis's clock, ms): the current window, the
+previous one, or, when that has gone, nowhere.
 """
 
 from __future__ import annotations
@@ -18,17 +25,25 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 # Times in milliseconds. Per window i (from 0): KEYS[2i+1] previous, KEYS[2i+2] current;
-# ARGV[3i+1] limit, ARGV[3i+2] window seconds, ARGV[3i+3] amount (0: only read it).
-# Once a window refuses its amount, the later ones are only read: a request refused by
-# its request quota spends nothing of its cost budget.
+# ARGV[6i+1] limit, ARGV[6i+2] window seconds, ARGV[6i+3] amount (0: only read it),
+# ARGV[6i+4] minimum, ARGV[6i+5] units to give back, ARGV[6i+6] the end of the window
+# they were counted in. Once a window refuses its minimum, the later ones are only
+# read: a request refused by its request quota spends nothing of its cost budget.
+# Answers six numbers per window: units taken, the previous window's count and TTL,
+# the current one's, and the current window's end (0 when it has no key).
 _ACQUIRE_AND_READ = """
 local results = {}
 local refused = false
-for i = 0, #ARGV / 3 - 1 do
+local clock = redis.call('time')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+for i = 0, #ARGV / 6 - 1 do
     local previous_key, current_key = KEYS[2 * i + 1], KEYS[2 * i + 2]
-    local limit = tonumber(ARGV[3 * i + 1])
-    local expiry = tonumber(ARGV[3 * i + 2]) * 1000
-    local amount = tonumber(ARGV[3 * i + 3])
+    local limit = tonumber(ARGV[6 * i + 1])
+    local expiry = tonumber(ARGV[6 * i + 2]) * 1000
+    local amount = tonumber(ARGV[6 * i + 3])
+    local minimum = tonumber(ARGV[6 * i + 4])
+    local refund = tonumber(ARGV[6 * i + 5])
+    local refund_end = tonumber(ARGV[6 * i + 6])
     if refused then amount = 0 end
 
     local current_ttl = tonumber(redis.call('pttl', current_key))
@@ -36,6 +51,22 @@ for i = 0, #ARGV / 3 - 1 do
         -- The current window has ended: it becomes the previous one.
         redis.call('rename', current_key, previous_key)
         redis.call('set', current_key, 0, 'PX', current_ttl + expiry)
+        current_ttl = current_ttl + expiry
+    end
+
+    if refund > 0 and current_ttl > 0 then
+        -- Windows' ends are at least a window apart: half a window tells them apart.
+        local current_end = now + current_ttl - expiry
+        local target = nil
+        if math.abs(refund_end - current_end) < expiry / 2 then
+            target = current_key
+        elseif math.abs(refund_end - (current_end - expiry)) < expiry / 2 then
+            target = previous_key
+        end
+        if target then
+            local count = tonumber(redis.call('get', target)) or 0
+            if count > 0 then redis.call('decrby', target, math.min(refund, count)) end
+        end
     end
 
     local function window()
@@ -49,21 +80,25 @@ for i = 0, #ARGV / 3 - 1 do
     end
 
     local previous_count, previous_ttl, current_count, current_ttl = window()
-    local acquired = 0
-    if amount > 0 and amount <= limit then
+    local taken = 0
+    if amount > 0 and minimum <= limit then
         local weighted = math.floor(previous_count * previous_ttl / expiry) + current_count
-        if weighted + amount <= limit then
+        local room = limit - weighted
+        if minimum <= room then
+            taken = math.min(amount, room)
             if redis.call('exists', current_key) == 1 then
-                redis.call('incrby', current_key, amount)
+                redis.call('incrby', current_key, taken)
             else
-                redis.call('set', current_key, amount, 'PX', expiry * 2)
+                redis.call('set', current_key, taken, 'PX', expiry * 2)
             end
-            acquired = 1
             previous_count, previous_ttl, current_count, current_ttl = window()
         end
     end
-    if amount > 0 and acquired == 0 then refused = true end
-    for _, value in ipairs({acquired, previous_count, previous_ttl, current_count, current_ttl}) do
+    if amount > 0 and taken == 0 then refused = true end
+    local window_end = 0
+    if current_ttl > 0 then window_end = now + current_ttl - expiry end
+    for _, value in ipairs({taken, previous_count, previous_ttl, current_count, current_ttl,
+                            window_end}) do
         results[#results + 1] = value
     end
 end
@@ -80,16 +115,36 @@ class SlidingWindow:
     previous_ttl: float
     current_count: int
     current_ttl: float
+    # Units taken (`amount` or, for a reservation, what there was room for).
+    taken: int = 0
+    # The current window's end on Redis's clock, in ms (0: unknown), naming the window
+    # the units were counted in for a later refund.
+    window_end: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class WindowHit:
-    """One window to hit: its `limits` key, quota and the amount to take (0: only read)."""
+    """One window to hit: its `limits` key, quota and the amount to take (0: only read).
+
+    `minimum` (default: `amount`): take less than `amount`, down to this, when that is
+    all the window has room for. `refund` units counted in the window ending at
+    `refund_window_end` and never spent are given back first.
+    """
 
     key: str
     limit: int
     window_seconds: int
     amount: int
+    minimum: int | None = None
+    refund: int = 0
+    refund_window_end: int = 0
+
+    @property
+    def arguments(self) -> tuple[int, int, int, int, int, int]:
+        amount = max(0, self.amount)
+        minimum = amount if self.minimum is None else max(1, min(amount, self.minimum))
+        refund = max(0, self.refund)
+        return (self.limit, self.window_seconds, amount, minimum, refund, self.refund_window_end)
 
 
 class RedisSlidingWindow:
@@ -116,17 +171,17 @@ class RedisSlidingWindow:
         slot; the gateway's client speaks to one Redis, or to Sentinel's primary.)
         """
         keys = [name for hit in hits for name in self.keys(hit.key)]
-        args = [
-            value for hit in hits for value in (hit.limit, hit.window_seconds, max(0, hit.amount))
-        ]
+        args = [value for hit in hits for value in hit.arguments]
         raw = [int(value) for value in await self._script(keys=keys, args=args)]
         return [
             SlidingWindow(
-                raw[at] == 1,
+                raw[at] > 0,
                 raw[at + 1],
                 raw[at + 2] / 1000,
                 raw[at + 3],
                 raw[at + 4] / 1000,
+                raw[at],
+                raw[at + 5],
             )
-            for at in range(0, len(raw), 5)
+            for at in range(0, len(raw), 6)
         ]

@@ -25,7 +25,7 @@ import enum
 import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -40,6 +40,7 @@ from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.limits.reservations import Claim, Reservations
 from gateway.settings import RateLimitSettings
 from persistence.memory_sliding_window import MemorySlidingWindow
 from persistence.outages import Outage
@@ -125,6 +126,8 @@ class Limiter:
         retry_after: float = 5.0,
         namespace: str = "ratelimit",
         clock: Callable[[], float] = time.time,
+        reserve_fraction: float = 0.0,
+        reserve_lease: float = 1.0,
     ) -> None:
         self._primary = storage
         # Sliding windows in `storage`'s Redis, hit and read in one round trip.
@@ -138,11 +141,24 @@ class Limiter:
         self._clock = clock
         self._down_until = 0.0
         self._outage = Outage("redis", component="rate limiter")
+        # Sliding windows in Redis spent from local reservations (reservations.py);
+        # none when the fraction is 0: every hit asks Redis.
+        self._reservations = (
+            Reservations(fraction=reserve_fraction, lease=reserve_lease)
+            if reserve_fraction > 0 and sliding is not None
+            else None
+        )
 
     @property
     def shared(self) -> bool:
         """Whether the counters are shared with other replicas (Redis)."""
         return self._primary is not None
+
+    def reserved(self, quota: Quota, *key: str) -> int:
+        """Units of `quota` this replica holds for `key`: counted in Redis, not yet spent."""
+        if self._reservations is None:
+            return 0
+        return self._reservations.held(_limits_key(self._namespace, quota, key))
 
     async def hit(
         self, quota: Quota, *key: str, cost: int = 1, strategy: Strategy = Strategy.SLIDING
@@ -161,11 +177,19 @@ class Limiter:
             return await self._hit_all_on(self._memory, hits)
         if self._clock() >= self._down_until:
             try:
-                async with asyncio.timeout(self._timeout):
-                    decisions = await self._hit_all_on(self._primary, hits)
+                if self._reservations is not None and all(
+                    hit.strategy is Strategy.SLIDING for hit in hits
+                ):
+                    decisions = await self._hit_all_reserved(self._reservations, hits)
+                else:
+                    async with asyncio.timeout(self._timeout):
+                        decisions = await self._hit_all_on(self._primary, hits)
             except _STORAGE_ERRORS as error:
                 self._down_until = self._clock() + self._retry_after
                 self._outage.failed(error)
+                if self._reservations is not None:
+                    # Unknown what Redis counted; back on it, every key starts afresh.
+                    self._reservations.clear()
             else:
                 self._outage.succeeded()
                 return await self._counted_here_too(hits, decisions)
@@ -175,6 +199,102 @@ class Limiter:
         if self._on_error == "closed":
             return [Decision(False, hit.quota, 0, now + self._retry_after, now) for hit in hits]
         return await self._hit_all_on(self._memory, hits)
+
+    async def _hit_all_reserved(
+        self, reservations: Reservations, hits: Sequence[Hit]
+    ) -> list[Decision]:
+        """`hit_all` on Redis through this replica's reservations: hits they cover take
+        no round trip; the others, and the batches they reserve, take one together."""
+        assert self._sliding is not None  # reservations are only made with the script
+        now = self._clock()
+        claims = self._claims(reservations, hits, now, again=False)
+        waiting = [claim.wait for claim in claims if claim.wait is not None]
+        if waiting:
+            for claim in claims:
+                reservations.cancel(claim, now)
+            # The batch under way answers within the storage timeout, or has failed.
+            await asyncio.wait(waiting, timeout=self._timeout)
+            now = self._clock()
+            claims = self._claims(reservations, hits, now, again=True)
+        windows: Iterator[SlidingWindow] = iter(())
+        asked = [(hit, claim) for hit, claim in zip(hits, claims, strict=True) if claim.remote]
+        if asked:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    windows = iter(await self._sliding.hit_all(self._reserving(asked)))
+            except BaseException:
+                for claim in claims:
+                    reservations.failed(claim)
+                raise
+            now = self._clock()
+        decisions: list[Decision] = []
+        refused = False
+        for hit, claim in zip(hits, claims, strict=True):
+            decision = self._reserved_decision(reservations, hit, claim, windows, refused, now)
+            refused = refused or not decision.allowed
+            decisions.append(decision)
+        return decisions
+
+    def _claims(
+        self, reservations: Reservations, hits: Sequence[Hit], now: float, *, again: bool
+    ) -> list[Claim]:
+        return [
+            reservations.claim(
+                _limits_key(self._namespace, hit.quota, hit.key),
+                hit.quota.amount,
+                hit.cost,
+                now,
+                again=again,
+            )
+            for hit in hits
+        ]
+
+    def _reserving(self, asked: Sequence[tuple[Hit, Claim]]) -> list[WindowHit]:
+        return [
+            WindowHit(
+                _limits_key(self._namespace, hit.quota, hit.key),
+                hit.quota.amount,
+                hit.quota.window,
+                claim.want,
+                claim.minimum,
+                claim.refund,
+                claim.refund_window_end,
+            )
+            for hit, claim in asked
+        ]
+
+    def _reserved_decision(
+        self,
+        reservations: Reservations,
+        hit: Hit,
+        claim: Claim,
+        windows: Iterator[SlidingWindow],
+        refused_before: bool,
+        now: float,
+    ) -> Decision:
+        quota, state = hit.quota, claim.state
+        if not claim.remote:
+            if refused_before:
+                reservations.give_back(claim, now)
+            remaining = reservations.remaining(state, quota.amount)
+            reset_at = state.reset_at if remaining < quota.amount else now
+            return Decision(not refused_before, quota, remaining, reset_at, now)
+        window = next(windows)
+        # The script refuses the later windows too once one refuses, so `taken` is 0
+        # for them (what is claimed from `held` goes back).
+        allowed = not refused_before and (hit.cost <= 0 or window.taken >= claim.minimum)
+        shared = _decision(quota, allowed, window, now)
+        reservations.settle(
+            claim,
+            window.taken if allowed else 0,
+            window.window_end,
+            shared.remaining,
+            shared.reset_at,
+            now,
+        )
+        if not allowed:
+            return shared
+        return dataclasses.replace(shared, remaining=reservations.remaining(state, quota.amount))
 
     async def _counted_here_too(
         self, hits: Sequence[Hit], decisions: list[Decision]
@@ -306,4 +426,6 @@ def build_limiter(settings: RateLimitSettings, redis: Redis | None) -> Limiter:
         timeout=settings.storage_timeout_seconds,
         retry_after=settings.storage_retry_seconds,
         namespace=settings.key_prefix,
+        reserve_fraction=settings.reserve_fraction,
+        reserve_lease=settings.reserve_lease_seconds,
     )

@@ -1,8 +1,13 @@
 """A quota shared by two replicas is never exceeded, under concurrent requests to both.
 
 The request quota and the cost budget are taken in one Redis script call (checked and
-counted atomically), so the stated overshoot across replicas is zero: of N concurrent
-requests beyond a quota of Q, exactly Q are admitted, whichever replica each reached.
+counted atomically), and a replica admits from a local reservation only units that
+call counted first, so within one window the overshoot across replicas is zero: of N
+concurrent requests beyond a quota of Q, at most Q are admitted, whichever replica
+each reached. Reservations are C = floor(RATE_LIMIT__RESERVE_FRACTION x Q) units a
+key (0 for the small quotas here, so exactly Q are admitted); with them, a caller can
+be refused up to 2 x replicas x C early (units the other replica holds), which the
+test with reservations on allows for.
 That holds while Redis answers: a call that fails or outlasts its timeouts falls back
 to RATE_LIMIT__ON_STORAGE_ERROR (by default each replica counts alone), so the
 timeouts here are the largest allowed, for a busy machine not to turn into an outage.
@@ -126,3 +131,23 @@ async def test_the_cost_budget_admits_exactly_what_it_pays_for_across_replicas(
     ]
     refused = [r for r in answers if r not in admitted]
     assert all(codes(r) == ["RATE_LIMITED"] for r in refused)
+
+
+async def test_with_reservations_the_replicas_admit_at_most_the_quota(
+    redis_available: bool, tmp_path: Path
+) -> None:
+    require_service("Redis", redis_available)
+    quota, reserve = 200, 10  # C = 5% of the quota
+    async with two_replicas(
+        tmp_path, {"user": f"{quota}/hour", "anonymous": "100/hour", "reserve_fraction": 0.05}
+    ) as (a, b, token):
+        answers: list[httpx.Response] = []
+        # Waves, so that replicas hold batches between them (a single burst starts with
+        # none held and asks Redis for every request).
+        for _ in range(30):
+            answers += await burst(a, b, token, 10)
+    admitted = [r for r in answers if r.status_code == 200]
+    refused = [r for r in answers if r.status_code != 200]
+    assert quota - 2 * 2 * reserve <= len(admitted) <= quota
+    assert {r.status_code for r in refused} == {429}
+    assert all(0 <= int(r.headers["ratelimit-remaining"]) < quota for r in admitted)

@@ -100,13 +100,18 @@ async def test_refused_by_the_shared_quota_the_request_spends_no_cost(
     a, b = replicas
     answered = [await a.client.post("/graphql", json=QUERY) for _ in range(3)]
     spent = sum(r.json()["extensions"]["rateLimit"]["cost"] for r in answered)
+    # a reports what the shared count leaves, less what it spent of its reservation.
+    assert answered[-1].json()["extensions"]["rateLimit"]["remaining"] == 100_000 - spent
+    # Redis also counts what a reserved and has not spent (up to 1% of the budget).
+    before = await _cost_left(b)
+    assert 100_000 - spent - 1_000 <= before <= 100_000 - spent
     # b has not refused anyone yet: Redis refuses, in the same call as the cost.
     b.commands.clear()
     refused = await b.client.post("/graphql", json=QUERY)
     assert refused.status_code == 429
     assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     assert b.commands == ["EVALSHA"]
-    assert await _cost_left(b) == 100_000 - spent
+    assert await _cost_left(b) == before
     # Refused once here, b answers the next one itself.
     b.commands.clear()
     assert (await b.client.post("/graphql", json=QUERY)).status_code == 429
