@@ -56,6 +56,26 @@ class MemorySlidingWindow:
         self._forget_expired(now)
         return windows
 
+    def take(self, key: str, limit: int, seconds: int, amount: int) -> bool:
+        """Take `amount` if the window has room for it (a mirror of what Redis counted)."""
+        now = self._clock()
+        taken = self._hit(key, limit, seconds, amount, now).acquired
+        self._forget_expired(now)
+        return taken
+
+    def give_back(self, key: str, seconds: int, amount: int) -> None:
+        """Units taken and never spent: out of the window they were taken in, if it is
+        the current or the previous one."""
+        counts = self._counts.get(key)
+        if counts is None or amount <= 0:
+            return
+        index = int(self._clock() / seconds)
+        if counts.window == index:
+            counts.current = max(0, counts.current - amount)
+        elif counts.window == index - 1:
+            counts.previous = max(0, counts.current - amount)
+            counts.window, counts.current = index, 0
+
     def _hit(self, key: str, limit: int, seconds: int, amount: int, now: float) -> SlidingWindow:
         index = int(now / seconds)
         counts = self._counts.get(key)

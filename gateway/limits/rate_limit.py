@@ -192,6 +192,11 @@ class Limiter:
                     self._reservations.clear()
             else:
                 self._outage.succeeded()
+                if self._reservations is not None and all(
+                    hit.strategy is Strategy.SLIDING for hit in hits
+                ):
+                    # Mirrored in memory batch by batch, as Redis counted them.
+                    return decisions
                 return await self._counted_here_too(hits, decisions)
         now = self._clock()
         if self._on_error == "open":
@@ -283,18 +288,41 @@ class Limiter:
         # The script refuses the later windows too once one refuses, so `taken` is 0
         # for them (what is claimed from `held` goes back).
         allowed = not refused_before and (hit.cost <= 0 or window.taken >= claim.minimum)
-        shared = _decision(quota, allowed, window, now)
+        key = _limits_key(self._namespace, quota, hit.key)
+        if claim.refund_counted:
+            self._memory_sliding.give_back(key, quota.window, claim.refund_counted)
+        # Taken by Redis but not admitted (refused here after all) lapses: given back.
+        kept = self._kept_in_memory(key, quota, window.taken, claim.minimum) if allowed else 0
+        shared = _decision(quota, allowed and kept >= claim.minimum, window, now)
         reservations.settle(
             claim,
-            window.taken if allowed else 0,
+            window.taken,
             window.window_end,
             shared.remaining,
             shared.reset_at,
             now,
+            kept=kept,
         )
-        if not allowed:
+        if not shared.allowed:
+            if allowed:
+                # Refused by this replica's own count (Redis came back without what it
+                # had counted): as `_counted_here_too` refuses.
+                return dataclasses.replace(shared, remaining=0)
             return shared
         return dataclasses.replace(shared, remaining=reservations.remaining(state, quota.amount))
+
+    def _kept_in_memory(self, key: str, quota: Quota, taken: int, minimum: int) -> int:
+        """What Redis took, counted in this process's memory as well (see the module's
+        docstring): all of it, or only the hit's own `minimum`, or nothing when this
+        replica's own count has no room for that either."""
+        if taken <= 0:
+            return 0
+        memory = self._memory_sliding
+        if memory.take(key, quota.amount, quota.window, taken):
+            return taken
+        if taken > minimum and memory.take(key, quota.amount, quota.window, minimum):
+            return minimum
+        return 0
 
     async def _counted_here_too(
         self, hits: Sequence[Hit], decisions: list[Decision]

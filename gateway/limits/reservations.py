@@ -52,6 +52,8 @@ class KeyState:
     # Units of a lease that lapsed, given back with the next call, and their window.
     lapsed: int = 0
     lapsed_window_end: int = 0
+    # Of those, the units this process's memory counted too (Limiter's mirror).
+    lapsed_counted: int = 0
     # An extra batch is being asked for: done when Redis has answered.
     refill: asyncio.Future[None] | None = None
     # Hits and units in the current rate period (a lease long) and the one before.
@@ -82,6 +84,8 @@ class Claim:
     minimum: int = 0
     refund: int = 0
     refund_window_end: int = 0
+    # Of `refund`, the units this process's memory counted too.
+    refund_counted: int = 0
     extra: bool = field(default=False)
     # Not taken: a batch for this key is on its way; claim again once it has come.
     wait: asyncio.Future[None] | None = None
@@ -146,6 +150,7 @@ class Reservations:
         if state.refill is None and max(state.hits, state.previous_hits) >= 2:
             extra = min(cap, max(state.units, state.previous_units))
         refund, state.lapsed = state.lapsed, 0
+        refund_counted, state.lapsed_counted = state.lapsed_counted, 0
         if extra:
             state.refill = asyncio.get_running_loop().create_future()
         return Claim(
@@ -159,17 +164,33 @@ class Reservations:
             minimum=need,
             refund=refund,
             refund_window_end=state.lapsed_window_end,
+            refund_counted=refund_counted,
             extra=extra > 0,
         )
 
     def settle(
-        self, claim: Claim, taken: int, window_end: int, remaining: int, reset_at: float, now: float
+        self,
+        claim: Claim,
+        taken: int,
+        window_end: int,
+        remaining: int,
+        reset_at: float,
+        now: float,
+        *,
+        kept: int | None = None,
     ) -> None:
-        """Redis's answer to a remote claim: what it took beyond the hit is held."""
+        """Redis's answer to a remote claim: what it took beyond the hit is held.
+
+        `kept`: of the units Redis took, those to keep (default: all); the rest lapse and
+        are given back with the key's next call.
+        """
         state = claim.state
         self._refilled(claim)
-        if claim.cost > 0 and taken >= claim.minimum:
-            surplus = taken - claim.minimum
+        kept = taken if kept is None else kept
+        if taken > kept:
+            self._lapse(state, taken - kept, window_end, counted=False)
+        if claim.cost > 0 and kept >= claim.minimum:
+            surplus = kept - claim.minimum
             if surplus:
                 if state.held and state.window_end != window_end:
                     self._lapse(state, state.held, state.window_end)
@@ -207,8 +228,9 @@ class Reservations:
         self.give_back(claim, now)
         self._refilled(claim)
         if claim.refund:
-            self._lapse(claim.state, claim.refund, claim.refund_window_end)
-            claim.refund = 0
+            self._lapse(claim.state, claim.refund, claim.refund_window_end, counted=False)
+            claim.state.lapsed_counted += claim.refund_counted
+            claim.refund = claim.refund_counted = 0
 
     def _refilled(self, claim: Claim) -> None:
         state = claim.state
@@ -221,10 +243,12 @@ class Reservations:
         """The quota left as the shared count says, less what this replica spent since."""
         return min(amount, state.remaining + state.held)
 
-    def _lapse(self, state: KeyState, units: int, window_end: int) -> None:
+    def _lapse(self, state: KeyState, units: int, window_end: int, *, counted: bool = True) -> None:
+        """`counted`: the units were kept (counted in memory as well as in Redis)."""
         if state.lapsed and state.lapsed_window_end != window_end:
             # Two windows' leftovers: the older is dropped (it has rolled out, or
             # weighs little), which only ever refuses early.
-            state.lapsed = 0
+            state.lapsed = state.lapsed_counted = 0
         state.lapsed += units
+        state.lapsed_counted += units if counted else 0
         state.lapsed_window_end = window_end
