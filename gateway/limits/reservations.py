@@ -22,8 +22,8 @@ Bounds, with R replicas and a cap of C units per key:
   previous window does; at most C a replica are held at a roll, so over any span of
   the window the replicas admit at most R x C more than counting each request in
   Redis would.
-- Refused early, by at most R x C: what Redis counts and nobody spent is at most C
-  units a replica (held, or lapsed and not yet given back).
+- Refused early by at most 2 x R x C: what Redis counted and nobody spent is what the
+  replicas hold (at most C each) and what lapsed and goes back with their next call.
 
 Only one hit at a time per key asks for an extra batch; the key's hits arriving while
 it is on its way wait for it (once; then they ask for what they need), and units given
