@@ -1,8 +1,8 @@
 """audit log
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-04 19:13:58.594565
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-04 20:09:48.815387
 
 """
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = '0006'
+down_revision: str | Sequence[str] | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
