@@ -33,6 +33,7 @@ COPY persistence ./persistence
 COPY resolvers ./resolvers
 COPY schema ./schema
 COPY gateway ./gateway
+COPY upstreams ./upstreams
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable \
     && /opt/gateway/bin/gateway --help >/dev/null

@@ -107,3 +107,30 @@ class UnavailableError(DomainError):
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TimedOutError(DomainError):
+    """A dependency did not answer within its bound (a statement past its timeout)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} took too long")
+        self.what = what
+
+
+class UpstreamUnavailableError(UnavailableError):
+    """An upstream service cannot serve: its circuit breaker is open, its connection was
+    refused, it kept failing after the retries, or its bulkhead is full."""
+
+    def __init__(self, upstream: str, reason: str, *, retry_after: float = 5) -> None:
+        super().__init__(
+            f"the upstream {upstream} is unavailable: {reason}", retry_after=retry_after
+        )
+        self.upstream, self.reason = upstream, reason
+
+
+class UpstreamTimeoutError(TimedOutError):
+    """An upstream service did not answer within its timeout (after the retries)."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(f"the upstream {upstream}")
+        self.upstream = upstream

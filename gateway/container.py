@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
 import sqlalchemy as sa
 import strawberry
 import structlog
@@ -22,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import SchemaExtension
 
+from domain.exchange_rates import ExchangeRates
 from domain.handlers import EventHandlers
 from domain.jobs import JobQueue, Jobs
 from domain.model import EntityRegistry
@@ -57,7 +59,7 @@ from gateway.observability import Observability, build_observability
 from gateway.observability.prepared import PreparedObserver
 from gateway.realtime import RealtimeGateway, build_realtime
 from gateway.rest import RestApi
-from gateway.settings import RedisSettings, Settings
+from gateway.settings import RedisSettings, Settings, UpstreamSettings
 from persistence import tables
 from persistence.audit import SqlAuditLog
 from persistence.database import create_engine
@@ -79,6 +81,11 @@ from schema.declarations import application
 from schema.entities import Declaration
 from schema.input_limits import InputLimits
 from schema.planner.extension import planner_extension
+from upstreams.client import Upstream, UpstreamObserver, UpstreamPolicy
+from upstreams.exchange_rates.graphql import GraphQLExchangeRates
+from upstreams.exchange_rates.http import HttpExchangeRates
+from upstreams.exchange_rates.service import ExchangeRateService
+from upstreams.graphql import GraphQLUpstream
 
 log = structlog.get_logger("gateway")
 
@@ -117,6 +124,8 @@ class Container:
     idempotency: Idempotency | None = None
     # Planned queries answered again without Strawberry; None without the read planner.
     prepared: PreparedOperations | None = None
+    # The upstream services behind schema fields, by name (their clients closed here).
+    upstreams: dict[str, Upstream] = field(default_factory=dict)
     # What the routes serve, built from the above.
     contexts: RequestContexts = field(init=False)
     pipeline: Pipeline = field(init=False)
@@ -167,6 +176,7 @@ class Container:
             ),
             observer=self.observability.metrics.record_readiness,
             database=self.database_check,
+            upstreams=lambda: {name: u.state.value for name, u in self.upstreams.items()},
         )
 
     async def aclose(self) -> None:
@@ -175,6 +185,8 @@ class Container:
             await self.relay.aclose()
             await self.revocations.aclose()
             await self.engine.dispose()
+            for upstream in self.upstreams.values():
+                await upstream.client.aclose()
             if isinstance(self.bus, RedisEventBus):
                 await self.bus.aclose()
             if self.redis is not None:
@@ -289,6 +301,56 @@ def redis_client(settings: RedisSettings) -> Redis | None:
         retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), settings.retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+
+
+# The host the embedded example service answers as (requests never leave the process).
+EMBEDDED_EXCHANGE_RATES = "http://exchange-rates.embedded"
+
+
+def upstream_policy(settings: UpstreamSettings) -> UpstreamPolicy:
+    return UpstreamPolicy(
+        timeout_seconds=settings.timeout_seconds,
+        deadline_seconds=settings.deadline_seconds,
+        retries=settings.retries,
+        backoff_seconds=settings.backoff_seconds,
+        backoff_max_seconds=settings.backoff_max_seconds,
+        breaker_failures=settings.breaker_failures,
+        breaker_reset_seconds=settings.breaker_reset_seconds,
+        bulkhead_size=settings.bulkhead_size,
+        bulkhead_wait_seconds=settings.bulkhead_wait_seconds,
+    )
+
+
+def exchange_rates_upstream(settings: UpstreamSettings, observer: UpstreamObserver) -> Upstream:
+    """The exchange-rate service at EXCHANGE_RATES__URL, or the example served in process.
+
+    One client per upstream, shared by every request: its pool holds as many
+    connections as the bulkhead lets calls through. `trust_env` is off: proxies come
+    from settings, not from whatever HTTP_PROXY the process inherited.
+    """
+    size = settings.bulkhead_size
+    if settings.url:
+        client = httpx.AsyncClient(
+            base_url=settings.url,
+            timeout=settings.timeout_seconds,
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            trust_env=False,
+        )
+    else:
+        client = httpx.AsyncClient(
+            base_url=EMBEDDED_EXCHANGE_RATES,
+            transport=httpx.ASGITransport(app=ExchangeRateService().app),
+            trust_env=False,
+        )
+    return Upstream("exchange_rates", client, upstream_policy(settings), observer=observer)
+
+
+def exchange_rates(settings: UpstreamSettings, upstream: Upstream) -> ExchangeRates:
+    """The port over the service's GraphQL endpoint when one is configured, else its
+    HTTP/JSON API."""
+    if settings.graphql_path:
+        return GraphQLExchangeRates(GraphQLUpstream(upstream, settings.graphql_path), upstream.name)
+    return HttpExchangeRates(upstream)
 
 
 def idempotency(settings: Settings, redis: Redis | None) -> Idempotency | None:
@@ -422,6 +484,7 @@ def build_container(
         pool_size=database.pool_size,
         max_overflow=database.max_overflow,
         ping_after_idle_seconds=database.ping_after_idle_seconds,
+        statement_timeout_seconds=database.statement_timeout_seconds,
     )
     observability = observability or build_observability(settings)
     observability.instrument_engine(engine)
@@ -436,6 +499,7 @@ def build_container(
     revocations = revocation_store(settings, engine, redis)
     limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
     tokens = token_service(settings)
+    rates = exchange_rates_upstream(settings.exchange_rates, observability.metrics)
     accounts = AccountService(
         uow,
         password_hasher(settings),
@@ -452,6 +516,7 @@ def build_container(
         accounts=accounts,
         audit=AuditService(SqlAuditLog(engine)),
         entities={d.name: d.new_service(uow, relay) for d in declared},
+        exchange_rates=exchange_rates(settings.exchange_rates, rates),
     )
     mailer = mailer_for(settings.mail)
     register_application_handlers(handlers, uow=uow, mailer=mailer)
@@ -496,4 +561,5 @@ def build_container(
         budget=budget,
         idempotency=idempotency(settings, redis),
         prepared=prepared_operations(settings, read_model, observability, budget),
+        upstreams={rates.name: rates},
     )

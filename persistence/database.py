@@ -8,11 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
-from domain.errors import UnavailableError
+from domain.errors import TimedOutError, UnavailableError
 from persistence.availability import report_outages
 from persistence.fair_pool import FairAsyncQueuePool
 from persistence.json_sqlite import register_functions
@@ -39,9 +39,12 @@ def create_engine(
     max_overflow: int = 0,
     busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
     ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
+    statement_timeout_seconds: float | None = None,
 ) -> AsyncEngine:
     """An async engine for `sqlite+aiosqlite:///path` or `postgresql+asyncpg://...`.
 
+    On PostgreSQL, with `statement_timeout_seconds`, the server cancels a statement
+    running longer and it raises TimedOutError (migrations and the seed pass none).
     Raises ValueError for another scheme or a negative `ping_after_idle_seconds`.
     """
     parsed = sa.make_url(url)
@@ -59,12 +62,38 @@ def create_engine(
             poolclass=FairAsyncQueuePool,
             # JIT pays off for long analytic scans, never for our short statements: it
             # made the planner's nested statement ten times slower (design-notes.md).
-            connect_args={"server_settings": {"jit": "off"}},
+            connect_args={"server_settings": _server_settings(statement_timeout_seconds)},
         )
         _ping_after_idle(engine, ping_after_idle_seconds)
+        _statement_timeouts(engine)
         report_outages(engine)
         return engine
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
+
+
+def _server_settings(statement_timeout_seconds: float | None) -> dict[str, str]:
+    settings = {"jit": "off"}
+    if statement_timeout_seconds is not None:
+        # Milliseconds; at least 1, since 0 would turn the timeout off.
+        settings["statement_timeout"] = str(max(1, round(statement_timeout_seconds * 1000)))
+    return settings
+
+
+# SQLSTATE 57014 query_canceled: the statement timeout fired (or an operator cancelled it).
+_QUERY_CANCELED = "57014"
+
+
+def _statement_timeouts(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _cancelled(context: ExceptionContext) -> None:
+        original = context.original_exception
+        if not isinstance(original, Exception):
+            return  # a cancelled task stays cancelled
+        code = getattr(original.__cause__, "sqlstate", None) or getattr(original, "sqlstate", None)
+        if code == _QUERY_CANCELED:
+            raise TimedOutError("a database statement") from (
+                context.sqlalchemy_exception or original
+            )
 
 
 def _ping_after_idle(engine: AsyncEngine, window: float) -> None:

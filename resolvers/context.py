@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from domain.audit import AuditContext
+from domain.exchange_rates import ExchangeRates
 from domain.principals import Principal
 from domain.read_plan import PlanKey, Planned
 from domain.services.accounts import AccountService
@@ -76,6 +77,9 @@ class Services:
     audit: AuditService
     # The generic (or replaced) service of each declared entity, by entity name.
     entities: Mapping[str, EntityService] = field(default_factory=dict)
+    # The exchange-rate service (an upstream); None: prices in other currencies are
+    # UPSTREAM_UNAVAILABLE.
+    exchange_rates: ExchangeRates | None = None
 
     def for_request(self, context: AuditContext) -> Services:
         """These services, every change they make audited as made by `context`."""
@@ -86,6 +90,7 @@ class Services:
             accounts=self.accounts.for_request(context),
             audit=self.audit,
             entities={name: s.for_request(context) for name, s in self.entities.items()},
+            exchange_rates=self.exchange_rates,
         )
 
 
@@ -137,6 +142,7 @@ class Context:
             users=services.users,
             orders=services.orders,
             entities=services.entities,
+            exchange_rates=services.exchange_rates,
             **({"observe": observe_batch} if observe_batch is not None else {}),
         )
         return cls(principal, services, loaders, request_id, **transport)

@@ -11,11 +11,14 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, Protocol
 
 from aiodataloader import DataLoader
 
+from domain.errors import UpstreamUnavailableError
+from domain.exchange_rates import CurrencyPair, ExchangeRates
 from domain.orders import Order
 from domain.paging import Page, PageRequest
 from domain.principals import Principal
@@ -145,6 +148,20 @@ class _ChildCountLoader(DataLoader[ChildCountKey, int]):
         return [counts[key] for key in keys]
 
 
+class _ExchangeRateLoader(DataLoader[CurrencyPair, Decimal | None]):
+    """Rates by currency pair: every pair a request needs, in one call to the service."""
+
+    def __init__(self, rates: ExchangeRates | None) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._rates = rates
+
+    async def batch_load_fn(self, keys: list[CurrencyPair]) -> list[Decimal | None]:
+        if self._rates is None:
+            raise UpstreamUnavailableError("exchange_rates", "not configured")
+        found = await self._rates.rates(keys)
+        return [found.get(key) for key in keys]
+
+
 class Loaders:
     """One request's dataloaders, each made on first use.
 
@@ -159,11 +176,13 @@ class Loaders:
         users: UserService,
         orders: OrderService,
         entities: Mapping[str, EntityService] | None = None,
+        exchange_rates: ExchangeRates | None = None,
         observe: BatchObserver = _unobserved,
     ) -> None:
         self._principal, self._observe = principal, observe
         self._users, self._orders = users, orders
         self._entities = entities or {}
+        self._exchange_rates = exchange_rates
         self._declared: dict[tuple[str, str], DataLoader[Any, Any]] = {}
 
     def entity(self, name: str) -> DataLoader[int, Any]:
@@ -206,6 +225,11 @@ class Loaders:
         return self._by_id(self._orders, "orders")
 
     @cached_property
+    def exchange_rates(self) -> DataLoader[CurrencyPair, Decimal | None]:
+        """A rate by (from, to) currency pair; None when the service does not know it."""
+        return _observed(_ExchangeRateLoader(self._exchange_rates), "exchange_rates", self._observe)
+
+    @cached_property
     def customer_orders(self) -> DataLoader[CustomerOrdersKey, Page[Order]]:
         loader = _CustomerOrdersLoader(self._orders, self._principal)
         return _observed(loader, "customer_orders", self._observe)
@@ -222,7 +246,15 @@ def build_loaders(
     users: UserService,
     orders: OrderService,
     entities: Mapping[str, EntityService] | None = None,
+    exchange_rates: ExchangeRates | None = None,
     observe: BatchObserver = _unobserved,
 ) -> Loaders:
     """A fresh set of loaders for one request (use them inside the running event loop)."""
-    return Loaders(principal, users=users, orders=orders, entities=entities, observe=observe)
+    return Loaders(
+        principal,
+        users=users,
+        orders=orders,
+        entities=entities,
+        exchange_rates=exchange_rates,
+        observe=observe,
+    )

@@ -57,8 +57,12 @@ IDEMPOTENCY_KEY_IN_USE = ErrorRule(
 IDEMPOTENCY_KEY_REUSED = ErrorRule(
     "IDEMPOTENCY_KEY_REUSED", 422, "The idempotency key was used for a different request"
 )
-# The operation ran past GRAPHQL__EXECUTION_TIMEOUT_SECONDS and was cancelled.
+# The operation ran past GRAPHQL__EXECUTION_TIMEOUT_SECONDS and was cancelled, or one
+# statement ran past DATABASE__STATEMENT_TIMEOUT_SECONDS.
 TIMEOUT = ErrorRule("TIMEOUT", 504, "The operation took too long")
+# A field backed by an upstream service (upstreams/): that field is null, the rest answers.
+UPSTREAM_UNAVAILABLE = ErrorRule("UPSTREAM_UNAVAILABLE", 503, "An upstream service is unavailable")
+UPSTREAM_TIMEOUT = ErrorRule("UPSTREAM_TIMEOUT", 504, "An upstream service took too long")
 
 ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     errors.DomainError: ErrorRule("DOMAIN_ERROR", 400, "The request could not be completed"),
@@ -78,6 +82,9 @@ ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     errors.ResumeExpiredError: ErrorRule(
         "RESUME_WINDOW_EXPIRED", 410, "The events to resume from are no longer kept"
     ),
+    errors.TimedOutError: TIMEOUT,
+    errors.UpstreamUnavailableError: UPSTREAM_UNAVAILABLE,
+    errors.UpstreamTimeoutError: UPSTREAM_TIMEOUT,
 }
 
 
@@ -99,6 +106,8 @@ def error_details(error: BaseException) -> dict[str, Any]:
         details["retryAfter"] = error.retry_after
     if isinstance(error, errors.ResumeExpiredError):
         details.update(after=error.position, window=error.window)
+    if isinstance(error, errors.UpstreamUnavailableError | errors.UpstreamTimeoutError):
+        details["upstream"] = error.upstream
     if isinstance(error, errors.OutOfStockError):
         details.update(itemId=error.item_id, requested=error.requested, available=error.available)
     return details

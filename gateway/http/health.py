@@ -16,6 +16,8 @@ from persistence.database import ping
 from persistence.schema_version import SchemaVersion, current_revision, script_revisions
 
 type Check = Callable[[], Awaitable[bool]]
+# Each upstream's circuit breaker state (`closed`, `open`, `half_open`), read, not probed.
+type UpstreamStates = Callable[[], Mapping[str, str]]
 # Told every readiness result (each check, and the verdict): metrics watch it.
 type ReadinessObserver = Callable[[Mapping[str, bool], bool], None]
 
@@ -86,7 +88,13 @@ async def live(_: Request) -> Response:
 
 
 class Readiness:
-    """Runs every dependency check concurrently; 503 while any is down or draining."""
+    """Runs every dependency check concurrently; 503 while any is down or draining.
+
+    Upstream services are reported, never required: a replica whose breaker to an
+    upstream is open still serves everything else (those fields answer null), so it is
+    `degraded` with a 200; taking it out of rotation would only move its traffic to
+    replicas that see the same upstream.
+    """
 
     def __init__(
         self,
@@ -94,10 +102,12 @@ class Readiness:
         *,
         observer: ReadinessObserver | None = None,
         database: DatabaseCheck | None = None,
+        upstreams: UpstreamStates | None = None,
     ) -> None:
         self._checks = dict(checks)
         self._observer = observer
         self._database = database
+        self._upstreams = upstreams
         self.draining = False
 
     async def handle(self, _: Request) -> Response:
@@ -107,10 +117,15 @@ class Readiness:
         ready = all(results) and not self.draining
         if self._observer is not None:
             self._observer(dict(zip(names, results, strict=True)), ready)
+        upstreams = dict(self._upstreams()) if self._upstreams is not None else {}
+        degraded = any(state != "closed" for state in upstreams.values())
+        status = "degraded" if degraded else "ready"
         body: dict[str, object] = {
-            "status": "ready" if ready else ("draining" if self.draining else "unavailable"),
+            "status": status if ready else ("draining" if self.draining else "unavailable"),
             "checks": report,
         }
+        if degraded:  # every upstream's state then; the metrics have them always
+            body["upstreams"] = upstreams
         migrations = self._database.report() if self._database is not None else None
         if migrations is not None:
             report["database"] = "not migrated"

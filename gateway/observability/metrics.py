@@ -52,6 +52,7 @@ _VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 # Transaction control is not a query (as in persistence.statements).
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+_BREAKER_STATES = ("closed", "open", "half_open")
 _BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 _STATEMENT_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 100)
 
@@ -210,6 +211,39 @@ class Metrics:
             ["handler"],
             registry=r,
         )
+        self.upstream_calls = Counter(
+            "gateway_upstream_calls",
+            "Upstream call attempts by upstream and outcome (ok, error, timeout, open: "
+            "refused by the circuit breaker, full: refused by the bulkhead).",
+            ["upstream", "outcome"],
+            registry=r,
+        )
+        self.upstream_duration = Histogram(
+            "gateway_upstream_call_duration_seconds",
+            "Upstream call attempt latency by upstream (those sent).",
+            ["upstream"],
+            registry=r,
+        )
+        self.upstream_retries = Counter(
+            "gateway_upstream_retries",
+            "Upstream attempts repeated after a failure (idempotent calls only).",
+            ["upstream"],
+            registry=r,
+        )
+        self.upstream_breaker = Gauge(
+            "gateway_upstream_circuit_state",
+            "1 for the circuit breaker's current state (closed, open, half_open), else 0.",
+            ["upstream", "state"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.upstream_slots = Gauge(
+            "gateway_upstream_in_flight",
+            "Upstream calls holding a bulkhead slot.",
+            ["upstream"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.ready = Gauge(
             "gateway_ready",
             "1 when the last readiness check passed, else 0.",
@@ -254,6 +288,21 @@ class Metrics:
 
     def observe_batch(self, loader: str, size: int) -> None:
         self.dataloader_batch_size.labels(loader=loader).observe(size)
+
+    def upstream_call(self, upstream: str, outcome: str, seconds: float) -> None:
+        self.upstream_calls.labels(upstream, outcome).inc()
+        if outcome in ("ok", "error", "timeout"):
+            self.upstream_duration.labels(upstream).observe(seconds)
+
+    def upstream_retry(self, upstream: str) -> None:
+        self.upstream_retries.labels(upstream).inc()
+
+    def upstream_state(self, upstream: str, state: str) -> None:
+        for known in _BREAKER_STATES:
+            self.upstream_breaker.labels(upstream, known).set(1 if known == state else 0)
+
+    def upstream_in_flight(self, upstream: str, in_flight: int) -> None:
+        self.upstream_slots.labels(upstream).set(in_flight)
 
     def record_readiness(self, report: Mapping[str, bool], ready: bool) -> None:
         for name, up in report.items():

@@ -67,6 +67,7 @@ def build_realtime(
             users=services.users,
             orders=services.orders,
             entities=services.entities,
+            exchange_rates=services.exchange_rates,
             observe=observe_batch,
         )
 

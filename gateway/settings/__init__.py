@@ -29,6 +29,7 @@ from gateway.settings.model import (
     ServerSettings,
     Settings,
     TelemetrySettings,
+    UpstreamSettings,
 )
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "TelemetrySettings",
+    "UpstreamSettings",
     "load_settings",
     "unknown_variables",
 ]

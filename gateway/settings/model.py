@@ -66,6 +66,10 @@ class DatabaseSettings(BaseModel):
     dead) before use; `0` pings on every checkout."""
     echo: bool = False
     """Log every SQL statement (SQLAlchemy's echo); for debugging only."""
+    statement_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    """PostgreSQL: a statement still running after this long is cancelled by the server
+    (`statement_timeout`) and answered `TIMEOUT`; below `GRAPHQL__EXECUTION_TIMEOUT_SECONDS`.
+    Migrations (`gateway db upgrade`) run without it."""
 
     _url = field_validator("url")(normalise_database_url)
 
@@ -509,6 +513,55 @@ class AuditSettings(BaseModel):
     """How often entries past the retention are looked for."""
 
 
+class UpstreamSettings(BaseModel):
+    """One upstream service behind schema fields (see README, Upstream services)."""
+
+    model_config = _DOCUMENTED
+
+    url: str | None = None
+    """The service's base URL (`http://rates:8100`); unset: the example service, served
+    in process (a fixed table, no network)."""
+    graphql_path: str | None = Field(default=None, pattern=r"^/")
+    """The service's GraphQL endpoint under the URL (`/graphql`): the adapter then sends
+    GraphQL documents (a query is retried, a mutation sent once); unset: its HTTP/JSON
+    API."""
+    timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    """Each attempt (connect, send, answer) gives up after this long."""
+    deadline_seconds: float = Field(default=3.0, gt=0, le=120)
+    """The whole call, retries and backoff included, gives up after this long
+    (`UPSTREAM_TIMEOUT`); below `GRAPHQL__EXECUTION_TIMEOUT_SECONDS`."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Further attempts after a connection failure, a timeout or a 5xx, for idempotent
+    calls only (GET, HEAD, OPTIONS, PUT, DELETE); a POST is sent once."""
+    backoff_seconds: float = Field(default=0.05, ge=0, le=10)
+    """The wait before the first retry; it doubles after each further one, plus a random
+    jitter of up to this much."""
+    backoff_max_seconds: float = Field(default=0.5, ge=0, le=60)
+    """The longest wait between two attempts."""
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    """Failed attempts in a row that open the circuit breaker: calls are then refused
+    at once (`UPSTREAM_UNAVAILABLE`) without reaching the service."""
+    breaker_reset_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """How long the breaker stays open; then one trial call at a time (half-open), whose
+    success closes it and failure opens it again."""
+    bulkhead_size: int = Field(default=20, ge=1, le=10_000)
+    """Calls in flight to the service at once, per process (also its connection pool)."""
+    bulkhead_wait_seconds: float = Field(default=0.05, ge=0, le=10)
+    """A call that finds every slot taken waits this long for one, then is refused
+    (`UPSTREAM_UNAVAILABLE`)."""
+
+
+# Settings that bound one call an operation makes, each checked against the operation's
+# own timeout at start-up (a bound past it would never be what fires).
+_OPERATION_BOUNDS = (
+    ("database", "statement_timeout_seconds"),
+    ("redis", "socket_timeout_seconds"),
+    ("rate_limit", "storage_timeout_seconds"),
+    ("exchange_rates", "timeout_seconds"),
+    ("exchange_rates", "deadline_seconds"),
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -539,6 +592,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    exchange_rates: UpstreamSettings = Field(default_factory=UpstreamSettings)
 
     @model_validator(mode="after")
     def _check_security(self) -> Settings:
@@ -563,6 +617,24 @@ class Settings(BaseSettings):
                     f"RATE_LIMIT__{name.upper()} must allow at least GRAPHQL__MAX_COST "
                     f"({self.graphql.max_cost}) points"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_timeouts(self) -> Settings:
+        limit = self.graphql.execution_timeout_seconds
+        for section, name in _OPERATION_BOUNDS:
+            value = getattr(getattr(self, section), name)
+            if value >= limit:
+                raise ValueError(
+                    f"{section.upper()}__{name.upper()} ({value:g} s) must be below "
+                    f"GRAPHQL__EXECUTION_TIMEOUT_SECONDS ({limit:g} s)"
+                )
+        upstream = self.exchange_rates
+        if upstream.timeout_seconds > upstream.deadline_seconds:
+            raise ValueError(
+                f"EXCHANGE_RATES__TIMEOUT_SECONDS ({upstream.timeout_seconds:g} s) must not "
+                f"exceed EXCHANGE_RATES__DEADLINE_SECONDS ({upstream.deadline_seconds:g} s)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from domain import items
 from domain.model import EQUALITY, Mutation
 from domain.services.items import ItemUseCases
 from domain.specifications import Op, Specification, field
+from schema import exchange_rates
 from schema.entities import computed_filter, declared, entity
 from schema.node import Node
 
@@ -44,3 +45,4 @@ class Item(Node):
     stock: auto = declared(orderable=True)
     active: auto = declared(filters=EQUALITY, write=Mutation.UPDATE)
     created_at: auto = declared(orderable=True, write=False)
+    price_in = exchange_rates.price_in_field()

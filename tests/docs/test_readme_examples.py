@@ -89,7 +89,7 @@ async def answers(client: httpx.AsyncClient, text: str) -> dict[str, dict[str, A
 
 async def test_the_readme_examples_answer_as_shown(gateway: httpx.AsyncClient) -> None:
     text = README.read_text(encoding="utf-8")
-    assert sorted(examples(text)) == ["bad-input", "catalog", "orders"]
+    assert sorted(examples(text)) == ["bad-input", "catalog", "orders", "upstream"]
     answered = await answers(gateway, text)
     if os.environ.get("UPDATE_README") == "1":
         for name, (_, block) in examples(text).items():

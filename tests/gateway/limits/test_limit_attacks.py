@@ -41,8 +41,12 @@ def graphql_overrides() -> dict[str, Any]:
 @pytest.fixture
 def settings(tmp_path: Path, graphql_overrides: dict[str, Any]) -> Settings:
     # The conftest settings, with the limits under test adjustable per test; rate limits
-    # are off so that only the operation limits answer.
-    return Settings(
+    # are off so that only the operation limits answer. An execution timeout is set after
+    # validation: the per-call bounds (statement, Redis, upstream) stay at their defaults,
+    # above it, which start-up refuses but these tests do not exercise.
+    overrides = dict(graphql_overrides)
+    timeout = overrides.pop("execution_timeout_seconds", None)
+    settings = Settings(
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
         security={
             "allow_debug_identity": True,
@@ -51,9 +55,12 @@ def settings(tmp_path: Path, graphql_overrides: dict[str, Any]) -> Settings:
             "argon2_memory_kib": 1024,
             "argon2_parallelism": 1,
         },
-        graphql=graphql_overrides,
+        graphql=overrides,
         rate_limit={"enabled": False},
     )
+    if timeout is not None:
+        settings.graphql.execution_timeout_seconds = timeout
+    return settings
 
 
 @pytest.fixture

@@ -28,6 +28,10 @@ def exported_names() -> set[str]:
     metrics.rate_limited("ip")
     metrics.record_readiness({"database": True}, True)
     metrics.observe_handler("mail-when-shipped", "done", 0.1)
+    metrics.upstream_call("exchange_rates", "ok", 0.1)
+    metrics.upstream_retry("exchange_rates")
+    metrics.upstream_state("exchange_rates", "open")
+    metrics.upstream_in_flight("exchange_rates", 1)
     return {sample.name for family in metrics.registry.collect() for sample in family.samples}
 
 
