@@ -372,3 +372,37 @@ async def test_the_scheduled_purge_keeps_entries_younger_than_the_retention(
     assert len(await audit_log(client, world)) == kept
     assert await purge_at(now + timedelta(days=31)).run() == kept
     assert await audit_log(client, world) == []
+
+
+async def test_a_reused_refresh_token_is_recorded_against_its_owner(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    registered = await ask(
+        client,
+        REGISTER,
+        {"input": {"email": "erin@example.com", "password": PASSWORD, "name": "Erin"}},
+    )
+    refresh = registered["data"]["register"]["refreshToken"]
+    rotate = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }"
+    assert "errors" not in await ask(client, rotate, {"t": refresh})
+    reused = await ask(client, rotate, {"t": refresh}, request_id="audit-reuse-0001")
+    assert [e["extensions"]["code"] for e in reused["errors"]] == ["UNAUTHENTICATED"]
+
+    entries = await audit_log(client, world, action="REFRESH_TOKEN_REUSED")
+    erin = next(
+        e["entityId"]
+        for e in await audit_log(client, world, entityType="User", action="CREATE")
+        if {"field": "name", "before": None, "after": "Erin"} in e["changes"]
+    )
+    assert without_time(entries) == [
+        {
+            "action": "REFRESH_TOKEN_REUSED",
+            "entityType": "User",
+            "entityId": erin,
+            "actorId": erin,
+            "requestId": "audit-reuse-0001",
+            "clientIp": CLIENT_IP,
+            "changes": [],
+        }
+    ]
+    assert refresh not in str(await audit_log(client, world))
