@@ -68,7 +68,7 @@ class CircuitBreaker:
             self._trial = True
             return True
         remaining = self._reset - (self._clock() - self._opened_at)
-        raise BreakerOpenError(max(1.0, float(math.ceil(remaining))))
+        raise BreakerOpenError(max(1, math.ceil(remaining)))  # whole seconds, as Retry-After
 
     def succeeded(self, trial: bool) -> None:
         if trial:

@@ -40,7 +40,7 @@ def test_while_open_every_call_is_refused_until_the_reset_time() -> None:
     clock.now += 29.5
     with pytest.raises(BreakerOpenError) as refused:
         breaker.admit()
-    assert (refused.value.retry_after, breaker.state) == (1.0, BreakerState.OPEN)
+    assert (refused.value.retry_after, breaker.state) == (1, BreakerState.OPEN)
 
 
 def test_half_open_lets_one_trial_through_whose_success_closes_it() -> None:

@@ -141,7 +141,7 @@ async def test_the_breaker_opens_after_the_stated_failures_then_half_opens_and_c
     assert described(refused.value) == (
         "UpstreamUnavailableError",
         "the upstream rates is unavailable: circuit open",
-        1.0,
+        1,
     )
     assert harness.service.stats.requests == 3
 
