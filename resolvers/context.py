@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,15 +83,15 @@ class Services:
     exchange_rates: ExchangeRates | None = None
 
     def for_request(self, context: AuditContext) -> Services:
-        """These services, every change they make audited as made by `context`."""
-        return Services(
+        """These services, every change they make audited as made by `context` (a field
+        added later is carried over as it is: only the services that write are rebound)."""
+        return dataclasses.replace(
+            self,
             users=self.users.for_request(context),
             items=self.items.for_request(context),
             orders=self.orders.for_request(context),
             accounts=self.accounts.for_request(context),
-            audit=self.audit,
             entities={name: s.for_request(context) for name, s in self.entities.items()},
-            exchange_rates=self.exchange_rates,
         )
 
 
