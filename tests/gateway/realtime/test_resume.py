@@ -41,6 +41,9 @@ UPDATE_PRICE = """mutation($id: ID!, $p: MoneyInput!) {
 @pytest.fixture(params=BACKENDS)
 def settings(settings: Settings, request: pytest.FixtureRequest, redis_available: bool) -> Settings:
     settings.realtime.resume_window_events = WINDOW
+    # What is tested is resumption: a price change that takes 10 s on a loaded machine
+    # (a full CI run saw one) must not turn into a TIMEOUT here.
+    settings.graphql.execution_timeout_seconds = 120
     return on_backend(settings, request.param, redis_available)
 
 
