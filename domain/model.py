@@ -77,10 +77,12 @@ class Attribute:
     """One stored field of the entity (a dataclass field of the domain class).
 
     `filters` are the comparisons the connection's filter offers; `read` a permission
-    without which the field reads as null (settled once per roles: the resolvers and
-    the planner apply the same rule); `write` the generic inputs that carry it (create,
-    update, both or none); `columns` the column names when a table written by hand
-    names them otherwise (a MONEY attribute's cents then currency).
+    without which the field reads as null, unless `owner` names the attribute holding
+    the caller's id (as `User.email`: admins read every one, a user their own);
+    `reading` settles that rule for a caller, and the resolvers and the planner both
+    apply it; `write` the generic inputs that carry it (create, update, both or none);
+    `columns` the column names when a table written by hand names them otherwise (a
+    MONEY attribute's cents then currency).
     """
 
     name: str
@@ -94,6 +96,7 @@ class Attribute:
     write: frozenset[Mutation] = frozenset({Mutation.CREATE, Mutation.UPDATE})
     unique: bool = False
     columns: tuple[str, ...] = ()
+    owner: str | None = None
 
     def writable(self, mutation: Mutation) -> bool:
         return mutation in self.write
@@ -106,6 +109,23 @@ class Attribute:
         if self.type is FieldType.MONEY:
             return (f"{self.name}_cents", f"{self.name}_currency")
         return (self.name,)
+
+    def reading(self, principal: Principal) -> Reading:
+        """Whose value of this field the caller reads (the field's one read rule)."""
+        if self.read is None or principal.can(self.read):
+            return Reading.ALL
+        if self.owner is not None and principal.user_id is not None:
+            return Reading.OWN
+        return Reading.NONE
+
+
+class Reading(enum.Enum):
+    """A field read rule settled for one caller: every value, the value on the objects
+    whose `owner` attribute is the caller's id (null elsewhere), or none (null)."""
+
+    ALL = "all"
+    OWN = "own"
+    NONE = "none"
 
 
 class RelationKind(enum.StrEnum):
@@ -244,6 +264,11 @@ class EntityRegistry:
                 if attribute.type is FieldType.REF and attribute.target not in names:
                     raise DeclarationError(
                         model.name, attribute.name, f"refers to unknown entity {attribute.target}"
+                    )
+                known = {"id"} | {a.name for a in model.attributes}
+                if attribute.owner is not None and attribute.owner not in known:
+                    raise DeclarationError(
+                        model.name, attribute.name, f"owner {attribute.owner} is no attribute"
                     )
                 if attribute.read is not None and not known_permission(attribute.read):
                     raise DeclarationError(

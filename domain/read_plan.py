@@ -6,8 +6,14 @@ builds a plan (`schema.planner.compile`), the persistence side turns it into SQL
 
 Every selection carries its response key (alias or field name) and keeps the order
 of the operation's fields, so the database can build the response in that order.
-Field permissions are already settled here (`Email.everyone`); object-level rules
-are named by `Entity` and supplied per request as specifications in a `Scope`.
+Field permissions are already settled here (`Email.everyone`, `Owned`); object-level
+rules are named (an `Entity`, or a `Source`'s entity) and supplied per request as
+specifications in a `Scope`.
+
+A declared entity is described by data alone (`Source`: its table, its columns and
+their stored types), so the SQL side writes any declared entity's statement without
+knowing the entity; the demo's own types (`Entity`, `Link`, `MoneySource`) are read
+from hand tables until they are declared.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from domain.model import FieldType
 from domain.paging import PageRequest
 from domain.specifications import Specification
 
@@ -25,6 +32,36 @@ class Entity(enum.StrEnum):
     ITEM = "Item"
     ORDER = "Order"
     LINE = "OrderLine"
+
+
+# --- declared entities, as data ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One stored attribute: the name specifications and sorts use, its stored type,
+    its columns (two for money: cents, then currency)."""
+
+    name: str
+    type: FieldType
+    columns: tuple[str, ...]
+    nullable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a declared entity's rows are: `entity` names its object-level rule."""
+
+    entity: str
+    table: str
+    columns: tuple[Column, ...]
+    sort_fields: frozenset[str]
+
+    def column(self, name: str) -> Column:
+        for candidate in self.columns:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(f"{self.entity} has no column {name}")
 
 
 # --- leaves of an object -------------------------------------------------------------
@@ -39,11 +76,29 @@ class Value:
 
 
 @dataclass(frozen=True, slots=True)
+class Stored:
+    """A declared attribute's value, written as JSON by its stored type (null if NULL):
+    text as a string, an integer, a boolean, a time as `isoformat()`, a reference as
+    the global id of `column.type`'s target (`target`)."""
+
+    key: str
+    column: Column
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Constant:
     """A JSON string known when planning (`__typename`)."""
 
     key: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Null:
+    """A field the caller may not read: null whatever the row (settled when planning)."""
+
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +151,24 @@ class MoneySource(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Money:
+    """A money object from a hand source, or from a declared attribute's two columns."""
+
     key: str
-    source: MoneySource
+    source: MoneySource | Column
     parts: tuple[tuple[str, MoneyPart], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """A field read only on the objects whose `owner` column holds the caller's id
+    (null elsewhere): a field rule settled as `domain.model.Reading.OWN`."""
+
+    owner: str
+    field: Stored | Money
+
+    @property
+    def key(self) -> str:
+        return self.field.key
 
 
 # --- nested objects ---------------------------------------------------------------------
@@ -127,6 +197,24 @@ class NestedConnection:
     connection: Connection
 
 
+@dataclass(frozen=True, slots=True)
+class ManyToOne:
+    """The object whose id is in this row's `column` (null when missing or hidden)."""
+
+    key: str
+    column: str
+    target: Selection
+
+
+@dataclass(frozen=True, slots=True)
+class OneToMany:
+    """A connection over the target rows whose `column` holds this row's id."""
+
+    key: str
+    column: str
+    connection: Connection
+
+
 type Field = (
     Value
     | Constant
@@ -138,6 +226,11 @@ type Field = (
     | Money
     | Child
     | NestedConnection
+    | Stored
+    | Owned
+    | Null
+    | ManyToOne
+    | OneToMany
 )
 
 
@@ -145,7 +238,7 @@ type Field = (
 class Selection:
     """The fields selected on one object type, in response order."""
 
-    entity: Entity
+    entity: Entity | Source
     fields: tuple[Field, ...]
 
 
@@ -191,7 +284,7 @@ class TotalCount:
 class Connection:
     """A keyset page of `entity` rows matching `spec` (the caller's filter)."""
 
-    entity: Entity
+    entity: Entity | Source
     spec: Specification
     request: PageRequest
     fields: tuple[Edges | PageInfo | TotalCount | Constant, ...]
@@ -228,14 +321,22 @@ type Root = RootConnection | RootObject | RootConstant
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A whole query operation: one root entry per response key, in order.
+    """A query operation: one root entry per planned response key, in order.
 
     `rules` names the entities whose object-level rule the SQL needs; the caller's
-    specifications for them come with each execution in a `Scope`.
+    specifications for them come with each execution in a `Scope`. `fallback` are the
+    response keys the planner could not express: the resolvers answer those (the
+    operation's root fields being plain fields), the plan the others.
     """
 
     roots: tuple[Root, ...]
-    rules: frozenset[Entity]
+    rules: frozenset[str]
+    fallback: frozenset[str] = frozenset()
+
+
+def rule_name(entity: Entity | Source) -> str:
+    """The name of an entity's object-level rule in a `Plan` and a `Scope`."""
+    return entity.entity if isinstance(entity, Source) else entity.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +344,7 @@ class Scope:
     """Who asks, for one execution of a plan."""
 
     user_id: int | None
-    rules: Mapping[Entity, Specification]
+    rules: Mapping[str, Specification]
 
 
 # Document, operation name, roles, permissions, whether the caller is signed in, variables.

@@ -67,6 +67,7 @@ from persistence.json_text import (
     text,
 )
 from persistence.orders import ORDER_FIELDS, SqlOrderRepository
+from persistence.read_sources import source_fields, source_table, stored_json
 from persistence.specifications import FieldMap, Kind, Predicate, SqlField, compile_spec
 from persistence.users import USER_FIELDS, SqlUserRepository
 
@@ -105,12 +106,26 @@ def _aliased(fields: FieldMap, table: sa.FromClause) -> dict[str, SqlField]:
     }
 
 
+def _table(entity: plan.Entity | plan.Source) -> sa.FromClause:
+    """A fresh alias of the entity's table: declared ones from the plan's data."""
+    if isinstance(entity, plan.Source):
+        return source_table(entity).alias()
+    return _TABLES[entity].alias()
+
+
+def _fields(entity: plan.Entity | plan.Source, row: sa.FromClause) -> FieldMap:
+    if isinstance(entity, plan.Source):
+        return source_fields(entity, row)
+    return _aliased(_FIELDS[entity], row)
+
+
 # --- paging, as SqlRepository pages ------------------------------------------------------
 
 
-def _sort_field(entity: plan.Entity, request: PageRequest) -> str:
-    if request.sort.field not in _SORT_FIELDS[entity]:
-        kind = entity.value.lower()
+def _sort_field(entity: plan.Entity | plan.Source, request: PageRequest) -> str:
+    allowed = entity.sort_fields if isinstance(entity, plan.Source) else _SORT_FIELDS[entity]
+    if request.sort.field not in allowed:
+        kind = plan.rule_name(entity).lower()
         raise ValidationError.single("orderBy", f"cannot sort {kind}s by {request.sort.field}")
     return request.sort.field
 
@@ -155,10 +170,11 @@ class _Builder:
         self._scope = scope
         self._sql = dialect
 
-    def _rule(self, entity: plan.Entity, fields: FieldMap) -> Predicate:
-        rule = self._scope.rules.get(entity)
+    def _rule(self, entity: plan.Entity | plan.Source, fields: FieldMap) -> Predicate:
+        name = plan.rule_name(entity)
+        rule = self._scope.rules.get(name)
         if rule is None:
-            raise ValueError(f"the plan did not name the rule for {entity.value}")
+            raise ValueError(f"the plan did not name the rule for {name}")
         return compile_spec(rule, fields)
 
     def root(self, root: plan.Root) -> sa.Select[Any] | None:
@@ -169,8 +185,8 @@ class _Builder:
             return self.connection(root.connection, None, None)
         target = root.target
         key = root.key_value if root.key_value is not None else CALLER
-        table = _TABLES[target.entity].alias()
-        fields = _aliased(_FIELDS[target.entity], table)
+        table = _table(target.entity)
+        fields = _fields(target.entity, table)
         found = (
             sa.select(text(self.selection(target, table)))
             .where(table.c.id == key, self._rule(target.entity, fields))
@@ -190,16 +206,17 @@ class _Builder:
         sort_field = _sort_field(entity, request)
 
         def matching(table: sa.FromClause) -> list[Predicate]:
-            fields = _aliased(_FIELDS[entity], table)
+            fields = _fields(entity, table)
             where = [compile_spec(connection.spec, fields), self._rule(entity, fields)]
             if owner is not None:
                 where.append(owner(table))
             return where
 
-        table = _TABLES[entity].alias()
-        fields = _aliased(_FIELDS[entity], table)
+        table = _table(entity)
+        fields = _fields(entity, table)
         order_by = _order_by(fields, table, sort_field, request)
-        position = sa.func.row_number().over(order_by=order_by).label("position")
+        # Not a column name: declared attributes never start with `_`.
+        position = sa.func.row_number().over(order_by=order_by).label("_page_position")
         page = (
             sa.select(table, position)
             .where(*matching(table), _after(fields, table, sort_field, request))
@@ -208,8 +225,8 @@ class _Builder:
             .limit(request.first + 1)
             .subquery()
         )
-        in_page = page.c.position <= integer(request.first)
-        page_fields = _aliased(_FIELDS[entity], page)
+        in_page = page.c._page_position <= integer(request.first)
+        page_fields = _fields(entity, page)
         edge_cursor = self.cursor(page_fields, page, sort_field)
         uses_page = False
         pairs: list[tuple[str, Json]] = []
@@ -217,7 +234,7 @@ class _Builder:
             if isinstance(part, plan.Constant):
                 pairs.append((part.key, constant(part.text)))
             elif isinstance(part, plan.TotalCount):
-                counted = _TABLES[entity].alias()
+                counted = _table(entity)
                 total = (
                     sa.select(sa.func.count())
                     .select_from(counted)
@@ -229,7 +246,7 @@ class _Builder:
                 uses_page = True
                 edge = self.edge(part, page, edge_cursor)
                 # The page is ordered by position, for databases without ordered aggregates.
-                listed = self._sql.listed(text(edge), [page.c.position], in_page)
+                listed = self._sql.listed(text(edge), [page.c._page_position], in_page)
                 pairs.append((part.key, json_array(listed)))
             else:
                 info: list[tuple[str, Json]] = []
@@ -248,7 +265,7 @@ class _Builder:
                     else:
                         last = kind is plan.PageInfoPart.END_CURSOR
                         found = self._sql.first(
-                            edge_cursor, page.c.position, last=last, where=in_page
+                            edge_cursor, page.c._page_position, last=last, where=in_page
                         )
                         # NULL on an empty page.
                         info.append((info_key, or_null(text(quoted(found)))))
@@ -272,7 +289,23 @@ class _Builder:
             [(f.key, self.field(selection.entity, f, row)) for f in selection.fields]
         )
 
-    def field(self, entity: plan.Entity, field: plan.Field, row: sa.FromClause) -> Json:
+    def field(
+        self, entity: plan.Entity | plan.Source, field: plan.Field, row: sa.FromClause
+    ) -> Json:
+        if isinstance(field, plan.Stored):
+            return stored_json(field, row, self._sql, self.global_id)
+        if isinstance(field, plan.Null):
+            return ["null"]
+        if isinstance(field, plan.Owned):
+            if self._scope.user_id is None:
+                return ["null"]
+            mine = row.c[field.owner] == CALLER
+            shown = text(self.field(entity, field.field, row))
+            return [sa.case((mine, shown), else_=literal("null"))]
+        if isinstance(field, plan.ManyToOne):
+            return self.many_to_one(field, row)
+        if isinstance(field, plan.OneToMany):
+            return [self.one_to_many(field, row)]
         if isinstance(field, plan.Value):
             return self.value(entity, field.column, row)
         if isinstance(field, plan.Constant):
@@ -299,8 +332,9 @@ class _Builder:
             return self.child(field, row)
         return [self.nested_connection(field, row)]
 
-    def value(self, entity: plan.Entity, column: str, row: sa.FromClause) -> Json:
+    def value(self, entity: plan.Entity | plan.Source, column: str, row: sa.FromClause) -> Json:
         """A stored value with the JSON type of its column: a number, boolean or string."""
+        assert isinstance(entity, plan.Entity), "declared entities' values are `Stored`"
         stored = _TABLES[entity].c[column]
         found = row.c[column]
         kind = stored.type.python_type
@@ -318,6 +352,12 @@ class _Builder:
     def money(self, money: plan.Money, row: sa.FromClause) -> Json:
         cents: sa.ColumnElement[Any]
         currency: sa.ColumnElement[Any]
+        if isinstance(money.source, plan.Column):
+            cents_column, currency_column = money.source.columns
+            json = self.money_object(money, row.c[cents_column], row.c[currency_column])
+            if money.source.nullable:
+                return or_null(text(json))
+            return json
         if money.source is plan.MoneySource.PRICE:
             cents, currency = row.c.price_cents, row.c.currency
         elif money.source is plan.MoneySource.UNIT_PRICE:
@@ -361,10 +401,10 @@ class _Builder:
 
     def child(self, child: plan.Child, row: sa.FromClause) -> Json:
         target = child.target
-        table = _TABLES[target.entity].alias()
+        table = _table(target.entity)
         if child.link is plan.Link.ORDER_LINES:
             return [self.order_lines(target, table, row)]
-        fields = _aliased(_FIELDS[target.entity], table)
+        fields = _fields(target.entity, table)
         parent_key = row.c.item_id if child.link is plan.Link.LINE_ITEM else row.c.customer_id
         found = (
             sa.select(text(self.selection(target, table)))
@@ -411,6 +451,26 @@ class _Builder:
         else:  # timestamps
             key = text(quoted(self._sql.iso_timestamp(column)))
         return self._sql.base64url(text(["[", key, ",", ident, "]"]))
+
+    def many_to_one(self, related: plan.ManyToOne, row: sa.FromClause) -> Json:
+        target = related.target
+        table = _table(target.entity)
+        found = (
+            sa.select(text(self.selection(target, table)))
+            .where(
+                table.c.id == row.c[related.column],
+                self._rule(target.entity, _fields(target.entity, table)),
+            )
+            .scalar_subquery()
+        )
+        return or_null(found)  # missing or hidden: null
+
+    def one_to_many(self, related: plan.OneToMany, row: sa.FromClause) -> SqlText:
+        def owned(table: sa.FromClause) -> Predicate:
+            owns: Predicate = table.c[related.column] == row.c.id
+            return owns
+
+        return self.connection(related.connection, owned, row).scalar_subquery()
 
     def nested_connection(self, nested: plan.NestedConnection, row: sa.FromClause) -> SqlText:
         def owned(table: sa.FromClause) -> Predicate:
@@ -473,7 +533,7 @@ def json_dialect(engine: AsyncEngine) -> JsonDialect:
 
 
 type Statements = list[tuple[str, sa.Select[Any] | str]]
-type StatementKey = tuple[plan.Plan, bool, frozenset[tuple[plan.Entity, Specification]]]
+type StatementKey = tuple[plan.Plan, bool, frozenset[tuple[str, Specification]]]
 
 
 class SqlReadModel:

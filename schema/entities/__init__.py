@@ -22,14 +22,17 @@ The declaration format (public; the scaffold writes it):
   the permissions it grants roles); `mutations` a subset of `domain.model.Mutation`;
   `subscriptions` a subset of `domain.model.Change`; `service` an
   `EntityService` subclass whose overridden commands are the entity's use cases.
-- `declared(filters, orderable, read, write, unique, max_length, text, ref, columns)`:
-  options of an `auto` field (`write=Mutation.CREATE`: set once, at creation).
+- `declared(filters, orderable, read, write, unique, max_length, text, ref, columns,
+  owner)`: options of an `auto` field (`write=Mutation.CREATE`: set once, at creation;
+  `read`: the permission to read it, null otherwise, except on the objects whose
+  attribute `owner` holds the caller's id).
 - `computed_filter(annotation, to_spec)`: a filter argument that is not one
   attribute's comparison, named in `entity(..., filters={"in_stock": ...})`.
 - `entity(..., descriptions={"items": "...", "create_item": "..."})`: the derived
   root fields' and inputs' descriptions.
 - `many_to_one(key, target)`, `one_to_many(target, key, order, page_size)`:
-  relationships, batched by dataloaders and planned as SQL joins.
+  relationships, batched by dataloaders and planned as SQL subqueries (the read
+  planner plans every declared entity from its declaration).
 
 The application's declarations live in the `schema.declarations` package (every
 module there is imported at start-up: adding one edits nothing else).

@@ -22,7 +22,15 @@ import strawberry
 from strawberry.types.field import StrawberryField
 
 from domain.events import EntityChanged, EntityCreated, EntityDeleted, EntityUpdated
-from domain.model import Attribute, Change, DeclarationError, FieldType, Mutation, RelationKind
+from domain.model import (
+    Attribute,
+    Change,
+    DeclarationError,
+    FieldType,
+    Mutation,
+    Reading,
+    RelationKind,
+)
 from domain.specifications import Compare, Op, Specification, all_of
 from domain.users import Email
 from resolvers import entities as entity_resolvers
@@ -364,9 +372,16 @@ class _Builder:
 
         if read is None:
             return _function(name, [("root", _EMPTY, _EMPTY)], returns, value)
+        owner = attribute.owner
 
         def guarded(root: Any, info: Info) -> Any:
-            return value(root) if info.context.principal.can(read) else None
+            principal = info.context.principal
+            reading = attribute.reading(principal)
+            if reading is Reading.ALL:
+                return value(root)
+            if reading is Reading.OWN and getattr(root, owner or "id") == principal.user_id:
+                return value(root)
+            return None
 
         return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], returns, guarded)
 

@@ -76,6 +76,7 @@ class Declared:
     ref: str | None = None
     description: str | None = None
     columns: tuple[str, ...] = ()
+    owner: str | None = None
 
 
 def declared(
@@ -90,11 +91,13 @@ def declared(
     ref: str | None = None,
     description: str | None = None,
     columns: tuple[str, ...] = (),
+    owner: str | None = None,
 ) -> Any:
-    """How an `auto` field is filtered, sorted, read (`read`: a permission, else null),
-    written (`write`: in the create and update inputs, in neither, or only in the one
-    named, `Mutation.CREATE` or `Mutation.UPDATE`) and stored (`text`: long text; `ref`:
-    the id of another entity; `columns`: the column names of a table written by hand)."""
+    """How an `auto` field is filtered, sorted, read (`read`: a permission, else null,
+    except on the objects whose attribute `owner` is the caller's id), written (`write`:
+    in the create and update inputs, in neither, or only in the one named,
+    `Mutation.CREATE` or `Mutation.UPDATE`) and stored (`text`: long text; `ref`: the id
+    of another entity; `columns`: the column names of a table written by hand)."""
     if isinstance(write, Mutation):
         writes = frozenset({write})
     else:
@@ -110,6 +113,7 @@ def declared(
         ref,
         description,
         columns,
+        owner,
     )
 
 
@@ -329,6 +333,7 @@ def entity(
                     write=chosen.write,
                     unique=chosen.unique,
                     columns=chosen.columns,
+                    owner=chosen.owner,
                 )
             )
         model = EntityModel(

@@ -4,17 +4,21 @@ Fields are collected exactly as graphql-core's executor collects them (fragments
 inline fragments expanded, `@skip`/`@include` evaluated, fields with one response key
 merged), and arguments are coerced and converted exactly as Strawberry does before
 calling a resolver; the resolvers' own argument rules (`page_request`, the filters'
-`to_spec`) then run unchanged. Anything outside the table below, any argument the
-resolver would refuse, and any object-level rule that refuses the caller gives None:
-the normal executor then runs and produces the answer or the error.
+`to_spec`) then run unchanged.
+
+What a root field may hold comes from the declarations (`schema.planner.declared`)
+or, for the demo types not yet declared, from hand tables (`schema.planner.hand`).
+A root field holding anything else, an argument the resolver would refuse, or an
+object-level rule that refuses the caller is left to the resolvers, which produce the
+answer or the error; the other root fields stay planned.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import strawberry
 from graphql import (
@@ -41,12 +45,16 @@ from strawberry.types.field import StrawberryField
 from domain import read_plan as plan
 from domain.errors import DomainError
 from domain.principals import Principal
-from domain.services.visibility import visible_items, visible_orders, visible_users
-from domain.specifications import Specification, all_of
-from schema.node import decode_id
-from schema.orders import OrderOrder, order_sort
-from schema.pagination import OrderDirection, page_request
-from schema.users import UserOrder
+from domain.specifications import Specification
+from schema.planner.declared import (
+    declaration_for,
+    declared_leaf,
+    declared_request,
+    declared_root,
+    declared_rule,
+    source_of,
+)
+from schema.planner.hand import RULES, hand_leaf, hand_request, hand_root
 
 # Fields planned per object at most; a wider selection takes the resolver path (it bounds
 # the size of the statement, whose text chains are split for Postgres's parser anyway).
@@ -58,19 +66,19 @@ type Grouped = Mapping[str, Details]
 
 
 class NotPlannableError(Exception):
-    """Raised while planning; the operation goes to the normal executor."""
+    """Raised while planning a root field; the resolvers answer that field."""
 
 
-_RULES: dict[plan.Entity, Callable[[Principal], Specification]] = {
-    plan.Entity.USER: visible_users,
-    plan.Entity.ITEM: visible_items,
-    plan.Entity.ORDER: visible_orders,
-}
-
-
-def scope_for(principal: Principal, rules: frozenset[plan.Entity]) -> plan.Scope:
+def scope_for(principal: Principal, rules: frozenset[str]) -> plan.Scope:
     """The caller's object-level rules for one execution (raises DomainError if refused)."""
-    return plan.Scope(principal.user_id, {entity: _RULES[entity](principal) for entity in rules})
+    return plan.Scope(principal.user_id, {name: _rule(name, principal) for name in rules})
+
+
+def _rule(name: str, principal: Principal) -> Specification:
+    declared = declared_rule(name, principal)
+    if declared is not None:
+        return declared
+    return RULES[plan.Entity(name)](principal)
 
 
 def plan_operation(
@@ -80,7 +88,12 @@ def plan_operation(
     variables: dict[str, Any] | None,
     principal: Principal,
 ) -> plan.Plan | None:
-    """The plan of a validated operation, or None when the normal executor must run."""
+    """The plan of a validated operation, or None when the normal executor must run.
+
+    Each root field is planned on its own: one the planner cannot express is left to
+    the resolvers (`Plan.fallback`) when the operation's root selections are plain
+    fields, so the others keep their single statement each.
+    """
     graphql_schema = schema._schema
     built = Executor.build(
         graphql_schema, document, raw_variable_values=variables, operation_name=operation_name
@@ -96,17 +109,31 @@ def plan_operation(
         collected = collect_fields(
             graphql_schema, built.fragments, built.variable_values, query_type, built.operation
         )
-        if collected.new_defer_usages:
-            return None
-        roots = tuple(
-            planner.root(key, details, query_type)
-            for key, details in collected.grouped_field_set.items()
-        )
-        # Each rule is asked once now: a caller it refuses is refused by the resolver too.
-        scope_for(principal, frozenset(planner.rules))
-    except (NotPlannableError, DomainError, GraphQLError):
+    except GraphQLError:
         return None
-    return plan.Plan(roots, frozenset(planner.rules))
+    if collected.new_defer_usages:
+        return None
+    roots: list[plan.Root] = []
+    fallback: set[str] = set()
+    for key, details in collected.grouped_field_set.items():
+        before = set(planner.rules)
+        try:
+            roots.append(planner.root(key, details, query_type))
+            # Each rule is asked once now: a caller it refuses is refused by the resolver too.
+            scope_for(principal, frozenset(planner.rules))
+        except (NotPlannableError, DomainError, GraphQLError, LookupError):
+            planner.rules = before
+            fallback.add(key)
+    if fallback and (len(fallback) == len(collected.grouped_field_set) or not _plain(built)):
+        return None
+    planned = frozenset(planner.rules)
+    return plan.Plan(tuple(r for r in roots if r.key not in fallback), planned, frozenset(fallback))
+
+
+def _plain(built: Executor[Any]) -> bool:
+    """Whether the operation's root selections are all fields (no fragments), so the
+    resolvers can be given the fallback fields alone."""
+    return all(isinstance(s, FieldNode) for s in built.operation.selection_set.selections)
 
 
 @dataclass
@@ -115,12 +142,12 @@ class _Planner:
     schema: GraphQLSchema
     executor: Executor[Any]
     principal: Principal
-    rules: set[plan.Entity] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)
 
     # --- helpers --------------------------------------------------------------------
 
-    def _subfields(self, details: Details, parent: GraphQLObjectType, name: str) -> Grouped:
-        field_def = self._field(parent, name)
+    def subfields(self, details: Details, parent: GraphQLObjectType, name: str) -> Grouped:
+        field_def = self.field(parent, name)
         return_type = get_named_type(field_def.type)
         if not isinstance(return_type, GraphQLObjectType):
             raise NotPlannableError(name)
@@ -145,7 +172,7 @@ class _Planner:
                 raise NotPlannableError(key)
         return grouped
 
-    def _field(self, parent: GraphQLObjectType, name: str) -> GraphQLField:
+    def field(self, parent: GraphQLObjectType, name: str) -> GraphQLField:
         found: GraphQLField | None = parent.fields.get(name)
         if found is None:
             raise NotPlannableError(name)
@@ -156,14 +183,14 @@ class _Planner:
         assert isinstance(found, GraphQLObjectType)
         return found
 
-    def _arguments(self, parent: GraphQLObjectType, details: Details) -> dict[str, Any]:
+    def arguments(self, parent: GraphQLObjectType, details: Details) -> dict[str, Any]:
         """The resolver's keyword arguments, converted as Strawberry converts them."""
         node: FieldNode = details[0].node
-        field_def = self._field(parent, node.name.value)
+        field_def = self.field(parent, node.name.value)
         raw = get_argument_values(field_def, node, self.executor.variable_values)
         definition = parent.extensions.get("strawberry-definition")
         assert isinstance(definition, StrawberryObjectDefinition)
-        strawberry_field = self._strawberry_field(definition, node.name.value)
+        strawberry_field = self.strawberry_field(definition, node.name.value)
         return convert_arguments(
             raw,
             strawberry_field.arguments,
@@ -171,7 +198,7 @@ class _Planner:
             config=self.strawberry_schema.config,
         )
 
-    def _strawberry_field(
+    def strawberry_field(
         self, definition: StrawberryObjectDefinition, name: str
     ) -> StrawberryField:
         converter = self.strawberry_schema.config.name_converter
@@ -180,66 +207,49 @@ class _Planner:
                 return candidate
         raise NotPlannableError(name)
 
+    def refuse(self, what: str) -> NoReturn:
+        raise NotPlannableError(what)
+
+    def target(self, graphql_type: GraphQLObjectType) -> plan.Entity | plan.Source:
+        """The plan's name for an object type: a declared entity's source, or a demo type."""
+        decl = declaration_for(graphql_type)
+        if decl is not None:
+            return source_of(decl)
+        try:
+            return plan.Entity(graphql_type.name)
+        except ValueError:
+            return self.refuse(graphql_type.name)
+
     # --- roots ------------------------------------------------------------------------
 
     def root(self, key: str, details: Details, query: GraphQLObjectType) -> plan.Root:
         name = details[0].node.name.value
         if name == "__typename":
             return plan.RootConstant(key, '"Query"')
-        if name in ("users", "items", "orders"):
-            entity = {"users": plan.Entity.USER, "items": plan.Entity.ITEM}.get(
-                name, plan.Entity.ORDER
-            )
-            args = self._arguments(query, details)
-            connection = self.connection(entity, args, details, query, name)
-            return plan.RootConnection(key, connection)
-        if name == "me":
-            if self.principal.user_id is None:
-                return plan.RootConstant(key, "null")
-            return plan.RootObject(key, self.object(plan.Entity.USER, details, query, name), None)
-        if name in ("user", "item", "order"):
-            entity = {"user": plan.Entity.USER, "item": plan.Entity.ITEM}.get(
-                name, plan.Entity.ORDER
-            )
-            args = self._arguments(query, details)
-            ident = decode_id(args["id"], entity.value)
-            if entity is plan.Entity.USER and self.principal.user_id is None:
-                # The users loader answers nobody to an anonymous caller.
-                return plan.RootConstant(key, "null")
-            return plan.RootObject(key, self.object(entity, details, query, name), ident)
-        raise NotPlannableError(name)
+        found = declared_root(self, key, details, query) or hand_root(self, key, details, query)
+        if found is None:
+            self.refuse(name)
+        return found
 
     # --- connections --------------------------------------------------------------------
 
     def connection(
         self,
-        entity: plan.Entity,
+        entity: plan.Entity | plan.Source,
         args: dict[str, Any],
         details: Details,
         parent: GraphQLObjectType,
         name: str,
     ) -> plan.Connection:
-        # The same argument handling as the resolvers in schema/query.py and schema/users.py.
-        first, after, filter_, order_by = (
-            args.get("first"),
-            args.get("after"),
-            args.get("filter"),
-            args.get("order_by"),
-        )
-        if entity is plan.Entity.ORDER:
-            request = page_request(first, after, *order_sort(order_by or OrderOrder()))
+        if isinstance(entity, plan.Source):
+            request, spec = declared_request(entity, args)
         else:
-            if order_by is None and entity is plan.Entity.ITEM:
-                request = page_request(first, after, "id", OrderDirection.ASC)
-            else:
-                sort = order_by or UserOrder()
-                request = page_request(first, after, sort.field.value, sort.direction)
-        spec = filter_.to_spec() if filter_ else all_of([])
-        self.rules.add(entity)
-        connection_type = get_named_type(self._field(parent, name).type)
+            request, spec = hand_request(entity, args)
+        self.rules.add(plan.rule_name(entity))
+        connection_type = get_named_type(self.field(parent, name).type)
         assert isinstance(connection_type, GraphQLObjectType)
         fields: list[plan.Edges | plan.PageInfo | plan.TotalCount | plan.Constant] = []
-        for key, sub in self._subfields(details, parent, name).items():
+        for key, sub in self.subfields(details, parent, name).items():
             sub_name = sub[0].node.name.value
             if sub_name == "__typename":
                 fields.append(plan.Constant(key, connection_type.name))
@@ -250,12 +260,12 @@ class _Planner:
             elif sub_name == "edges":
                 fields.append(self.edges(key, sub, connection_type, entity))
             else:
-                raise NotPlannableError(sub_name)
+                self.refuse(sub_name)
         return plan.Connection(entity, spec, request, tuple(fields))
 
     def page_info(self, key: str, details: Details, parent: GraphQLObjectType) -> plan.PageInfo:
         parts: list[tuple[str, plan.PageInfoPart] | plan.Constant] = []
-        for sub_key, sub in self._subfields(details, parent, "pageInfo").items():
+        for sub_key, sub in self.subfields(details, parent, "pageInfo").items():
             sub_name = sub[0].node.name.value
             if sub_name == "__typename":
                 parts.append(plan.Constant(sub_key, "PageInfo"))
@@ -264,12 +274,16 @@ class _Planner:
         return plan.PageInfo(key, tuple(parts))
 
     def edges(
-        self, key: str, details: Details, parent: GraphQLObjectType, entity: plan.Entity
+        self,
+        key: str,
+        details: Details,
+        parent: GraphQLObjectType,
+        entity: plan.Entity | plan.Source,
     ) -> plan.Edges:
-        edge_type = get_named_type(self._field(parent, "edges").type)
+        edge_type = get_named_type(self.field(parent, "edges").type)
         assert isinstance(edge_type, GraphQLObjectType)
         parts: list[plan.EdgeCursor | plan.EdgeNode | plan.Constant] = []
-        for sub_key, sub in self._subfields(details, parent, "edges").items():
+        for sub_key, sub in self.subfields(details, parent, "edges").items():
             sub_name = sub[0].node.name.value
             if sub_name == "__typename":
                 parts.append(plan.Constant(sub_key, edge_type.name))
@@ -278,64 +292,30 @@ class _Planner:
             elif sub_name == "node":
                 parts.append(plan.EdgeNode(sub_key, self.object(entity, sub, edge_type, "node")))
             else:
-                raise NotPlannableError(sub_name)
+                self.refuse(sub_name)
         return plan.Edges(key, tuple(parts))
 
     # --- objects ------------------------------------------------------------------------
 
     def object(
-        self, entity: plan.Entity, details: Details, parent: GraphQLObjectType, name: str
+        self,
+        entity: plan.Entity | plan.Source,
+        details: Details,
+        parent: GraphQLObjectType,
+        name: str,
     ) -> plan.Selection:
         if entity is not plan.Entity.LINE:
-            self.rules.add(entity)
-        own_type = self._type(entity.value)
+            self.rules.add(plan.rule_name(entity))
+        own_type = self._type(plan.rule_name(entity))
         fields: list[plan.Field] = []
-        for key, sub in self._subfields(details, parent, name).items():
-            fields.append(self.leaf(entity, key, sub, own_type))
+        for key, sub in self.subfields(details, parent, name).items():
+            if sub[0].node.name.value == "__typename":
+                fields.append(plan.Constant(key, own_type.name))
+            elif isinstance(entity, plan.Source):
+                fields.append(declared_leaf(self, entity, key, sub, own_type))
+            else:
+                fields.append(hand_leaf(self, entity, key, sub, own_type))
         return plan.Selection(entity, tuple(fields))
-
-    def leaf(
-        self, entity: plan.Entity, key: str, details: Details, own: GraphQLObjectType
-    ) -> plan.Field:
-        name = details[0].node.name.value
-        if name == "__typename":
-            return plan.Constant(key, entity.value)
-        if name == "id" and entity is not plan.Entity.LINE:
-            return plan.GlobalId(key, entity.value)
-        column = _COLUMNS[entity].get(name)
-        if column is not None:
-            return plan.Value(key, column)
-        if name in ("createdAt", "updatedAt") and entity is not plan.Entity.LINE:
-            if name == "updatedAt" and entity is not plan.Entity.ORDER:
-                raise NotPlannableError(name)
-            return plan.Timestamp(key, "created_at" if name == "createdAt" else "updated_at")
-        source = _MONEY[entity].get(name)
-        if source is not None:
-            return self.money(key, details, own, name, source)
-        if entity is plan.Entity.USER:
-            if name == "roles":
-                return plan.RoleNames(key)
-            if name == "email":
-                return plan.Email(key, everyone=self.principal.is_admin)
-            if name == "orders":
-                args = self._arguments(own, details)
-                connection = self.connection(plan.Entity.ORDER, args, details, own, name)
-                return plan.NestedConnection(key, plan.Link.CUSTOMER_ORDERS, connection)
-        if entity is plan.Entity.ORDER:
-            if name == "status":
-                return plan.EnumName(key, "status")
-            if name == "lines":
-                target = self.object(plan.Entity.LINE, details, own, name)
-                return plan.Child(key, plan.Link.ORDER_LINES, target)
-            if name == "customer":
-                if self.principal.user_id is None:
-                    raise NotPlannableError("anonymous customer")
-                target = self.object(plan.Entity.USER, details, own, name)
-                return plan.Child(key, plan.Link.ORDER_CUSTOMER, target)
-        if entity is plan.Entity.LINE and name == "item":
-            target = self.object(plan.Entity.ITEM, details, own, name)
-            return plan.Child(key, plan.Link.LINE_ITEM, target)
-        raise NotPlannableError(f"{entity.value}.{name}")
 
     def money(
         self,
@@ -343,35 +323,10 @@ class _Planner:
         details: Details,
         own: GraphQLObjectType,
         name: str,
-        source: plan.MoneySource,
+        source: plan.MoneySource | plan.Column,
     ) -> plan.Money:
         parts = tuple(
             (sub_key, plan.MoneyPart(sub[0].node.name.value))
-            for sub_key, sub in self._subfields(details, own, name).items()
+            for sub_key, sub in self.subfields(details, own, name).items()
         )
         return plan.Money(key, source, parts)
-
-
-# Stored values output as they are, by GraphQL field name.
-_COLUMNS: dict[plan.Entity, dict[str, str]] = {
-    plan.Entity.USER: {"name": "name", "active": "active"},
-    plan.Entity.ITEM: {
-        "sku": "sku",
-        "name": "name",
-        "description": "description",
-        "stock": "stock",
-        "active": "active",
-    },
-    plan.Entity.ORDER: {},
-    plan.Entity.LINE: {"quantity": "quantity"},
-}
-
-_MONEY: dict[plan.Entity, dict[str, plan.MoneySource]] = {
-    plan.Entity.USER: {},
-    plan.Entity.ITEM: {"price": plan.MoneySource.PRICE},
-    plan.Entity.ORDER: {"total": plan.MoneySource.TOTAL},
-    plan.Entity.LINE: {
-        "unitPrice": plan.MoneySource.UNIT_PRICE,
-        "subtotal": plan.MoneySource.SUBTOTAL,
-    },
-}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -31,6 +32,7 @@ from domain.errors import DomainError, UnavailableError
 from domain.principals import Principal
 from resolvers.context import Context, PlannedData
 from schema.cost import execution_cost
+from schema.planner import partial
 from schema.planner.compile import plan_operation, scope_for
 
 log = structlog.get_logger("gateway.planner")
@@ -102,14 +104,26 @@ class ReadPlanner(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
-        if context.result is None and context.graphql_document is not None:
-            result = await self._answer(context.graphql_document)
-            if result is not None:
+        document = context.graphql_document
+        if context.result is None and document is not None:
+            result = await self._answer(document)
+            if isinstance(result, GraphQLExecutionResult):
                 context.result = result
                 self.planned = result.errors is None
+            elif result is not None:
+                # Part planned: the resolvers run the rest of the operation now.
+                context.graphql_document = result.remaining
+                yield
+                context.graphql_document = document
+                resolved = context.result
+                if isinstance(resolved, GraphQLExecutionResult) and resolved.data is not None:
+                    resolved.data = partial.merged(
+                        document, context.operation_name, result.data, resolved.data
+                    )
+                return
         yield
 
-    async def _answer(self, document: DocumentNode) -> GraphQLExecutionResult | None:
+    async def _answer(self, document: DocumentNode) -> GraphQLExecutionResult | _Part | None:
         context = self.execution_context
         caller = context.context
         if not isinstance(caller, Context) or caller.planned_data is PlannedData.NONE:
@@ -149,15 +163,26 @@ class ReadPlanner(SchemaExtension):
                 operation_name=context.operation_name,
             )
             return None
-        if prepare_as is not None:
-            state.planned = plan.Planned(
-                prepare_as, found, execution_cost(context), context.operation_name
-            )
         if caller.planned_data is PlannedData.RAW_JSON:
             data = {name: orjson.Fragment(text) for name, text in texts.items()}
         else:
             data = {name: orjson.loads(text) for name, text in texts.items()}
+        if found.fallback:
+            remaining = partial.keeping(document, context.operation_name, found.fallback)
+            return _Part(data, remaining)
+        if prepare_as is not None:
+            state.planned = plan.Planned(
+                prepare_as, found, execution_cost(context), context.operation_name
+            )
         return GraphQLExecutionResult(data=data, errors=None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """The planned root fields' values, and the operation left for the resolvers."""
+
+    data: dict[str, Any]
+    remaining: DocumentNode
 
 
 def planner_extension(fetch: Fetch, cache: PlanCache | None = None) -> Callable[[], ReadPlanner]:

@@ -21,7 +21,7 @@ from tests.entities.vendors import DECLARATIONS, METADATA
 from tests.gateway.world import World, populate
 
 
-def entity_settings(url: str) -> Settings:
+def entity_settings(url: str, *, planner: bool = True) -> Settings:
     return Settings(
         database={"url": url},
         security={
@@ -32,7 +32,7 @@ def entity_settings(url: str) -> Settings:
             "argon2_parallelism": 1,
         },
         rate_limit={"enabled": False},
-        graphql={"report_cost": False},
+        graphql={"report_cost": False, "planner": planner},
     )
 
 

@@ -65,8 +65,9 @@ def _items(first: int, spec: Specification = EVERY) -> plan.Connection:
 async def _fetch(
     engine: AsyncEngine, roots: tuple[plan.Root, ...], rules: dict[plan.Entity, Specification]
 ) -> dict[str, str]:
-    built = plan.Plan(roots, frozenset(rules))
-    return await SqlReadModel(engine).fetch(built, plan.Scope(ADMIN, rules))
+    named = {entity.value: rule for entity, rule in rules.items()}
+    built = plan.Plan(roots, frozenset(named))
+    return await SqlReadModel(engine).fetch(built, plan.Scope(ADMIN, named))
 
 
 def _compact(text: str) -> str:

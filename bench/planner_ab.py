@@ -1,0 +1,117 @@
+"""A small, bounded before/after check of the planned read paths, in process.
+
+    python -m bench.planner_ab [--runs 2000] [--postgres]
+
+Seeds a database (SQLite in a temporary file; with `--postgres`, a scratch database
+on 127.0.0.1 dropped afterwards), builds the gateway with the planner on and asks,
+through the ASGI app, the benchmark's nested query (users -> orders -> lines -> item)
+and `item(id)` `--runs` times each, and `{ __typename }` as the baseline (the same
+pipeline without the database). It prints each read's microseconds per request and
+its ratio to the baseline, so two checkouts run one after the other on a busy machine
+compare by ratio (`PYTHONPATH=<checkout> python <this file>` runs another checkout's
+code). See docs/benchmarks/design-notes.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from gateway.app import create_app
+from gateway.container import build_container
+from gateway.settings import Settings
+from persistence import migrate, seed
+from persistence.database import create_engine
+
+NESTED = """
+query Nested {
+  users(first: 20) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id name email orders(first: 10) {
+      totalCount
+      edges { cursor node { id status createdAt total { amount currency }
+        lines { quantity unitPrice { amount currency } item { id name price { amount } } }
+      } }
+    } } }
+  }
+}
+"""
+ITEM = '{ item(id: "%s") { id sku name price { amount currency } stock } }' % (
+    base64.b64encode(b"Item:7").decode()
+)
+BASELINE = "{ __typename }"
+
+
+async def _seed(url: str) -> None:
+    await migrate.upgrade(url)
+    engine = create_engine(url)
+    try:
+        await seed.seed(engine, users=200, items=100, orders=1000, seed=11)
+    finally:
+        await engine.dispose()
+
+
+async def _measure(url: str, runs: int) -> dict[str, float]:
+    settings = Settings(
+        database={"url": url},
+        security={"allow_debug_identity": True, "secret_key": "b" * 40},
+        rate_limit={"enabled": False},
+    )
+    container = build_container(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, container))
+    timings: dict[str, float] = {}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for name, query in (("baseline", BASELINE), ("nested", NESTED), ("item", ITEM)):
+                body = {"query": query}
+                headers = {"X-Debug-User": "1"}
+                for _ in range(50):  # warm: plans, prepared operations, the pool
+                    answer = await client.post("/graphql", json=body, headers=headers)
+                    assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+                started = time.perf_counter()
+                for _ in range(runs):
+                    await client.post("/graphql", json=body, headers=headers)
+                timings[name] = (time.perf_counter() - started) / runs * 1e6
+    finally:
+        await container.aclose()
+    return timings
+
+
+@contextlib.contextmanager
+def _database(postgres: bool) -> Iterator[str]:
+    if postgres:
+        from tests.helpers import scratch_postgres_database
+
+        with scratch_postgres_database("gw_bench_planner_ab") as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        yield f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--postgres", action="store_true")
+    options = parser.parse_args()
+    runs = max(1, min(options.runs, 20_000))
+    with _database(options.postgres) as url:
+        asyncio.run(_seed(url))
+        timings = asyncio.run(_measure(url, runs))
+    base = timings["baseline"]
+    database = "postgres" if options.postgres else "sqlite"
+    for name, micros in timings.items():
+        print(f"{database} {name:8} {micros:8.0f} us/request  x{micros / base:.2f} of baseline")
+
+
+if __name__ == "__main__":
+    main()

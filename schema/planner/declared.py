@@ -1,0 +1,189 @@
+"""Declared entities planned from their declarations: nothing here names an entity.
+
+A declaration (`schema.entities`) says which attributes a type exposes, who may read
+each (`domain.model.Attribute.reading`, the same rule the resolvers apply), its
+relationships and its policy. From it the planner describes the entity's storage as
+data (`domain.read_plan.Source`) and each selected field as a plan leaf; a field it
+cannot express (a computed field without SQL, a decimal) refuses the root field,
+which the resolvers then answer.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLObjectType, get_named_type
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.utils.str_converters import to_camel_case
+
+from domain import read_plan as plan
+from domain.model import Attribute, FieldType, Reading, RelationKind
+from domain.principals import Principal
+from domain.specifications import Always, Not, Specification, all_of
+from schema.entities.declare import Declaration, Declared, Related, declaration_of, declarations
+from schema.entities.declare import snake as snake_case
+from schema.node import decode_id
+from schema.pagination import OrderDirection, page_request
+
+if TYPE_CHECKING:
+    from schema.planner.compile import Details, _Planner
+
+# Stored types whose JSON and cursor the SQL writes exactly as Python does.
+_WRITTEN = frozenset(
+    {
+        FieldType.STR,
+        FieldType.TEXT,
+        FieldType.EMAIL,
+        FieldType.INT,
+        FieldType.BOOL,
+        FieldType.DATETIME,
+        FieldType.REF,
+        FieldType.MONEY,
+    }
+)
+_SORTED = _WRITTEN - {FieldType.BOOL, FieldType.MONEY}
+_NOTHING = Not(Always())
+
+
+def declaration_for(graphql_type: GraphQLObjectType) -> Declaration | None:
+    """The declaration a GraphQL object type was built from, if any."""
+    definition = graphql_type.extensions.get("strawberry-definition")
+    if not isinstance(definition, StrawberryObjectDefinition):
+        return None
+    try:
+        return declaration_of(definition.origin)
+    except KeyError:
+        return None
+
+
+@cache
+def source_of(decl: Declaration) -> plan.Source:
+    """Where `decl`'s rows are, as plan data (made once per declaration)."""
+    model = decl.model
+    columns = tuple(
+        plan.Column(a.name, a.type, a.column_names, a.nullable)
+        for a in model.attributes
+        if a.type in _WRITTEN
+    )
+    sortable = {"id"} | {a.name for a in model.attributes if a.orderable and a.type in _SORTED}
+    return plan.Source(model.name, model.table, columns, frozenset(sortable))
+
+
+def declared_rule(name: str, principal: Principal) -> Specification | None:
+    """The objects of entity `name` the caller sees (none without the policy's read
+    permission, as the generic service answers); None for an undeclared name."""
+    for decl in declarations():
+        if decl.name == name:
+            policy = decl.model.policy
+            if policy.read is not None and not principal.can(policy.read):
+                return _NOTHING
+            return policy.visible(principal)
+    return None
+
+
+def declared_root(
+    planner: _Planner, key: str, details: Details, query: GraphQLObjectType
+) -> plan.Root | None:
+    """A declared root field's plan (`supplier(id)`, `suppliers(...)`); None if `details`
+    names no declared root."""
+    name = details[0].node.name.value
+    returned = get_named_type(planner.field(query, name).type)
+    if not isinstance(returned, GraphQLObjectType):
+        return None
+    decl = declaration_for(returned)
+    if decl is not None and name == to_camel_case(snake_case(decl.name)):
+        ident = decode_id(planner.arguments(query, details)["id"], decl.name)
+        return plan.RootObject(key, planner.object(source_of(decl), details, query, name), ident)
+    edges = returned.fields.get("edges")
+    if edges is None:
+        return None
+    edge = get_named_type(edges.type)
+    node = edge.fields.get("node") if isinstance(edge, GraphQLObjectType) else None
+    node_type = get_named_type(node.type) if node is not None else None
+    decl = declaration_for(node_type) if isinstance(node_type, GraphQLObjectType) else None
+    if decl is None or name != to_camel_case(decl.model.plural):
+        return None
+    read = decl.model.policy.read
+    if read is not None and not planner.principal.can(read):
+        planner.refuse(f"{name}: the resolver refuses the caller")
+    args = planner.arguments(query, details)
+    return plan.RootConnection(key, planner.connection(source_of(decl), args, details, query, name))
+
+
+def declared_request(source: plan.Source, args: dict[str, Any]) -> tuple[Any, Specification]:
+    """The page request and filter of a declared connection, as `schema.entities.build`
+    makes them (the declaration's default order when none is given)."""
+    order_by, filter_ = args.get("order_by"), args.get("filter")
+    if order_by is not None:
+        field, direction = order_by.field.value, order_by.direction
+    else:
+        default = _declaration(source).model.default_sort
+        field, direction = default.field, OrderDirection(default.direction.value)
+    if field not in source.sort_fields:
+        raise LookupError(f"sorting by {field}")
+    request = page_request(args.get("first"), args.get("after"), field, direction)
+    return request, filter_.to_spec() if filter_ else all_of([])
+
+
+def _declaration(source: plan.Source) -> Declaration:
+    for decl in declarations():
+        if decl.name == source.entity:
+            return decl
+    raise KeyError(source.entity)
+
+
+def declared_leaf(
+    planner: _Planner, source: plan.Source, key: str, details: Details, own: GraphQLObjectType
+) -> plan.Field:
+    name = details[0].node.name.value
+    if name == "id":
+        return plan.GlobalId(key, source.entity)
+    definition = own.extensions["strawberry-definition"]
+    python_name = planner.strawberry_field(definition, name).python_name
+    decl = _declaration(source)
+    option = decl.exposed.get(python_name)
+    if isinstance(option, Declared):
+        return _attribute(planner, decl, decl.model.attribute(python_name), key, details, own)
+    if isinstance(option, Related):
+        relation = option.relation
+        if relation.kind is RelationKind.MANY_TO_ONE:
+            target_type = get_named_type(planner.field(own, name).type)
+            assert isinstance(target_type, GraphQLObjectType)
+            target = planner.target(target_type)
+            if target is plan.Entity.USER and planner.principal.user_id is None:
+                planner.refuse("anonymous user")  # as the hand-planned `customer`
+            selection = planner.object(target, details, own, name)
+            return plan.ManyToOne(key, relation.key, selection)
+        if relation.kind is RelationKind.ONE_TO_MANY:
+            target_decl = next(d for d in declarations() if d.name == relation.target)
+            args = planner.arguments(own, details)
+            connection = planner.connection(source_of(target_decl), args, details, own, name)
+            return plan.OneToMany(key, relation.key, connection)
+    return planner.refuse(f"{source.entity}.{name}")
+
+
+def _attribute(
+    planner: _Planner,
+    decl: Declaration,
+    attribute: Attribute,
+    key: str,
+    details: Details,
+    own: GraphQLObjectType,
+) -> plan.Field:
+    if attribute.type not in _WRITTEN:
+        planner.refuse(f"{decl.name}.{attribute.name}: {attribute.type}")
+    column = source_of(decl).column(attribute.name)
+    reading = attribute.reading(planner.principal)
+    if reading is Reading.NONE:
+        return plan.Null(key)
+    leaf: plan.Stored | plan.Money
+    if attribute.type is FieldType.MONEY:
+        leaf = planner.money(key, details, own, details[0].node.name.value, column)
+    else:
+        leaf = plan.Stored(key, column, attribute.target)
+    if reading is Reading.ALL:
+        return leaf
+    owner = attribute.owner or "id"
+    owner_column = "id" if owner == "id" else decl.model.attribute(owner).column_names[0]
+    return plan.Owned(owner_column, leaf)

@@ -1,0 +1,151 @@
+"""The demo types not declared yet (User, Order, OrderLine), planned from hand tables.
+
+Their roots, fields and links are listed here by name (issue 17, item 5); a link from
+them to a declared type (`OrderLine.item`) is planned from its declaration already.
+As each becomes a declaration, `schema.planner.declared` plans it and its entries here
+go (Item's went with its declaration); with the last, this module goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLObjectType, get_named_type
+
+from domain import read_plan as plan
+from domain.principals import Principal
+from domain.services.visibility import visible_orders, visible_users
+from domain.specifications import Specification, all_of
+from schema.node import decode_id
+from schema.orders import OrderOrder, order_sort
+from schema.pagination import page_request
+from schema.users import UserOrder
+
+if TYPE_CHECKING:
+    from schema.planner.compile import Details, _Planner
+
+RULES: dict[plan.Entity, Callable[[Principal], Specification]] = {
+    plan.Entity.USER: visible_users,
+    plan.Entity.ORDER: visible_orders,
+}
+_LISTS = {"users": plan.Entity.USER, "orders": plan.Entity.ORDER}
+_SINGLE = {"user": plan.Entity.USER, "order": plan.Entity.ORDER}
+
+
+def hand_root(
+    planner: _Planner, key: str, details: Details, query: GraphQLObjectType
+) -> plan.Root | None:
+    """A demo root field's plan; None when `details` names no demo root."""
+    name = details[0].node.name.value
+    if name in _LISTS:
+        args = planner.arguments(query, details)
+        connection = planner.connection(_LISTS[name], args, details, query, name)
+        return plan.RootConnection(key, connection)
+    if name == "me":
+        if planner.principal.user_id is None:
+            return plan.RootConstant(key, "null")
+        return plan.RootObject(key, planner.object(plan.Entity.USER, details, query, name), None)
+    if name in _SINGLE:
+        entity = _SINGLE[name]
+        args = planner.arguments(query, details)
+        ident = decode_id(args["id"], entity.value)
+        if entity is plan.Entity.USER and planner.principal.user_id is None:
+            # The users loader answers nobody to an anonymous caller.
+            return plan.RootConstant(key, "null")
+        return plan.RootObject(key, planner.object(entity, details, query, name), ident)
+    return None
+
+
+def hand_request(entity: plan.Entity, args: dict[str, Any]) -> tuple[Any, Specification]:
+    """The page request and filter of a demo connection, as schema/query.py makes them."""
+    first, after, filter_, order_by = (
+        args.get("first"),
+        args.get("after"),
+        args.get("filter"),
+        args.get("order_by"),
+    )
+    if entity is plan.Entity.ORDER:
+        request = page_request(first, after, *order_sort(order_by or OrderOrder()))
+    else:
+        sort = order_by or UserOrder()
+        request = page_request(first, after, sort.field.value, sort.direction)
+    return request, filter_.to_spec() if filter_ else all_of([])
+
+
+def hand_leaf(
+    planner: _Planner, entity: plan.Entity, key: str, details: Details, own: GraphQLObjectType
+) -> plan.Field:
+    name = details[0].node.name.value
+    if name == "id" and entity is not plan.Entity.LINE:
+        return plan.GlobalId(key, entity.value)
+    column = _COLUMNS[entity].get(name)
+    if column is not None:
+        return plan.Value(key, column)
+    if name in ("createdAt", "updatedAt") and entity is not plan.Entity.LINE:
+        if name == "updatedAt" and entity is not plan.Entity.ORDER:
+            planner.refuse(name)
+        return plan.Timestamp(key, "created_at" if name == "createdAt" else "updated_at")
+    source = _MONEY[entity].get(name)
+    if source is not None:
+        return planner.money(key, details, own, name, source)
+    if entity is plan.Entity.USER:
+        if name == "roles":
+            return plan.RoleNames(key)
+        if name == "email":
+            return plan.Email(key, everyone=planner.principal.is_admin)
+        if name == "orders":
+            args = planner.arguments(own, details)
+            nodes = _connected(planner, own, name)
+            connection = planner.connection(nodes, args, details, own, name)
+            return plan.NestedConnection(key, plan.Link.CUSTOMER_ORDERS, connection)
+    if entity is plan.Entity.ORDER:
+        if name == "status":
+            return plan.EnumName(key, "status")
+        if name == "lines":
+            target = planner.object(plan.Entity.LINE, details, own, name)
+            return plan.Child(key, plan.Link.ORDER_LINES, target)
+        if name == "customer":
+            if planner.principal.user_id is None:
+                planner.refuse("anonymous customer")
+            target = planner.object(_related(planner, own, name), details, own, name)
+            return plan.Child(key, plan.Link.ORDER_CUSTOMER, target)
+    if entity is plan.Entity.LINE and name == "item":
+        target = planner.object(_related(planner, own, name), details, own, name)
+        return plan.Child(key, plan.Link.LINE_ITEM, target)
+    return planner.refuse(f"{entity.value}.{name}")
+
+
+def _related(planner: _Planner, own: GraphQLObjectType, name: str) -> plan.Entity | plan.Source:
+    """A link's target: planned from its declaration once that type is declared."""
+    found = get_named_type(planner.field(own, name).type)
+    assert isinstance(found, GraphQLObjectType)
+    return planner.target(found)
+
+
+def _connected(planner: _Planner, own: GraphQLObjectType, name: str) -> plan.Entity | plan.Source:
+    """A nested connection's node type, as `_related`."""
+    connection = get_named_type(planner.field(own, name).type)
+    assert isinstance(connection, GraphQLObjectType)
+    edge = get_named_type(connection.fields["edges"].type)
+    assert isinstance(edge, GraphQLObjectType)
+    node = get_named_type(edge.fields["node"].type)
+    assert isinstance(node, GraphQLObjectType)
+    return planner.target(node)
+
+
+# Stored values output as they are, by GraphQL field name.
+_COLUMNS: dict[plan.Entity, dict[str, str]] = {
+    plan.Entity.USER: {"name": "name", "active": "active"},
+    plan.Entity.ORDER: {},
+    plan.Entity.LINE: {"quantity": "quantity"},
+}
+
+_MONEY: dict[plan.Entity, dict[str, plan.MoneySource]] = {
+    plan.Entity.USER: {},
+    plan.Entity.ORDER: {"total": plan.MoneySource.TOTAL},
+    plan.Entity.LINE: {
+        "unitPrice": plan.MoneySource.UNIT_PRICE,
+        "subtotal": plan.MoneySource.SUBTOTAL,
+    },
+}

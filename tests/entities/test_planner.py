@@ -1,0 +1,211 @@
+"""The read planner over every declared entity, from its declaration, on both databases.
+
+Two gateways share one seeded database, the planner on and off; the resolver path is
+the reference and whole responses must be equal: for generated operations over each
+declared entity, for field and object visibility, for an operation mixing planned and
+unplanned root fields, which keeps one statement per planned root field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from domain.paging import PageRequest
+from domain.principals import Principal
+from domain.specifications import Always
+from gateway.app import create_app
+from gateway.container import build_container
+from persistence.statements import count_statements
+from schema.entities import Declaration
+from schema.entities.declare import snake
+from schema.node import to_global_id
+from tests.entities.conftest import DECLARED, entity_settings, open_container
+from tests.entities.operations import Operations
+from tests.entities.samples import camel, seed_rows
+from tests.entities.vendors import DECLARATIONS
+from tests.gateway.planner.conftest import Gateway, Planned, planned
+from tests.gateway.planner.diff import first_difference
+from tests.gateway.planner.test_equivalence import _both
+from tests.gateway.world import World, populate
+from tests.helpers import scratch_postgres_database
+from tests.services import require_service
+
+__all__ = ["planned"]  # the fixture, used by name
+
+ROWS = 12
+# The test-only entity (staff-owned, inactive ones hidden, the email read by admins and
+# by each one's manager, a computed `label`) and its one-to-many `contacts`.
+ENTITY = DECLARATIONS[0]
+PLURAL, SINGLE = camel(ENTITY.model.plural), camel(snake(ENTITY.name))
+
+
+@dataclass
+class Seeded:
+    url: str
+    world: World
+    keys: dict[str, list[int]]
+
+    def who(self) -> dict[str, int | None]:
+        world = self.world
+        return {"admin": world.admin, "staff": world.staff, "customer": world.alice, "anon": None}
+
+
+async def _seed(url: str) -> Seeded:
+    container = await open_container(entity_settings(url))
+    try:
+        world = await populate(container)
+        keys = await seed_rows(container, DECLARED, ROWS)
+    finally:
+        await container.aclose()
+    return Seeded(url, world, keys)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Seeded]:
+    """A database with the demo world and ROWS objects of every declared entity."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("entity_planner") / "planner.db"
+        yield asyncio.run(_seed(f"sqlite+aiosqlite:///{path}"))
+        return
+    require_service("PostgreSQL", bool(request.getfixturevalue("postgres_available")))
+    with scratch_postgres_database("gw_test_entity_planner") as url:
+        yield asyncio.run(_seed(url))
+
+
+async def _open(url: str, *, planner: bool) -> AsyncIterator[Gateway]:
+    settings = entity_settings(url, planner=planner)
+    container = build_container(settings, entities=DECLARED)
+    transport = httpx.ASGITransport(app=create_app(settings, container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        yield Gateway(container, client)
+    await container.aclose()
+
+
+@pytest.fixture
+async def on(seeded: Seeded, planned: Planned) -> AsyncIterator[Gateway]:
+    # `planned` first: the container binds the read model's (spied) fetch when built.
+    async for gateway in _open(seeded.url, planner=True):
+        yield gateway
+
+
+@pytest.fixture
+async def off(seeded: Seeded) -> AsyncIterator[Gateway]:
+    async for gateway in _open(seeded.url, planner=False):
+        yield gateway
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_generated_operations_answer_the_same_on_both_paths(
+    on: Gateway,
+    off: Gateway,
+    planned: Planned,
+    seeded: Seeded,
+    declaration: Declaration,
+    data: st.DataObject,
+) -> None:
+    operations = Operations(DECLARED, seeded.keys)
+    query, variables = data.draw(operations.operation(declaration), label="operation")
+    user = data.draw(st.sampled_from(list(seeded.who().values())), label="user")
+    before = planned.count
+    got, expected = await _both(on, off, query, variables, user)
+    event("planned" if planned.count > before else "resolver path")
+    assert got == expected, f"{query}\n{variables}\n{first_difference(got, expected)}"
+
+
+LISTED = f"""
+{{ {PLURAL}(first: 50) {{ totalCount edges {{ node {{ name active email manager {{ id }} }} }} }} }}
+"""
+
+
+async def test_hidden_fields_are_null_and_hidden_objects_absent_on_both_paths(
+    on: Gateway, off: Gateway, planned: Planned, seeded: Seeded
+) -> None:
+    service = on.container.services.entities[ENTITY.name]
+    page = await service.page(Principal.system(), Always(), PageRequest(first=50))
+    staff = seeded.world.staff
+    # Staff see active ones only, and the email of those they manage.
+    expected = [
+        {
+            "name": s.name,
+            "active": True,
+            "email": str(s.email) if s.manager_id == staff else None,
+            "manager": None if s.manager_id is None else {"id": to_global_id("User", s.manager_id)},
+        }
+        for s in page.items
+        if s.active
+    ]
+    assert any(row["email"] for row in expected)  # the owner rule is exercised
+    assert len(expected) < len(page.items)  # so is the object-level rule
+    got, reference = await _both(on, off, LISTED, {}, staff)
+    assert got == reference, first_difference(got, reference)
+    body = {PLURAL: {"totalCount": len(expected), "edges": [{"node": n} for n in expected]}}
+    assert got == (200, {"data": body})
+    assert planned.roots == [PLURAL, PLURAL]  # planned, then prepared
+
+    hidden = next(s for s in page.items if not s.active)
+    one = f'{{ {SINGLE}(id: "{to_global_id(ENTITY.name, hidden.id)}") {{ name email }} }}'
+    got, reference = await _both(on, off, one, {}, staff)
+    assert got == reference == (200, {"data": {SINGLE: None}})
+    got, reference = await _both(on, off, one, {}, seeded.world.admin)
+    shown = {"name": hidden.name, "email": str(hidden.email)}
+    assert got == reference == (200, {"data": {SINGLE: shown}})
+
+
+MIXED = f"""
+query Mixed($node: ID!) {{
+  items(first: 3) {{ totalCount edges {{ node {{ name price {{ amount }} }} }} }}
+  node(id: $node) {{ id }}
+  {PLURAL}(first: 5, orderBy: {{field: NAME}}) {{
+    edges {{ node {{ name manager {{ name }} contacts(first: 3) {{
+      totalCount edges {{ node {{ name {SINGLE} {{ name }} }} }} }} }} }}
+  }}
+}}
+"""
+
+
+async def test_a_mixed_query_costs_one_statement_per_planned_root_field(
+    on: Gateway, off: Gateway, planned: Planned, seeded: Seeded
+) -> None:
+    variables = {"node": to_global_id(ENTITY.name, seeded.keys[ENTITY.name][0])}
+    admin = seeded.world.admin
+    with count_statements(on.container.engine) as log:
+        answer = await on.ask(MIXED, variables, admin)
+    assert "errors" not in answer.body, answer.body
+    # The caller's account, `items`, the test-only entity's list (nested levels
+    # included), and `node` from the resolvers.
+    assert log.count == 4
+    assert planned.roots == ["items", PLURAL]
+    reference = await off.ask(MIXED, variables, admin)
+    assert list(answer.body["data"]) == ["items", "node", PLURAL]
+    assert (answer.status, answer.body) == (reference.status, reference.body)
+
+
+async def test_a_field_the_planner_cannot_express_leaves_its_root_field_to_the_resolvers(
+    on: Gateway, off: Gateway, planned: Planned, seeded: Seeded
+) -> None:
+    query = f"""
+    {{ {PLURAL}(first: 3) {{ edges {{ node {{ name label }} }} }}
+      items(first: 2) {{ edges {{ node {{ name }} }} }} }}
+    """
+    got, reference = await _both(on, off, query, {}, seeded.world.admin)
+    assert got == reference, first_difference(got, reference)
+    assert planned.roots == ["items", "items"]
+    labels = [e["node"]["label"] for e in got[1]["data"][PLURAL]["edges"]]
+    assert len(labels) == 3
