@@ -215,6 +215,15 @@ class OneToMany:
     connection: Connection
 
 
+@dataclass(frozen=True, slots=True)
+class Count:
+    """How many `source` rows the caller sees whose `column` holds this row's id."""
+
+    key: str
+    column: str
+    source: Source
+
+
 type Field = (
     Value
     | Constant
@@ -231,6 +240,7 @@ type Field = (
     | Null
     | ManyToOne
     | OneToMany
+    | Count
 )
 
 

@@ -306,6 +306,8 @@ class _Builder:
             return self.many_to_one(field, row)
         if isinstance(field, plan.OneToMany):
             return [self.one_to_many(field, row)]
+        if isinstance(field, plan.Count):
+            return number(self.count(field, row))
         if isinstance(field, plan.Value):
             return self.value(entity, field.column, row)
         if isinstance(field, plan.Constant):
@@ -464,6 +466,17 @@ class _Builder:
             .scalar_subquery()
         )
         return or_null(found)  # missing or hidden: null
+
+    def count(self, counted: plan.Count, row: sa.FromClause) -> sa.ColumnElement[Any]:
+        table = _table(counted.source)
+        visible = self._rule(counted.source, _fields(counted.source, table))
+        return (
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c[counted.column] == row.c.id, visible)
+            .correlate(row)
+            .scalar_subquery()
+        )
 
     def one_to_many(self, related: plan.OneToMany, row: sa.FromClause) -> SqlText:
         def owned(table: sa.FromClause) -> Predicate:

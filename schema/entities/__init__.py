@@ -33,6 +33,8 @@ The declaration format (public; the scaffold writes it):
 - `many_to_one(key, target)`, `one_to_many(target, key, order, page_size)`:
   relationships, batched by dataloaders and planned as SQL subqueries (the read
   planner plans every declared entity from its declaration).
+- `count_of(relation)`: a computed field, how many rows of a one-to-many relation
+  the caller sees (its dataloader on the resolver path, a subquery when planned).
 
 The application's declarations live in the `schema.declarations` package (every
 module there is imported at start-up: adding one edits nothing else).
@@ -42,6 +44,7 @@ from schema.entities.declare import (
     ComputedFilter,
     Declaration,
     computed_filter,
+    count_of,
     declaration_of,
     declarations,
     declared,
@@ -55,6 +58,7 @@ __all__ = [
     "ComputedFilter",
     "Declaration",
     "computed_filter",
+    "count_of",
     "declaration_of",
     "declarations",
     "declared",

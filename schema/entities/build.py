@@ -37,7 +37,14 @@ from resolvers import entities as entity_resolvers
 from resolvers import orders as order_resolvers
 from resolvers import users as user_resolvers
 from resolvers.context import Context
-from schema.entities.declare import Declaration, Declared, Related, snake
+from schema.entities.declare import (
+    Counted,
+    Declaration,
+    Declared,
+    Related,
+    counted_relation,
+    snake,
+)
 from schema.money import Money, MoneyInput
 from schema.node import decode_id, register_node_type, to_global_id
 from schema.pagination import Connection, OrderDirection, connection, page_request
@@ -136,6 +143,7 @@ def _function(
 
 
 _EMPTY = inspect.Parameter.empty
+_ALL = all_of([])
 
 
 def _aware(moment: datetime) -> datetime:
@@ -335,6 +343,8 @@ class _Builder:
             annotations.pop(name, None)
             if isinstance(option, Related):
                 resolver = self.relation(decl, name, option)
+            elif isinstance(option, Counted):
+                resolver = self.counted(decl, name, option)
             else:
                 resolver = self.attribute(model.attribute(name), option)
             setattr(
@@ -384,6 +394,16 @@ class _Builder:
             return None
 
         return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], returns, guarded)
+
+    def counted(self, decl: Declaration, name: str, option: Counted) -> Resolver:
+        relation = counted_relation(decl, name, option)
+        entity, key = relation.target, relation.key
+
+        async def count(root: Any, info: Info) -> int:
+            context = info.context
+            return await entity_resolvers.count_children(context, entity, key, root.id, _ALL)
+
+        return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], int, count)
 
     def relation(self, decl: Declaration, name: str, option: Related) -> Resolver:
         relation = option.relation

@@ -183,6 +183,28 @@ def many_to_many(
     return Related(relation, description)
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A computed field: how many rows of the one-to-many `relation` the caller sees."""
+
+    relation: str
+    description: str | None = None
+
+
+def count_of(relation: str, *, description: str | None = None) -> Any:
+    """How many rows of this entity's one-to-many `relation` the caller sees: counted by
+    the relation's dataloader on the resolver path, in the SQL on the planner's."""
+    return Counted(relation, description)
+
+
+def counted_relation(decl: Declaration, name: str, option: Counted) -> Relation:
+    """The one-to-many relation a `count_of` field counts; raises DeclarationError."""
+    for relation in decl.model.relations:
+        if relation.name == option.relation and relation.kind is RelationKind.ONE_TO_MANY:
+            return relation
+    raise _error(decl.name, name, f"counts {option.relation}, which is no one-to-many relation")
+
+
 @dataclass(eq=False)
 class Declaration:
     """One declared entity: its model, its Strawberry type, its service class."""
@@ -190,7 +212,7 @@ class Declaration:
     cls: type
     model: EntityModel
     service: type[EntityService]
-    exposed: dict[str, Declared | Related]
+    exposed: dict[str, Declared | Related | Counted]
     description: str | None
     filters: Mapping[str, ComputedFilter] = field(default_factory=dict)
     descriptions: Mapping[str, str] = field(default_factory=dict)
@@ -292,12 +314,14 @@ def entity(
             raise _error(name, "factory", f"{factory.__name__} is not a dataclass")
         hints = _field_hints(factory)
         annotations = inspect.get_annotations(cls)
-        exposed: dict[str, Declared | Related] = {}
+        exposed: dict[str, Declared | Related | Counted] = {}
         options: dict[str, Declared] = {}
         relations: list[Relation] = []
         for attr_name, annotation in annotations.items():
             value = cls.__dict__.get(attr_name)
-            if isinstance(value, Related):
+            if isinstance(value, Counted):
+                exposed[attr_name] = value
+            elif isinstance(value, Related):
                 relation = value.relation
                 if not relation.name:
                     relation = dataclasses.replace(relation, name=attr_name)
@@ -348,12 +372,16 @@ def entity(
             subscriptions=frozenset(subscriptions),
             default_sort=default_order,
         )
+        declaration = Declaration(
+            cls, model, service, exposed, description, dict(filters or {}), dict(descriptions or {})
+        )
+        for attr_name, option in exposed.items():
+            if isinstance(option, Counted):
+                counted_relation(declaration, attr_name, option)
         for attr_name in exposed:
             if attr_name in cls.__dict__:
                 delattr(cls, attr_name)
-        _DECLARED[cls] = Declaration(
-            cls, model, service, exposed, description, dict(filters or {}), dict(descriptions or {})
-        )
+        _DECLARED[cls] = declaration
         return cls
 
     return bind

@@ -21,7 +21,15 @@ from domain import read_plan as plan
 from domain.model import Attribute, FieldType, Reading, RelationKind
 from domain.principals import Principal
 from domain.specifications import Always, Not, Specification, all_of
-from schema.entities.declare import Declaration, Declared, Related, declaration_of, declarations
+from schema.entities.declare import (
+    Counted,
+    Declaration,
+    Declared,
+    Related,
+    counted_relation,
+    declaration_of,
+    declarations,
+)
 from schema.entities.declare import snake as snake_case
 from schema.node import decode_id
 from schema.pagination import OrderDirection, page_request
@@ -127,10 +135,14 @@ def declared_request(source: plan.Source, args: dict[str, Any]) -> tuple[Any, Sp
 
 
 def _declaration(source: plan.Source) -> Declaration:
+    return _named(source.entity)
+
+
+def _named(name: str) -> Declaration:
     for decl in declarations():
-        if decl.name == source.entity:
+        if decl.name == name:
             return decl
-    raise KeyError(source.entity)
+    raise KeyError(name)
 
 
 def declared_leaf(
@@ -145,6 +157,11 @@ def declared_leaf(
     option = decl.exposed.get(python_name)
     if isinstance(option, Declared):
         return _attribute(planner, decl, decl.model.attribute(python_name), key, details, own)
+    if isinstance(option, Counted):
+        relation = counted_relation(decl, python_name, option)
+        counted = source_of(_named(relation.target))
+        planner.rules.add(counted.entity)
+        return plan.Count(key, relation.key, counted)
     if isinstance(option, Related):
         relation = option.relation
         if relation.kind is RelationKind.MANY_TO_ONE:
@@ -156,9 +173,9 @@ def declared_leaf(
             selection = planner.object(target, details, own, name)
             return plan.ManyToOne(key, relation.key, selection)
         if relation.kind is RelationKind.ONE_TO_MANY:
-            target_decl = next(d for d in declarations() if d.name == relation.target)
             args = planner.arguments(own, details)
-            connection = planner.connection(source_of(target_decl), args, details, own, name)
+            target_source = source_of(_named(relation.target))
+            connection = planner.connection(target_source, args, details, own, name)
             return plan.OneToMany(key, relation.key, connection)
     return planner.refuse(f"{source.entity}.{name}")
 

@@ -10,7 +10,7 @@ from strawberry import auto
 from domain.model import DeclarationError, Policy
 from gateway.container import build_container, checked_entities
 from gateway.settings import Settings
-from schema.entities import declaration_of, declared, entity, many_to_one
+from schema.entities import count_of, declaration_of, declared, entity, many_to_one
 from schema.node import Node
 
 
@@ -71,3 +71,27 @@ def test_a_field_readable_under_an_unknown_permission_stops_start_up() -> None:
     with pytest.raises(DeclarationError) as refused:
         checked_entities([declaration_of(SecretPart)])
     assert str(refused.value) == "entity SecretPart, field label: unknown permission parts:peek"
+
+
+def test_a_count_of_no_one_to_many_relation_is_refused_when_declared() -> None:
+    with pytest.raises(DeclarationError) as refused:
+
+        @entity(Part, table="parts", policy=Policy(write="items:write"))
+        class CountingPart(Node):
+            label: auto = declared()
+            maker: auto = many_to_one("maker_id", "User")
+            makers: int = count_of("maker")
+
+    assert str(refused.value) == (
+        "entity CountingPart, field makers: counts maker, which is no one-to-many relation"
+    )
+
+
+def test_a_field_owned_by_no_attribute_stops_start_up() -> None:
+    @entity(Part, table="parts", policy=Policy(write="items:write"))
+    class OwnedPart(Node):
+        label: auto = declared(read="items:write", owner="keeper_id")
+
+    with pytest.raises(DeclarationError) as refused:
+        checked_entities([declaration_of(OwnedPart)])
+    assert str(refused.value) == "entity OwnedPart, field label: owner keeper_id is no attribute"

@@ -12,6 +12,7 @@ from gateway.container import Container
 from gateway.settings import Settings
 from persistence.statements import count_statements
 from schema.entities import Declaration
+from schema.entities.declare import Related
 from tests.entities.conftest import DECLARED, Api, entity_settings
 from tests.entities.samples import camel, seed_rows
 from tests.gateway.world import World
@@ -24,9 +25,9 @@ def _relations(declaration: Declaration, depth: int) -> tuple[str, int]:
     by_name = {d.name: d for d in DECLARED}
     parts, statements = ["id"], 0
     for name, option in declaration.exposed.items():
-        relation = getattr(option, "relation", None)
-        if relation is None:
+        if not isinstance(option, Related):
             continue
+        relation = option.relation
         target = by_name.get(relation.target)
         inner, below = "id", 0
         if target is not None and depth > 1:

@@ -23,7 +23,14 @@ from domain.specifications import Always, Specification
 from domain.specifications import field as spec_field
 from domain.users import Email
 from persistence.entities import declared_table
-from schema.entities import declaration_of, declared, entity, many_to_one, one_to_many
+from schema.entities import (
+    count_of,
+    declaration_of,
+    declared,
+    entity,
+    many_to_one,
+    one_to_many,
+)
 from schema.node import Node
 
 # --- the domain entity (pure Python) --------------------------------------------------
@@ -109,6 +116,7 @@ class Vendor(Node):
     created_at: auto = declared(orderable=True, write=False)
     manager: auto = many_to_one("manager_id", "User")
     contacts: auto = one_to_many("VendorContact", "vendor_id")
+    contact_count: int = count_of("contacts")
 
     @strawberry.field(description="Name and rating: computed in Python, never planned.")  # type: ignore[untyped-decorator]  # mypy finds no overload outside a strawberry.type class
     def label(self) -> str:
