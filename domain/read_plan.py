@@ -29,7 +29,6 @@ from domain.specifications import Specification
 
 class Entity(enum.StrEnum):
     USER = "User"
-    ITEM = "Item"
     ORDER = "Order"
     LINE = "OrderLine"
 
@@ -143,7 +142,6 @@ class MoneyPart(enum.Enum):
 
 
 class MoneySource(enum.Enum):
-    PRICE = "price"  # Item.price
     UNIT_PRICE = "unit_price"  # OrderLine.unitPrice
     SUBTOTAL = "subtotal"  # OrderLine.subtotal: unit price times quantity
     TOTAL = "total"  # Order.total: the sum of its lines' subtotals

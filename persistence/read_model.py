@@ -49,7 +49,6 @@ from domain.specifications import And, Compare, Not, Or, Specification
 from persistence import tables
 from persistence.database import NO_TRANSACTION
 from persistence.errors import domain_error_for, out_of_range
-from persistence.items import ITEM_FIELDS, SqlItemRepository
 from persistence.json_postgres import PostgresJson
 from persistence.json_sqlite import SqliteJson
 from persistence.json_text import (
@@ -75,18 +74,15 @@ type Owner = Callable[[sa.FromClause], Predicate]
 
 _TABLES: dict[plan.Entity, sa.Table] = {
     plan.Entity.USER: tables.USERS,
-    plan.Entity.ITEM: tables.ITEMS,
     plan.Entity.ORDER: tables.ORDERS,
     plan.Entity.LINE: tables.ORDER_LINES,
 }
 _FIELDS: dict[plan.Entity, FieldMap] = {
     plan.Entity.USER: USER_FIELDS,
-    plan.Entity.ITEM: ITEM_FIELDS,
     plan.Entity.ORDER: ORDER_FIELDS,
 }
 _SORT_FIELDS: dict[plan.Entity, frozenset[str]] = {
     plan.Entity.USER: SqlUserRepository.sort_fields,
-    plan.Entity.ITEM: SqlItemRepository.sort_fields,
     plan.Entity.ORDER: SqlOrderRepository.sort_fields,
 }
 
@@ -360,9 +356,7 @@ class _Builder:
             if money.source.nullable:
                 return or_null(text(json))
             return json
-        if money.source is plan.MoneySource.PRICE:
-            cents, currency = row.c.price_cents, row.c.currency
-        elif money.source is plan.MoneySource.UNIT_PRICE:
+        if money.source is plan.MoneySource.UNIT_PRICE:
             cents, currency = row.c.unit_price_cents, row.c.currency
         elif money.source is plan.MoneySource.SUBTOTAL:
             cents, currency = row.c.unit_price_cents * row.c.quantity, row.c.currency

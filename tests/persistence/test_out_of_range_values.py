@@ -16,6 +16,9 @@ from domain.paging import PageRequest
 from domain.specifications import Always, field
 from persistence.read_model import SqlReadModel
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from schema.declarations.items import Item
+from schema.entities import declaration_of
+from schema.planner.declared import source_of
 
 OUT_OF_RANGE = "input: a value is outside what the database can store"
 
@@ -32,15 +35,15 @@ async def test_an_amount_past_64_bits_in_a_filter_is_a_validation_error(
 async def test_the_read_planner_translates_the_same_errors(engine: AsyncEngine) -> None:
     model = SqlReadModel(engine)
     connection = plan.Connection(
-        entity=plan.Entity.ITEM,
+        entity=source_of(declaration_of(Item)),
         spec=field("price") <= Money(10**19),
         request=PageRequest(first=1),
         fields=(plan.TotalCount(key="totalCount"),),
     )
     built = plan.Plan(
         roots=(plan.RootConnection(key="items", connection=connection),),
-        rules=frozenset({plan.Entity.ITEM}),
+        rules=frozenset({"Item"}),
     )
     with pytest.raises(ValidationError) as raised:
-        await model.fetch(built, plan.Scope(user_id=None, rules={plan.Entity.ITEM: Always()}))
+        await model.fetch(built, plan.Scope(user_id=None, rules={"Item": Always()}))
     assert str(raised.value) == OUT_OF_RANGE

@@ -20,23 +20,25 @@ from domain.paging import Direction, PageRequest, Sort
 from domain.specifications import Always, Specification, field
 from persistence.database import create_engine
 from persistence.read_model import SqlReadModel
+from schema.declarations.items import Item
+from schema.entities import declaration_of
+from schema.planner.declared import source_of
 from tests.gateway.planner.conftest import ADMIN, Gateway, Planned
 from tests.gateway.planner.diff import first_difference
 
+# The declared Item, as the planner describes it.
+SOURCE = source_of(declaration_of(Item))
+PRICE = SOURCE.column("price")
 ITEM_FIELDS: tuple[plan.Field, ...] = (
     plan.GlobalId("id", "Item"),
-    plan.Value("name", "name"),
-    plan.Value("description", "description"),
-    plan.Value("stock", "stock"),
-    plan.Value("active", "active"),
-    plan.Timestamp("createdAt", "created_at"),
+    *(plan.Stored(name, SOURCE.column(name)) for name in ("name", "description", "stock")),
+    plan.Stored("active", SOURCE.column("active")),
+    plan.Stored("createdAt", SOURCE.column("created_at")),
     plan.Money(
-        "price",
-        plan.MoneySource.PRICE,
-        (("amount", plan.MoneyPart.AMOUNT), ("currency", plan.MoneyPart.CURRENCY)),
+        "price", PRICE, (("amount", plan.MoneyPart.AMOUNT), ("currency", plan.MoneyPart.CURRENCY))
     ),
 )
-ITEM = plan.Selection(plan.Entity.ITEM, ITEM_FIELDS)
+ITEM = plan.Selection(SOURCE, ITEM_FIELDS)
 EVERY: Specification = Always()
 ONLY_ACTIVE: Specification = field("active") == True  # noqa: E712  # a specification
 
@@ -59,15 +61,14 @@ def _items(first: int, spec: Specification = EVERY) -> plan.Connection:
     )
     edges = plan.Edges("edges", (plan.EdgeCursor("cursor"), plan.EdgeNode("node", ITEM)))
     request = PageRequest(first, None, Sort("name", Direction.ASC))
-    return plan.Connection(plan.Entity.ITEM, spec, request, (plan.TotalCount("n"), edges, info))
+    return plan.Connection(SOURCE, spec, request, (plan.TotalCount("n"), edges, info))
 
 
 async def _fetch(
-    engine: AsyncEngine, roots: tuple[plan.Root, ...], rules: dict[plan.Entity, Specification]
+    engine: AsyncEngine, roots: tuple[plan.Root, ...], rules: dict[str, Specification]
 ) -> dict[str, str]:
-    named = {entity.value: rule for entity, rule in rules.items()}
-    built = plan.Plan(roots, frozenset(named))
-    return await SqlReadModel(engine).fetch(built, plan.Scope(ADMIN, named))
+    built = plan.Plan(roots, frozenset(rules))
+    return await SqlReadModel(engine).fetch(built, plan.Scope(ADMIN, rules))
 
 
 def _compact(text: str) -> str:
@@ -78,9 +79,7 @@ def _compact(text: str) -> str:
 async def test_awkward_text_is_written_compact_and_escaped_as_python_does(
     engine: AsyncEngine,
 ) -> None:
-    texts = await _fetch(
-        engine, (plan.RootConnection("items", _items(100)),), {plan.Entity.ITEM: Always()}
-    )
+    texts = await _fetch(engine, (plan.RootConnection("items", _items(100)),), {"Item": Always()})
     text = texts["items"]
     assert text == _compact(text)
     nodes = [edge["node"] for edge in json.loads(text)["edges"]]
@@ -121,7 +120,7 @@ async def test_missing_and_hidden_objects_and_empty_pages_are_null_or_empty(
             plan.RootObject("missing", ITEM, 1_000_000),
             plan.RootConnection("none", _items(3, nothing)),
         ),
-        {plan.Entity.ITEM: ONLY_ACTIVE, plan.Entity.ORDER: Always()},
+        {"Item": ONLY_ACTIVE, "Order": Always()},
     )
     assert all(text == _compact(text) for text in texts.values())
     items = [line["item"] for line in json.loads(texts["order"])["lines"]]
@@ -140,13 +139,11 @@ async def test_thousands_of_values_spliced_into_one_object_level_still_parse(
     # 50 prices of 50 amounts each, all spliced into the edge's text: longer than the
     # `||` chain Postgres can parse in one piece.
     amounts = tuple((f"a{n}", plan.MoneyPart.AMOUNT) for n in range(50))
-    prices = tuple(plan.Money(f"p{n}", plan.MoneySource.PRICE, amounts) for n in range(50))
-    edges = plan.Edges("edges", (plan.EdgeNode("node", plan.Selection(plan.Entity.ITEM, prices)),))
+    prices = tuple(plan.Money(f"p{n}", PRICE, amounts) for n in range(50))
+    edges = plan.Edges("edges", (plan.EdgeNode("node", plan.Selection(SOURCE, prices)),))
     request = PageRequest(2, None, Sort("id", Direction.ASC))
-    connection = plan.Connection(plan.Entity.ITEM, Always(), request, (edges,))
-    texts = await _fetch(
-        engine, (plan.RootConnection("items", connection),), {plan.Entity.ITEM: Always()}
-    )
+    connection = plan.Connection(SOURCE, Always(), request, (edges,))
+    texts = await _fetch(engine, (plan.RootConnection("items", connection),), {"Item": Always()})
     async with engine.connect() as conn:
         cents = await conn.execute(sa.text("SELECT price_cents FROM items ORDER BY id LIMIT 2"))
         expected = [f"{value // 100}.{value % 100:02d}" for value in cents.scalars()]
