@@ -404,7 +404,8 @@ class RealtimeSettings(BaseModel):
     """A subscription resumed with `after: <eventId>` is given what it missed if at most
     this many events (of any kind) were published since; older ids are refused with
     `RESUME_WINDOW_EXPIRED`. Kept in memory on the embedded default, read from the
-    event stream (within `EVENTS__STREAM_MAX_LENGTH`) with Redis. `0`: no resumption."""
+    event stream (within `EVENTS__STREAM_MAX_LENGTH`) with Redis. `0`: only an id with
+    nothing published after it resumes."""
     session_check_seconds: float = Field(default=5.0, gt=0, le=300)
     """How often a socket re-checks its token for revocation (expiry is exact)."""
     token_cookie: str | None = "access_token"  # noqa: S105  # a cookie name, not a secret
