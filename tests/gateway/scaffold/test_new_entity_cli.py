@@ -25,10 +25,10 @@ def _snapshot() -> dict[str, float]:
     ("args", "message"),
     [
         (["User", "name:str"], "entity 'User' already exists"),
-        (["Supplier", "class:str"], "field 'class' is a Python keyword"),
-        (["Supplier", "id:int"], "field 'id' is reserved: every entity has it"),
+        (["Warehouse", "class:str"], "field 'class' is a Python keyword"),
+        (["Warehouse", "id:int"], "field 'id' is reserved: every entity has it"),
         (
-            ["Supplier", "name:strng"],
+            ["Warehouse", "name:strng"],
             "field 'name': unknown type 'strng' (types: str, text, int, bool, decimal, money, "
             "email, datetime, ref:<Entity>)",
         ),
