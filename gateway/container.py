@@ -44,6 +44,11 @@ from gateway.graphql.persisted_queries import build_persisted_queries
 from gateway.graphql.pipeline import Pipeline
 from gateway.graphql.prepared_operations import PreparedOperations
 from gateway.graphql.request_context import RequestContexts
+from gateway.graphql.response_cache import (
+    CacheEvictingPublisher,
+    CacheEvictingSink,
+    ResponseCache,
+)
 from gateway.handlers import (
     handler_runner,
     mailer_for,
@@ -72,6 +77,11 @@ from persistence.outbox_relay import OutboxRelay
 from persistence.read_model import SqlReadModel
 from persistence.redis_event_bus import RedisEventBus
 from persistence.replicated_revocation import ReplicatedRevocationStore
+from persistence.response_cache import (
+    MemoryResponseCacheStore,
+    RedisResponseCacheStore,
+    ResponseCacheStore,
+)
 from persistence.revocation_broadcast import RedisRevocationBroadcast
 from persistence.sql_revocation import SqlRevocations
 from persistence.unit_of_work import SqlUnitOfWorkFactory
@@ -126,6 +136,8 @@ class Container:
     prepared: PreparedOperations | None = None
     # The upstream services behind schema fields, by name (their clients closed here).
     upstreams: dict[str, Upstream] = field(default_factory=dict)
+    # Answers of queries by their cache hints; None when CACHE__ENABLED is false.
+    cache: ResponseCache | None = None
     # What the routes serve, built from the above.
     contexts: RequestContexts = field(init=False)
     pipeline: Pipeline = field(init=False)
@@ -151,6 +163,7 @@ class Container:
                 cache_size=settings.graphql.persisted_query_cache_size,
             ),
             prepared=self.prepared,
+            cache=self.cache,
         )
         self.rest = RestApi(
             self.schema,
@@ -399,6 +412,36 @@ def event_bus(settings: Settings, redis: Redis | None) -> InProcessEventBus | Re
     )
 
 
+def response_cache(
+    settings: Settings,
+    redis: Redis | None,
+    schema: strawberry.Schema,
+    observability: Observability,
+    budget: CostBudget | None,
+) -> ResponseCache | None:
+    """Answers in Redis (shared by replicas) or in this process (bounded); None when off."""
+    config = settings.cache
+    if not config.enabled:
+        return None
+    store: ResponseCacheStore = (
+        RedisResponseCacheStore(redis, prefix=config.redis_prefix)
+        if redis is not None
+        else MemoryResponseCacheStore(max_entries=config.max_entries)
+    )
+    return ResponseCache(
+        schema._schema,
+        store,
+        default_max_age=config.default_max_age,
+        max_age_cap=config.max_age_cap,
+        max_entry_bytes=config.max_entry_bytes,
+        observe=observability.metrics.observe_cache,
+        budget=budget,
+        report_budget=settings.rate_limit.report_budget,
+        max_document_chars=settings.graphql.max_document_chars,
+        max_tokens=settings.graphql.max_tokens,
+    )
+
+
 def outbox_relay(settings: Settings, engine: AsyncEngine, bus: EventPublisher) -> OutboxRelay:
     events = settings.events
     return OutboxRelay(
@@ -489,15 +532,34 @@ def build_container(
     observability = observability or build_observability(settings)
     observability.instrument_engine(engine)
     redis = redis_client(settings.redis)
+    limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
+    read_model = build_read_model(settings, engine)
+    # One budget, debited by the schema extension and by prepared operations alike.
+    budget = cost_budget(settings.rate_limit, limiter) if limiter is not None else None
+    schema = build_schema(
+        schema_options(settings),
+        extra_extensions=(
+            [cost_budget_extension(budget, report=settings.rate_limit.report_budget)]
+            if budget is not None
+            else []
+        )
+        + read_planner(read_model),
+        observers=observability.schema_observers(),
+        entities=declared,
+    )
+    cache = response_cache(settings, redis, schema, observability, budget)
     bus = event_bus(settings, redis)
     handlers = EventHandlers()
     runner = handler_runner(settings.events, redis, observability)
     # Embedded: handlers run here, as the relay publishes; with Redis, in `gateway worker`.
     sink: EventPublisher = bus if redis is not None else InProcessDispatch(bus, handlers, runner)
+    if cache is not None:
+        sink = CacheEvictingSink(sink, cache)
     relay = outbox_relay(settings, engine, sink)
+    # What services tell after a commit: the relay (woken), the cache evicted first.
+    publisher: EventPublisher = relay if cache is None else CacheEvictingPublisher(relay, cache)
     uow = SqlUnitOfWorkFactory(engine, repositories(models), on_events_committed=relay.wake)
     revocations = revocation_store(settings, engine, redis)
-    limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
     tokens = token_service(settings)
     rates = exchange_rates_upstream(settings.exchange_rates, observability.metrics)
     accounts = AccountService(
@@ -511,11 +573,11 @@ def build_container(
     )
     services = Services(
         users=UserService(uow),
-        items=ItemService(uow, relay),
-        orders=OrderService(uow, relay),
+        items=ItemService(uow, publisher),
+        orders=OrderService(uow, publisher),
         accounts=accounts,
         audit=AuditService(SqlAuditLog(engine)),
-        entities={d.name: d.new_service(uow, relay) for d in declared},
+        entities={d.name: d.new_service(uow, publisher) for d in declared},
         exchange_rates=exchange_rates(settings.exchange_rates, rates),
     )
     mailer = mailer_for(settings.mail)
@@ -523,9 +585,6 @@ def build_container(
     jobs = Jobs()
     register_application_jobs(jobs, uow=uow, mailer=mailer)
     jobs.register(handlers)
-    read_model = build_read_model(settings, engine)
-    # One budget, debited by the schema extension and by prepared operations alike.
-    budget = cost_budget(settings.rate_limit, limiter) if limiter is not None else None
     authenticator: Authenticator = BearerAuthenticator(accounts, registry)
     if settings.security.allow_debug_identity:
         authenticator = DebugHeaderAuthenticator(uow, registry, authenticator)
@@ -540,17 +599,7 @@ def build_container(
         jobs=jobs,
         job_queue=JobQueue(uow, jobs),
         services=services,
-        schema=build_schema(
-            schema_options(settings),
-            extra_extensions=(
-                [cost_budget_extension(budget, report=settings.rate_limit.report_budget)]
-                if budget is not None
-                else []
-            )
-            + read_planner(read_model),
-            observers=observability.schema_observers(),
-            entities=declared,
-        ),
+        schema=schema,
         observability=observability,
         authenticator=authenticator,
         tokens=tokens,
@@ -562,4 +611,5 @@ def build_container(
         idempotency=idempotency(settings, redis),
         prepared=prepared_operations(settings, read_model, observability, budget),
         upstreams={rates.name: rates},
+        cache=cache,
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from domain.audit import AuditContext
+from domain.caching import CacheHint
 from domain.exchange_rates import ExchangeRates
 from domain.principals import Principal
 from domain.read_plan import PlanKey, Planned
@@ -65,6 +66,9 @@ class OperationState:
     prepare_as: PlanKey | None = None
     # Left by the planner: the operation it answered, to be answered again without Strawberry.
     planned: Planned | None = None
+    # Left by the response cache: what the answer may be cached as (None: not at all),
+    # for the transport's Cache-Control.
+    cache_hint: CacheHint | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from domain.specifications import Specification, all_of, field
 from resolvers import entities as entity_resolvers
 from resolvers import users as user_resolvers
 from resolvers.context import Context
+from schema.cache_control import CacheScope, cache_control
 from schema.declarations.items import Item
 from schema.money import Money
 from schema.node import Node, decode_id, to_global_id
@@ -44,6 +45,7 @@ class OrderLine:
         return found
 
 
+@cache_control(max_age=30, scope=CacheScope.PRIVATE)
 @strawberry.type(description="An order placed by a customer.")
 class Order(Node):
     status: OrderStatus

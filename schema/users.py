@@ -13,6 +13,7 @@ from domain.specifications import Specification, all_of, field
 from resolvers import orders as order_resolvers
 from resolvers import users as user_resolvers
 from resolvers.context import Context
+from schema.cache_control import CacheScope, cache_control
 from schema.node import Node, to_global_id
 from schema.pagination import Connection, OrderDirection, connection, page_request
 
@@ -27,6 +28,7 @@ class Role(enum.Enum):
     ADMIN = "admin"
 
 
+@cache_control(max_age=30, scope=CacheScope.PRIVATE)
 @strawberry.type(description="An account.")
 class User(Node):
     name: str

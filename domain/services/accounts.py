@@ -15,6 +15,7 @@ from domain.errors import (
     UnauthenticatedError,
     ValidationError,
 )
+from domain.events import EntityCreated, EntityUpdated
 from domain.passwords import PasswordHasher, PasswordPolicy
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
@@ -110,6 +111,8 @@ class AccountService(AuditedService):
             if await uow.users.by_email(address) is not None:
                 raise DuplicateError("user", "email", address.value)
             await uow.users.add(user)
+            # Relayed after the commit: lists of users change (the response cache).
+            uow.record(EntityCreated(entity="User", key=user.id))
             await uow.commit()
         return user, self._tokens.issue_pair(user.id, user.roles).pair
 
@@ -274,6 +277,7 @@ class AccountService(AuditedService):
                     after={"roles": sorted(role.value for role in wanted)},
                 )
             )
+            uow.record(EntityUpdated(entity="User", key=user_id))
             await uow.commit()
         await self._revoke_user(user_id)
         return user

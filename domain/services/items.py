@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.audit import AuditedService
 from domain.errors import ConflictError, DuplicateError, NotFoundError
+from domain.events import EntityCreated, EntityDeleted, EntityUpdated
 from domain.items import Item, check_item_fields
 from domain.money import Money
 from domain.paging import Page, PageRequest
@@ -78,11 +79,15 @@ class ItemService(AuditedService):
             if existing.items:
                 raise DuplicateError("item", "sku", sku)
             await uow.items.add(item)
+            uow.record(EntityCreated(entity="Item", key=item.id))
             await uow.commit()
+            events = uow.collect_events()
+        await self._publisher.publish(events)
         return item
 
     async def update(self, principal: Principal, item_id: int, changes: ItemChanges) -> Item:
-        """Apply a partial update; a price change publishes ItemPriceChanged."""
+        """Apply a partial update; a price change publishes ItemPriceChanged (and every
+        change of an item, created, updated or deleted, its Entity* event)."""
         principal.require("items:write")
         check_item_fields(
             name=changes.name,
@@ -106,6 +111,10 @@ class ItemService(AuditedService):
             if changes.price is not None:
                 item.change_price(changes.price)
             await uow.items.save(item)
+            others = (changes.name, changes.description, changes.stock, changes.active)
+            if any(change is not None for change in others):
+                # A price change alone is told by ItemPriceChanged (about the same item).
+                uow.record(EntityUpdated(entity="Item", key=item.id))
             await uow.commit()
             events = uow.collect_events()
         await self._publisher.publish(events)
@@ -123,7 +132,10 @@ class ItemService(AuditedService):
                     f"item {item_id} is referenced by orders; set active to false instead"
                 )
             await uow.items.delete(item)
+            uow.record(EntityDeleted(entity="Item", key=item_id))
             await uow.commit()
+            events = uow.collect_events()
+        await self._publisher.publish(events)
         return item
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from domain.audit import AuditedService
 from domain.errors import InvalidTransitionError, NotFoundError, StaleStateError
+from domain.events import EntityUpdated
 from domain.orders import LineRequest, Order, OrderLine, OrderStatus, check_line_requests
 from domain.paging import Page, PageRequest
 from domain.ports import EventPublisher, UnitOfWork, UnitOfWorkFactory
@@ -48,6 +49,7 @@ class OrderService(AuditedService):
             order.placed()
             for item in items.values():
                 await uow.items.save(item)
+                uow.record(EntityUpdated(entity="Item", key=item.id))  # its stock changed
             await uow.commit()
             events = uow.collect_events()
         await self._publisher.publish(events)
@@ -103,6 +105,7 @@ class OrderService(AuditedService):
                     if item_id in items:
                         items[item_id].release(quantity)
                         await uow.items.save(items[item_id])
+                        uow.record(EntityUpdated(entity="Item", key=item_id))
             await uow.orders.save(order, only_if=field("status") == previous)
             await uow.commit()
             events = uow.collect_events()

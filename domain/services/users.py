@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from domain.audit import AuditedService
 from domain.errors import DuplicateError
+from domain.events import EntityCreated
 from domain.paging import Page, PageRequest
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
@@ -56,5 +57,7 @@ class UserService(AuditedService):
             if await uow.users.by_email(email) is not None:
                 raise DuplicateError("user", "email", email.value)
             await uow.users.add(user)
+            # Relayed after the commit: lists of users change (the response cache).
+            uow.record(EntityCreated(entity="User", key=user.id))
             await uow.commit()
         return user

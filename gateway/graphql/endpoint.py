@@ -7,6 +7,7 @@ POST with `application/json` bodies and GET with query parameters; responses in
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from domain.errors import DomainError, RateLimitedError, UnavailableError
 from gateway.graphql.persisted_queries import PersistedQueryError
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
+from gateway.graphql.response_cache import cache_headers
 from gateway.http.idempotency import (
     EXTENSION as IDEMPOTENCY_EXTENSION,
 )
@@ -151,6 +153,12 @@ class GraphQLHTTPEndpoint:
                 body, status, extra = await self._answer(
                     request, payload, context, media, header_key
                 )
+                if request.method != "POST" and self._pipeline.cache is not None:
+                    validators = http_caching(body, status, context)
+                    extra = {**extra, **validators}
+                    if status == 200 and _not_modified(headers, validators):
+                        await _send_not_modified(send, validators)
+                        return
             if status in (TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE):
                 extra = {**extra, **_retry_after(body)}
             await _send_json(send, body, status, media, extra)
@@ -405,6 +413,31 @@ def _retry_after(body: Any) -> dict[str, str]:
         for error in one.get("errors", [])
     ]
     return {"Retry-After": str(max(1, math.ceil(max(waits, default=1))))}
+
+
+def http_caching(body: Any, status: int, context: Context) -> dict[str, str]:
+    """`Cache-Control` (`cache_headers`) and `ETag`, a weak validator over `data` (the
+    `extensions` differ between equivalent answers), of an answer to a GET."""
+    if status != 200 or not isinstance(body, dict) or "errors" in body or "data" not in body:
+        return {"Cache-Control": "no-store"}
+    etag = 'W/"' + hashlib.sha256(orjson.dumps(body["data"])).hexdigest()[:32] + '"'
+    return {**cache_headers(context.operation.cache_hint, context.principal), "ETag": etag}
+
+
+def _not_modified(headers: dict[str, str], validators: dict[str, str]) -> bool:
+    etag = validators.get("ETag")
+    given = headers.get("if-none-match")
+    if etag is None or not given:
+        return False
+    # If-None-Match compares weakly (RFC 9110, 13.1.2).
+    candidates = {c.strip().removeprefix("W/") for c in given.split(",")}
+    return "*" in candidates or etag.removeprefix("W/") in candidates
+
+
+async def _send_not_modified(send: Send, headers: dict[str, str]) -> None:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": 304, "headers": raw})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _send_json(

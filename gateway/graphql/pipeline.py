@@ -15,6 +15,12 @@ stages in the same order:
    schema extensions);
 4. a planned answer is kept for the next replay.
 
+Around them, the response cache (`response_cache.py`): a query whose cache policy
+allows it is answered from the cache when an answer for the same document, variables
+and caller is there (no execution; its cost is still debited from the budget), and an
+answer without errors is filed for the next. The served policy is left in
+`context.operation.cache_hint` for the transport's `Cache-Control`.
+
 What a transport does with the outcome (status codes, media types, problem+json,
 WebSocket messages) stays the transport's. Subscriptions run on Strawberry's
 subscription executor with the same schema and extensions (limits, budget, error
@@ -34,13 +40,15 @@ from strawberry.types.graphql import OperationType
 
 from gateway.graphql.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
 from gateway.graphql.prepared_operations import PreparedOperations
+from gateway.graphql.response_cache import Entry, ResponseCache
 from persistence import commit_point
-from resolvers.context import Context
+from resolvers.context import Context, Prepaid
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedAnswer:
-    """An operation answered by the prepared replay: `data` (and `extensions`) only."""
+    """An operation answered without Strawberry (the prepared replay, or the response
+    cache): `data` (and `extensions`) only."""
 
     body: dict[str, Any]
 
@@ -66,11 +74,13 @@ class Pipeline:
         execution_timeout_seconds: float,
         persisted: PersistedQueries | None = None,
         prepared: PreparedOperations | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.schema = schema
         self.execution_timeout_seconds = execution_timeout_seconds
         self._persisted = persisted
         self._prepared = prepared
+        self.cache = cache
 
     async def document_of(self, params: dict[str, Any]) -> dict[str, Any]:
         """`params` with its document, when it names one by hash; raises PersistedQueryError."""
@@ -95,10 +105,51 @@ class Pipeline:
         """The operation's outcome; raises OperationTimeoutError, and Strawberry's request
         errors (a disallowed operation type, no operation to run) for the transport to map.
         """
+        if self.cache is None or not isinstance(context, Context):
+            return await self._run(query, context, variables, operation_name, extensions, allowed)
+        lookup = await self.cache.lookup(query, operation_name, variables, context.principal)
+        refused: Prepaid | None = None
+        if lookup is not None and lookup.found is not None:
+            context.start_operation()
+            answer = await self.cache.answer(Entry.decode(lookup.found), context)
+            if isinstance(answer, Prepaid):
+                refused = answer  # the budget's refusal, answered by the full path
+            else:
+                context.operation.cache_hint = self.cache.http_policy(lookup.policy)
+                return PreparedAnswer(answer)
+        outcome = await self._run(
+            query, context, variables, operation_name, extensions, allowed, refused
+        )
+        if lookup is None:
+            return outcome
+        if isinstance(outcome, PreparedAnswer):
+            body = outcome.body
+            data, failed, answered = body.get("data"), "errors" in body, body.get("extensions")
+        else:
+            data, failed, answered = outcome.data, bool(outcome.errors), outcome.extensions
+        if not failed and data is not None:
+            context.operation.cache_hint = self.cache.http_policy(lookup.policy)
+            await self.cache.store(lookup, data, answered, context, variables)
+        return outcome
+
+    async def _run(
+        self,
+        query: str,
+        context: Context,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+        allowed: Collection[OperationType],
+        prepaid: Prepaid | None = None,
+    ) -> Outcome:
         try:
             # Outside the timer: a prepared answer bounds its own I/O (the fetch) by the
             # same timeout, and one that needs none (`{ __typename }`) should not pay for one.
-            if self._prepared is not None:
+            if prepaid is not None:
+                # The budget decided already (a cache hit it refused): Strawberry's budget
+                # extension reuses the decision.
+                context.start_operation().prepaid = prepaid
+            elif self._prepared is not None:
                 answered = await self._prepared.answer(query, operation_name, variables, context)
                 if answered is not None:
                     return PreparedAnswer(answered)

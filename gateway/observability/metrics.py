@@ -244,6 +244,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.response_cache_lookups = Counter(
+            "gateway_response_cache_lookups",
+            "Response cache lookups of cacheable queries by result (hit, miss, error).",
+            ["result"],
+            registry=r,
+        )
         self.ready = Gauge(
             "gateway_ready",
             "1 when the last readiness check passed, else 0.",
@@ -285,6 +291,9 @@ class Metrics:
         self.event_handler_runs.labels(handler, outcome).inc()
         if outcome in ("done", "failed"):
             self.event_handler_duration.labels(handler).observe(seconds)
+
+    def observe_cache(self, result: str) -> None:
+        self.response_cache_lookups.labels(result=result).inc()
 
     def observe_batch(self, loader: str, size: int) -> None:
         self.dataloader_batch_size.labels(loader=loader).observe(size)

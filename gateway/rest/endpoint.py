@@ -21,8 +21,11 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.types.graphql import OperationType
 
+from domain.caching import CacheHint
 from domain.errors import DomainError, FieldProblem, ValidationError
+from domain.principals import Principal
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
+from gateway.graphql.response_cache import cache_headers
 from gateway.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gateway.http.idempotency import (
     REPLAYED_HEADER,
@@ -174,7 +177,7 @@ class PathEndpoint:
         variables = await bind(operation, request, self.runtime.max_body_bytes)
         if operation.method == "PATCH" and operation.conditional_get is not None:
             await self._check_if_match(operation.conditional_get, request, variables)
-        value = await self._execute(operation, request, variables)
+        value, hint = await self._execute(operation, request, variables)
         headers: HeaderList = self.extra_headers(operation, dict(request.path_params))
         if operation.shape == "empty":
             return _response(b"", operation.status, headers)
@@ -186,6 +189,8 @@ class PathEndpoint:
         payload = orjson.dumps(body)
         etag = etag_of(payload)
         headers.append(("ETag", etag))
+        if operation.method == "GET" and self.runtime.pipeline.cache is not None:
+            headers.extend(cache_headers(*hint).items())
         if operation.status == 201 and operation.location is not None:
             location = _location(operation.location, value)
             if location is not None:
@@ -197,7 +202,8 @@ class PathEndpoint:
 
     async def _execute(
         self, operation: RestOperation, request: Request, variables: dict[str, Any]
-    ) -> Any:
+    ) -> tuple[Any, tuple[CacheHint | None, Principal]]:
+        """The root field's value, the cache policy it was answered with and for whom."""
         try:
             context = await self.runtime.context_factory(request)
         except RequestError as exc:
@@ -227,7 +233,9 @@ class PathEndpoint:
         if value is None and not operation.null_is_an_answer:
             key = variables.get("id", request.url.path)
             raise Problem.not_found(named(operation.root_type).name, key)
-        return value
+        if not isinstance(context, Context):  # a version's own schema may bring its own
+            return value, (None, Principal.anonymous())
+        return value, (context.operation.cache_hint, context.principal)
 
     async def _check_if_match(
         self, current: RestOperation, request: Request, variables: dict[str, Any]
@@ -236,7 +244,7 @@ class PathEndpoint:
         if not expected:
             return
         lookup = {name: variables[name] for name in current.path_params}
-        value = await self._execute(current, request, lookup)
+        value, _ = await self._execute(current, request, lookup)
         if not _matches(expected, etag_of(orjson.dumps(value))):
             raise Problem(PRECONDITION_FAILED, "the resource has changed since that ETag")
 

@@ -12,6 +12,7 @@ from gateway.settings.loading import SettingsError, load_settings, unknown_varia
 from gateway.settings.model import (
     MIN_SECRET_BYTES,
     AuditSettings,
+    CacheSettings,
     DatabaseSettings,
     EventsSettings,
     GraphQLSettings,
@@ -35,6 +36,7 @@ from gateway.settings.model import (
 __all__ = [
     "MIN_SECRET_BYTES",
     "AuditSettings",
+    "CacheSettings",
     "DatabaseSettings",
     "EventsSettings",
     "GraphQLSettings",

@@ -432,6 +432,27 @@ class IdempotencySettings(BaseModel):
     """Prefix of the Redis keys."""
 
 
+class CacheSettings(BaseModel):
+    """The response cache (`CACHE__...`): whole answers of queries, by the cache hints of
+    what they select; in Redis with `REDIS__URL`, else in this process."""
+
+    model_config = _DOCUMENTED
+
+    enabled: bool = False
+    """Cache answers per the schema's hints. Off by default: a hit replays an answer
+    without running it, and with Redis every cacheable query costs a round trip more."""
+    default_max_age: int = Field(default=0, ge=0, le=86_400)
+    """Seconds a root field or an entity type without a hint may be cached (0: not)."""
+    max_age_cap: int = Field(default=3600, ge=1, le=86_400)
+    """No answer is kept or declared fresh longer than this, whatever the hints say."""
+    max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    """Answers kept in memory (without Redis), the least recently used dropped first."""
+    max_entry_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    """Larger answers are not cached."""
+    redis_prefix: str = Field(default="gateway:cache:", min_length=1, max_length=200)
+    """Prefix of the Redis keys."""
+
+
 class EventsSettings(BaseModel):
     """Domain events: the outbox, its relay, the streams and the handlers (`EVENTS__...`)."""
 
@@ -594,6 +615,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     exchange_rates: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @model_validator(mode="after")
     def _check_security(self) -> Settings:

@@ -13,6 +13,7 @@ from domain.model import EQUALITY, Mutation
 from domain.services.items import ItemUseCases
 from domain.specifications import Op, Specification, field
 from schema import exchange_rates
+from schema.cache_control import cache_control
 from schema.entities import computed_filter, declared, entity
 from schema.node import Node
 
@@ -21,6 +22,7 @@ def _in_stock(wanted: bool) -> Specification:
     return field("stock") > 0 if wanted else field("stock") == 0
 
 
+@cache_control(max_age=60)
 @entity(
     items.Item,
     table="items",

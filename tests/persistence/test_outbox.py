@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.events import DomainEvent, ItemPriceChanged, OrderPlaced
+from domain.events import DomainEvent, EntityUpdated, ItemPriceChanged, OrderPlaced
 from domain.money import Money
 from domain.orders import LineRequest
 from domain.principals import Principal
@@ -83,7 +83,7 @@ async def test_events_are_stored_with_the_change_that_recorded_them(
         Principal(customer.id, frozenset({Role.CUSTOMER})), [LineRequest(item.id, 2)]
     )
     async with engine.connect() as conn:
-        (pending,) = await outbox.pending(conn, 10)
+        pending, stock = await outbox.pending(conn, 10)
     assert pending.event is not None
     assert pending.event == OrderPlaced(
         order_id=order.id,
@@ -92,7 +92,15 @@ async def test_events_are_stored_with_the_change_that_recorded_them(
         occurred_at=pending.event.occurred_at,
         event_id=pending.event_id,
     )
-    assert await stored(engine) == [(pending.event_id, f"Order:{order.id}", False)]
+    # The item's stock changed with it (what the response cache evicts).
+    assert stock.event is not None
+    assert stock.event == EntityUpdated(
+        entity="Item", key=item.id, occurred_at=stock.event.occurred_at, event_id=stock.event_id
+    )
+    assert await stored(engine) == [
+        (pending.event_id, f"Order:{order.id}", False),
+        (stock.event_id, f"Item:{item.id}", False),
+    ]
 
 
 async def test_a_rolled_back_change_stores_no_event(

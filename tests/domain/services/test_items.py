@@ -14,7 +14,7 @@ from domain.errors import (
     UnauthenticatedError,
     ValidationError,
 )
-from domain.events import ItemPriceChanged
+from domain.events import EntityUpdated, ItemPriceChanged
 from domain.items import Item
 from domain.money import Money
 from domain.orders import LineRequest
@@ -119,7 +119,7 @@ async def test_changing_the_price_publishes_item_price_changed(
 
     assert (updated.price, updated.stock) == (Money(300), 3)
     assert asdict(uow.store.items[widget.id]) == asdict(updated)
-    [[event]] = publisher.batches
+    [[event, updated_event]] = publisher.batches
     assert event == ItemPriceChanged(
         item_id=widget.id,
         previous=Money(250),
@@ -127,9 +127,15 @@ async def test_changing_the_price_publishes_item_price_changed(
         occurred_at=event.occurred_at,
         event_id=event.event_id,
     )
+    assert updated_event == EntityUpdated(
+        entity="Item",
+        key=widget.id,
+        occurred_at=updated_event.occurred_at,
+        event_id=updated_event.event_id,
+    )
 
 
-async def test_an_update_that_keeps_the_price_publishes_nothing(
+async def test_an_update_that_keeps_the_price_publishes_only_the_update(
     service: ItemService,
     uow: FakeUnitOfWorkFactory,
     publisher: RecordingPublisher,
@@ -144,7 +150,10 @@ async def test_an_update_that_keeps_the_price_publishes_nothing(
         "new",
         "Gizmo",
     )
-    assert publisher.events == []
+    [event] = publisher.events
+    assert event == EntityUpdated(
+        entity="Item", key=widget.id, occurred_at=event.occurred_at, event_id=event.event_id
+    )
 
 
 async def test_a_failed_commit_publishes_no_price_change(

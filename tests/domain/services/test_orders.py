@@ -77,7 +77,7 @@ async def test_placing_an_order_reserves_stock_and_publishes_order_placed(
         Money(2750),
     )
     assert asdict(uow.store.orders[order.id]) == asdict(order)
-    [[event]] = publisher.batches
+    [[event, *stock]] = publisher.batches
     assert event == OrderPlaced(
         order_id=order.id,
         customer_id=101,
@@ -85,6 +85,11 @@ async def test_placing_an_order_reserves_stock_and_publishes_order_placed(
         occurred_at=event.occurred_at,
         event_id=event.event_id,
     )
+    # Each item's stock changed with it (what the response cache evicts).
+    assert sorted((type(e).__name__, e.aggregate) for e in stock) == [
+        ("EntityUpdated", f"Item:{widget.id}"),
+        ("EntityUpdated", f"Item:{gadget.id}"),
+    ]
 
 
 async def test_order_placed_is_not_published_when_the_commit_fails(
@@ -256,16 +261,19 @@ async def test_cancelling_releases_the_reserved_stock(
         OrderStatus.CANCELLED,
         {widget.id: 10, gadget.id: 2},
     )
-    event = publisher.batches[-1][0]
-    assert publisher.batches[-1] == [
-        OrderStatusChanged(
-            order_id=order.id,
-            customer_id=101,
-            previous="placed",
-            current="cancelled",
-            occurred_at=event.occurred_at,
-            event_id=event.event_id,
-        )
+    event, *stock = publisher.batches[-1]
+    assert event == OrderStatusChanged(
+        order_id=order.id,
+        customer_id=101,
+        previous="placed",
+        current="cancelled",
+        occurred_at=event.occurred_at,
+        event_id=event.event_id,
+    )
+    # Each item's stock came back with it (what the response cache evicts).
+    assert sorted((type(e).__name__, e.aggregate) for e in stock) == [
+        ("EntityUpdated", f"Item:{widget.id}"),
+        ("EntityUpdated", f"Item:{gadget.id}"),
     ]
 
 

@@ -32,6 +32,7 @@ def exported_names() -> set[str]:
     metrics.upstream_retry("exchange_rates")
     metrics.upstream_state("exchange_rates", "open")
     metrics.upstream_in_flight("exchange_rates", 1)
+    metrics.observe_cache("hit")
     return {sample.name for family in metrics.registry.collect() for sample in family.samples}
 
 

@@ -197,6 +197,7 @@ async def test_order_placed_is_for_staff_only(
 async def test_a_failing_place_order_publishes_nothing(
     app: Starlette, container: Container, world: World
 ) -> None:
+    await container.relay.drain()  # the world's own orders are published before
     async with ws_client(app) as client, connect(client, headers=as_user(world.staff)) as ws:
         await init(ws)
         await subscribe(ws, "1", ORDER_PLACED)
