@@ -233,6 +233,7 @@ def schema_options(settings: Settings) -> SchemaOptions:
         ),
         mask_internal_errors=True,
         cache_size=settings.graphql.document_cache_size,
+        federation=settings.graphql.federation,
         input_limits=InputLimits(
             max_document_chars=settings.graphql.max_document_chars,
             max_name_length=settings.graphql.max_name_length,

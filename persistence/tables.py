@@ -7,6 +7,7 @@ identity map can serve a stale object after an UPDATE in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -361,7 +362,7 @@ def line_values(order_id: int, line: orders.OrderLine) -> dict[str, Any]:
     }
 
 
-def line_from_row(row: sa.RowMapping) -> orders.OrderLine:
+def line_from_row(row: Mapping[Any, Any]) -> orders.OrderLine:
     return orders.OrderLine(
         id=row["id"],
         item_id=row["item_id"],
@@ -370,7 +371,7 @@ def line_from_row(row: sa.RowMapping) -> orders.OrderLine:
     )
 
 
-def order_from_row(row: sa.RowMapping, lines: tuple[orders.OrderLine, ...]) -> orders.Order:
+def order_from_row(row: Mapping[Any, Any], lines: tuple[orders.OrderLine, ...]) -> orders.Order:
     return orders.Order(
         id=row["id"],
         customer_id=row["customer_id"],

@@ -21,11 +21,13 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType
 
+from schema import federation
 from schema.declarations import application
 from schema.entities import Declaration
 from schema.entities.build import build_roots
 from schema.error_extension import ErrorMapping
 from schema.event_ids import EventIds
+from schema.federation import FederatedSchema
 from schema.input_limits import (
     DEFAULT_INPUT_LIMITS,
     InputLimits,
@@ -59,6 +61,8 @@ class SchemaOptions:
     mask_internal_errors: bool = True
     cache_size: int = 1_000
     input_limits: InputLimits = DEFAULT_INPUT_LIMITS
+    # Serve as an Apollo Federation v2 subgraph (schema.federation).
+    federation: bool = False
 
 
 class GatewaySchema(strawberry.Schema):
@@ -128,6 +132,11 @@ class GatewaySchema(strawberry.Schema):
         return None
 
 
+class FederatedGatewaySchema(GatewaySchema, FederatedSchema):
+    """The gateway's schema as a federation subgraph: the same checks, plus `_service`
+    and `_entities`."""
+
+
 def build_schema(
     options: SchemaOptions = SchemaOptions(),
     extra_extensions: Sequence[ExtensionFactory] = (),
@@ -165,13 +174,32 @@ def build_schema(
         extensions.append(DisableIntrospection)
     declared = application() if entities is None else entities
     roots = build_roots(declared)
-    schema = GatewaySchema(
-        query=_with_fields(Query, roots.query),
-        mutation=_with_fields(Mutation, roots.mutation),
-        subscription=_with_fields(Subscription, roots.subscription),
-        types=[User, Order, *roots.types],
-        extensions=extensions,
-    )
+    query = _with_fields(Query, roots.query)
+    mutation = _with_fields(Mutation, roots.mutation)
+    subscription = _with_fields(Subscription, roots.subscription)
+    types = [User, Order, *roots.types]
+    schema: GatewaySchema
+    if options.federation:
+        keys = federation.entity_types(types)
+        with federation.keyed(keys):
+            federated = FederatedGatewaySchema(
+                query=_with_fields(query, {"service_": federation.service_field()}),
+                mutation=mutation,
+                subscription=subscription,
+                types=types,
+                extensions=extensions,
+            )
+            federated.subgraph_sdl = federation.print_subgraph(federated)
+        federated.references = federation.references(keys, [d.name for d in declared])
+        schema = federated
+    else:
+        schema = GatewaySchema(
+            query=query,
+            mutation=mutation,
+            subscription=subscription,
+            types=types,
+            extensions=extensions,
+        )
     schema.input_limits = options.input_limits
     return schema
 

@@ -237,6 +237,9 @@ class GraphQLSettings(BaseModel):
     prepared_operations: bool = True
     """A query the planner answered is answered again (same document, variables and
     roles) without parsing, validating or Strawberry's extensions."""
+    federation: bool = False
+    """Serve the schema as an Apollo Federation v2 subgraph: `_service { sdl }`, and
+    `_entities` for every `Node` type, each with `@key(fields: "id")`."""
 
 
 class RateLimitSettings(BaseModel):
