@@ -406,3 +406,27 @@ async def test_a_reused_refresh_token_is_recorded_against_its_owner(
         }
     ]
     assert refresh not in str(await audit_log(client, world))
+
+
+async def test_a_catalog_change_through_the_declared_item_names_its_actor(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    item = gid("Item", world.gadget)
+    updated = await ask(
+        client,
+        "mutation($id: ID!) { updateItem(id: $id, input: {stock: 40}) { id stock } }",
+        {"id": item},
+        user=world.staff,
+        request_id="audit-update-item-0001",
+    )
+    assert updated == {"data": {"updateItem": {"id": item, "stock": 40}}}
+    entries = await audit_log(client, world, entityId=item, action="UPDATE")
+    assert without_time(entries)[0] == {
+        "action": "UPDATE",
+        "entityType": "Item",
+        "entityId": item,
+        "actorId": gid("User", world.staff),
+        "requestId": "audit-update-item-0001",
+        "clientIp": CLIENT_IP,
+        "changes": [{"field": "stock", "before": 9, "after": 40}],
+    }
