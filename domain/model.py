@@ -37,6 +37,7 @@ from domain.principals import Principal
 from domain.specifications import Always, Op, Specification
 
 type Visibility = Callable[[Principal], Specification]
+type Choices = type[enum.Enum]  # named: `Attribute.type` shadows `type` inside the class
 
 
 class FieldType(enum.StrEnum):
@@ -51,6 +52,7 @@ class FieldType(enum.StrEnum):
     EMAIL = "email"  # domain.users.Email, stored lower-case
     DATETIME = "datetime"  # timezone-aware UTC
     REF = "ref"  # the integer id of another entity (`target`)
+    ENUM_SET = "enum_set"  # a frozenset of an enum's members (`choices`), stored as text
 
 
 class Mutation(enum.StrEnum):
@@ -97,6 +99,7 @@ class Attribute:
     unique: bool = False
     columns: tuple[str, ...] = ()
     owner: str | None = None
+    choices: Choices | None = None
 
     def writable(self, mutation: Mutation) -> bool:
         return mutation in self.write

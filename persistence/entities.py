@@ -33,10 +33,7 @@ from persistence.repository import SqlContext, SqlRepository, check_first, id_in
 from persistence.specifications import FieldMap, Kind, SqlField
 
 # Tables of the entities not yet declared, by the name a REF attribute uses.
-_UNDECLARED: dict[str, sa.Table] = {
-    "User": tables.USERS,
-    "Order": tables.ORDERS,
-}
+_UNDECLARED: dict[str, sa.Table] = {"Order": tables.ORDERS}
 _DERIVED: dict[str, sa.Table] = {}
 
 
@@ -69,6 +66,8 @@ def _columns(model: EntityModel, attribute: Attribute) -> list[sa.Column[Any]]:
             return [sa.Column(name, sa.Numeric(18, 6), nullable=nullable)]
         case FieldType.DATETIME:
             return [sa.Column(name, tables.UtcDateTime, nullable=nullable)]
+        case FieldType.ENUM_SET:
+            return [sa.Column(name, sa.String(200), nullable=nullable)]
         case FieldType.MONEY:
             return [
                 sa.Column(name, sa.BigInteger, nullable=nullable),
@@ -162,6 +161,9 @@ def _decode(attribute: Attribute, row: sa.RowMapping) -> Any:
         return Email(value)
     if attribute.type is FieldType.DECIMAL:
         return Decimal(value)
+    if attribute.type is FieldType.ENUM_SET:
+        assert attribute.choices is not None
+        return frozenset(attribute.choices(part) for part in value.split(",") if part)
     return value
 
 
@@ -175,6 +177,8 @@ def _encode(attribute: Attribute, value: Any) -> dict[str, Any]:
         }
     if attribute.type is FieldType.EMAIL and isinstance(value, Email):
         return {column: value.value}
+    if attribute.type is FieldType.ENUM_SET and value is not None:
+        return {column: ",".join(sorted(member.value for member in value))}
     return {column: value}
 
 

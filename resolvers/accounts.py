@@ -40,5 +40,5 @@ async def change_password(context: Context, old: str, new: str) -> TokenPair:
 
 async def assign_roles(context: Context, user_id: int, roles: Iterable[str]) -> User:
     updated = await context.services.accounts.assign_roles(context.principal, user_id, roles)
-    context.loaders.users.clear(user_id)
+    context.loaders.entity("User").clear(user_id)
     return updated

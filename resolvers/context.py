@@ -69,6 +69,9 @@ class OperationState:
     # Left by the response cache: what the answer may be cached as (None: not at all),
     # for the transport's Cache-Control.
     cache_hint: CacheHint | None = None
+    # Objects shown to their owner before a token proves it (register, login): a field
+    # readable by its owner (`declared(owner=...)`) reads for them, by (entity, id).
+    shown_to_owner: set[tuple[str, int]] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,6 @@ class Context:
         )
         loaders = build_loaders(
             principal,
-            users=services.users,
             orders=services.orders,
             entities=services.entities,
             exchange_rates=services.exchange_rates,

@@ -24,9 +24,7 @@ from domain.paging import Page, PageRequest
 from domain.principals import Principal
 from domain.services.entities import EntityService
 from domain.services.orders import OrderService
-from domain.services.users import UserService
 from domain.specifications import Specification
-from domain.users import User
 
 type CustomerOrdersKey = tuple[int, Specification, PageRequest]
 type CustomerCountKey = tuple[int, Specification]
@@ -173,14 +171,13 @@ class Loaders:
         self,
         principal: Principal,
         *,
-        users: UserService,
         orders: OrderService,
         entities: Mapping[str, EntityService] | None = None,
         exchange_rates: ExchangeRates | None = None,
         observe: BatchObserver = _unobserved,
     ) -> None:
         self._principal, self._observe = principal, observe
-        self._users, self._orders = users, orders
+        self._orders = orders
         self._entities = entities or {}
         self._exchange_rates = exchange_rates
         self._declared: dict[tuple[str, str], DataLoader[Any, Any]] = {}
@@ -217,10 +214,6 @@ class Loaders:
         return _observed(loader, name, self._observe)
 
     @cached_property
-    def users(self) -> DataLoader[int, User | None]:
-        return self._by_id(self._users, "users")
-
-    @cached_property
     def orders(self) -> DataLoader[int, Order | None]:
         return self._by_id(self._orders, "orders")
 
@@ -243,7 +236,6 @@ class Loaders:
 def build_loaders(
     principal: Principal,
     *,
-    users: UserService,
     orders: OrderService,
     entities: Mapping[str, EntityService] | None = None,
     exchange_rates: ExchangeRates | None = None,
@@ -252,7 +244,6 @@ def build_loaders(
     """A fresh set of loaders for one request (use them inside the running event loop)."""
     return Loaders(
         principal,
-        users=users,
         orders=orders,
         entities=entities,
         exchange_rates=exchange_rates,

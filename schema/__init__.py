@@ -40,7 +40,6 @@ from schema.orders import Order
 from schema.parser_cache import ReportingParserCache
 from schema.query import Query
 from schema.subscriptions import Subscription
-from schema.users import User
 
 type ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -177,7 +176,7 @@ def build_schema(
     query = _with_fields(Query, roots.query)
     mutation = _with_fields(Mutation, roots.mutation)
     subscription = _with_fields(Subscription, roots.subscription)
-    types = [User, Order, *roots.types]
+    types = [Order, *roots.types]
     schema: GatewaySchema
     if options.federation:
         keys = federation.entity_types(types)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import strawberry
 
 from domain.tokens import TokenPair
 from domain.users import User as DomainUser
 from resolvers import accounts as account_resolvers
 from resolvers.context import Context
+from schema.declarations.users import User
 from schema.node import decode_id
-from schema.users import Role, User
+from schema.users import Role
 
 type Info = strawberry.Info[Context, None]
 
@@ -27,7 +30,7 @@ class AuthPayload:
             access_token=pair.access_token,
             refresh_token=pair.refresh_token,
             expires_in=pair.expires_in,
-            user=User.from_domain(user, owner_view=True),
+            user=cast(User, user),  # the domain user is the declared type's root
         )
 
 
@@ -52,16 +55,20 @@ class AccountMutation:
         user, pair = await account_resolvers.register(
             info.context, input.email, input.password, input.name
         )
+        # The caller has just shown they own the address; no token proves it yet.
+        info.context.operation.shown_to_owner.add(("User", user.id))
         return AuthPayload.from_domain(user, pair)
 
     @strawberry.mutation(description="Start a session with an email and a password.")
     async def login(self, info: Info, email: str, password: str) -> AuthPayload:
         user, pair = await account_resolvers.login(info.context, email, password)
+        info.context.operation.shown_to_owner.add(("User", user.id))
         return AuthPayload.from_domain(user, pair)
 
     @strawberry.mutation(description="Rotate a refresh token; reusing an old one ends the session.")
     async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
         user, pair = await account_resolvers.refresh(info.context, refresh_token)
+        info.context.operation.shown_to_owner.add(("User", user.id))
         return AuthPayload.from_domain(user, pair)
 
     @strawberry.mutation(description="End this session (the bearer token's).")
@@ -93,4 +100,4 @@ class AccountMutation:
         updated = await account_resolvers.assign_roles(
             info.context, decode_id(user_id, "User", "userId"), [r.value for r in roles]
         )
-        return User.from_domain(updated)
+        return cast(User, updated)  # the domain user is the declared type's root

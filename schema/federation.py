@@ -33,11 +33,9 @@ from strawberry.types.field import StrawberryField
 from domain.errors import ValidationError
 from resolvers import entities as entity_resolvers
 from resolvers import orders as order_resolvers
-from resolvers import users as user_resolvers
 from resolvers.context import Context
 from schema.node import Node, decode_id
 from schema.orders import Order
-from schema.users import User
 
 type Info = strawberry.Info[Context, None]
 type Reference = Callable[[Context, int], Awaitable[object | None]]
@@ -61,18 +59,13 @@ def service_field() -> StrawberryField:
     return cast("StrawberryField", strawberry.field(name="_service", resolver=_service))
 
 
-async def _user(context: Context, key: int) -> User | None:
-    found = await user_resolvers.user(context, key)
-    return User.from_domain(found) if found else None
-
-
 async def _order(context: Context, key: int) -> Order | None:
     found = await order_resolvers.order(context, key)
     return Order.from_domain(found) if found else None
 
 
-# The hand-written entities; declared ones (Item among them) load through their loaders.
-_DEMO_REFERENCES: Mapping[str, Reference] = {"User": _user, "Order": _order}
+# The hand-written entity; declared ones (Item and User among them) load through their loaders.
+_DEMO_REFERENCES: Mapping[str, Reference] = {"Order": _order}
 
 
 def _declared(entity: str) -> Reference:

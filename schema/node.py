@@ -10,7 +10,7 @@ import strawberry
 from domain.errors import ValidationError
 
 # The types whose global ids parse; declared entities add themselves (`register_node_type`).
-NODE_TYPES: set[str] = {"User", "Order"}
+NODE_TYPES: set[str] = {"Order"}
 
 
 def register_node_type(type_name: str) -> None:

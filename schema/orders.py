@@ -10,14 +10,13 @@ import strawberry
 from domain import orders as domain_orders
 from domain.specifications import Specification, all_of, field
 from resolvers import entities as entity_resolvers
-from resolvers import users as user_resolvers
 from resolvers.context import Context
 from schema.cache_control import CacheScope, cache_control
 from schema.declarations.items import Item
+from schema.declarations.users import User
 from schema.money import Money
 from schema.node import Node, decode_id, to_global_id
 from schema.pagination import OrderDirection
-from schema.users import User
 
 
 @strawberry.enum(description="Where an order is in its life.")
@@ -79,8 +78,8 @@ class Order(Node):
 
     @strawberry.field
     async def customer(self, info: strawberry.Info[Context, None]) -> User | None:
-        found = await user_resolvers.user(info.context, self.customer_pk)
-        return User.from_domain(found) if found else None
+        found: User | None = await entity_resolvers.one(info.context, "User", self.customer_pk)
+        return found
 
 
 @strawberry.input(description="Conditions on orders; all given conditions must hold.")

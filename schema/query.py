@@ -9,13 +9,12 @@ from domain.specifications import all_of
 from resolvers import audit as audit_resolvers
 from resolvers import entities as entity_resolvers
 from resolvers import orders as order_resolvers
-from resolvers import users as user_resolvers
 from resolvers.context import Context
 from schema.audit import AuditEntry, AuditLogFilter
+from schema.declarations.users import User
 from schema.node import Node, decode_id, parse_global_id
 from schema.orders import Order, OrderFilter, OrderOrder, order_sort
 from schema.pagination import Connection, connection, page_request
-from schema.users import User, UserFilter, UserOrder
 
 type Info = strawberry.Info[Context, None]
 
@@ -24,15 +23,15 @@ type Info = strawberry.Info[Context, None]
 class Query:
     @strawberry.field(description="The caller's own account; null when anonymous.")
     async def me(self, info: Info) -> User | None:
-        found = await user_resolvers.me(info.context)
-        return User.from_domain(found) if found else None
+        me = info.context.principal.user_id
+        if me is None:
+            return None
+        found: User | None = await entity_resolvers.one(info.context, "User", me)
+        return found
 
     @strawberry.field(description="Any object by its global id; null if absent or hidden.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # Relay's name
         type_name, key = parse_global_id(id)
-        if type_name == "User":
-            user = await user_resolvers.user(info.context, key)
-            return User.from_domain(user) if user else None
         if type_name == "Order":
             order = await order_resolvers.order(info.context, key)
             return Order.from_domain(order) if order else None
@@ -40,28 +39,6 @@ class Query:
             return None  # declared, but not served by this schema
         found: Node | None = await entity_resolvers.one(info.context, type_name, key)
         return found
-
-    @strawberry.field
-    async def user(self, info: Info, id: strawberry.ID) -> User | None:
-        found = await user_resolvers.user(info.context, decode_id(id, "User"))
-        return User.from_domain(found) if found else None
-
-    @strawberry.field(description="Users: staff see everyone, others only themselves.")
-    async def users(
-        self,
-        info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        filter: UserFilter | None = None,  # GraphQL argument name
-        order_by: UserOrder | None = None,
-    ) -> Connection[User]:
-        sort = order_by or UserOrder()
-        request = page_request(first, after, sort.field.value, sort.direction)
-        spec = filter.to_spec() if filter else all_of([])
-        page = await user_resolvers.users(info.context, spec, request)
-        return connection(
-            page, User.from_domain, lambda: user_resolvers.count_users(info.context, spec)
-        )
 
     @strawberry.field
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:

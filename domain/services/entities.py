@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.audit import AuditedService
-from domain.errors import DuplicateError, NotFoundError
+from domain.errors import DuplicateError, ForbiddenError, NotFoundError, UnauthenticatedError
 from domain.events import DomainEvent, EntityCreated, EntityDeleted, EntityUpdated
 from domain.model import EntityModel
 from domain.paging import Page, PageRequest
@@ -56,7 +56,10 @@ class EntityService(AuditedService):
         """The entities among `ids` the caller may see; unknown or hidden ids are absent."""
         if not self.may_read(principal):
             return {}
-        rule = self.model.policy.visible(principal)
+        try:
+            rule = self.model.policy.visible(principal)
+        except (UnauthenticatedError, ForbiddenError):
+            return {}  # a rule that lets the caller see nothing: every id reads as null
         async with self._uow(read_only=True) as uow:
             found = await self._repository(uow).get_many(ids)
         return {key: entity for key, entity in found.items() if rule.is_satisfied_by(entity)}

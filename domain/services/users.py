@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from domain.audit import AuditedService
 from domain.errors import DuplicateError
 from domain.events import EntityCreated
+from domain.model import Policy
 from domain.paging import Page, PageRequest
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
@@ -15,6 +16,15 @@ from domain.specifications import Specification
 from domain.users import Email, Role, User
 
 USER_SORT_FIELDS = frozenset({"id", "name", "email", "created_at"})
+
+# Accounts change through their own use cases (`AccountService`); no generic command.
+# Staff (`users:read`) see every account, others their own; the email is the owner's
+# and admins' only (`users:read_email`).
+POLICY = Policy(
+    write="users:write",
+    visible=visible_users,
+    grants={"admin": frozenset({"users:read_email"})},
+)
 
 
 class UserService(AuditedService):

@@ -64,7 +64,6 @@ def build_realtime(
     def new_loaders(principal: Principal) -> Loaders:
         return build_loaders(
             principal,
-            users=services.users,
             orders=services.orders,
             entities=services.entities,
             exchange_rates=services.exchange_rates,

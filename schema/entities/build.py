@@ -35,7 +35,6 @@ from domain.specifications import Compare, Op, Specification, all_of
 from domain.users import Email
 from resolvers import entities as entity_resolvers
 from resolvers import orders as order_resolvers
-from resolvers import users as user_resolvers
 from resolvers.context import Context
 from schema.entities.declare import (
     Counted,
@@ -76,6 +75,19 @@ _OUTPUT: dict[FieldType, object] = {
 }
 _INPUT: dict[FieldType, object] = {**_OUTPUT, FieldType.MONEY: MoneyInput}
 _LITERAL_DEFAULTS = (str, int, bool, Decimal)
+# Attributes whose domain value GraphQL serialises as it is (an email and a reference
+# are converted, so they keep a resolver).
+_PLAIN = frozenset(
+    {
+        FieldType.STR,
+        FieldType.TEXT,
+        FieldType.INT,
+        FieldType.BOOL,
+        FieldType.DECIMAL,
+        FieldType.DATETIME,
+        FieldType.MONEY,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +101,8 @@ class Undeclared:
 
 def _undeclared() -> dict[str, Undeclared]:
     from schema.orders import Order
-    from schema.users import User
 
-    return {
-        "User": Undeclared(User, user_resolvers.user, User.from_domain),
-        "Order": Undeclared(Order, order_resolvers.order, Order.from_domain),
-    }
+    return {"Order": Undeclared(Order, order_resolvers.order, Order.from_domain)}
 
 
 def _optional(annotation: Any) -> Any:
@@ -288,7 +296,7 @@ class _Builder:
         }
         mutation = Mutation.CREATE if create else Mutation.UPDATE
         for attribute in model.attributes:
-            if not attribute.writable(mutation):
+            if not attribute.writable(mutation) or attribute.type not in _INPUT:
                 continue
             base = _INPUT[attribute.type]
             default = defaults.get(attribute.name, dataclasses.MISSING)
@@ -346,7 +354,15 @@ class _Builder:
             elif isinstance(option, Counted):
                 resolver = self.counted(decl, name, option)
             else:
-                resolver = self.attribute(model.attribute(name), option)
+                attribute = model.attribute(name)
+                if attribute.read is None and attribute.type in _PLAIN:
+                    # Read as it is by Strawberry's default resolver: no resolver call
+                    # (nor a resolver span) per object and field.
+                    output = _OUTPUT[attribute.type]
+                    annotations[name] = _optional(output) if attribute.nullable else output
+                    setattr(cls, name, strawberry.field(description=option.description))
+                    continue
+                resolver = self.attribute(model.name, attribute, option)
             setattr(
                 cls,
                 name,
@@ -363,8 +379,10 @@ class _Builder:
         register_node_type(model.name)
         decl.built = True
 
-    def attribute(self, attribute: Attribute, option: Declared) -> Resolver:
+    def attribute(self, entity: str, attribute: Attribute, option: Declared) -> Resolver:
         name, read = attribute.name, attribute.read
+        if attribute.type not in _OUTPUT:
+            raise DeclarationError(entity, name, "needs a field of its own to be exposed")
         output = _OUTPUT[attribute.type]
         nullable = attribute.nullable or read is not None
         returns = _optional(output) if nullable else output
@@ -391,6 +409,8 @@ class _Builder:
                 return value(root)
             if reading is Reading.OWN and getattr(root, owner or "id") == principal.user_id:
                 return value(root)
+            if owner is not None and (entity, root.id) in info.context.operation.shown_to_owner:
+                return value(root)  # shown to its owner before a token proves it (login)
             return None
 
         return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], returns, guarded)

@@ -19,6 +19,7 @@ every entity a relationship names is known.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import inspect
 import re
 import sys
@@ -251,7 +252,9 @@ def _is_auto(annotation: object) -> bool:
     return any(isinstance(arg, StrawberryAuto) for arg in typing.get_args(annotation))
 
 
-def _field_type(entity: str, name: str, hint: object, options: Declared) -> tuple[FieldType, bool]:
+def _field_type(
+    entity: str, name: str, hint: object, options: Declared
+) -> tuple[FieldType, bool, type[enum.Enum] | None]:
     nullable = False
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
@@ -261,14 +264,19 @@ def _field_type(entity: str, name: str, hint: object, options: Declared) -> tupl
     if options.ref is not None:
         if hint is not int:
             raise _error(entity, name, "a reference must be an int attribute")
-        return FieldType.REF, nullable
+        return FieldType.REF, nullable, None
+    members = typing.get_args(hint)
+    if typing.get_origin(hint) is frozenset and len(members) == 1:
+        member = members[0]
+        if isinstance(member, type) and issubclass(member, enum.Enum):
+            return FieldType.ENUM_SET, nullable, member
     found = _PYTHON_TYPES.get(hint)
     if found is None:
         shown = getattr(hint, "__name__", str(hint))
         raise _error(entity, name, f"unknown field type {shown}")
     if found is FieldType.STR and options.text:
         found = FieldType.TEXT
-    return found, nullable
+    return found, nullable, None
 
 
 def _field_hints(factory: type) -> dict[str, Any]:
@@ -343,7 +351,9 @@ def entity(
             if dc_field.name == "id" or dc_field.name.startswith("_"):
                 continue
             chosen = options.get(dc_field.name, Declared())
-            kind, nullable = _field_type(name, dc_field.name, hints[dc_field.name], chosen)
+            kind, nullable, choices = _field_type(name, dc_field.name, hints[dc_field.name], chosen)
+            if kind is FieldType.ENUM_SET and dc_field.name in exposed:
+                raise _error(name, dc_field.name, "a set of choices needs a field of its own")
             attributes.append(
                 Attribute(
                     dc_field.name,
@@ -358,6 +368,7 @@ def entity(
                     unique=chosen.unique,
                     columns=chosen.columns,
                     owner=chosen.owner,
+                    choices=choices,
                 )
             )
         model = EntityModel(

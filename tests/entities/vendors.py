@@ -22,6 +22,7 @@ from domain.services.entities import EntityService
 from domain.specifications import Always, Specification
 from domain.specifications import field as spec_field
 from domain.users import Email
+from gateway.container import application_tables
 from persistence.entities import declared_table
 from schema.entities import (
     count_of,
@@ -137,6 +138,7 @@ class VendorContact(Node):
 
 
 METADATA = sa.MetaData()
+application_tables()  # the application's tables first: a vendor's manager is a User
 VENDORS = declared_table(declaration_of(Vendor).model, METADATA)
 CONTACTS = declared_table(declaration_of(VendorContact).model, METADATA)
 DECLARATIONS = (declaration_of(Vendor), declaration_of(VendorContact))
