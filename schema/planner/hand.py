@@ -19,8 +19,7 @@ from domain.services.visibility import visible_orders, visible_users
 from domain.specifications import Specification, all_of
 from schema.node import decode_id
 from schema.orders import OrderOrder, order_sort
-from schema.pagination import page_request
-from schema.users import UserOrder
+from schema.pagination import OrderDirection, page_request
 
 if TYPE_CHECKING:
     from schema.planner.compile import Details, _Planner
@@ -67,9 +66,10 @@ def hand_request(entity: plan.Entity, args: dict[str, Any]) -> tuple[Any, Specif
     )
     if entity is plan.Entity.ORDER:
         request = page_request(first, after, *order_sort(order_by or OrderOrder()))
+    elif order_by is None:  # the declared UserOrder's default: by id, ascending
+        request = page_request(first, after, "id", OrderDirection.ASC)
     else:
-        sort = order_by or UserOrder()
-        request = page_request(first, after, sort.field.value, sort.direction)
+        request = page_request(first, after, order_by.field.value, order_by.direction)
     return request, filter_.to_spec() if filter_ else all_of([])
 
 
