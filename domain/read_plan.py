@@ -6,7 +6,7 @@ builds a plan (`schema.planner.compile`), the persistence side turns it into SQL
 
 Every selection carries its response key (alias or field name) and keeps the order
 of the operation's fields, so the database can build the response in that order.
-Field permissions are already settled here (`Email.everyone`, `Owned`); object-level
+Field permissions are already settled here (`Null`, `Owned`); object-level
 rules are named (an `Entity`, or a `Source`'s entity) and supplied per request as
 specifications in a `Scope`.
 
@@ -28,7 +28,6 @@ from domain.specifications import Specification
 
 
 class Entity(enum.StrEnum):
-    USER = "User"
     ORDER = "Order"
     LINE = "OrderLine"
 
@@ -122,19 +121,6 @@ class EnumName:
     column: str
 
 
-@dataclass(frozen=True, slots=True)
-class RoleNames:
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class Email:
-    """`User.email`: everyone's for an admin, else only the caller's own (null otherwise)."""
-
-    key: str
-    everyone: bool
-
-
 class MoneyPart(enum.Enum):
     AMOUNT = "amount"
     CURRENCY = "currency"
@@ -176,7 +162,6 @@ class Link(enum.Enum):
     LINE_ITEM = "line_item"  # OrderLine.item: null when hidden
     ORDER_CUSTOMER = "order_customer"  # Order.customer: null when hidden
     ORDER_LINES = "order_lines"  # Order.lines, in line order
-    CUSTOMER_ORDERS = "customer_orders"  # User.orders, a connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +171,6 @@ class Child:
     key: str
     link: Link
     target: Selection
-
-
-@dataclass(frozen=True, slots=True)
-class NestedConnection:
-    key: str
-    link: Link
-    connection: Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +206,8 @@ type Field = (
     | GlobalId
     | Timestamp
     | EnumName
-    | RoleNames
-    | Email
     | Money
     | Child
-    | NestedConnection
     | Stored
     | Owned
     | Null

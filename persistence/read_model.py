@@ -68,21 +68,17 @@ from persistence.json_text import (
 from persistence.orders import ORDER_FIELDS, SqlOrderRepository
 from persistence.read_sources import source_fields, source_table, stored_json
 from persistence.specifications import FieldMap, Kind, Predicate, SqlField, compile_spec
-from persistence.users import USER_FIELDS, SqlUserRepository
 
 type Owner = Callable[[sa.FromClause], Predicate]
 
 _TABLES: dict[plan.Entity, sa.Table] = {
-    plan.Entity.USER: tables.USERS,
     plan.Entity.ORDER: tables.ORDERS,
     plan.Entity.LINE: tables.ORDER_LINES,
 }
 _FIELDS: dict[plan.Entity, FieldMap] = {
-    plan.Entity.USER: USER_FIELDS,
     plan.Entity.ORDER: ORDER_FIELDS,
 }
 _SORT_FIELDS: dict[plan.Entity, frozenset[str]] = {
-    plan.Entity.USER: SqlUserRepository.sort_fields,
     plan.Entity.ORDER: SqlOrderRepository.sort_fields,
 }
 
@@ -315,20 +311,9 @@ class _Builder:
         if isinstance(field, plan.EnumName):
             # Enum values are plain ASCII words (a CHECK constraint lists them).
             return quoted(sa.func.upper(row.c[field.column]))
-        if isinstance(field, plan.RoleNames):
-            return [self._sql.role_names(row.c.roles)]
-        if isinstance(field, plan.Email):
-            if field.everyone:
-                return self._sql.string(row.c.email)
-            if self._scope.user_id is None:
-                return ["null"]
-            mine = row.c.id == CALLER
-            return [sa.case((mine, text(self._sql.string(row.c.email))), else_=literal("null"))]
         if isinstance(field, plan.Money):
             return self.money(field, row)
-        if isinstance(field, plan.Child):
-            return self.child(field, row)
-        return [self.nested_connection(field, row)]
+        return self.child(field, row)
 
     def value(self, entity: plan.Entity | plan.Source, column: str, row: sa.FromClause) -> Json:
         """A stored value with the JSON type of its column: a number, boolean or string."""
@@ -478,13 +463,6 @@ class _Builder:
             return owns
 
         return self.connection(related.connection, owned, row).scalar_subquery()
-
-    def nested_connection(self, nested: plan.NestedConnection, row: sa.FromClause) -> SqlText:
-        def owned(table: sa.FromClause) -> Predicate:
-            owns: Predicate = table.c.customer_id == row.c.id
-            return owns
-
-        return self.connection(nested.connection, owned, row).scalar_subquery()
 
 
 def statements(

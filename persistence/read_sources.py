@@ -29,6 +29,7 @@ _TYPES: dict[FieldType, sa.types.TypeEngine[Any]] = {
     FieldType.DECIMAL: sa.Numeric(18, 6),
     FieldType.DATETIME: tables.UtcDateTime(),
     FieldType.REF: sa.Integer(),
+    FieldType.ENUM_SET: sa.Text(),
 }
 _KINDS: dict[FieldType, Kind] = {
     FieldType.STR: Kind.TEXT,
@@ -80,6 +81,10 @@ def stored_json(
             value = [dialect.boolean(found)]
         case FieldType.DATETIME:
             value = quoted(dialect.iso_timestamp(found))
+        case FieldType.ENUM_SET:
+            # Stored as the members' values, sorted and comma-separated: the JSON list of
+            # their GraphQL names (the values upper-cased) in the order the resolver lists.
+            value = [dialect.role_names(found)]
         case FieldType.REF:
             assert stored.target is not None
             value = quoted(global_id(stored.target, found))

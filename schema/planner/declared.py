@@ -13,11 +13,12 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLObjectType, get_named_type
+from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLOutputType, get_named_type
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.utils.str_converters import to_camel_case
 
 from domain import read_plan as plan
+from domain.errors import ForbiddenError, UnauthenticatedError
 from domain.model import Attribute, FieldType, Reading, RelationKind
 from domain.principals import Principal
 from domain.specifications import Always, Not, Specification, all_of
@@ -33,6 +34,7 @@ from schema.entities.declare import (
 from schema.entities.declare import snake as snake_case
 from schema.node import decode_id
 from schema.pagination import OrderDirection, page_request
+from schema.planner.hand import hand_children
 
 if TYPE_CHECKING:
     from schema.planner.compile import Details, _Planner
@@ -48,11 +50,12 @@ _WRITTEN = frozenset(
         FieldType.DATETIME,
         FieldType.REF,
         FieldType.MONEY,
+        FieldType.ENUM_SET,
     }
 )
 # Sorted as the repositories sort (money by its cents); a boolean key has no cursor
-# writing in SQL yet, so a sort by one is left to the resolvers.
-_SORTED = _WRITTEN - {FieldType.BOOL}
+# writing in SQL yet, so a sort by one is left to the resolvers (nor is a set sortable).
+_SORTED = _WRITTEN - {FieldType.BOOL, FieldType.ENUM_SET}
 _NOTHING = Not(Always())
 
 
@@ -104,6 +107,8 @@ def declared_root(
     decl = declaration_for(returned)
     if decl is not None and name == to_camel_case(snake_case(decl.name)):
         ident = decode_id(planner.arguments(query, details)["id"], decl.name)
+        if _sees_none(decl, planner.principal):
+            return plan.RootConstant(key, "null")  # as the loader: every id reads as null
         return plan.RootObject(key, planner.object(source_of(decl), details, query, name), ident)
     edges = returned.fields.get("edges")
     if edges is None:
@@ -119,6 +124,19 @@ def declared_root(
         planner.refuse(f"{name}: the resolver refuses the caller")
     args = planner.arguments(query, details)
     return plan.RootConnection(key, planner.connection(source_of(decl), args, details, query, name))
+
+
+def _sees_none(decl: Declaration, principal: Principal) -> bool:
+    """Whether the policy lets the caller see no object at all (the generic service then
+    answers every id with null, without asking the database)."""
+    read = decl.model.policy.read
+    if read is not None and not principal.can(read):
+        return True
+    try:
+        decl.model.policy.visible(principal)
+    except (UnauthenticatedError, ForbiddenError):
+        return True
+    return False
 
 
 def declared_request(source: plan.Source, args: dict[str, Any]) -> tuple[Any, Specification]:
@@ -159,6 +177,14 @@ def declared_leaf(
     option = decl.exposed.get(python_name)
     if isinstance(option, Declared):
         return _attribute(planner, decl, decl.model.attribute(python_name), key, details, own)
+    stored = _stored(decl, python_name)
+    if option is None and stored is not None and stored.type is FieldType.ENUM_SET:
+        # A set of enum values exposed by a resolver of its own (`User.roles`), which
+        # lists the members sorted by value, as they are stored; the SQL writes each
+        # GraphQL name as its value upper-cased, so an enum named otherwise is refused.
+        if not _upper_case_names(planner.field(own, name).type):
+            planner.refuse(f"{decl.name}.{name}: enum names")
+        return _attribute(planner, decl, stored, key, details, own)
     if isinstance(option, Counted):
         relation = counted_relation(decl, python_name, option)
         counted = source_of(_named(relation.target))
@@ -170,8 +196,6 @@ def declared_leaf(
             target_type = get_named_type(planner.field(own, name).type)
             assert isinstance(target_type, GraphQLObjectType)
             target = planner.target(target_type)
-            if target is plan.Entity.USER and planner.principal.user_id is None:
-                planner.refuse("anonymous user")  # as the hand-planned `customer`
             selection = planner.object(target, details, own, name)
             return plan.ManyToOne(key, relation.key, selection)
         if relation.kind is RelationKind.ONE_TO_MANY:
@@ -179,7 +203,28 @@ def declared_leaf(
             target_source = source_of(_named(relation.target))
             connection = planner.connection(target_source, args, details, own, name)
             return plan.OneToMany(key, relation.key, connection)
+    if option is None:
+        # A connection to a type still planned from hand tables (`User.orders`).
+        return hand_children(planner, own, key, details, name)
     return planner.refuse(f"{source.entity}.{name}")
+
+
+def _upper_case_names(output: GraphQLOutputType) -> bool:
+    enum_type = get_named_type(output)
+    if not isinstance(enum_type, GraphQLEnumType):
+        return False
+    # Strawberry gives each GraphQL value the Python member's value.
+    return all(
+        isinstance(value.value, str) and value.value.upper() == name
+        for name, value in enum_type.values.items()
+    )
+
+
+def _stored(decl: Declaration, name: str) -> Attribute | None:
+    for attribute in decl.model.attributes:
+        if attribute.name == name:
+            return attribute
+    return None
 
 
 def _attribute(

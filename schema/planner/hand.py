@@ -1,9 +1,11 @@
-"""The demo types not declared yet (User, Order, OrderLine), planned from hand tables.
+"""The demo types not declared yet (Order, OrderLine), planned from hand tables.
 
 Their roots, fields and links are listed here by name (issue 17, item 5); a link from
-them to a declared type (`OrderLine.item`) is planned from its declaration already.
-As each becomes a declaration, `schema.planner.declared` plans it and its entries here
-go (Item's went with its declaration); with the last, this module goes.
+them to a declared type (`OrderLine.item`, `Order.customer`) is planned from its
+declaration already, and a declared type's connection to them (`User.orders`) from the
+link back (`hand_children`). As each becomes a declaration, `schema.planner.declared`
+plans it and its entries here go (Item's and User's went with their declarations);
+with the last, this module goes.
 """
 
 from __future__ import annotations
@@ -15,21 +17,20 @@ from graphql import GraphQLObjectType, get_named_type
 
 from domain import read_plan as plan
 from domain.principals import Principal
-from domain.services.visibility import visible_orders, visible_users
+from domain.services.visibility import visible_orders
 from domain.specifications import Specification, all_of
 from schema.node import decode_id
 from schema.orders import OrderOrder, order_sort
-from schema.pagination import OrderDirection, page_request
+from schema.pagination import page_request
 
 if TYPE_CHECKING:
     from schema.planner.compile import Details, _Planner
 
 RULES: dict[plan.Entity, Callable[[Principal], Specification]] = {
-    plan.Entity.USER: visible_users,
     plan.Entity.ORDER: visible_orders,
 }
-_LISTS = {"users": plan.Entity.USER, "orders": plan.Entity.ORDER}
-_SINGLE = {"user": plan.Entity.USER, "order": plan.Entity.ORDER}
+_LISTS = {"orders": plan.Entity.ORDER}
+_SINGLE = {"order": plan.Entity.ORDER}
 
 
 def hand_root(
@@ -44,14 +45,12 @@ def hand_root(
     if name == "me":
         if planner.principal.user_id is None:
             return plan.RootConstant(key, "null")
-        return plan.RootObject(key, planner.object(plan.Entity.USER, details, query, name), None)
+        target = _related(planner, query, name)
+        return plan.RootObject(key, planner.object(target, details, query, name), None)
     if name in _SINGLE:
         entity = _SINGLE[name]
         args = planner.arguments(query, details)
         ident = decode_id(args["id"], entity.value)
-        if entity is plan.Entity.USER and planner.principal.user_id is None:
-            # The users loader answers nobody to an anonymous caller.
-            return plan.RootConstant(key, "null")
         return plan.RootObject(key, planner.object(entity, details, query, name), ident)
     return None
 
@@ -64,12 +63,8 @@ def hand_request(entity: plan.Entity, args: dict[str, Any]) -> tuple[Any, Specif
         args.get("filter"),
         args.get("order_by"),
     )
-    if entity is plan.Entity.ORDER:
-        request = page_request(first, after, *order_sort(order_by or OrderOrder()))
-    elif order_by is None:  # the declared UserOrder's default: by id, ascending
-        request = page_request(first, after, "id", OrderDirection.ASC)
-    else:
-        request = page_request(first, after, order_by.field.value, order_by.direction)
+    assert entity is plan.Entity.ORDER  # the one hand-planned connection
+    request = page_request(first, after, *order_sort(order_by or OrderOrder()))
     return request, filter_.to_spec() if filter_ else all_of([])
 
 
@@ -89,16 +84,6 @@ def hand_leaf(
     source = _MONEY[entity].get(name)
     if source is not None:
         return planner.money(key, details, own, name, source)
-    if entity is plan.Entity.USER:
-        if name == "roles":
-            return plan.RoleNames(key)
-        if name == "email":
-            return plan.Email(key, everyone=planner.principal.is_admin)
-        if name == "orders":
-            args = planner.arguments(own, details)
-            nodes = _connected(planner, own, name)
-            connection = planner.connection(nodes, args, details, own, name)
-            return plan.NestedConnection(key, plan.Link.CUSTOMER_ORDERS, connection)
     if entity is plan.Entity.ORDER:
         if name == "status":
             return plan.EnumName(key, "status")
@@ -123,26 +108,52 @@ def _related(planner: _Planner, own: GraphQLObjectType, name: str) -> plan.Entit
     return planner.target(found)
 
 
-def _connected(planner: _Planner, own: GraphQLObjectType, name: str) -> plan.Entity | plan.Source:
-    """A nested connection's node type, as `_related`."""
-    connection = get_named_type(planner.field(own, name).type)
-    assert isinstance(connection, GraphQLObjectType)
-    edge = get_named_type(connection.fields["edges"].type)
-    assert isinstance(edge, GraphQLObjectType)
-    node = get_named_type(edge.fields["node"].type)
-    assert isinstance(node, GraphQLObjectType)
-    return planner.target(node)
+def hand_children(
+    planner: _Planner, own: GraphQLObjectType, key: str, details: Details, name: str
+) -> plan.Field:
+    """A declared type's connection to a hand-planned type (`User.orders`): the rows
+    whose link back to `own` (`Order.customer`, `_PARENTS`) holds this row's id."""
+    connection_type = get_named_type(planner.field(own, name).type)
+    edges = (
+        connection_type.fields.get("edges")
+        if isinstance(connection_type, GraphQLObjectType)
+        else None
+    )
+    edge = get_named_type(edges.type) if edges is not None else None
+    node = edge.fields.get("node") if isinstance(edge, GraphQLObjectType) else None
+    node_type = get_named_type(node.type) if node is not None else None
+    if not isinstance(node_type, GraphQLObjectType):
+        return planner.refuse(f"{own.name}.{name}")
+    try:
+        entity = plan.Entity(node_type.name)
+    except ValueError:
+        return planner.refuse(f"{own.name}.{name}")
+    columns = [
+        column
+        for field_name, column in _PARENTS.get(entity, {}).items()
+        if get_named_type(node_type.fields[field_name].type) is own
+    ]
+    if len(columns) != 1:  # no link back, or more than one: which is meant is not known
+        return planner.refuse(f"{own.name}.{name}")
+    args = planner.arguments(own, details)
+    connection = planner.connection(entity, args, details, own, name)
+    return plan.OneToMany(key, columns[0], connection)
 
+
+# The hand types' links to a declared parent, by GraphQL field name: the column holding
+# the parent's id (a connection from the parent is planned back along it).
+_PARENTS: dict[plan.Entity, dict[str, str]] = {
+    plan.Entity.ORDER: {"customer": "customer_id"},
+    plan.Entity.LINE: {"item": "item_id"},
+}
 
 # Stored values output as they are, by GraphQL field name.
 _COLUMNS: dict[plan.Entity, dict[str, str]] = {
-    plan.Entity.USER: {"name": "name", "active": "active"},
     plan.Entity.ORDER: {},
     plan.Entity.LINE: {"quantity": "quantity"},
 }
 
 _MONEY: dict[plan.Entity, dict[str, plan.MoneySource]] = {
-    plan.Entity.USER: {},
     plan.Entity.ORDER: {"total": plan.MoneySource.TOTAL},
     plan.Entity.LINE: {
         "unitPrice": plan.MoneySource.UNIT_PRICE,

@@ -14,12 +14,23 @@ from domain.principals import Principal
 from domain.specifications import Always, field
 from domain.users import Role
 from schema import build_schema
+from schema.entities.declare import declarations
 from schema.planner.compile import plan_operation
+from schema.planner.declared import source_of
 
 ADMIN = Principal(1, frozenset({Role.ADMIN}))
 STAFF = Principal(2, frozenset({Role.STAFF}))
 CUSTOMER = Principal(4, frozenset({Role.CUSTOMER}))
 ANONYMOUS = Principal.anonymous()
+# An admin as the application makes one: with the permissions the declarations grant.
+ADMIN_GRANTED = Principal(
+    1, frozenset({Role.ADMIN}), ADMIN.permissions | frozenset({"users:read_email"})
+)
+
+
+def _user_source() -> plan.Source:
+    decl = next(d for d in declarations() if d.name == "User")
+    return source_of(decl)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +56,7 @@ def test_a_nested_query_becomes_one_plan_with_fragments_aliases_and_directives(
         edges { node { ...Who hidden: name @skip(if: $on) orders(first: 1) { totalCount } } }
       }
     }
-    fragment Who on User { ... on Node { id } email }
+    fragment Who on User { ... on Node { id } email roles }
     """
     found = _plan(schema, query, CUSTOMER, {"on": True})
     orders = plan.Connection(
@@ -54,31 +65,42 @@ def test_a_nested_query_becomes_one_plan_with_fragments_aliases_and_directives(
         PageRequest(1, None, Sort("id", Direction.DESC)),
         (plan.TotalCount("totalCount"),),
     )
+    user = _user_source()
+    email = plan.Stored("email", user.column("email"))
     node = plan.Selection(
-        plan.Entity.USER,
+        user,
         (
             plan.GlobalId("id", "User"),
-            plan.Email("email", everyone=False),
-            plan.NestedConnection("orders", plan.Link.CUSTOMER_ORDERS, orders),
+            plan.Owned("id", email),
+            plan.Stored("roles", user.column("roles")),
+            plan.OneToMany("orders", "customer_id", orders),
         ),
     )
     users = plan.Connection(
-        plan.Entity.USER,
+        user,
         field("active") == True,  # noqa: E712  # a specification, not a bool
         PageRequest(2, None, Sort("id", Direction.ASC)),
         (plan.Edges("edges", (plan.EdgeNode("node", node),)),),
     )
     assert found == plan.Plan(
         (plan.RootConnection("people", users),),
-        frozenset({plan.Entity.USER, plan.Entity.ORDER}),
+        frozenset({"User", plan.Entity.ORDER}),
     )
 
 
 def test_an_admin_plan_shows_every_email(schema: strawberry.Schema) -> None:
-    found = _plan(schema, "{ me { email } }", ADMIN)
-    selection = plan.Selection(plan.Entity.USER, (plan.Email("email", everyone=True),))
+    found = _plan(schema, "{ me { email } }", ADMIN_GRANTED)
+    user = _user_source()
+    selection = plan.Selection(user, (plan.Stored("email", user.column("email")),))
+    assert found == plan.Plan((plan.RootObject("me", selection, None),), frozenset({"User"}))
+
+
+def test_a_customer_plan_shows_only_their_own_email(schema: strawberry.Schema) -> None:
+    found = _plan(schema, "{ me { email } }", CUSTOMER)
+    user = _user_source()
+    owned = plan.Owned("id", plan.Stored("email", user.column("email")))
     assert found == plan.Plan(
-        (plan.RootObject("me", selection, None),), frozenset({plan.Entity.USER})
+        (plan.RootObject("me", plan.Selection(user, (owned,)), None),), frozenset({"User"})
     )
 
 
