@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
@@ -25,24 +24,7 @@ from persistence.event_codec import decode_event
 from persistence.outbox_relay import OutboxRelay
 from persistence.redis_event_bus import EVENT_FIELD, Entry, RedisEventBus
 from tests.helpers import PROJECT_ROOT
-from tests.services import REDIS_URL, require_service
-
-
-@pytest.fixture
-async def redis(redis_available: bool) -> AsyncIterator[Redis]:
-    require_service("Redis", redis_available)
-    client = Redis.from_url(REDIS_URL)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def stream(redis: Redis) -> AsyncIterator[str]:
-    name = f"gw-test:events:{secrets.token_hex(6)}"
-    yield name
-    await redis.delete(name, f"{name}:dead")
+from tests.services import REDIS_URL
 
 
 async def in_stream(redis: Redis, stream: str) -> list[DomainEvent]:

@@ -6,12 +6,9 @@ On SQLite and Postgres, with streams of the test's own on the shared Redis.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import cast
 
-import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,29 +21,9 @@ from persistence.redis_event_bus import RedisEventBus
 from persistence.stream_worker import Entry, StreamWorker, dead_letter_stream
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.persistence.jobs_support import Clock, Work
-from tests.services import REDIS_URL, require_service
 
 PARTITIONS = 2
 ATTEMPTS = 3
-
-
-@pytest.fixture
-async def redis(redis_available: bool) -> AsyncIterator[Redis]:
-    require_service("Redis", redis_available)
-    client = Redis.from_url(REDIS_URL)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def stream(redis: Redis) -> AsyncIterator[str]:
-    name = f"gw-test:jobs:{secrets.token_hex(6)}"
-    yield name
-    keys = [key async for key in redis.scan_iter(match=f"{name}*")]
-    if keys:
-        await redis.delete(*keys)
 
 
 async def no_wait(_seconds: float) -> None:

@@ -6,8 +6,6 @@ Each test has streams of its own on the shared Redis (deleted afterwards).
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
@@ -24,28 +22,8 @@ from persistence.stream_worker import (
     dead_letter_stream,
     partition_stream,
 )
-from tests.services import REDIS_URL, require_service
 
 PARTITIONS = 6
-
-
-@pytest.fixture
-async def redis(redis_available: bool) -> AsyncIterator[Redis]:
-    require_service("Redis", redis_available)
-    client = Redis.from_url(REDIS_URL)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def stream(redis: Redis) -> AsyncIterator[str]:
-    name = f"gw-test:handlers:{secrets.token_hex(6)}"
-    yield name
-    keys = [key async for key in redis.scan_iter(match=f"{name}*")]
-    if keys:
-        await redis.delete(*keys)
 
 
 def change(order_id: int, n: int) -> OrderStatusChanged:
