@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -58,10 +59,14 @@ class ReadModelSpy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.fetching = False
         self.fetches = 0
+        # The task fetching: background work (the outbox relay, a revocation refresh) may
+        # run on other connections meanwhile and is not the read model's.
+        self.task: asyncio.Task[Any] | None = None
         fetch = SqlReadModel.fetch
 
         async def marked(model: SqlReadModel, *args: Any) -> dict[str, str]:
             self.fetching, self.fetches = True, self.fetches + 1
+            self.task = asyncio.current_task()
             try:
                 return await fetch(model, *args)
             finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 
@@ -17,7 +19,7 @@ async def test_planned_reads_open_no_transaction(
     transaction = asyncpg.Connection.transaction
 
     def counting(self: asyncpg.Connection, **options: object) -> object:
-        if spy.fetching:
+        if spy.fetching and asyncio.current_task() is spy.task:
             started.append(options)
         return transaction(self, **options)
 
