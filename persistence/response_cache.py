@@ -33,8 +33,9 @@ class ResponseCacheStore(Protocol):
         """The current eviction generation (read before computing an answer)."""
         ...
 
-    async def get(self, key: str) -> bytes | None:
-        """The entry under `key`, or None (never stored, expired or evicted)."""
+    async def lookup(self, key: str) -> tuple[int, bytes | None]:
+        """The current eviction generation and the entry under `key` (None: never stored,
+        expired or evicted), read together: one round trip to Redis, not two."""
         ...
 
     async def put(
@@ -79,15 +80,15 @@ class MemoryResponseCacheStore:
     async def generation(self) -> int:
         return self._generation
 
-    async def get(self, key: str) -> bytes | None:
+    async def lookup(self, key: str) -> tuple[int, bytes | None]:
         entry = self._entries.get(key)
         if entry is None:
-            return None
+            return self._generation, None
         if entry.expires <= self._clock():
             self._drop(key)
-            return None
+            return self._generation, None
         self._entries.move_to_end(key)
-        return entry.value
+        return self._generation, entry.value
 
     async def put(
         self, key: str, value: bytes, ttl_seconds: int, tags: Collection[str], generation: int
@@ -170,8 +171,9 @@ return dropped
 
 
 class RedisResponseCacheStore:
-    """Answers shared by every replica; each call is one round trip (a script for puts
-    and evictions, so the check and the write cannot interleave with another's)."""
+    """Answers shared by every replica; each call is one round trip (an MGET for lookups,
+    a script for puts and evictions, so the check and the write cannot interleave with
+    another's)."""
 
     def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._redis = redis
@@ -186,12 +188,16 @@ class RedisResponseCacheStore:
             raise UnavailableError() from exc
         return int(raw or 0)
 
-    async def get(self, key: str) -> bytes | None:
+    async def lookup(self, key: str) -> tuple[int, bytes | None]:
+        # One MGET: the generation and the entry in one round trip, read atomically (an
+        # eviction lands before both or after both).
         try:
-            raw = await self._redis.get(f"{self._prefix}e:{key}")
+            generation, raw = await self._redis.mget(
+                f"{self._prefix}generation", f"{self._prefix}e:{key}"
+            )
         except RedisError as exc:
             raise UnavailableError() from exc
-        return raw.encode() if isinstance(raw, str) else raw
+        return int(generation or 0), raw.encode() if isinstance(raw, str) else raw
 
     async def put(
         self, key: str, value: bytes, ttl_seconds: int, tags: Collection[str], generation: int

@@ -179,9 +179,8 @@ class ResponseCache:
             return None
         key = _key(query, operation_name, variables, principal, private=private)
         try:
-            # The generation first: an eviction between it and the answer refuses the put.
-            generation = await self.entries.generation()
-            found = await self.entries.get(key)
+            # The generation with the entry: an eviction after it refuses the answer's put.
+            generation, found = await self.entries.lookup(key)
         except UnavailableError as error:
             self._outage.failed(error.__cause__ or error)
             self._observe("error")

@@ -124,6 +124,39 @@ async def test_replicas_share_answers_and_a_commit_on_one_evicts_for_all(
     assert lookups(a) == {"hit": 1.0, "miss": 2.0, "error": None}
 
 
+async def test_a_miss_is_two_redis_round_trips_for_the_cache_and_a_hit_one(
+    database_url: str, replicas: Replicas, redis_available: bool
+) -> None:
+    require_service("Redis", redis_available)
+    prefix = f"test-cache-{uuid.uuid4().hex}:"
+    settings = replica_settings(
+        database_url,
+        REDIS_URL,
+        cache={"enabled": True, "redis_prefix": prefix},
+        events={"stream": f"test-events-{uuid.uuid4().hex}"},
+        security={"allow_debug_identity": True},
+    )
+    a = await replicas.start(settings)
+    redis = a.container.redis
+    assert redis is not None
+    first, second = (await cast(a)).item, (await cast(a)).item
+    await read(a, first)  # the put script loaded, whatever this Redis saw before
+    sent: list[str] = []
+    execute = redis.execute_command
+
+    async def counted(*args: Any, **options: Any) -> Any:
+        # The cache's own commands: those naming one of its keys.
+        if any(isinstance(arg, str) and arg.startswith(prefix) for arg in args):
+            sent.append(str(args[0]))
+        return await execute(*args, **options)  # type: ignore[no-untyped-call]  # unannotated in redis-py
+
+    redis.execute_command = counted  # type: ignore[method-assign]  # a spy on the one client
+    missed = await read(a, second)
+    per_miss = list(sent)
+    assert await read(a, second) == missed
+    assert (per_miss, sent[len(per_miss) :]) == (["MGET", "EVALSHA"], ["MGET"])
+
+
 async def test_with_redis_cut_answers_stay_right_uncached_then_caching_resumes(
     database_url: str, replicas: Replicas, tmp_path: Path, redis_available: bool
 ) -> None:
@@ -193,8 +226,8 @@ class HeldPuts:
     async def generation(self) -> int:
         return await self._store.generation()
 
-    async def get(self, key: str) -> bytes | None:
-        return await self._store.get(key)
+    async def lookup(self, key: str) -> tuple[int, bytes | None]:
+        return await self._store.lookup(key)
 
     async def put(
         self, key: str, value: bytes, ttl_seconds: int, tags: Collection[str], generation: int
