@@ -396,12 +396,15 @@ def sign_in(base_url: str, email: str, password: str) -> str:
 
 
 def sql_statements(base_url: str) -> float | None:
-    """The gateway's SQL statement counter from /metrics (None when not exposed)."""
+    """The gateway's count of SQL statements sent for requests, from /metrics (None when
+    not exposed); the outbox relay's background statements are counted apart."""
     try:
         text = httpx.get(base_url + "/metrics", timeout=5).text
     except httpx.HTTPError:
         return None
-    match = re.search(r"^gateway_sql_statements_total\s+([0-9.e+]+)$", text, re.MULTILINE)
+    match = re.search(
+        r'^gateway_sql_statements_total\{origin="request"\}\s+([0-9.e+]+)$', text, re.MULTILINE
+    )
     return float(match.group(1)) if match else None
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.applications import Starlette
@@ -23,6 +25,7 @@ from gateway.observability.metrics import (
     OperationNames,
 )
 from gateway.settings import Settings
+from persistence.database import BACKGROUND, create_engine
 from tests.gateway.observability.capture import labels, samples
 
 names = st.one_of(
@@ -143,3 +146,25 @@ async def test_http_requests_are_counted_per_method_route_and_status() -> None:
     }
     assert {key: found.get(key) for key in expected} == expected
     assert sum(v for (name, _), v in found.items() if name == "gateway_http_requests_total") == 5
+
+
+async def test_sql_statements_are_counted_by_origin(tmp_path: Path) -> None:
+    # The outbox relay's statements (a backlog delivered after a restart) are not work
+    # a request caused: counted apart, so statements per request stay what requests sent.
+    metrics = Metrics()
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'origin.db'}")
+    metrics.instrument_engine(engine)
+    try:
+        async with engine.connect() as conn:
+            for _ in range(2):
+                await conn.execute(sa.text("SELECT 1"))
+        async with engine.execution_options(**{BACKGROUND: True}).connect() as conn:
+            for _ in range(3):
+                await conn.execute(sa.text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    counted = samples(metrics.render().decode())
+    assert [
+        counted[("gateway_sql_statements_total", labels(origin=origin))]
+        for origin in ("request", "background")
+    ] == [2.0, 3.0]
