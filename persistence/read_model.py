@@ -8,12 +8,10 @@ ordered aggregates) is a `JsonDialect` (`persistence.json_postgres`,
 `persistence.json_sqlite`).
 
 The JSON is compact text concatenated with `||` (arrays with `string_agg` or
-`group_concat`), not built with `json_build_object`/`json_agg`: Postgres 15 looks up
-the type of each of their arguments on every call, a large part of its CPU in the
-benchmark's nested query. The text costs less (that statement: p50 1.5 -> 1.1 ms on
-the 1,000-user seed) and is compact where `json_build_object` writes `"key" : value`
-(~15% fewer bytes). Strings go through the database's own JSON quoting (`to_json`,
-`json_quote`), non-ASCII kept as UTF-8.
+`group_concat`), not built with `json_build_object`/`json_agg`, whose per-call type
+lookups cost Postgres more (docs/benchmarks/design-notes.md, "Read model"). Strings go
+through the database's own JSON quoting (`to_json`, `json_quote`), non-ASCII kept as
+UTF-8.
 
 The values are written exactly as the resolver path writes them:
 
@@ -27,9 +25,8 @@ The values are written exactly as the resolver path writes them:
 Filters and object-level rules are domain specifications compiled by `compile_spec`,
 so both paths select the same rows.
 
-The plan vocabulary comes from `domain.read_plan`, a module of plain dataclasses
-over `domain` types (no GraphQL library): it is the one import from `schema` here,
-where `domain` would be its natural home.
+The plan vocabulary is `domain.read_plan`, plain dataclasses the planner (`schema`)
+produces and this module consumes; neither imports the other.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ closes it, its failure opens it again for another `reset_seconds`.
 
 Our own rather than a library's: `circuitbreaker` reads the wall clock itself (a test
 would sleep through the reset) and lets every concurrent call through once half-open;
-`purgatory` and `aiobreaker` are unmaintained (shared/DEPENDENCIES.md, section 7).
+`purgatory` and `aiobreaker` are unmaintained.
 """
 
 from __future__ import annotations
