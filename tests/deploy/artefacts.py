@@ -6,19 +6,25 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import yaml
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from gateway.cli import app as cli_app
 from gateway.settings import Settings
+from tests.services import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "k8s"
 
 
 # -- settings ----------------------------------------------------------------------------
@@ -172,3 +178,42 @@ def compose_environment(service: Mapping[str, Any]) -> dict[str, str]:
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
     return {str(k): interpolate(str(v)) for k, v in env.items()}
+
+
+# -- the Kubernetes manifests ------------------------------------------------------------
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        # A skip locally; a failure in CI (GW_REQUIRE_SERVICES=1), which .ci/run checks first.
+        require_service("kubectl (with its built-in kustomize)", available=False)
+        raise AssertionError("unreachable")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+@cache
+def _built(overlay: str) -> tuple[dict[str, Any], ...]:
+    return tuple(kustomize(K8S / "overlays" / overlay))
+
+
+def built(overlay: str) -> list[dict[str, Any]]:
+    return [dict(doc) for doc in _built(overlay)]
+
+
+def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    assert len(found) == 1, f"{len(found)} {kind} named {name}"
+    return found[0]
+
+
+def container(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    pod = one(docs, kind, name)["spec"]["template"]["spec"]
+    containers: list[dict[str, Any]] = pod["containers"]
+    return containers[0]

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from tests.deploy.artefacts import ROOT, dockerfile_instructions, exec_form
-from tests.deploy.test_kubernetes import built, container
+from tests.deploy.artefacts import ROOT, built, container, dockerfile_instructions, exec_form
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 

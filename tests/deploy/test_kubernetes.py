@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +14,16 @@ import yaml
 from gateway.server import uvicorn_options
 from gateway.settings import SecuritySettings, ServerSettings
 from tests.deploy.artefacts import (
-    ROOT,
+    K8S,
+    built,
+    container,
     is_cli_command,
+    kustomize,
+    one,
     settings_from,
     unknown_variables,
 )
 
-K8S = ROOT / "k8s"
 KUBERNETES_VERSION = "1.33.0"
 OVERLAYS = ("dev", "prod")
 # The Prometheus Operator's kinds: no schema in kubernetes-validate, checked by hand below.
@@ -34,42 +35,6 @@ RSS_TARGET_MIB = 200
 PASSWORD_HASHING_MIB = SecuritySettings().password_hash_memory_mib
 POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
 INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS = 60
-
-
-def kustomize(directory: Path) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl (with its built-in kustomize) is not installed")
-    built = subprocess.run(
-        [kubectl, "kustomize", str(directory)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
-
-
-@cache
-def _built(overlay: str) -> tuple[dict[str, Any], ...]:
-    return tuple(kustomize(K8S / "overlays" / overlay))
-
-
-def built(overlay: str) -> list[dict[str, Any]]:
-    return [dict(doc) for doc in _built(overlay)]
-
-
-def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
-    assert len(found) == 1, f"{len(found)} {kind} named {name}"
-    return found[0]
-
-
-def container(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    pod = one(docs, kind, name)["spec"]["template"]["spec"]
-    containers: list[dict[str, Any]] = pod["containers"]
-    return containers[0]
 
 
 def environment(docs: list[dict[str, Any]]) -> dict[str, str]:

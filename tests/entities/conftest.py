@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.container import Container, build_container
+from gateway.container import Container
 from gateway.settings import Settings
-from persistence import migrate
-from schema.declarations import application
 from schema.entities import Declaration
-from tests.entities.vendors import DECLARATIONS, METADATA
+from tests.entities.apps import DECLARED, Api, entity_settings, open_container
 from tests.gateway.world import World, populate
-
-
-def entity_settings(url: str, *, planner: bool = True) -> Settings:
-    return Settings(
-        database={"url": url},
-        security={
-            "allow_debug_identity": True,
-            "secret_key": "e" * 40,
-            "argon2_time_cost": 1,
-            "argon2_memory_kib": 1024,
-            "argon2_parallelism": 1,
-        },
-        rate_limit={"enabled": False},
-        graphql={"report_cost": False, "planner": planner},
-    )
-
-
-# Every declared entity: the application's and the test-only ones.
-DECLARED: list[Declaration] = [*application(), *DECLARATIONS]
 
 
 @pytest.fixture(params=DECLARED, ids=lambda d: d.name)
@@ -50,14 +27,6 @@ def declaration(request: pytest.FixtureRequest) -> Declaration:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return entity_settings(f"sqlite+aiosqlite:///{tmp_path / 'entities.db'}")
-
-
-async def open_container(settings: Settings, **options: Any) -> Container:
-    await migrate.upgrade(settings.database.url)
-    built = build_container(settings, entities=DECLARED, **options)
-    async with built.engine.begin() as conn:
-        await conn.run_sync(METADATA.create_all)
-    return built
 
 
 @pytest.fixture
@@ -82,20 +51,6 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
         yield http
-
-
-@dataclass
-class Api:
-    client: httpx.AsyncClient
-
-    async def ask(
-        self, query: str, variables: dict[str, Any] | None = None, user: int | None = None
-    ) -> Any:
-        headers = {"X-Debug-User": str(user)} if user is not None else {}
-        response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        return response.json()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.entities.conftest import Api
+from tests.entities.apps import Api
 from tests.gateway.world import World, gid
 
 AUDIT = """query($id: ID!) { auditLog(filter: {entityId: $id}) {

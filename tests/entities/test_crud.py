@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.entities.conftest import Api
+from tests.entities.apps import Api
 from tests.gateway.world import World, gid
 
 CREATE = """

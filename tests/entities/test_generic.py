@@ -15,7 +15,7 @@ from domain.specifications import Compare
 from gateway.container import Container
 from schema.entities import Declaration
 from schema.entities.declare import snake
-from tests.entities.conftest import DECLARED, Api
+from tests.entities.apps import DECLARED, Api
 from tests.entities.samples import (
     SUFFIX,
     camel,

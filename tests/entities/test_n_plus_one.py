@@ -13,7 +13,7 @@ from gateway.settings import Settings
 from persistence.statements import count_statements
 from schema.entities import Declaration
 from schema.entities.declare import Related
-from tests.entities.conftest import DECLARED, Api, entity_settings
+from tests.entities.apps import DECLARED, Api, entity_settings
 from tests.entities.samples import camel, seed_rows
 from tests.gateway.world import World
 

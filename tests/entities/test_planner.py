@@ -27,13 +27,13 @@ from persistence.statements import count_statements
 from schema.entities import Declaration
 from schema.entities.declare import snake
 from schema.node import to_global_id
-from tests.entities.conftest import DECLARED, entity_settings, open_container
+from tests.entities.apps import DECLARED, entity_settings, open_container
 from tests.entities.operations import Operations
 from tests.entities.samples import camel, seed_rows
 from tests.entities.vendors import DECLARATIONS
-from tests.gateway.planner.conftest import Gateway, Planned, planned
 from tests.gateway.planner.diff import first_difference
-from tests.gateway.planner.test_equivalence import _both
+from tests.gateway.planner.examples import both
+from tests.gateway.planner.gateways import Gateway, Planned, planned
 from tests.gateway.world import World, populate
 from tests.helpers import scratch_postgres_database
 from tests.services import require_service
@@ -124,7 +124,7 @@ async def test_generated_operations_answer_the_same_on_both_paths(
     query, variables = data.draw(operations.operation(declaration), label="operation")
     user = data.draw(st.sampled_from(list(seeded.who().values())), label="user")
     before = planned.count
-    got, expected = await _both(on, off, query, variables, user)
+    got, expected = await both(on, off, query, variables, user)
     event("planned" if planned.count > before else "resolver path")
     assert got == expected, f"{query}\n{variables}\n{first_difference(got, expected)}"
 
@@ -153,7 +153,7 @@ async def test_hidden_fields_are_null_and_hidden_objects_absent_on_both_paths(
     ]
     assert any(row["email"] for row in expected)  # the owner rule is exercised
     assert len(expected) < len(page.items)  # so is the object-level rule
-    got, reference = await _both(on, off, LISTED, {}, staff)
+    got, reference = await both(on, off, LISTED, {}, staff)
     assert got == reference, first_difference(got, reference)
     body = {PLURAL: {"totalCount": len(expected), "edges": [{"node": n} for n in expected]}}
     assert got == (200, {"data": body})
@@ -161,9 +161,9 @@ async def test_hidden_fields_are_null_and_hidden_objects_absent_on_both_paths(
 
     hidden = next(s for s in page.items if not s.active)
     one = f'{{ {SINGLE}(id: "{to_global_id(ENTITY.name, hidden.id)}") {{ name email }} }}'
-    got, reference = await _both(on, off, one, {}, staff)
+    got, reference = await both(on, off, one, {}, staff)
     assert got == reference == (200, {"data": {SINGLE: None}})
-    got, reference = await _both(on, off, one, {}, seeded.world.admin)
+    got, reference = await both(on, off, one, {}, seeded.world.admin)
     shown = {"name": hidden.name, "email": str(hidden.email)}
     assert got == reference == (200, {"data": {SINGLE: shown}})
 
@@ -204,7 +204,7 @@ async def test_a_field_the_planner_cannot_express_leaves_its_root_field_to_the_r
     {{ {PLURAL}(first: 3) {{ edges {{ node {{ name label }} }} }}
       items(first: 2) {{ edges {{ node {{ name }} }} }} }}
     """
-    got, reference = await _both(on, off, query, {}, seeded.world.admin)
+    got, reference = await both(on, off, query, {}, seeded.world.admin)
     assert got == reference, first_difference(got, reference)
     assert planned.roots == ["items", "items"]
     labels = [e["node"]["label"] for e in got[1]["data"][PLURAL]["edges"]]

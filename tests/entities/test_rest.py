@@ -10,7 +10,7 @@ from gateway.container import Container
 from gateway.rest.generate import kebab
 from schema.entities import Declaration
 from schema.entities.declare import snake
-from tests.entities.conftest import DECLARED, Api
+from tests.entities.apps import DECLARED, Api
 from tests.entities.samples import camel, seed_rows
 from tests.gateway.world import World, as_user
 

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from gateway.container import Container
 from gateway.settings import Settings
-from tests.entities.conftest import Api
+from tests.entities.apps import Api
 from tests.gateway.realtime.helpers import connect, eventually, init, subscribe, ws_client
 from tests.gateway.realtime.resume import (
     BACKENDS,

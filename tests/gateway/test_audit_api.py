@@ -21,10 +21,10 @@ from gateway.jobs import PeriodicJob, application_jobs
 from gateway.settings import AuditSettings, Settings
 from persistence import migrate
 from tests.gateway.accounts import PASSWORD, REGISTER
-from tests.gateway.rest.test_rest_api import operations, problem
+from tests.gateway.rest.helpers import operations, problem
 from tests.gateway.world import World, as_user, gid, populate
 from tests.helpers import scratch_postgres_database
-from tests.persistence.conftest import TABLES
+from tests.persistence.databases import TABLES
 from tests.services import require_service
 
 CLIENT_IP = "127.0.0.1"  # what httpx's ASGI transport reports as the peer

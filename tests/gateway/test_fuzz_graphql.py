@@ -29,10 +29,10 @@ from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate
-from tests.conftest import require_service
-from tests.gateway.conftest import World, as_user, gid, populate
+from tests.gateway.world import World, as_user, gid, populate
 from tests.helpers import scratch_postgres_database
-from tests.persistence.conftest import TABLES
+from tests.persistence.databases import TABLES
+from tests.services import require_service
 
 SDL = (Path(__file__).parents[2] / "schema" / "schema.graphql").read_text()
 EXAMPLES = 80

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from gateway.settings import Settings
 from persistence import migrate
 from persistence.database import create_engine
-from tests.conftest import require_service
-from tests.gateway.conftest import World, as_user
+from tests.gateway.world import World, as_user
 from tests.helpers import scratch_postgres_database
-from tests.persistence.conftest import TABLES
+from tests.persistence.databases import TABLES
+from tests.services import require_service
 
 
 @pytest.fixture(scope="module")

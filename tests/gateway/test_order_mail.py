@@ -7,55 +7,21 @@ mail server that is away makes the handler retry with backoff, never the mutatio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.container import Container
 from gateway.settings import Settings
 from persistence import tables
+from tests.gateway.mail import Inbox
+from tests.gateway.mail import inbox as inbox  # the fixture, for this module
 from tests.gateway.world import World, as_user, gid
-from tests.helpers import free_port
 
 STATUS = (
     """mutation($id: ID!, $s: OrderStatus!) { updateOrderStatus(id: $id, status: $s) { status } }"""
 )
-
-
-class Inbox:
-    """aiosmtpd's handler: keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-        self.arrived = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def handle_DATA(
-        self, _server: SMTP, _session: Session, envelope: Envelope
-    ) -> str:  # aiosmtpd's hook name
-        content = envelope.content if isinstance(envelope.content, bytes) else b""
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(content)))
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.arrived.set)
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    port = free_port()  # Controller(port=0) does not report the port it got
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

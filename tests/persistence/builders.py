@@ -1,10 +1,13 @@
-"""Small builders for persistence tests: valid aggregates with unique keys."""
+"""Small builders for persistence tests: valid aggregates with unique keys, and a sink
+that records the events it is given."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from domain.events import DomainEvent
 from domain.items import Item
 from domain.money import Money
 from domain.orders import Order, OrderLine, OrderStatus
@@ -91,3 +94,13 @@ async def store_orders(factory: UnitOfWorkFactory, orders: list[Order]) -> list[
             await uow.orders.add(order)
         await uow.commit()
     return orders
+
+
+class Recorder:
+    """A sink that keeps what it was given, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[DomainEvent] = []
+
+    async def publish(self, events: Sequence[DomainEvent]) -> None:
+        self.events.extend(events)

@@ -16,19 +16,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.container import application_tables
 from persistence import migrate
 from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.helpers import scratch_postgres_database
+from tests.persistence.databases import TABLES, sqlite_url_for
 from tests.services import require_service
-
-# Every mapped table, children first (the TRUNCATE list; derived so a new entity needs no edit).
-TABLES = tuple(t.name for t in reversed(application_tables().sorted_tables))
-
-
-def sqlite_url_for(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture(scope="session")

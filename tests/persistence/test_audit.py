@@ -21,8 +21,7 @@ from domain.users import Email, Role, User
 from persistence import tables
 from persistence.audit import SqlAuditLog
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from tests.persistence.builders import a_user, an_item, store_items, store_users
-from tests.persistence.test_outbox import Recorder
+from tests.persistence.builders import Recorder, a_user, an_item, store_items, store_users
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

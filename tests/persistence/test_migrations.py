@@ -21,7 +21,7 @@ from gateway.container import application_tables
 from persistence import migrate, tables
 from persistence.database import create_engine
 from tests.helpers import scratch_postgres_database
-from tests.persistence.conftest import sqlite_url_for
+from tests.persistence.databases import sqlite_url_for
 from tests.services import require_service
 
 MODELS = application_tables()

@@ -30,7 +30,7 @@ from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.persistence.builders import a_user, an_item, store_items, store_users
-from tests.persistence.conftest import TABLES, sqlite_url_for
+from tests.persistence.databases import TABLES, sqlite_url_for
 
 ITEMS = 3
 INITIAL_STOCK = 6

@@ -24,17 +24,7 @@ from domain.users import Role
 from persistence import outbox, tables
 from persistence.outbox_relay import OutboxRelay
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from tests.persistence.builders import a_user, an_item, store_items, store_users
-
-
-class Recorder:
-    """A sink that keeps what it was given, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[DomainEvent] = []
-
-    async def publish(self, events: Sequence[DomainEvent]) -> None:
-        self.events.extend(events)
+from tests.persistence.builders import Recorder, a_user, an_item, store_items, store_users
 
 
 class RelayCrashedError(BaseException):

@@ -28,7 +28,7 @@ from persistence.seed import (
 )
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.persistence.builders import a_user, an_item
-from tests.persistence.conftest import sqlite_url_for
+from tests.persistence.databases import sqlite_url_for
 
 
 class Sizes(TypedDict):

@@ -15,8 +15,7 @@ from domain.services.orders import OrderService
 from domain.users import Role
 from persistence import tables
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from tests.persistence.builders import a_user, an_item, store_items, store_users
-from tests.persistence.test_outbox import Recorder
+from tests.persistence.builders import Recorder, a_user, an_item, store_items, store_users
 
 
 async def stock_of(uow_factory: SqlUnitOfWorkFactory, item_id: int) -> int:

@@ -13,27 +13,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain import read_plan as plan
-from gateway.app import create_app
-from gateway.container import Container, build_container
-from gateway.settings import Settings
 from persistence import migrate, seed, tables
 from persistence.database import create_engine
-from persistence.read_model import SqlReadModel
+from tests.gateway.planner.gateways import Gateway, Planned, open_gateway
+from tests.gateway.planner.gateways import planned as planned  # the fixture, for this folder
 from tests.helpers import scratch_postgres_database
 from tests.services import require_service
-
-ADMIN, STAFF, CUSTOMER, OTHER_CUSTOMER = 1, 2, 4, 9
 
 
 async def _awkward(conn: AsyncConnection) -> None:
@@ -111,83 +104,10 @@ def planner_database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_planner_url"))
 
 
-def settings_for(url: str, *, planner: bool) -> Settings:
-    return Settings(
-        database={"url": url},
-        security={"allow_debug_identity": True, "secret_key": "p" * 40},
-        # A shared budget would make the two gateways' answers drift apart.
-        rate_limit={"enabled": False},
-        graphql={"planner": planner},
-    )
-
-
-@dataclass
-class Answer:
-    status: int
-    body: Any
-
-
-@dataclass
-class Gateway:
-    container: Container
-    client: httpx.AsyncClient
-
-    async def ask(
-        self, query: str, variables: dict[str, Any] | None = None, user: int | None = None
-    ) -> Answer:
-        headers = {"X-Debug-User": str(user)} if user is not None else {}
-        response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-        return Answer(response.status_code, response.json())
-
-
-def break_the_read_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every planned read fails inside the read model, as a bug of its own would."""
-
-    def broken(self: SqlReadModel, built: plan.Plan, scope: plan.Scope) -> list[Any]:
-        raise RuntimeError("planner bug")
-
-    # The container holds the bound `fetch`; what it calls is looked up per request.
-    monkeypatch.setattr(SqlReadModel, "_prepared", broken)
-
-
-@dataclass
-class Planned:
-    """Counts the plans the read model ran (a spy: being planned is the behaviour)."""
-
-    roots: list[str] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.roots)
-
-
-@pytest.fixture
-def planned(monkeypatch: pytest.MonkeyPatch) -> Planned:
-    seen = Planned()
-    original = SqlReadModel.fetch
-
-    async def spy(self: SqlReadModel, built: plan.Plan, scope: plan.Scope) -> dict[str, str]:
-        answers = await original(self, built, scope)
-        seen.roots.extend(answers)
-        return answers
-
-    monkeypatch.setattr(SqlReadModel, "fetch", spy)
-    return seen
-
-
-async def _gateway(url: str, *, planner: bool) -> tuple[Container, httpx.AsyncClient]:
-    settings = settings_for(url, planner=planner)
-    container = build_container(settings)
-    transport = httpx.ASGITransport(app=create_app(settings, container))
-    return container, httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
-
-
 @pytest.fixture
 async def planner_on(planner_database_url: str, planned: Planned) -> AsyncIterator[Gateway]:
     # `planned` first: the container binds the read model's (spied) fetch when built.
-    container, client = await _gateway(planner_database_url, planner=True)
+    container, client = await open_gateway(planner_database_url, planner=True)
     async with client:
         yield Gateway(container, client)
     await container.aclose()
@@ -195,7 +115,7 @@ async def planner_on(planner_database_url: str, planned: Planned) -> AsyncIterat
 
 @pytest.fixture
 async def planner_off(planner_database_url: str) -> AsyncIterator[Gateway]:
-    container, client = await _gateway(planner_database_url, planner=False)
+    container, client = await open_gateway(planner_database_url, planner=False)
     async with client:
         yield Gateway(container, client)
     await container.aclose()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from persistence import tables
 from persistence.database import create_engine
 from schema.node import to_global_id
-from tests.gateway.planner.conftest import Gateway, Planned
+from tests.gateway.planner.gateways import Gateway, Planned
 
 ITEM = 3
 QUERY = f'{{ item(id: "{to_global_id("Item", ITEM)}") {{ name }} }}'

@@ -23,8 +23,8 @@ from persistence.read_model import SqlReadModel
 from schema.declarations.items import Item
 from schema.entities import declaration_of
 from schema.planner.declared import source_of
-from tests.gateway.planner.conftest import ADMIN, Gateway, Planned
 from tests.gateway.planner.diff import first_difference
+from tests.gateway.planner.gateways import ADMIN, Gateway, Planned
 
 # The declared Item, as the planner describes it.
 SOURCE = source_of(declaration_of(Item))

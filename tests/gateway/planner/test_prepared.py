@@ -24,7 +24,9 @@ from gateway.app import create_app
 from gateway.container import build_container
 from gateway.observability import build_observability
 from tests.gateway.observability.capture import labels, samples
-from tests.gateway.planner.conftest import (
+from tests.gateway.planner.diff import first_difference
+from tests.gateway.planner.examples import EXAMPLES, README_MY_ORDERS
+from tests.gateway.planner.gateways import (
     ADMIN,
     CUSTOMER,
     OTHER_CUSTOMER,
@@ -33,8 +35,6 @@ from tests.gateway.planner.conftest import (
     break_the_read_model,
     settings_for,
 )
-from tests.gateway.planner.diff import first_difference
-from tests.gateway.planner.test_equivalence import EXAMPLES, README_MY_ORDERS
 
 MY_ORDERS = "query Mine { me { name orders(first: 3) { edges { node { id status } } } } }"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schema.node import to_global_id
-from tests.gateway.planner.conftest import ADMIN, CUSTOMER, Gateway, Planned
+from tests.gateway.planner.gateways import ADMIN, CUSTOMER, Gateway, Planned
 
 READS = [
     ("/api/v1/items?first=5", None),

@@ -7,7 +7,6 @@ from starlette.applications import Starlette
 
 from gateway.container import Container
 from gateway.settings import RateLimitSettings, Settings
-from tests.gateway.conftest import World, gid
 from tests.gateway.realtime.helpers import (
     ITEM_PRICE,
     connect,
@@ -16,6 +15,7 @@ from tests.gateway.realtime.helpers import (
     subscribe,
     ws_client,
 )
+from tests.gateway.world import World, gid
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.settings import Settings
-from tests.gateway.conftest import World
 from tests.gateway.realtime.helpers import ITEM_PRICE, connect, init, receive, subscribe, ws_client
+from tests.gateway.world import World
 
 
 @pytest.fixture

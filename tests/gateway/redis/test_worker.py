@@ -21,8 +21,9 @@ from gateway.heartbeat import STALE_SECONDS, heartbeat_age
 from gateway.settings import Settings
 from gateway.worker import run_worker
 from persistence import migrate
+from tests.gateway.mail import Inbox
+from tests.gateway.mail import inbox as inbox  # the fixture, for this module
 from tests.gateway.realtime.helpers import eventually
-from tests.gateway.test_order_mail import Inbox, inbox
 from tests.gateway.world import populate
 from tests.services import REDIS_URL, require_service
 

@@ -7,21 +7,9 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from gateway.rest.endpoint import PathEndpoint
 from gateway.rest.operation import RestOperation
+from tests.gateway.rest.helpers import operations, problem
 from tests.gateway.world import World, as_user, gid
-
-PROBLEMS = "https://python-api-base.dev/problems/"
-
-
-def operations(app: Starlette) -> dict[str, RestOperation]:
-    """The compiled operations by operationId, as the app mounted them."""
-    found: dict[str, RestOperation] = {}
-    for route in app.routes:
-        endpoint = getattr(route, "app", None)
-        if isinstance(endpoint, PathEndpoint):
-            found.update((op.operation_id, op) for op in endpoint.operations.values())
-    return found
 
 
 async def graphql(
@@ -33,21 +21,6 @@ async def graphql(
     )
     body: dict[str, Any] = response.json()
     return body
-
-
-def problem(
-    response: httpx.Response, slug: str, title: str, detail: str, code: str, **members: Any
-) -> dict[str, Any]:
-    return {
-        "type": PROBLEMS + slug,
-        "title": title,
-        "status": response.status_code,
-        "detail": detail,
-        "instance": response.url.path,
-        "code": code,
-        "requestId": response.headers["x-request-id"],
-        **members,
-    }
 
 
 async def test_an_item_reads_the_same_over_rest_and_graphql(

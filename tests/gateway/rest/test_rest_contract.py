@@ -11,7 +11,7 @@ import jsonschema  # type: ignore[import-untyped]  # schemathesis brings it, wit
 import pytest
 
 from gateway.settings import Settings
-from tests.gateway.conftest import World, as_user, gid
+from tests.gateway.world import World, as_user, gid
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate
 from persistence.unit_of_work import SqlUnitOfWorkFactory
-from tests.gateway.conftest import populate
 from tests.gateway.observability.capture import LogCapture
 from tests.gateway.observability.proxy import TcpProxy
+from tests.gateway.world import populate
 from tests.helpers import scratch_postgres_database
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, require_service
 

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import pytest
 
-from tests.gateway.planner.test_statements import ReadModelSpy, ask_two_roots
+from tests.gateway.planner.gateways import ReadModelSpy, ask_two_roots
 
 
 async def test_planned_reads_open_no_transaction(

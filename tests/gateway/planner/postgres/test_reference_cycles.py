@@ -24,7 +24,7 @@ from starlette.types import Message
 from domain.rbac import default_registry
 from gateway.app import create_app
 from gateway.container import build_container
-from tests.gateway.planner.conftest import ADMIN, settings_for
+from tests.gateway.planner.gateways import ADMIN, settings_for
 
 REQUESTS = 40
 

@@ -1,0 +1,57 @@
+"""The entity tests' gateway: its settings, every declared entity (the application's and
+the test-only ones), a container with their tables, and a GraphQL client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.container import Container, build_container
+from gateway.settings import Settings
+from persistence import migrate
+from schema.declarations import application
+from schema.entities import Declaration
+from tests.entities.vendors import DECLARATIONS, METADATA
+
+
+def entity_settings(url: str, *, planner: bool = True) -> Settings:
+    return Settings(
+        database={"url": url},
+        security={
+            "allow_debug_identity": True,
+            "secret_key": "e" * 40,
+            "argon2_time_cost": 1,
+            "argon2_memory_kib": 1024,
+            "argon2_parallelism": 1,
+        },
+        rate_limit={"enabled": False},
+        graphql={"report_cost": False, "planner": planner},
+    )
+
+
+# Every declared entity: the application's and the test-only ones.
+DECLARED: list[Declaration] = [*application(), *DECLARATIONS]
+
+
+async def open_container(settings: Settings, **options: Any) -> Container:
+    await migrate.upgrade(settings.database.url)
+    built = build_container(settings, entities=DECLARED, **options)
+    async with built.engine.begin() as conn:
+        await conn.run_sync(METADATA.create_all)
+    return built
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+
+    async def ask(
+        self, query: str, variables: dict[str, Any] | None = None, user: int | None = None
+    ) -> Any:
+        headers = {"X-Debug-User": str(user)} if user is not None else {}
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        return response.json()
