@@ -17,16 +17,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from gateway.background.handlers import stream_worker
+from gateway.background.jobs import Scheduler, application_jobs
 from gateway.container import Container, build_container
 from gateway.graphql import GRAPHQL_PATH
 from gateway.graphql.endpoint import GraphQLHTTPEndpoint
 from gateway.graphql.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
-from gateway.handlers import stream_worker
 from gateway.http.direct_route import DirectRoute
 from gateway.http.edge import EdgeMiddleware
 from gateway.http.health import DatabaseCheck, live
 from gateway.http.load_shedding import LoadSheddingMiddleware
-from gateway.jobs import Scheduler, application_jobs
 from gateway.limits.rate_limit_http import request_rate_limit
 from gateway.settings import Settings, load_settings
 

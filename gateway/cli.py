@@ -137,7 +137,7 @@ def probe(
 
 
 def _probe_worker(settings: Settings) -> None:
-    from gateway.heartbeat import StaleHeartbeatError, heartbeat_age
+    from gateway.background.heartbeat import StaleHeartbeatError, heartbeat_age
 
     path = settings.events.worker_heartbeat_file
     if not path:

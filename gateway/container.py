@@ -39,6 +39,12 @@ from gateway.auth import dev_keys
 from gateway.auth.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
 from gateway.auth.passwords import Argon2PasswordHasher, hasher_for
 from gateway.auth.tokens import JwtTokenService, SigningKey
+from gateway.background.handlers import (
+    handler_runner,
+    mailer_for,
+    register_application_handlers,
+    register_application_jobs,
+)
 from gateway.graphql import GRAPHQL_PATH
 from gateway.graphql.persisted_queries import build_persisted_queries
 from gateway.graphql.pipeline import Pipeline
@@ -48,12 +54,6 @@ from gateway.graphql.response_cache import (
     CacheEvictingPublisher,
     CacheEvictingSink,
     ResponseCache,
-)
-from gateway.handlers import (
-    handler_runner,
-    mailer_for,
-    register_application_handlers,
-    register_application_jobs,
 )
 from gateway.http.health import Check, DatabaseCheck, Readiness, ping_redis
 from gateway.http.idempotency import Idempotency

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import structlog
 
+from gateway.background.handlers import stream_worker
+from gateway.background.heartbeat import beat
+from gateway.background.jobs import Scheduler, application_jobs
 from gateway.container import build_container
-from gateway.handlers import stream_worker
-from gateway.heartbeat import beat
-from gateway.jobs import Scheduler, application_jobs
 from gateway.settings import Settings
 
 log = structlog.get_logger("gateway.worker")

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.background.jobs import PeriodicJob, application_jobs
 from gateway.container import Container, build_container
-from gateway.jobs import PeriodicJob, application_jobs
 from gateway.settings import AuditSettings, Settings
 from persistence import migrate
 from tests.gateway.accounts import PASSWORD, REGISTER

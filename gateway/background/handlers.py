@@ -42,7 +42,7 @@ def register_application_handlers(
 
 def register_application_jobs(jobs: Jobs, *, uow: UnitOfWorkFactory, mailer: Mailer) -> None:
     """Register the application's one-off and delayed jobs into `jobs` (the demo has none:
-    its delayed work, cancelling unpaid orders, is a scheduled sweep in `gateway.jobs`).
+    its delayed work, cancelling unpaid orders, is a scheduled sweep in `gateway.background.jobs`).
 
     Request one with a change (`unit.record(jobs.request(name, arguments, delay=...))`)
     or on its own (`Container.job_queue.enqueue(...)`); see `domain.jobs`."""
