@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -17,15 +14,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from gateway.background.handlers import stream_worker
-from gateway.background.jobs import Scheduler, application_jobs
 from gateway.container import Container, build_container
 from gateway.graphql import GRAPHQL_PATH
 from gateway.graphql.endpoint import GraphQLHTTPEndpoint
 from gateway.graphql.graphiql import graphiql_csp, graphiql_static_app, render_graphiql_page
 from gateway.http.direct_route import DirectRoute
 from gateway.http.edge import EdgeMiddleware
-from gateway.http.health import DatabaseCheck, live
+from gateway.http.health import live
 from gateway.http.load_shedding import LoadSheddingMiddleware
 from gateway.limits.rate_limit_http import request_rate_limit
 from gateway.settings import Settings, load_settings
@@ -75,44 +70,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await _check_migrations(built.database_check)
-        log.info("gateway started", profile=settings.profile)
-        built.observability.start()
-        # The revocation list is loaded before the first request needs it.
-        await built.revocations.start()
-        # Events a previous process committed but did not publish (it died) go out now.
-        built.relay.wake()
-        if built.redis is not None:
-            # Handlers' consumer groups start where they are made: made now, they keep
-            # every event from this start on, even before the first worker runs.
-            with contextlib.suppress(Exception):
-                await stream_worker(
-                    settings.events, built.redis, built.handlers, built.runner
-                ).prepare()
-        # Embedded default: the scheduled jobs run here (with Redis, in `gateway worker`).
-        jobs = (
-            asyncio.create_task(
-                Scheduler(
-                    application_jobs(settings.jobs, built.services, audit=settings.audit)
-                ).run(),
-                name="jobs",
-            )
-            if built.redis is None
-            else None
-        )
-        try:
+        async with built.serving():
             yield
-        finally:
-            # Not ready first, so no probe sees a half-closed replica as healthy.
-            readiness.draining = True
-            if jobs is not None:
-                jobs.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await jobs
-            await realtime.drain()
-            built.observability.close()
-            await built.aclose()
-            log.info("gateway stopped")
 
     async def jwks(_: Request) -> Response:
         return JSONResponse(built.tokens.jwks(), headers={"Cache-Control": "public, max-age=300"})
@@ -190,13 +149,3 @@ def _load_shedding(settings: Settings) -> list[Middleware]:
             graphql_path=GRAPHQL_PATH,
         )
     ]
-
-
-async def _check_migrations(database: DatabaseCheck) -> None:
-    """One line at start-up when the database is behind the code, naming the fix."""
-    try:
-        version = await database.revision()
-    except (TimeoutError, OSError, SQLAlchemyError):  # down: readiness reports it
-        return
-    if version.behind:
-        log.error(version.fix())

@@ -6,8 +6,11 @@ is passed down, nothing reaches back up to read settings.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,6 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import SchemaExtension
 
@@ -44,7 +48,9 @@ from gateway.background.handlers import (
     mailer_for,
     register_application_handlers,
     register_application_jobs,
+    stream_worker,
 )
+from gateway.background.jobs import Scheduler, application_jobs
 from gateway.graphql import GRAPHQL_PATH
 from gateway.graphql.persisted_queries import build_persisted_queries
 from gateway.graphql.pipeline import Pipeline
@@ -192,6 +198,52 @@ class Container:
             upstreams=lambda: {name: u.state.value for name, u in self.upstreams.items()},
         )
 
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """This process's resources while it serves (the app's lifespan): the revocation
+        list loaded before the first request, the outbox relay woken, the handlers'
+        consumer groups made and, on the embedded default, the scheduled jobs running.
+        On the way out: not ready first, then the sockets drained and everything closed.
+        """
+        settings = self.settings
+        await _check_migrations(self.database_check)
+        log.info("gateway started", profile=settings.profile)
+        self.observability.start()
+        await self.revocations.start()
+        # Events a previous process committed but did not publish (it died) go out now.
+        self.relay.wake()
+        if self.redis is not None:
+            # Handlers' consumer groups start where they are made: made now, they keep
+            # every event from this start on, even before the first worker runs.
+            with contextlib.suppress(Exception):
+                await stream_worker(
+                    settings.events, self.redis, self.handlers, self.runner
+                ).prepare()
+        # Embedded default: the scheduled jobs run here (with Redis, in `gateway worker`).
+        jobs = (
+            asyncio.create_task(
+                Scheduler(
+                    application_jobs(settings.jobs, self.services, audit=settings.audit)
+                ).run(),
+                name="jobs",
+            )
+            if self.redis is None
+            else None
+        )
+        try:
+            yield
+        finally:
+            # Not ready first, so no probe sees a half-closed replica as healthy.
+            self.readiness.draining = True
+            if jobs is not None:
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
+            await self.realtime.drain()
+            self.observability.close()
+            await self.aclose()
+            log.info("gateway stopped")
+
     async def aclose(self) -> None:
         if not self.closed:
             self.closed = True
@@ -204,6 +256,16 @@ class Container:
                 await self.bus.aclose()
             if self.redis is not None:
                 await self.redis.aclose()
+
+
+async def _check_migrations(database: DatabaseCheck) -> None:
+    """One line at start-up when the database is behind the code, naming the fix."""
+    try:
+        version = await database.revision()
+    except (TimeoutError, OSError, SQLAlchemyError):  # down: readiness reports it
+        return
+    if version.behind:
+        log.error(version.fix())
 
 
 def dependency_checks(
