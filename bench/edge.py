@@ -12,7 +12,10 @@ Then the production configuration's cases (skipped with `--no-prod` or when noth
 answers at `--redis-url`; the database is migrated for them): the same persisted
 query, anonymous and from a caller with a bearer token, with the request quota and
 cost budget counted in Redis (quotas far above the load), the revocation check, and
-the access log written at the default level (`info`, JSON, to /dev/null).
+the access log written at the default level (`info`, JSON, to /dev/null); then, as the
+bearer caller, `item(id)` with four fields and REST `GET /api/v1/items/{id}` on an item
+the run creates (a read by id through the planner and the prepared path; on Postgres
+with `--database-url`, as production reads).
 Prints microseconds per request, elapsed and this process's CPU (best of `--rounds`),
 and their ratios to the baseline. `--only TEXT` keeps the cases whose name has TEXT.
 
@@ -37,6 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote, unquote
 
 import orjson
 from starlette.applications import Starlette
@@ -61,6 +65,8 @@ TRACEPARENT = (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba
 BASE_HEADERS = ((b"host", b"gateway.test"), (b"user-agent", b"bench-edge"), (b"accept", b"*/*"))
 GRAPHQL_PATH = "/graphql"
 GRAPHQL_BODY = b'{"query":"{ __typename }"}'
+BY_ID = "query Item($id: ID!) { item(id: $id) { id sku name stock } }"
+CREATE_ITEM = "mutation Create($input: CreateItemInput!) { createItem(input: $input) { id } }"
 
 
 def json_headers(body: bytes) -> tuple[tuple[bytes, bytes], ...]:
@@ -104,6 +110,23 @@ class Timing:
     cpu_us: float
 
 
+def _scope(case: Case) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": case.method,
+        "scheme": "http",
+        "path": unquote(case.path),  # ASGI: decoded; `case.path` is as sent
+        "raw_path": case.path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": list(case.headers),
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
 async def drive(case: Case, requests: int) -> Timing:
     """`requests` sequential requests of `case`, timed; fails on any status but 200."""
     statuses: list[int] = []
@@ -117,25 +140,29 @@ async def drive(case: Case, requests: int) -> Timing:
 
     started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(requests):
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": case.method,
-            "scheme": "http",
-            "path": case.path,
-            "raw_path": case.path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": list(case.headers),
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-        }
-        await case.app(scope, receive, send)
+        await case.app(_scope(case), receive, send)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if set(statuses) != {200} or len(statuses) != requests:
         raise SystemExit(f"unexpected statuses: {sorted(set(statuses))}")
     return Timing(elapsed / requests * 1e6, cpu / requests * 1e6)
+
+
+async def answer(case: Case) -> bytes:
+    """The body `case` is answered with; fails on any status but 200."""
+    body, statuses = bytearray(), []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": case.body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+        body.extend(message.get("body", b""))
+
+    await case.app(_scope(case), receive, send)
+    if statuses != [200]:
+        raise SystemExit(f"unexpected statuses: {statuses}: {bytes(body)[:300]!r}")
+    return bytes(body)
 
 
 async def best_us(case: Case, requests: int, rounds: int) -> Timing:
@@ -185,6 +212,21 @@ async def prod_cases(
     gateway = create_app(settings, container)
     token, _ = container.tokens.issue(TokenKind.ACCESS, 1, ["customer"])
     bearer = (b"authorization", f"Bearer {token}".encode())
+    admin, _ = container.tokens.issue(TokenKind.ACCESS, 1, ["admin"])
+    new_item = {
+        "sku": f"BENCH-{uuid.uuid4().hex[:12].upper()}",
+        "name": "Bench",
+        "price": {"amount": "9.99", "currency": "EUR"},
+        "stock": 5,
+    }
+    creation = orjson.dumps({"query": CREATE_ITEM, "variables": {"input": new_item}})
+    created = Case(
+        gateway,
+        GRAPHQL_PATH,
+        (*json_headers(creation), (b"authorization", f"Bearer {admin}".encode())),
+        "POST",
+        creation,
+    )
     cases = {
         "prod: persisted { __typename }, anonymous": Case(
             gateway, GRAPHQL_PATH, APQ_HEADERS, "POST", APQ_BODY
@@ -198,6 +240,17 @@ async def prod_cases(
     )
     async with gateway.router.lifespan_context(gateway):
         await drive(registration, 1)
+        # A read by id, as `make bench`'s rows: a planned (then prepared) statement.
+        item_id = orjson.loads(await answer(created))["data"]["createItem"]["id"]
+        by_id = orjson.dumps({"query": BY_ID, "variables": {"id": item_id}})
+        cases["prod: item(id) with four fields, bearer token"] = Case(
+            gateway, GRAPHQL_PATH, (*json_headers(by_id), bearer), "POST", by_id
+        )
+        cases["prod: REST GET /api/v1/items/{id}, bearer token"] = Case(
+            gateway,
+            f"/api/v1/items/{quote(item_id, safe='')}",
+            (*BASE_HEADERS, (b"accept", b"application/json"), bearer),
+        )
         return {
             name: await best_us(case, requests, rounds)
             for name, case in cases.items()
