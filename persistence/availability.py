@@ -12,9 +12,10 @@ starts, as a summary while it lasts and once when a connection opens again
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
-from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.engine import Dialect, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -34,20 +35,34 @@ def _sqlstate(error: BaseException | None) -> str:
     return code if isinstance(code, str) else ""
 
 
-def _means_unavailable(context: ExceptionContext) -> bool:
-    original = context.original_exception
-    if context.is_disconnect or isinstance(original, OSError):  # TimeoutError is one
+def means_unavailable(error: BaseException) -> bool:
+    """Whether a driver's error (or SQLAlchemy's around it) says the server cannot serve."""
+    if isinstance(error, OSError):  # TimeoutError is one
         return True
     # The asyncpg adapter keeps the driver's exception as the cause of its own.
-    return _sqlstate(original.__cause__).startswith(_UNAVAILABLE_SQLSTATES) or _sqlstate(
-        original
+    return _sqlstate(error.__cause__).startswith(_UNAVAILABLE_SQLSTATES) or _sqlstate(
+        error
     ).startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def _means_unavailable(context: ExceptionContext) -> bool:
+    return context.is_disconnect or means_unavailable(context.original_exception)
+
+
+# The outage each engine reports to, for the reads that go to the driver itself.
+_WATCHED: WeakKeyDictionary[Engine, Outage] = WeakKeyDictionary()
+
+
+def outage_of(engine: AsyncEngine) -> Outage | None:
+    """The outage `engine` reports to (None: `report_outages` was not installed on it)."""
+    return _WATCHED.get(engine.sync_engine)
 
 
 def report_outages(engine: AsyncEngine, outage: Outage | None = None) -> Outage:
     """Make `engine` raise UnavailableError for connection failures; returns its outage."""
     watched = outage or Outage("database", component="queries")
     sync_engine = engine.sync_engine
+    _WATCHED[sync_engine] = watched
 
     @event.listens_for(sync_engine, "do_connect")
     def _connect(dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:

@@ -44,7 +44,9 @@ from domain.errors import ValidationError
 from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
 from persistence import tables
+from persistence.availability import outage_of
 from persistence.database import NO_TRANSACTION
+from persistence.driver_reads import DriverStatement, compile_for_driver, fetch_text
 from persistence.errors import domain_error_for, out_of_range
 from persistence.json_postgres import PostgresJson
 from persistence.json_sqlite import SqliteJson
@@ -514,7 +516,7 @@ def json_dialect(engine: AsyncEngine) -> JsonDialect:
     raise ValueError(f"the read model cannot write JSON on {engine.dialect.name}")
 
 
-type Statements = list[tuple[str, sa.Select[Any] | str]]
+type Statements = list[tuple[str, sa.Select[Any] | DriverStatement | str]]
 type StatementKey = tuple[plan.Plan, bool, frozenset[tuple[str, Specification]]]
 
 
@@ -527,6 +529,9 @@ class SqlReadModel:
 
     def __init__(self, engine: AsyncEngine, cache_size: int = 1_000) -> None:
         self._dialect = json_dialect(engine)
+        # Postgres reads go to asyncpg itself (persistence.driver_reads), on an engine
+        # whose outages are reported (every engine `create_engine` makes).
+        self._outage = outage_of(engine) if engine.dialect.name == "postgresql" else None
         if engine.dialect.name == "postgresql":
             # Autocommit, on the same pool: one SELECT needs no transaction, and each
             # statement has its own snapshot under READ COMMITTED either way. It spares
@@ -546,7 +551,10 @@ class SqlReadModel:
         if found is not None:
             self._statements.move_to_end(key)
             return found
-        prepared = statements(built, plan.Scope(scope.user_id, rules), self._dialect)
+        prepared: Statements = [*statements(built, plan.Scope(scope.user_id, rules), self._dialect)]
+        if self._outage is not None:
+            dialect = self._engine.dialect
+            prepared = [(name, _for_driver(statement, dialect)) for name, statement in prepared]
         self._statements[key] = prepared
         if len(self._statements) > self._cache_size:
             self._statements.popitem(last=False)
@@ -562,11 +570,24 @@ class SqlReadModel:
             return {key: answers[key] for key, _ in planned}
         async with self._engine.connect() as conn:
             for key, statement in planned:
-                if not isinstance(statement, str):
+                if isinstance(statement, DriverStatement):
+                    assert self._outage is not None
+                    text = await fetch_text(conn, statement, scope.user_id, self._outage)
+                elif not isinstance(statement, str):
                     text = (await _execute(conn, statement, parameters)).scalar_one()
-                    answers[key] = "null" if text is None else str(text)
+                else:
+                    continue
+                answers[key] = "null" if text is None else str(text)
         # In the order of the selection, as the executor writes the keys.
         return {key: answers[key] for key, _ in planned}
+
+
+def _for_driver(
+    statement: sa.Select[Any] | DriverStatement | str, dialect: sa.Dialect
+) -> sa.Select[Any] | DriverStatement | str:
+    if isinstance(statement, sa.Select):
+        return compile_for_driver(statement, dialect, CALLER.key) or statement
+    return statement
 
 
 async def _execute(
