@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -15,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.orders import OrderStatus
 from domain.paging import PageRequest
 from domain.passwords import PasswordPolicy
+from domain.services.orders import OrderService
 from domain.specifications import Always
 from domain.users import Email, Role
 from persistence import tables
 from persistence.database import create_engine
+from persistence.event_bus import InProcessEventBus
 from persistence.seed import (
     DEMO_PASSWORD,
     AlreadySeededError,
@@ -110,7 +113,7 @@ async def test_seeded_data_has_the_requested_shape(
     assert [i.sku for i in items.items[:2]] == ["ITEM-0001", "ITEM-0002"]
     assert all(item.stock >= 0 for item in items.items)
     assert {len(o.lines) for o in orders.items} <= set(range(1, 7))
-    assert {o.status for o in orders.items} == set(OrderStatus)
+    assert {o.status for o in orders.items} == set(OrderStatus) - {OrderStatus.PLACED}
     assert {o.customer_id for o in orders.items} <= {u.id for u in users.items[2:]}
     assert progress == [
         ("users", 40, 40),
@@ -186,9 +189,18 @@ async def test_the_seed_never_runs_out_of_stock(engine: AsyncEngine) -> None:
         )
         shares = {status: count / 20_000 for status, count in rows}
         stock = (await conn.execute(sa.select(sa.func.min(tables.ITEMS.c.stock)))).scalar_one()
-    assert abs(shares[OrderStatus.CANCELLED.value] - 0.10) < 0.02
-    assert abs(shares[OrderStatus.PLACED.value] - 0.25) < 0.02
+    assert abs(shares[OrderStatus.CANCELLED.value] - 0.15) < 0.02
     assert stock >= 0
+
+
+async def test_the_first_start_changes_no_seeded_order(engine: AsyncEngine) -> None:
+    # The unpaid-order job runs as `make run` starts; a seeded order it could cancel would
+    # change the data (and the README's answers) under the user (59 of 200 once did).
+    await seed(engine, users=50, items=40, orders=200, seed=42, password_hash="fixed")
+    before = await _dump(engine)
+    orders = OrderService(SqlUnitOfWorkFactory(engine), InProcessEventBus())
+    cancelled = await orders.cancel_unpaid(datetime.now(UTC), limit=1_000)
+    assert (cancelled, await _dump(engine)) == ([], before)
 
 
 def test_the_demo_password_meets_the_default_policy() -> None:
