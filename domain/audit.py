@@ -5,20 +5,16 @@ Changes to stored entities are recorded by the unit of work itself (every reposi
 own; services add the security events (`UnitOfWork.audit`). A record is written in the
 transaction of its change: a rolled-back change leaves none, a committed one always has
 one. Who acted and from where is the request's `AuditContext`, which the gateway binds
-to the services it hands a request (`AuditedService.for_request`).
+to the services it hands a request (`domain.services.audit.AuditedService.for_request`).
 """
 
 from __future__ import annotations
 
-import copy
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
-
-if TYPE_CHECKING:
-    from domain.ports import UnitOfWorkFactory
+from typing import Any
 
 
 class AuditAction(enum.StrEnum):
@@ -101,16 +97,3 @@ def changed_fields(
     """The fields of `after` whose value differs from `before`, as (before, after)."""
     keys = [key for key, value in after.items() if key not in before or before[key] != value]
     return {key: before.get(key) for key in keys}, {key: after[key] for key in keys}
-
-
-class AuditedService:
-    """A service whose unit of work can be bound to one request's `AuditContext`."""
-
-    _uow: UnitOfWorkFactory
-
-    def for_request(self, context: AuditContext) -> Self:
-        """This service, its changes recorded as made by `context` (a shallow copy:
-        whatever else it holds is shared with the original)."""
-        bound = copy.copy(self)
-        bound._uow = self._uow.on_behalf_of(context)
-        return bound

@@ -10,7 +10,7 @@ from domain.errors import FieldProblem, OutOfStockError, ValidationError
 from domain.events import ItemPriceChanged, RecordsEvents
 from domain.model import Policy
 from domain.money import Money
-from domain.services.visibility import visible_items
+from domain.visibility import visible_items
 
 _SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,39}$")
 # An order's total (price x 10,000 units x 100 lines) then fits in 64 bits, and stock

@@ -6,7 +6,7 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.audit import AuditContext
 from domain.caching import CacheHint
@@ -21,9 +21,7 @@ from domain.services.orders import OrderService
 from domain.services.users import UserService
 from domain.tokens import TokenClaims
 from resolvers.loaders import BatchObserver, Loaders, build_loaders
-
-if TYPE_CHECKING:  # the subscriptions module builds on this one
-    from resolvers.subscriptions import Realtime
+from resolvers.realtime import Realtime
 
 
 class PlannedData(enum.Enum):

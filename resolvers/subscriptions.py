@@ -16,58 +16,19 @@ it missed, filtered by the same checks as live ones, then the live ones.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol, Self
 
 from domain.errors import NotFoundError
 from domain.events import DomainEvent, ItemPriceChanged, OrderPlaced, OrderStatusChanged
 from domain.items import Item
 from domain.orders import Order
 from domain.principals import Principal
-from domain.services.visibility import visible_items, visible_orders
+from domain.visibility import visible_items, visible_orders
 from resolvers.context import Context, Services
-from resolvers.loaders import Loaders
-
-
-class EventStream(Protocol):
-    """What an event bus hands a subscriber: a bounded queue read as an async iterator."""
-
-    dropped: bool
-    # The id of the event `__anext__` returned last.
-    position: str | None
-
-    def __aiter__(self) -> Self: ...
-
-    async def __anext__(self) -> DomainEvent: ...
-
-    def close(self) -> None: ...
-
-
-class EventSource(Protocol):
-    def subscribe(
-        self, event_types: Collection[type[DomainEvent]] = (), *, queue_size: int | None = None
-    ) -> EventStream:
-        """Receive events of these types until the stream is closed."""
-        ...
-
-    async def ready(self) -> None:
-        """Wait until subscriptions made so far receive every event published from now."""
-        ...
-
-    async def resume(
-        self,
-        event_types: Collection[type[DomainEvent]],
-        after: str,
-        *,
-        queue_size: int | None = None,
-    ) -> EventStream:
-        """Events published after the one with id `after`, then live ones, each once;
-        raises ValidationError (not an id) or ResumeExpiredError (no longer kept)."""
-        ...
-
+from resolvers.realtime import EventStream, Realtime
 
 # The id of the event a subscription's current result is about: set where the event is
 # delivered, read by the schema extension that puts it in the result's extensions. A
@@ -82,26 +43,6 @@ class Delivered[E: DomainEvent, T]:
     event: E
     subject: T
     event_id: str
-
-
-class Session(Protocol):
-    """The subscriber's connection, as the resolvers need it."""
-
-    def permits_delivery(self) -> bool:
-        """False once the connection is closing or its token has expired."""
-        ...
-
-    def drop_slow_consumer(self) -> None:
-        """Close the connection because a subscriber fell too far behind."""
-        ...
-
-    async def wait_closed(self) -> None:
-        """Return once the connection is closed."""
-        ...
-
-    def track(self, stream: EventStream) -> None:
-        """Close `stream` when the connection ends, whatever else happens."""
-        ...
 
 
 class EventSnapshots:
@@ -146,17 +87,6 @@ class EventSnapshots:
 
 async def _call(load: Callable[[], Awaitable[object]]) -> object:
     return await load()
-
-
-@dataclass(frozen=True, slots=True)
-class Realtime:
-    """Set on `Context.realtime` by the WebSocket view."""
-
-    events: EventSource
-    session: Session
-    new_loaders: Callable[[Principal], Loaders]
-    snapshots: EventSnapshots
-    queue_size: int | None = None
 
 
 def realtime_of(context: Context) -> Realtime:

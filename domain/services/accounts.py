@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from domain.audit import AuditAction, AuditedService, AuditRecord
+from domain.audit import AuditAction, AuditRecord
 from domain.errors import (
     DuplicateError,
     FieldProblem,
@@ -20,6 +20,7 @@ from domain.passwords import PasswordHasher, PasswordPolicy
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
 from domain.rbac import RoleRegistry, default_registry
+from domain.services.audit import AuditedService
 from domain.throttling import LoginThrottle, NoLoginThrottle, account_key
 from domain.tokens import TokenClaims, TokenIssuer, TokenKind, TokenPair, TokenRevocationStore
 from domain.users import Email, Role, User, check_name

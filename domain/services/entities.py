@@ -14,13 +14,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.audit import AuditedService
 from domain.errors import DuplicateError, ForbiddenError, NotFoundError, UnauthenticatedError
 from domain.events import DomainEvent, EntityCreated, EntityDeleted, EntityUpdated
 from domain.model import EntityModel
 from domain.paging import Page, PageRequest
 from domain.ports import EntityRepository, EventPublisher, UnitOfWork, UnitOfWorkFactory
 from domain.principals import Principal
+from domain.services.audit import AuditedService
 from domain.specifications import Always, Specification, field
 
 

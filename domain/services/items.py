@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from domain.audit import AuditedService
 from domain.errors import ConflictError, DuplicateError, NotFoundError
 from domain.events import EntityCreated, EntityDeleted, EntityUpdated
 from domain.items import Item, check_item_fields
@@ -20,9 +19,10 @@ from domain.money import Money
 from domain.paging import Page, PageRequest
 from domain.ports import EventPublisher, UnitOfWorkFactory
 from domain.principals import Principal
+from domain.services.audit import AuditedService
 from domain.services.entities import EntityService
-from domain.services.visibility import visible_items
 from domain.specifications import Specification, field
+from domain.visibility import visible_items
 
 ITEM_SORT_FIELDS = frozenset({"id", "name", "price", "stock", "created_at", "sku"})
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from domain.audit import AuditedService
 from domain.errors import InvalidTransitionError, NotFoundError, StaleStateError
 from domain.events import EntityUpdated
 from domain.orders import LineRequest, Order, OrderLine, OrderStatus, check_line_requests
 from domain.paging import Page, PageRequest
 from domain.ports import EventPublisher, UnitOfWork, UnitOfWorkFactory
 from domain.principals import Principal
-from domain.services.visibility import visible_orders
+from domain.services.audit import AuditedService
 from domain.specifications import Specification, field
+from domain.visibility import visible_orders
 
 ORDER_SORT_FIELDS = frozenset({"id", "created_at", "status"})
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from domain.audit import AuditedService
 from domain.errors import DuplicateError
 from domain.events import EntityCreated
 from domain.model import Policy
 from domain.paging import Page, PageRequest
 from domain.ports import UnitOfWorkFactory
 from domain.principals import Principal
-from domain.services.visibility import visible_users
+from domain.services.audit import AuditedService
 from domain.specifications import Specification
 from domain.users import Email, Role, User
+from domain.visibility import visible_users
 
 USER_SORT_FIELDS = frozenset({"id", "name", "email", "created_at"})
 

@@ -22,7 +22,7 @@ from gateway.realtime.view import RealtimeView
 from gateway.settings import RealtimeSettings
 from resolvers.context import Services
 from resolvers.loaders import BatchObserver, Loaders, build_loaders
-from resolvers.subscriptions import EventSource
+from resolvers.realtime import EventSource
 
 __all__ = [
     "CLOSE_GOING_AWAY",

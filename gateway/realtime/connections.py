@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket
 from domain.errors import UnauthenticatedError
 from domain.principals import Principal
 from domain.tokens import TokenClaims
-from resolvers.subscriptions import EventStream
+from resolvers.realtime import EventStream
 
 log = structlog.get_logger("gateway.realtime")
 

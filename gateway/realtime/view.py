@@ -45,7 +45,8 @@ from gateway.realtime.connections import (
 )
 from resolvers.context import Context, Services
 from resolvers.loaders import Loaders
-from resolvers.subscriptions import EventSnapshots, EventSource, Realtime
+from resolvers.realtime import EventSource, Realtime
+from resolvers.subscriptions import EventSnapshots
 from schema import errors as error_table
 
 CONNECTION_KEY = "realtime_connection"

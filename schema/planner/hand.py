@@ -17,8 +17,8 @@ from graphql import GraphQLObjectType, get_named_type
 
 from domain import read_plan as plan
 from domain.principals import Principal
-from domain.services.visibility import visible_orders
 from domain.specifications import Specification, all_of
+from domain.visibility import visible_orders
 from schema.node import decode_id
 from schema.orders import OrderOrder, order_sort
 from schema.pagination import page_request
