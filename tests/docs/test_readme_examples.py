@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 from gateway.app import create_app
+from gateway.background.jobs import application_jobs
 from gateway.container import build_container
 from gateway.demo_seed import seed_demo
-from gateway.jobs import application_jobs
 from gateway.settings import Settings
 from persistence import migrate
 
