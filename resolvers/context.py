@@ -102,10 +102,17 @@ class Services:
 
 @dataclass(slots=True)
 class Context:
-    """What a resolver knows about its request: who asks, with which services."""
+    """What a resolver knows about its request: who asks, with which services.
+
+    `services` are bound to the request (each change audited as made by the principal,
+    with the request id and client address) on first use: a planned or prepared answer
+    calls none, and binding them all up front was about a quarter of the CPU of a
+    persisted trivial query (docs/benchmarks/design-notes.md).
+    """
 
     principal: Principal
-    services: Services
+    # The composition root's services; resolvers use `services`, bound to this request.
+    shared_services: Services
     loaders: Loaders
     request_id: str
     # The verified access token, when one authenticated the request (logout needs it).
@@ -121,6 +128,19 @@ class Context:
     operation: OperationState = field(default_factory=OperationState)
     # The WebSocket connection a subscription streams on (set by the realtime view).
     realtime: Realtime | None = None
+    # `shared_services` bound for the principal whose id is `_bound_for`.
+    _bound: Services | None = field(default=None, init=False, repr=False)
+    _bound_for: int | None = field(default=None, init=False, repr=False)
+
+    @property
+    def services(self) -> Services:
+        """The services, their changes audited as made by this request's principal (bound
+        again if the principal changes, as a WebSocket's does at `connection_init`)."""
+        user_id = self.principal.user_id
+        if self._bound is None or self._bound_for != user_id:
+            audit = AuditContext(user_id, self.request_id, self.client_ip or None)
+            self._bound, self._bound_for = self.shared_services.for_request(audit), user_id
+        return self._bound
 
     def start_operation(self) -> OperationState:
         """A new operation on this context (the next one of a batch): nothing carried over."""
@@ -139,10 +159,7 @@ class Context:
     ) -> Context:
         """The context of one request; the services it carries audit their changes as
         made by `principal`, with the request id and the transport's `client_ip`."""
-        client_ip = transport.get("client_ip")
-        services = services.for_request(
-            AuditContext(principal.user_id, request_id, client_ip if client_ip else None)
-        )
+        # The loaders only read: the shared services serve them (nothing to audit).
         loaders = build_loaders(
             principal,
             orders=services.orders,

@@ -29,7 +29,6 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from domain.audit import AuditContext
 from domain.errors import UnauthenticatedError
 from domain.principals import Principal
 from gateway.auth.identity import MAX_AUTHORIZATION_BYTES, Authenticator, bearer_token
@@ -270,7 +269,7 @@ class RealtimeView(GraphQL[Context, None]):
         request_id, client_ip = request_id_of(request.scope), client_ip_of(request.scope)
         return Context(
             principal,
-            self._services.for_request(AuditContext(None, request_id, client_ip)),
+            self._services,
             self._new_loaders(principal),
             request_id,
             # Anonymous sockets are charged to their client IP, as HTTP requests are
@@ -304,10 +303,8 @@ class RealtimeView(GraphQL[Context, None]):
         except ConnectionLimitError as exc:
             connection.rejection = (CLOSE_POLICY_VIOLATION, str(exc))
             raise ConnectionRejectionError({"message": str(exc)}) from None
+        # `context.services` bind to the new principal at their next use.
         context.principal, context.token = identity.principal, identity.token
-        context.services = self._services.for_request(
-            AuditContext(identity.principal.user_id, context.request_id, context.client_ip)
-        )
         context.loaders = self._new_loaders(identity.principal)
         acknowledged: UnsetType = UNSET
         return acknowledged

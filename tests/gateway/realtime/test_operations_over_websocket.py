@@ -8,14 +8,22 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
+from domain.audit import AuditAction, AuditFilter
+from domain.paging import PageRequest
+from domain.principals import Principal
 from domain.services.items import ItemUseCases
+from domain.tokens import TokenKind
 from gateway.container import Container
 from gateway.settings import Settings
 from tests.gateway.realtime.helpers import connect, init, receive, subscribe, ws_client
+from schema.node import decode_id
 from tests.gateway.world import World, gid
 
 ITEM_NAME = "query($id: ID!) { item(id: $id) { name } }"
 ITEM_COUNT = "{ items(first: 1) { totalCount } }"
+PLACE_ORDER = (
+    "mutation($item: ID!) { placeOrder(input: {lines: [{itemId: $item, quantity: 1}]}) { id } }"
+)
 
 
 @pytest.fixture
@@ -77,3 +85,23 @@ async def test_an_invalid_document_is_still_an_error_message(app: Starlette) -> 
         assert message["payload"][0]["message"].startswith(
             "Cannot query field 'nope' on type 'Query'."
         )
+
+
+async def test_a_mutation_after_connection_init_is_audited_as_the_signed_in_user(
+    app: Starlette, container: Container, world: World
+) -> None:
+    # The socket's context is made anonymous at the upgrade; `connection_init` signs the
+    # user in, and the services bind to them at their first use, not to the anonymous caller.
+    token, _ = container.tokens.issue(TokenKind.ACCESS, world.alice, ["customer"])
+    async with ws_client(app) as client, connect(client) as ws:
+        await init(ws, {"token": token})
+        await subscribe(ws, "1", PLACE_ORDER, {"item": gid("Item", world.gadget)})
+        placed = await receive(ws)
+        assert await receive(ws) == {"id": "1", "type": "complete"}
+    order_id = decode_id(placed["payload"]["data"]["placeOrder"]["id"], "Order")
+    entries = await container.services.audit.page(
+        Principal.system(), AuditFilter(entity_type="Order", entity_id=order_id), PageRequest(5)
+    )
+    assert [(entry.action, entry.actor_id) for entry in entries.items] == [
+        (AuditAction.CREATE, world.alice)
+    ]
