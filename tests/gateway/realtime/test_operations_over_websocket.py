@@ -15,8 +15,8 @@ from domain.services.items import ItemUseCases
 from domain.tokens import TokenKind
 from gateway.container import Container
 from gateway.settings import Settings
-from tests.gateway.realtime.helpers import connect, init, receive, subscribe, ws_client
 from schema.node import decode_id
+from tests.gateway.realtime.helpers import connect, init, receive, subscribe, ws_client
 from tests.gateway.world import World, gid
 
 ITEM_NAME = "query($id: ID!) { item(id: $id) { name } }"
