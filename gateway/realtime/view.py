@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -42,7 +43,7 @@ from gateway.realtime.connections import (
     ConnectionHub,
     ConnectionLimitError,
 )
-from resolvers.context import Context, Services
+from resolvers.context import Context, OperationState, PlannedData, Services
 from resolvers.loaders import Loaders
 from resolvers.realtime import EventSource, Realtime
 from resolvers.subscriptions import EventSnapshots
@@ -118,14 +119,14 @@ class _TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         """Queries and mutations go through the gateway's pipeline (its execution timeout,
         lifted at the first commit); subscriptions stream as Strawberry streams them."""
-        pipeline = self.view.pipeline if isinstance(self.view, RealtimeView) else None
-        if pipeline is None:
+        view = self.view if isinstance(self.view, RealtimeView) else None
+        if view is None or view.pipeline is None:
             await super().run_operation(operation)
             return
         try:
-            outcome = await pipeline.run(
+            outcome = await view.pipeline.run(
                 operation.query,
-                self.context,
+                view.operation_context(self.context),
                 variables=operation.variables,
                 operation_name=operation.operation_name,
             )
@@ -137,7 +138,7 @@ class _TransportWsHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except OperationTimeoutError as exc:
             timeout = GraphQLError(str(exc), extensions={"code": error_table.TIMEOUT.code})
             outcome = ExecutionResult(data=None, errors=[timeout])
-        if isinstance(outcome, PreparedAnswer):  # not on WebSocket (planned data is off)
+        if isinstance(outcome, PreparedAnswer):  # the prepared replay or the response cache
             outcome = ExecutionResult(data=outcome.body["data"], errors=None)
         if isinstance(outcome, PreExecutionError):
             # Refused before execution (syntax, validation, limits): nothing ran, and
@@ -257,6 +258,20 @@ class RealtimeView(GraphQL[Context, None]):
             connection = request.scope.get("state", {}).get(CONNECTION_KEY)
             if isinstance(connection, Connection):
                 connection.release()
+
+    def operation_context(self, connection: Context) -> Context:
+        """The context of one query or mutation sent on a connection: the connection's
+        caller and services, its own dataloaders (the connection's would serve what an
+        earlier operation loaded, however it has changed since) and its own operation
+        state (operations on one socket run concurrently). Planned data is taken as
+        Python values, as REST takes it: the read planner and the prepared replay answer
+        here as on HTTP."""
+        return dataclasses.replace(
+            connection,
+            loaders=self._new_loaders(connection.principal),
+            operation=OperationState(),
+            planned_data=PlannedData.DECODED,
+        )
 
     async def get_context(self, request: Any, response: Any) -> Context:
         assert isinstance(request, WebSocket)

@@ -9,8 +9,8 @@ as it is; anything else runs through the resolvers as usual.
 Only callers that ask get planned answers (`Context.planned_data`): the HTTP
 endpoint, which writes JSON with orjson, asks for `RAW_JSON` and gets fragments; the
 REST fallback, which reads `data` as Python values, asks for `DECODED` and gets the
-JSON decoded (the same values the resolvers give). WebSocket
-subscriptions are never planned.
+JSON decoded (the same values the resolvers give), as do queries sent over WebSocket.
+Subscriptions are never planned.
 """
 
 from __future__ import annotations
