@@ -13,12 +13,12 @@ sync: bootstrap
 	@$(UV) sync --frozen --quiet
 
 ## Run the gateway on embedded defaults (SQLite in ./var, in-process adapters) with demo data.
-# After `sync` the environment is current: the commands run from .venv/bin, not through
+# After `sync` the environment is current: the command runs from .venv/bin, not through
 # `uv run`, whose own check of the environment each time delays the first answer.
+# `gateway demo` is `gateway db upgrade`, `gateway seed --once` and `gateway serve` in one
+# process, which imports what the three share once.
 run: sync
-	.venv/bin/gateway db upgrade
-	.venv/bin/gateway seed --once
-	SECURITY__ALLOW_DEBUG_IDENTITY=$${SECURITY__ALLOW_DEBUG_IDENTITY:-true} exec .venv/bin/gateway serve
+	SECURITY__ALLOW_DEBUG_IDENTITY=$${SECURITY__ALLOW_DEBUG_IDENTITY:-true} exec .venv/bin/gateway demo
 
 ## Run the whole test suite (Postgres/Redis tests skip locally when absent; CI requires them).
 test: sync

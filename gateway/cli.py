@@ -91,14 +91,37 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the gateway with uvicorn (uvloop, httptools, GC tuned: SERVER__* settings)."""
+    settings = _server_settings(host, port)
+    _ensure_sqlite_dir(settings)
+    _serve(settings, workers)
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Bind address (SERVER__HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (SERVER__PORT).")] = None,
+) -> None:
+    """Migrate, seed the demo data once and serve, in one process (`make run`)."""
+    # One interpreter pays for the imports the three steps share (SQLAlchemy, the
+    # models, the domain): about 4 s of CPU less to the first answer than three commands.
+    settings = _server_settings(host, port)
+    url = _database_url(settings)
+    _upgrade(url, "head")
+    _seed(settings, users=50, items=40, orders=200, seed_value=42, once=True)
+    _serve(settings, 1)
+
+
+def _server_settings(host: str | None, port: int | None) -> Settings:
     flags = {"host": host, "port": port}
-    settings = _settings(
+    return _settings(
         # The app logs unknown variables itself, once it has configured logging.
         warn_unknown=False,
         flags={f"SERVER__{name.upper()}": f"--{name}" for name in flags},
         server={name: value for name, value in flags.items() if value is not None},
     )
-    _ensure_sqlite_dir(settings)
+
+
+def _serve(settings: Settings, workers: int) -> None:
     from gateway import server
 
     server.run(
@@ -197,7 +220,10 @@ def _at(url: str) -> str:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
-    url = _database_url(_settings())
+    _upgrade(_database_url(_settings()), revision)
+
+
+def _upgrade(url: str, revision: str) -> None:
     status = _quick_status(url) if revision == "head" else None
     if status is not None and not status.version.behind:
         # Nothing to run: answered without importing Alembic and the models.
@@ -293,6 +319,12 @@ def seed(
     """Add deterministic demo data and a bootstrap admin (ids follow existing rows)."""
     settings = _settings()
     _ensure_sqlite_dir(settings)
+    _seed(settings, users=users, items=items, orders=orders, seed_value=seed_value, once=once)
+
+
+def _seed(
+    settings: Settings, *, users: int, items: int, orders: int, seed_value: int, once: bool
+) -> None:
     status = _quick_status(settings.database.url) if once else None
     if status is not None and status.seed is not None and not status.version.behind:
         # The marker is there: answered without importing the models or the seed.

@@ -6,10 +6,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from persistence import migrate
 from schema import export_sdl
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -264,3 +268,59 @@ def test_probe_worker_passes_on_a_fresh_heartbeat_and_fails_on_a_stale_or_missin
         (1, f"error: the worker heartbeat {heartbeat} is N s old (more than 30 s)"),
         (1, "error: EVENTS__WORKER_HEARTBEAT_FILE is not set: the worker keeps no heartbeat"),
     ]
+
+
+def _demo_until_it_answers(env: dict[str, str], port: int) -> tuple[int, dict[str, object], str]:
+    """Run `gateway demo` until its first GraphQL answer; its pid, the answer, its output."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "demo", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    query = {"query": "{ items(first: 1) { totalCount } }"}
+    answer: dict[str, object] | None = None
+    try:
+        for _ in range(600):  # a bound for a broken command, not a speed requirement
+            if process.poll() is not None:
+                break
+            try:
+                response = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.2)
+                continue
+            answer = response.json()
+            break
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=60)
+    assert answer is not None, output
+    return process.pid, answer, output
+
+
+def test_demo_migrates_seeds_once_and_serves_in_one_process(tmp_path: Path) -> None:
+    # `make run` is this one command: the three steps share one interpreter's imports.
+    env = {
+        "DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+        "SECURITY__DEV_KEY_FILE": str(tmp_path / "key"),
+        "SECURITY__ARGON2_TIME_COST": "1",
+        "SECURITY__ARGON2_MEMORY_KIB": "1024",
+    }
+    first_pid, first, first_output = _demo_until_it_answers(env, free_port())
+    again_pid, again, again_output = _demo_until_it_answers(env, free_port())
+
+    items = {"items": {"totalCount": 38}}
+    assert (first["data"], again["data"]) == (items, items)
+    assert re.findall(r"database at \w+|seeded \d+ users|already there", first_output) == [
+        f"database at {migrate.head()}",
+        "seeded 50 users",
+    ]
+    assert re.findall(r"database at \w+|seeded \d+ users|already there", again_output) == [
+        f"database at {migrate.head()}",
+        "already there",
+    ]
+    # Served by the process that migrated and seeded, not by one it started.
+    for pid, output in ((first_pid, first_output), (again_pid, again_output)):
+        assert f"Started server process [{pid}]" in output
