@@ -95,7 +95,7 @@ def declared_table(model: EntityModel, metadata: sa.MetaData | None = None) -> s
     chosen = metadata if metadata is not None else tables.METADATA
     existing = chosen.tables.get(model.table)
     if existing is not None:
-        _DERIVED[model.name] = _adopted(model, existing)
+        _DERIVED[model.name] = _sort_indexes(model, _adopted(model, existing))
         return existing
     columns: list[sa.Column[Any]] = [sa.Column("id", sa.Integer, primary_key=True)]
     constraints: list[sa.UniqueConstraint] = []
@@ -113,7 +113,29 @@ def declared_table(model: EntityModel, metadata: sa.MetaData | None = None) -> s
         # A deleted row's id never comes back as another row's (see persistence.tables).
         sqlite_autoincrement=True,
     )
-    _DERIVED[model.name] = table
+    _DERIVED[model.name] = _sort_indexes(model, table)
+    return table
+
+
+def _sort_indexes(model: EntityModel, table: sa.Table) -> sa.Table:
+    """`table` with an index on (field, id) for each orderable field not unique by itself.
+
+    A page in that order (`first` rows after a `(field, id)` cursor) then reads its rows
+    from the index instead of sorting the whole table on every request: the demo's
+    latest 50 of 10,000 orders, 4.5-8.6 ms of Postgres time sorted, 1.7 ms from the
+    index (docs/benchmarks/design-notes.md).
+    """
+    unique = {
+        next(iter(constraint.columns)).name
+        for constraint in table.constraints
+        if isinstance(constraint, sa.UniqueConstraint) and len(constraint.columns) == 1
+    }
+    named = {index.name for index in table.indexes}
+    for attribute in model.attributes:
+        column = attribute.column_names[0]
+        name = f"ix_{table.name}_{column}_id"
+        if attribute.orderable and column not in unique and name not in named:
+            sa.Index(name, table.c[column], table.c.id)
     return table
 
 

@@ -121,6 +121,9 @@ class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         sa.Index("ix_orders_customer_id_id", "customer_id", "id"),
+        # The orders' sort fields, as a declared entity's get theirs (persistence.entities).
+        sa.Index("ix_orders_created_at_id", "created_at", "id"),
+        sa.Index("ix_orders_status_id", "status", "id"),
         sa.CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")",
             name="status",
