@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from redis.asyncio import Redis
 
+from domain.errors import UnavailableError
 from gateway.settings import AuditSettings, JobsSettings
 from persistence.outages import describe
 from resolvers.context import Services
@@ -86,6 +87,10 @@ class Scheduler:
             return False
         try:
             result = await job.run()
+        except UnavailableError:
+            # The database is down: its outage is logged where it is seen (the engine's
+            # `dependency outage` lines: started, summed up, ended), not again every run.
+            return True
         except Exception as error:  # one failed run must not stop the schedule
             log.warning("scheduled job failed", job=job.name, error=describe(error))
             return True
