@@ -114,6 +114,12 @@ class EntityRepository(Repository[Any], Protocol):
         """How many entities satisfying `spec` each of `owners` has under `key`."""
         ...
 
+    async def rows_per(
+        self, key: str, owners: Sequence[int], spec: Specification
+    ) -> Mapping[int, Sequence[Any]]:
+        """Every entity satisfying `spec` whose `key` is each of `owners`, by id."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction over every repository; events are collected on commit."""

@@ -12,8 +12,8 @@ specifications in a `Scope`.
 
 A declared entity is described by data alone (`Source`: its table, its columns and
 their stored types), so the SQL side writes any declared entity's statement without
-knowing the entity; the demo's own types (`Entity`, `Link`, `MoneySource`) are read
-from hand tables until they are declared.
+knowing the entity; the demo's own types (`Entity`, `Link`) are read from hand tables
+until they are declared.
 """
 
 from __future__ import annotations
@@ -127,19 +127,44 @@ class MoneyPart(enum.Enum):
     TYPENAME = "__typename"
 
 
-class MoneySource(enum.Enum):
-    UNIT_PRICE = "unit_price"  # OrderLine.unitPrice
-    SUBTOTAL = "subtotal"  # OrderLine.subtotal: unit price times quantity
-    TOTAL = "total"  # Order.total: the sum of its lines' subtotals
+@dataclass(frozen=True, slots=True)
+class Money:
+    """A money object from a stored attribute's two columns."""
+
+    key: str
+    source: Column
+    parts: tuple[tuple[str, MoneyPart], ...]
+
+
+# --- computed values (`domain.expressions`, written as SQL) ------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Money:
-    """A money object from a hand source, or from a declared attribute's two columns."""
+class Times:
+    """The product of the row's columns (at most one of them money: its currency)."""
+
+    factors: tuple[Column, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    """The sum of `term` over the `source` rows the caller sees whose `column` holds
+    this row's id; money in the first such row's currency (by id), else `currency`."""
+
+    column: str
+    source: Source
+    term: Column | Times
+    currency: str
+    money: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """A declared computed field's value: a number, or money with its selected `parts`."""
 
     key: str
-    source: MoneySource | Column
-    parts: tuple[tuple[str, MoneyPart], ...]
+    value: Column | Times | Total
+    parts: tuple[tuple[str, MoneyPart], ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +232,7 @@ type Field = (
     | Timestamp
     | EnumName
     | Money
+    | Computed
     | Child
     | Stored
     | Owned

@@ -94,7 +94,7 @@ from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import Services
 from schema import SchemaOptions, build_schema
 from schema.declarations import application
-from schema.entities import Declaration
+from schema.entities import Declaration, check_computed
 from schema.input_limits import InputLimits
 from schema.planner.extension import planner_extension
 from upstreams.client import Upstream, UpstreamObserver, UpstreamPolicy
@@ -558,6 +558,7 @@ def role_registry(entities: EntityRegistry) -> RoleRegistry:
 def checked_entities(declared: Sequence[Declaration]) -> tuple[EntityRegistry, RoleRegistry]:
     """The declared entities and the roles, checked together; raises DeclarationError."""
     entities = EntityRegistry(d.model for d in declared)
+    check_computed(declared)
     roles = role_registry(entities)
     every = roles.permissions_for(roles.names)
     entities.check(("User", "Item", "Order"), lambda permission: grants(every, permission))

@@ -269,6 +269,23 @@ class DeclaredRepository(SqlRepository[Any, Any]):
         counts = {row["owner"]: int(row["found"]) for row in result.mappings()}
         return {owner_id: counts.get(owner_id, 0) for owner_id in unique}
 
+    async def rows_per(
+        self, key: str, owners: Sequence[int], spec: Specification
+    ) -> Mapping[int, Sequence[Any]]:
+        unique = sorted(set(owners))
+        if not unique:
+            return {}
+        owner = self._table.c[key]
+        statement = (
+            sa.select(self._table)
+            .where(id_in(owner, unique, self._db.dialect), self._where(spec))
+            .order_by(owner, self._table.c.id)
+        )
+        fetched: defaultdict[int, list[Any]] = defaultdict(list)
+        for entity in await self._load(statement):
+            fetched[getattr(entity, key)].append(entity)
+        return {owner_id: fetched.get(owner_id, []) for owner_id in unique}
+
 
 def repository_class(model: EntityModel) -> type[DeclaredRepository]:
     """A repository class bound to `model` and its table (derived if not yet)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,11 +81,14 @@ class PostgresJson:
             .scalar_subquery()
         )
 
-    def first_currency(
-        self, lines: sa.FromClause, order_id: sa.ColumnElement[Any]
+    def first_in_scan(
+        self,
+        column: sa.ColumnElement[Any],
+        position: sa.ColumnElement[Any],
+        again: Callable[[], tuple[sa.FromClause, list[Predicate]]],
     ) -> sa.ColumnElement[Any]:
-        # From the same scan of the lines as their sum.
-        return self.first(lines.c.currency, lines.c.id, last=False, where=sa.true())
+        # From the same scan of the rows as their aggregate.
+        return self.first(column, position, last=False, where=sa.true())
 
 
 def python_json_string(column: sa.ColumnElement[Any]) -> SqlText:

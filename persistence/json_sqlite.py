@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
-from persistence import tables
 from persistence.json_text import Json, SqlText, integer, literal
 from persistence.specifications import Predicate
 
@@ -121,14 +121,20 @@ class SqliteJson:
         listed = sa.case((roles == literal(""), literal("")), else_=names.concat(literal('"')))
         return literal("[").concat(listed).concat(literal("]"))
 
-    def first_currency(
-        self, lines: sa.FromClause, order_id: sa.ColumnElement[Any]
+    def first_in_scan(
+        self,
+        column: sa.ColumnElement[Any],
+        position: sa.ColumnElement[Any],
+        again: Callable[[], tuple[sa.FromClause, list[Predicate]]],
     ) -> sa.ColumnElement[Any]:
-        first = tables.ORDER_LINES.alias()
+        # `first` pads positions to ten digits, which an id may pass: read the rows again.
+        rows, where = again()
+        assert column.key is not None
+        assert position.key is not None
         return (
-            sa.select(first.c.currency)
-            .where(first.c.order_id == order_id)
-            .order_by(first.c.id)
+            sa.select(rows.c[column.key])
+            .where(*where)
+            .order_by(rows.c[position.key])
             .limit(1)
             .scalar_subquery()
         )

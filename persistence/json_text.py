@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -153,9 +154,13 @@ class JsonDialect(Protocol):
         """The JSON array of the GraphQL `Role` names in a stored roles column."""
         ...
 
-    def first_currency(
-        self, lines: sa.FromClause, order_id: sa.ColumnElement[Any]
+    def first_in_scan(
+        self,
+        column: sa.ColumnElement[Any],
+        position: sa.ColumnElement[Any],
+        again: Callable[[], tuple[sa.FromClause, list[Predicate]]],
     ) -> sa.ColumnElement[Any]:
-        """The currency of an order's first line (by id), NULL without lines, in a
-        SELECT aggregating `lines` of that order."""
+        """`column` of the first row by `position` (its id), NULL without rows, in a
+        SELECT aggregating those rows; `again()` gives them anew (a fresh alias and its
+        conditions) to a dialect that reads them a second time."""
         ...

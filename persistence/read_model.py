@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain import read_plan as plan
 from domain.errors import ValidationError
+from domain.model import FieldType
 from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
 from persistence import tables
@@ -312,6 +313,8 @@ class _Builder:
             return quoted(sa.func.upper(row.c[field.column]))
         if isinstance(field, plan.Money):
             return self.money(field, row)
+        if isinstance(field, plan.Computed):
+            return self.computed(field, row)
         return self.child(field, row)
 
     def value(self, entity: plan.Entity | plan.Source, column: str, row: sa.FromClause) -> Json:
@@ -332,27 +335,18 @@ class _Builder:
         return or_null(text(value)) if stored.nullable else value
 
     def money(self, money: plan.Money, row: sa.FromClause) -> Json:
-        cents: sa.ColumnElement[Any]
-        currency: sa.ColumnElement[Any]
-        if isinstance(money.source, plan.Column):
-            cents_column, currency_column = money.source.columns
-            json = self.money_object(money, row.c[cents_column], row.c[currency_column])
-            if money.source.nullable:
-                return or_null(text(json))
-            return json
-        if money.source is plan.MoneySource.UNIT_PRICE:
-            cents, currency = row.c.unit_price_cents, row.c.currency
-        elif money.source is plan.MoneySource.SUBTOTAL:
-            cents, currency = row.c.unit_price_cents * row.c.quantity, row.c.currency
-        else:
-            return self.order_total(money, row)
-        return self.money_object(money, cents, currency)
+        cents_column, currency_column = money.source.columns
+        json = self.money_object(money.parts, row.c[cents_column], row.c[currency_column])
+        return or_null(text(json)) if money.source.nullable else json
 
     def money_object(
-        self, money: plan.Money, cents: sa.ColumnElement[Any], currency: sa.ColumnElement[Any]
+        self,
+        parts: tuple[tuple[str, plan.MoneyPart], ...],
+        cents: sa.ColumnElement[Any],
+        currency: sa.ColumnElement[Any],
     ) -> Json:
         pairs: list[tuple[str, Json]] = []
-        for key, part in money.parts:
+        for key, part in parts:
             if part is plan.MoneyPart.AMOUNT:  # a string, as Money.amount
                 pairs.append((key, quoted(self._sql.money_amount(cents))))
             elif part is plan.MoneyPart.CURRENCY:
@@ -361,23 +355,45 @@ class _Builder:
                 pairs.append((key, constant("Money")))
         return json_object(pairs)
 
-    def order_total(self, money: plan.Money, row: sa.FromClause) -> Json:
-        """`Order.total`: the sum of the subtotals in the first line's currency
-        (`domain.money.total`; zero USD without lines)."""
-        lines = tables.ORDER_LINES.alias()
-        cents = sa.func.coalesce(
-            sa.func.sum(lines.c.unit_price_cents * lines.c.quantity), integer(0)
-        )
-        currency = sa.func.coalesce(self._sql.first_currency(lines, row.c.id), literal("USD"))
+    def computed(self, computed: plan.Computed, row: sa.FromClause) -> Json:
+        """A computed field (`domain.expressions`) as the resolvers compute it."""
+        value = computed.value
+        if not isinstance(value, plan.Total):
+            amount, currency = _computation(value, row)
+            return self._computed_json(computed, amount, currency)
+        table = _table(value.source)
+
+        def of_row(rows: sa.FromClause) -> list[Predicate]:
+            fields = _fields(value.source, rows)
+            return [rows.c[value.column] == row.c.id, self._rule(value.source, fields)]
+
+        term, term_currency = _computation(value.term, table)
+        amount = sa.func.coalesce(sa.func.sum(term), integer(0))
+        columns = [amount.label("amount")]
+        if value.money:
+            assert term_currency is not None
+            first = self._sql.first_in_scan(
+                term_currency, table.c.id, lambda: _again(table, of_row)
+            )
+            currency = sa.func.coalesce(first, literal(value.currency))
+            columns.append(currency.label("currency"))
         # Aggregated first, so there is one row whatever the selection (even `{}`).
-        totals = (
-            sa.select(cents.label("cents"), currency.label("currency"))
-            .where(lines.c.order_id == row.c.id)
-            .correlate(row)
-            .subquery()
+        totals = sa.select(*columns).where(*of_row(table)).correlate(row).subquery()
+        json = self._computed_json(
+            computed, totals.c.amount, totals.c.currency if value.money else None
         )
-        money_json = text(self.money_object(money, totals.c.cents, totals.c.currency))
-        return [sa.select(money_json).select_from(totals).scalar_subquery()]
+        return [sa.select(text(json)).select_from(totals).scalar_subquery()]
+
+    def _computed_json(
+        self,
+        computed: plan.Computed,
+        amount: sa.ColumnElement[Any],
+        currency: sa.ColumnElement[Any] | None,
+    ) -> Json:
+        if computed.parts is None:
+            return number(amount)
+        assert currency is not None
+        return self.money_object(computed.parts, amount, currency)
 
     def child(self, child: plan.Child, row: sa.FromClause) -> Json:
         target = child.target
@@ -462,6 +478,31 @@ class _Builder:
             return owns
 
         return self.connection(related.connection, owned, row).scalar_subquery()
+
+
+def _computation(
+    value: plan.Column | plan.Times, row: sa.FromClause
+) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any] | None]:
+    """A row's computed number (cents for money) and, for money, its currency column."""
+    factors = value.factors if isinstance(value, plan.Times) else (value,)
+    amount: sa.ColumnElement[Any] | None = None
+    currency: sa.ColumnElement[Any] | None = None
+    for factor in factors:
+        column = row.c[factor.columns[0]]
+        amount = column if amount is None else amount * column
+        if factor.type is FieldType.MONEY:
+            currency = row.c[factor.columns[1]]
+    assert amount is not None
+    return amount, currency
+
+
+def _again(
+    table: sa.FromClause, where: Callable[[sa.FromClause], list[Predicate]]
+) -> tuple[sa.FromClause, list[Predicate]]:
+    """A fresh alias of `table`'s element with the same conditions (a dialect that
+    cannot take the first value in the same scan reads it again)."""
+    fresh = table.element.alias() if isinstance(table, sa.Alias) else table.alias()
+    return fresh, where(fresh)
 
 
 def statements(

@@ -43,6 +43,11 @@ async def count_children(
     return await context.loaders.child_counts(entity, key).load((owner, spec))
 
 
+async def all_children(context: Context, entity: str, key: str, owner: int) -> list[Any]:
+    """Every `entity` row the caller sees whose `key` is `owner`, by id (batched)."""
+    return await context.loaders.rows(entity, key).load(owner)
+
+
 async def create(context: Context, entity: str, values: Mapping[str, Any]) -> Any:
     return await context.services.entities[entity].create(context.principal, values)
 

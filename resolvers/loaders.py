@@ -146,6 +146,18 @@ class _ChildCountLoader(DataLoader[ChildCountKey, int]):
         return [counts[key] for key in keys]
 
 
+class _RowsLoader(DataLoader[int, list[Any]]):
+    """Every related entity per owner, by id (what a computed sum reads)."""
+
+    def __init__(self, service: EntityService, key: str, principal: Principal) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._service, self._key, self._principal = service, key, principal
+
+    async def batch_load_fn(self, keys: list[int]) -> list[list[Any]]:
+        found = await self._service.rows_per(self._principal, self._key, keys)
+        return [list(found.get(owner, ())) for owner in keys]
+
+
 class _ExchangeRateLoader(DataLoader[CurrencyPair, Decimal | None]):
     """Rates by currency pair: every pair a request needs, in one call to the service."""
 
@@ -205,6 +217,16 @@ class Loaders:
             loader = _ChildCountLoader(self._entities[name], key, self._principal)
             found = self._declared[name, f"#{key}"] = _observed(
                 loader, f"{name}.{key}.count", self._observe
+            )
+        return found
+
+    def rows(self, name: str, key: str) -> DataLoader[int, list[Any]]:
+        """Every row of the declared entity `name` by the owner id in its attribute `key`."""
+        found = self._declared.get((name, f"*{key}"))
+        if found is None:
+            loader = _RowsLoader(self._entities[name], key, self._principal)
+            found = self._declared[name, f"*{key}"] = _observed(
+                loader, f"{name}.{key}.rows", self._observe
             )
         return found
 

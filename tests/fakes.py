@@ -226,6 +226,19 @@ class FakeEntityRepository(FakeRepository[_Identified]):
             owner: await self.count(spec & (specifications.field(key) == owner)) for owner in owners
         }
 
+    async def rows_per(
+        self, key: str, owners: Sequence[int], spec: specifications.Specification
+    ) -> Mapping[int, Sequence[_Identified]]:
+        mine = {owner: spec & (specifications.field(key) == owner) for owner in owners}
+        return {
+            owner: [
+                self._touch(row)
+                for _, row in sorted(self._rows.items())
+                if wanted.is_satisfied_by(row)
+            ]
+            for owner, wanted in mine.items()
+        }
+
 
 class FakeUnitOfWork:
     """One transaction over copies of the store; `commit` writes the copies back."""

@@ -100,6 +100,16 @@ class EntityService(AuditedService):
         async with self._uow(read_only=True) as uow:
             return await self._repository(uow).count_per(key, owners, spec & rule)
 
+    async def rows_per(
+        self, principal: Principal, key: str, owners: Sequence[int]
+    ) -> Mapping[int, Sequence[Any]]:
+        """Every related entity the caller may see, per owner, by id (one statement)."""
+        if not self.may_read(principal):
+            return dict.fromkeys(owners, ())
+        rule = self.model.policy.visible(principal)
+        async with self._uow(read_only=True) as uow:
+            return await self._repository(uow).rows_per(key, owners, rule)
+
     # --- commands (use cases a declaration may replace) -------------------------------
 
     async def create(self, principal: Principal, values: Mapping[str, Any]) -> Any:

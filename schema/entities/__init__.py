@@ -35,14 +35,22 @@ The declaration format (public; the scaffold writes it):
   planner plans every declared entity from its declaration).
 - `count_of(relation)`: a computed field, how many rows of a one-to-many relation
   the caller sees (its dataloader on the resolver path, a subquery when planned).
+- `computed(expression)`: a count or an amount of money computed from the row
+  (`product("quantity", "unit_price")`) or summed over a one-to-many relation's rows
+  the caller sees (`sum_of("lines", "subtotal")`); the expression
+  (`domain.expressions`) is evaluated in Python by the resolvers and written as SQL by
+  the planner.
 
 The application's declarations live in the `schema.declarations` package (every
 module there is imported at start-up: adding one edits nothing else).
 """
 
 from schema.entities.declare import (
+    Computed,
     ComputedFilter,
     Declaration,
+    check_computed,
+    computed,
     computed_filter,
     count_of,
     declaration_of,
@@ -55,8 +63,11 @@ from schema.entities.declare import (
 )
 
 __all__ = [
+    "Computed",
     "ComputedFilter",
     "Declaration",
+    "check_computed",
+    "computed",
     "computed_filter",
     "count_of",
     "declaration_of",

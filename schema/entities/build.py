@@ -21,6 +21,7 @@ from typing import Any, cast
 import strawberry
 from strawberry.types.field import StrawberryField
 
+from domain import expressions
 from domain.events import EntityChanged, EntityCreated, EntityDeleted, EntityUpdated
 from domain.model import (
     Attribute,
@@ -37,12 +38,15 @@ from resolvers import entities as entity_resolvers
 from resolvers import orders as order_resolvers
 from resolvers.context import Context
 from schema.entities.declare import (
+    Computed,
     Counted,
     Declaration,
     Declared,
     Related,
+    computed_expression,
     counted_relation,
     snake,
+    summed_relation,
 )
 from schema.money import Money, MoneyInput
 from schema.node import decode_id, register_node_type, to_global_id
@@ -353,6 +357,8 @@ class _Builder:
                 resolver = self.relation(decl, name, option)
             elif isinstance(option, Counted):
                 resolver = self.counted(decl, name, option)
+            elif isinstance(option, Computed):
+                resolver = self.computed(decl, name, option)
             else:
                 attribute = model.attribute(name)
                 if attribute.read is None and attribute.type in _PLAIN:
@@ -424,6 +430,25 @@ class _Builder:
             return await entity_resolvers.count_children(context, entity, key, root.id, _ALL)
 
         return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], int, count)
+
+    def computed(self, decl: Declaration, name: str, option: Computed) -> Resolver:
+        expression, kind = computed_expression(decl, name, option, self.by_name.get)
+        summed = {
+            part.relation: summed_relation(decl, name, part.relation)
+            for part in expressions.sums(expression)
+        }
+
+        async def compute(root: Any, info: Info) -> Any:
+            rows = {
+                relation_name: await entity_resolvers.all_children(
+                    info.context, relation.target, relation.key, root.id
+                )
+                for relation_name, relation in summed.items()
+            }
+            return expressions.evaluate(expression, root, rows)
+
+        returns = Money if kind is expressions.ValueType.MONEY else int
+        return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], returns, compute)
 
     def relation(self, decl: Declaration, name: str, option: Related) -> Resolver:
         relation = option.relation

@@ -33,6 +33,8 @@ from typing import Any, Union
 
 from strawberry.types.auto import StrawberryAuto
 
+from domain import expressions
+from domain.expressions import Expression, ValueType
 from domain.model import (
     Attribute,
     Change,
@@ -198,6 +200,89 @@ def count_of(relation: str, *, description: str | None = None) -> Any:
     return Counted(relation, description)
 
 
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """A computed field: an expression over the row and its relations' rows."""
+
+    expression: Expression
+    description: str | None = None
+
+
+def computed(expression: Expression, *, description: str | None = None) -> Any:
+    """A field computed from the row (`product("quantity", "unit_price")`) or summed over
+    a one-to-many relation (`sum_of("lines", "subtotal")`, a name there being an
+    attribute or a computed field of the target; see `domain.expressions`): evaluated in
+    Python on the resolver path, written as SQL by the planner."""
+    return Computed(expression, description)
+
+
+def summed_relation(decl: Declaration, name: str, relation_name: str) -> Relation:
+    """The one-to-many relation a computed field sums over; raises DeclarationError."""
+    for relation in decl.model.relations:
+        if relation.name == relation_name and relation.kind is RelationKind.ONE_TO_MANY:
+            return relation
+    raise _error(decl.name, name, f"sums over {relation_name}, which is no one-to-many relation")
+
+
+def computed_expression(
+    decl: Declaration, name: str, option: Computed, named: Callable[[str], Declaration | None]
+) -> tuple[Expression, ValueType]:
+    """The expression of a computed field with computed names replaced and sums typed,
+    and what it gives; `named` finds a declaration by entity name. Raises
+    DeclarationError naming the entity and the field."""
+
+    def entity_of(relation: str | None) -> Declaration:
+        if relation is None:
+            return decl
+        target = summed_relation(decl, name, relation).target
+        found = named(target)
+        if found is None:
+            raise _error(decl.name, name, f"sums over {target}, which is not declared")
+        return found
+
+    def computed_field(relation: str | None, field_name: str) -> Expression | None:
+        owner = entity_of(relation)
+        found = owner.exposed.get(field_name)
+        if not isinstance(found, Computed):
+            return None
+        if owner is decl and field_name == name:
+            raise _error(decl.name, name, "computed from itself")
+        return found.expression
+
+    def attribute_type(relation: str | None, field_name: str) -> ValueType:
+        owner = entity_of(relation)
+        try:
+            attribute = owner.model.attribute(field_name)
+        except KeyError:
+            raise _error(decl.name, name, f"{owner.name} has no attribute {field_name}") from None
+        if attribute.nullable:
+            raise _error(decl.name, name, f"{owner.name}.{field_name} may be null")
+        kind = _VALUE_TYPES.get(attribute.type)
+        if kind is None:
+            raise _error(decl.name, name, f"{owner.name}.{field_name} is no count nor money")
+        return kind
+
+    try:
+        return expressions.typed(
+            expressions.resolve(option.expression, computed_field), attribute_type
+        )
+    except expressions.ExpressionError as error:
+        raise _error(decl.name, name, str(error)) from None
+
+
+_VALUE_TYPES = {FieldType.INT: ValueType.INT, FieldType.MONEY: ValueType.MONEY}
+
+
+def check_computed(declared: Iterable[Declaration]) -> None:
+    """Raises DeclarationError for a computed field that cannot be computed (an unknown
+    or nullable attribute, two amounts of money multiplied, a sum inside a sum)."""
+    by_name = {decl.name: decl for decl in declared}
+    for decl in by_name.values():
+        for name, option in decl.exposed.items():
+            if isinstance(option, Computed):
+                computed_expression(decl, name, option, by_name.get)
+
+
 def counted_relation(decl: Declaration, name: str, option: Counted) -> Relation:
     """The one-to-many relation a `count_of` field counts; raises DeclarationError."""
     for relation in decl.model.relations:
@@ -213,7 +298,7 @@ class Declaration:
     cls: type
     model: EntityModel
     service: type[EntityService]
-    exposed: dict[str, Declared | Related | Counted]
+    exposed: dict[str, Declared | Related | Counted | Computed]
     description: str | None
     filters: Mapping[str, ComputedFilter] = field(default_factory=dict)
     descriptions: Mapping[str, str] = field(default_factory=dict)
@@ -322,12 +407,12 @@ def entity(
             raise _error(name, "factory", f"{factory.__name__} is not a dataclass")
         hints = _field_hints(factory)
         annotations = inspect.get_annotations(cls)
-        exposed: dict[str, Declared | Related | Counted] = {}
+        exposed: dict[str, Declared | Related | Counted | Computed] = {}
         options: dict[str, Declared] = {}
         relations: list[Relation] = []
         for attr_name, annotation in annotations.items():
             value = cls.__dict__.get(attr_name)
-            if isinstance(value, Counted):
+            if isinstance(value, Counted | Computed):
                 exposed[attr_name] = value
             elif isinstance(value, Related):
                 relation = value.relation
@@ -389,6 +474,9 @@ def entity(
         for attr_name, option in exposed.items():
             if isinstance(option, Counted):
                 counted_relation(declaration, attr_name, option)
+            elif isinstance(option, Computed):
+                for summed in expressions.sums(option.expression):
+                    summed_relation(declaration, attr_name, summed.relation)
         for attr_name in exposed:
             if attr_name in cls.__dict__:
                 delattr(cls, attr_name)

@@ -318,15 +318,15 @@ class _Planner:
         return plan.Selection(entity, tuple(fields))
 
     def money(
-        self,
-        key: str,
-        details: Details,
-        own: GraphQLObjectType,
-        name: str,
-        source: plan.MoneySource | plan.Column,
+        self, key: str, details: Details, own: GraphQLObjectType, name: str, source: plan.Column
     ) -> plan.Money:
-        parts = tuple(
+        return plan.Money(key, source, self.money_parts(details, own, name))
+
+    def money_parts(
+        self, details: Details, own: GraphQLObjectType, name: str
+    ) -> tuple[tuple[str, plan.MoneyPart], ...]:
+        """The selected parts of a money object, in response order."""
+        return tuple(
             (sub_key, plan.MoneyPart(sub[0].node.name.value))
             for sub_key, sub in self.subfields(details, own, name).items()
         )
-        return plan.Money(key, source, parts)

@@ -23,17 +23,21 @@ from domain.model import Attribute, FieldType, Reading, RelationKind
 from domain.principals import Principal
 from domain.specifications import Always, Not, Specification, all_of
 from schema.entities.declare import (
+    Computed,
     Counted,
     Declaration,
     Declared,
     Related,
+    computed_expression,
     counted_relation,
     declaration_of,
     declarations,
+    summed_relation,
 )
 from schema.entities.declare import snake as snake_case
 from schema.node import decode_id
 from schema.pagination import OrderDirection, page_request
+from schema.planner.computed import computed_leaf
 from schema.planner.hand import hand_children
 
 if TYPE_CHECKING:
@@ -159,10 +163,17 @@ def _declaration(source: plan.Source) -> Declaration:
 
 
 def _named(name: str) -> Declaration:
+    found = _named_or_none(name)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
+def _named_or_none(name: str) -> Declaration | None:
     for decl in declarations():
         if decl.name == name:
             return decl
-    raise KeyError(name)
+    return None
 
 
 def declared_leaf(
@@ -185,6 +196,14 @@ def declared_leaf(
         if not _upper_case_names(planner.field(own, name).type):
             planner.refuse(f"{decl.name}.{name}: enum names")
         return _attribute(planner, decl, stored, key, details, own)
+    if isinstance(option, Computed):
+        typed = computed_expression(decl, python_name, option, _named_or_none)
+
+        def relations(relation_name: str) -> tuple[str, plan.Source]:
+            relation = summed_relation(decl, python_name, relation_name)
+            return relation.key, source_of(_named(relation.target))
+
+        return computed_leaf(planner, key, details, own, typed, source_of(decl), relations)
     if isinstance(option, Counted):
         relation = counted_relation(decl, python_name, option)
         counted = source_of(_named(relation.target))

@@ -15,19 +15,25 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLObjectType, get_named_type
 
+from domain import expressions
 from domain import read_plan as plan
+from domain.expressions import ValueType
+from domain.model import FieldType
 from domain.principals import Principal
-from domain.specifications import Specification, all_of
+from domain.specifications import Always, Specification, all_of
 from domain.visibility import visible_orders
 from schema.node import decode_id
 from schema.orders import OrderOrder, order_sort
 from schema.pagination import page_request
+from schema.planner.computed import column_type, computed_leaf
 
 if TYPE_CHECKING:
     from schema.planner.compile import Details, _Planner
 
 RULES: dict[plan.Entity, Callable[[Principal], Specification]] = {
     plan.Entity.ORDER: visible_orders,
+    # An order's lines are part of it: whoever sees the order sees them all.
+    plan.Entity.LINE: lambda _principal: Always(),
 }
 _LISTS = {"orders": plan.Entity.ORDER}
 _SINGLE = {"order": plan.Entity.ORDER}
@@ -81,9 +87,12 @@ def hand_leaf(
         if name == "updatedAt" and entity is not plan.Entity.ORDER:
             planner.refuse(name)
         return plan.Timestamp(key, "created_at" if name == "createdAt" else "updated_at")
-    source = _MONEY[entity].get(name)
-    if source is not None:
-        return planner.money(key, details, own, name, source)
+    if entity is plan.Entity.LINE and name == "unitPrice":
+        return planner.money(key, details, own, name, _LINES.column("unit_price"))
+    typed = _COMPUTED[entity].get(name)
+    if typed is not None:
+        source = _LINES if entity is plan.Entity.LINE else _ORDERS
+        return computed_leaf(planner, key, details, own, typed, source, _RELATIONS.__getitem__)
     if entity is plan.Entity.ORDER:
         if name == "status":
             return plan.EnumName(key, "status")
@@ -153,10 +162,28 @@ _COLUMNS: dict[plan.Entity, dict[str, str]] = {
     plan.Entity.LINE: {"quantity": "quantity"},
 }
 
-_MONEY: dict[plan.Entity, dict[str, plan.MoneySource]] = {
-    plan.Entity.ORDER: {"total": plan.MoneySource.TOTAL},
-    plan.Entity.LINE: {
-        "unitPrice": plan.MoneySource.UNIT_PRICE,
-        "subtotal": plan.MoneySource.SUBTOTAL,
-    },
+# The lines as a source of computed values, and their relation to the order.
+_LINES = plan.Source(
+    "OrderLine",
+    "order_lines",
+    (
+        plan.Column("order_id", FieldType.REF, ("order_id",)),
+        plan.Column("quantity", FieldType.INT, ("quantity",)),
+        plan.Column("unit_price", FieldType.MONEY, ("unit_price_cents", "currency")),
+    ),
+    frozenset({"id"}),
+)
+_ORDERS = plan.Source("Order", "orders", (), frozenset({"id"}))
+_RELATIONS = {"lines": ("order_id", _LINES)}
+
+
+def _typed(expression: expressions.Expression) -> tuple[expressions.Expression, ValueType]:
+    return expressions.typed(expression, lambda _relation, name: column_type(_LINES.column(name)))
+
+
+# Computed fields, the domain's rules as expressions (`OrderLine.subtotal`, `Order.total`).
+_SUBTOTAL = expressions.product("unit_price", "quantity")
+_COMPUTED: dict[plan.Entity, dict[str, tuple[expressions.Expression, ValueType]]] = {
+    plan.Entity.ORDER: {"total": _typed(expressions.sum_of("lines", _SUBTOTAL))},
+    plan.Entity.LINE: {"subtotal": _typed(_SUBTOTAL)},
 }

@@ -13,10 +13,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from domain.expressions import ValueType
 from domain.model import Attribute, FieldType, RelationKind
 from domain.paging import Cursor, sort_key
 from schema.entities import Declaration
-from schema.entities.declare import Related, snake
+from schema.entities.declare import Computed, Declared, Related, computed_expression, snake
 from schema.node import to_global_id
 from tests.entities.samples import SUFFIX, camel, domain_value, graphql_value
 
@@ -112,11 +113,22 @@ class Operations:
             parts.append(f"edges {{ cursor node {{ {node} }} }}")
         return " ".join(parts)
 
+    def _leaf(self, decl: Declaration, name: str, option: object) -> str:
+        money = f"{camel(name)} {{ amount currency }}"
+        if isinstance(option, Computed):
+            _, kind = computed_expression(decl, name, option, self.by_name.get)
+            return money if kind is ValueType.MONEY else camel(name)
+        if isinstance(option, Declared) and decl.model.attribute(name).type is FieldType.MONEY:
+            return money
+        return camel(name)
+
     def selection(
         self, draw: st.DrawFn, decl: Declaration, depth: int, variables: dict[str, Any]
     ) -> str:
         leaves = ["id", "__typename"] + [
-            camel(name) for name, option in decl.exposed.items() if not isinstance(option, Related)
+            self._leaf(decl, name, option)
+            for name, option in decl.exposed.items()
+            if not isinstance(option, Related)
         ]
         chosen = draw(st.lists(st.sampled_from(leaves), min_size=1, max_size=len(leaves)))
         parts = list(dict.fromkeys(chosen))

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from strawberry import auto
 
+from domain.expressions import Expression, product, sum_of
 from domain.model import DeclarationError, Policy
+from domain.money import Money
 from gateway.container import build_container, checked_entities
 from gateway.settings import Settings
-from schema.entities import count_of, declaration_of, declared, entity, many_to_one
+from schema.entities import (
+    computed,
+    count_of,
+    declaration_of,
+    declared,
+    entity,
+    many_to_one,
+)
 from schema.node import Node
 
 
@@ -95,3 +104,50 @@ def test_a_field_owned_by_no_attribute_stops_start_up() -> None:
     with pytest.raises(DeclarationError) as refused:
         checked_entities([declaration_of(OwnedPart)])
     assert str(refused.value) == "entity OwnedPart, field label: owner keeper_id is no attribute"
+
+
+@dataclass(kw_only=True)
+class Bill:
+    label: str
+    hours: int = 0
+    rate: Money = field(default_factory=Money.zero)
+    fee: Money = field(default_factory=Money.zero)
+    discount: int | None = None
+    id: int = 0
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (product("rate", "fee"), "a product may hold one amount of money at most"),
+        (product("hours", "discount"), "BillType.discount may be null"),
+        (product("hours", "label"), "BillType.label is no count nor money"),
+        (product("hours", "minutes"), "BillType has no attribute minutes"),
+        (product("hours", "total"), "computed from itself"),
+    ],
+)
+def test_a_computed_field_that_cannot_be_computed_stops_start_up(
+    expression: Expression, message: str
+) -> None:
+    @entity(Bill, table="bills", policy=Policy(write="items:write"))
+    class BillType(Node):
+        label: auto = declared()
+        total: int = computed(expression)
+
+    with pytest.raises(DeclarationError) as refused:
+        checked_entities([declaration_of(BillType)])
+    assert str(refused.value) == f"entity BillType, field total: {message}"
+
+
+def test_a_sum_over_no_one_to_many_relation_is_refused_when_declared() -> None:
+    with pytest.raises(DeclarationError) as refused:
+
+        @entity(Part, table="parts", policy=Policy(write="items:write"))
+        class SummingPart(Node):
+            label: auto = declared()
+            maker: auto = many_to_one("maker_id", "User")
+            spent: int = computed(sum_of("maker", "hours"))
+
+    assert str(refused.value) == (
+        "entity SummingPart, field spent: sums over maker, which is no one-to-many relation"
+    )

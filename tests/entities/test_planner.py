@@ -9,18 +9,21 @@ unplanned root fields, which keeps one statement per planned root field.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from domain.money import Money
 from domain.paging import PageRequest
 from domain.principals import Principal
 from domain.specifications import Always
+from domain.users import Email
 from gateway.app import create_app
 from gateway.container import build_container
 from persistence.statements import count_statements
@@ -209,3 +212,62 @@ async def test_a_field_the_planner_cannot_express_leaves_its_root_field_to_the_r
     assert planned.roots == ["items", "items"]
     labels = [e["node"]["label"] for e in got[1]["data"][PLURAL]["edges"]]
     assert len(labels) == 3
+
+
+COMPUTED = f"""
+{{ {PLURAL}(first: 50) {{ edges {{ node {{ name contactHours contactCost {{ amount currency }}
+  contacts(first: 50) {{ edges {{ node {{ hours cost {{ amount currency }} }} }} }} }} }} }} }}
+"""
+
+
+async def test_computed_fields_are_the_same_on_both_paths_and_planned(
+    on: Gateway, off: Gateway, planned: Planned, seeded: Seeded
+) -> None:
+    system = Principal.system()
+    service = on.container.services.entities[ENTITY.name]
+    # A vendor without contacts: its sums are zero (money in the declared currency).
+    lonely = await service.create(
+        system, {"name": "Lonely", "email": Email("lonely@example.com"), "active": True}
+    )
+    try:
+        vendors = await service.page(system, Always(), PageRequest(first=50))
+        contacts = await on.container.services.entities["VendorContact"].page(
+            system, Always(), PageRequest(first=100)
+        )
+        expected = [_computed_node(v, contacts.items) for v in vendors.items if v.active]
+        with count_statements(on.container.engine) as log:
+            got, reference = await both(on, off, COMPUTED, {}, seeded.world.staff)
+    finally:
+        await service.delete(system, lonely.id)
+    assert any(n["contactCost"]["amount"] != "0.00" for n in expected)
+    assert {
+        "name": "Lonely",
+        "contactHours": 0,
+        "contactCost": {"amount": "0.00", "currency": "USD"},
+        "contacts": {"edges": []},
+    } in expected
+    assert got == reference, first_difference(got, reference)
+    assert got == (200, {"data": {PLURAL: {"edges": [{"node": n} for n in expected]}}})
+    assert planned.roots == [PLURAL, PLURAL]  # planned, then prepared
+    # Each time, the caller's account and one statement for the whole list.
+    reads = ["users" if "\nFROM users" in s else "planned" for s in log.statements]
+    assert reads == ["users", "planned"] * 2
+
+
+def _computed_node(vendor: Any, contacts: Sequence[Any]) -> dict[str, Any]:
+    """A vendor's computed fields as Python computes them from the rows."""
+
+    def money(cents: int) -> dict[str, str]:
+        return {"amount": str(Money(cents).amount), "currency": "USD"}
+
+    mine = [c for c in contacts if c.vendor_id == vendor.id]
+    return {
+        "name": vendor.name,
+        "contactHours": sum(c.hours for c in mine),
+        "contactCost": money(sum(c.rate.cents * c.hours for c in mine)),
+        "contacts": {
+            "edges": [
+                {"node": {"hours": c.hours, "cost": money(c.rate.cents * c.hours)}} for c in mine
+            ]
+        },
+    }

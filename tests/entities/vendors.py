@@ -16,7 +16,9 @@ import strawberry
 from strawberry import auto
 
 from domain.errors import ValidationError
+from domain.expressions import product, sum_of
 from domain.model import EQUALITY, RANGE_FILTERS, TEXT_FILTERS, Change, Policy
+from domain.money import Money
 from domain.principals import Principal
 from domain.services.entities import EntityService
 from domain.specifications import Always, Specification
@@ -25,6 +27,7 @@ from domain.users import Email
 from gateway.container import application_tables
 from persistence.entities import declared_table
 from schema.entities import (
+    computed,
     count_of,
     declaration_of,
     declared,
@@ -85,6 +88,8 @@ class ContactEntity:
     vendor_id: int
     name: str
     position: int = 0
+    hours: int = 0
+    rate: Money = field(default_factory=Money.zero)
     id: int = 0
 
 
@@ -118,6 +123,9 @@ class Vendor(Node):
     manager: auto = many_to_one("manager_id", "User")
     contacts: auto = one_to_many("VendorContact", "vendor_id")
     contact_count: int = count_of("contacts")
+    # Sums over the contacts the caller sees, one of a computed field of theirs.
+    contact_cost: Money = computed(sum_of("contacts", "cost"), description="What they bill.")
+    contact_hours: int = computed(sum_of("contacts", "hours"))
 
     @strawberry.field(description="Name and rating: computed in Python, never planned.")  # type: ignore[untyped-decorator]  # mypy finds no overload outside a strawberry.type class
     def label(self) -> str:
@@ -134,6 +142,9 @@ class Vendor(Node):
 class VendorContact(Node):
     name: auto = declared(filters=TEXT_FILTERS, orderable=True)
     position: auto = declared(orderable=True)
+    hours: auto = declared(orderable=True)
+    rate: auto = declared()
+    cost: Money = computed(product("rate", "hours"))
     vendor: auto = many_to_one("vendor_id", "Vendor")
 
 
