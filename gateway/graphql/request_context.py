@@ -18,6 +18,7 @@ from gateway.http.client_ip import client_ip_of
 from gateway.http.negotiation import RequestError
 from gateway.http.request_headers import header_map
 from gateway.http.request_id import request_id_of
+from gateway.observability.request_state import request_state
 from resolvers.context import Context, Services
 from resolvers.loaders import BatchObserver
 from schema import errors as error_table
@@ -75,7 +76,7 @@ class RequestContexts:
                 {"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
                 extensions=error_table.error_details(exc),
             ) from None
-        request.scope.setdefault("state", {})["principal_id"] = identity.principal.user_id
+        request_state(request.scope).principal_id = identity.principal.user_id
         return Context.build(
             identity.principal,
             self._services,

@@ -4,7 +4,7 @@
 proxy: anyone else can write them. The chain is read right to left, each trusted hop
 skipped; the first untrusted address is the client. Anything malformed falls back to
 the peer address: a bad header never fails the request. The edge (`gateway.http.edge`)
-stores both in `scope["state"]` for `client_ip_of` and `is_https`.
+stores both in the request's `RequestState` for `client_ip_of` and `is_https`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from starlette.types import Scope
+
+from gateway.observability.request_state import stored_state
 
 type IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -127,16 +129,16 @@ def client_of(scope: Scope, trusted: TrustedProxies) -> tuple[str, str]:
 
 def client_ip_of(scope: Scope) -> str:
     """The address the edge stored (the peer's if it did not run)."""
-    stored = scope.get("state", {}).get("client_ip")
-    if stored is not None:
-        return str(stored)
+    state = stored_state(scope)
+    if state is not None and state.client_ip is not None:
+        return state.client_ip
     client = scope.get("client")
     return str(client[0]) if client else UNKNOWN
 
 
 def is_https(scope: Scope) -> bool:
     """Whether the client reached us over https (directly or via a trusted proxy)."""
-    stored = scope.get("state", {}).get("client_scheme")
-    if stored is not None:
-        return bool(stored == "https")
+    state = stored_state(scope)
+    if state is not None and state.client_scheme is not None:
+        return state.client_scheme == "https"
     return scope.get("scheme") in ("https", "wss")

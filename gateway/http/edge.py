@@ -26,6 +26,7 @@ from gateway.http.request_id import HEADER_KEY, request_id_from
 from gateway.http.security_headers import RawHeaders, SecurityHeaders
 from gateway.observability.logging import AccessLog, bind_request_ids, unbind_request_ids
 from gateway.observability.metrics import HttpMetrics, Metrics
+from gateway.observability.request_state import KEY, RequestState
 from gateway.observability.tracing import incoming_trace_context
 
 type Header = tuple[bytes, bytes]
@@ -51,9 +52,10 @@ def response_headers(
 class EdgeMiddleware:
     """Identifies, traces, logs, counts and secures each HTTP and WebSocket request.
 
-    Stores `request_id`, `client_ip` and `client_scheme` in `scope["state"]` (read by
-    `request_id_of`, `client_ip_of`, `is_https`). WebSockets get those and the ids on
-    their log lines, but no access line, metrics or headers; lifespan passes through.
+    Stores the request id and the client's address and scheme in the request's
+    `RequestState` (read by `request_id_of`, `client_ip_of`, `is_https`). WebSockets get
+    those and the ids on their log lines, but no access line, metrics or headers;
+    lifespan passes through.
     """
 
     def __init__(
@@ -81,9 +83,9 @@ class EdgeMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
+        address, scheme = client_of(scope, self.trusted)
         state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id_from(scope["headers"])
-        state["client_ip"], state["client_scheme"] = client_of(scope, self.trusted)
+        state[KEY] = RequestState(request_id_from(scope["headers"]), address, scheme)
         # With an SDK provider the OpenTelemetry layer extracts the incoming context itself.
         incoming = None if self.records_spans else incoming_trace_context(scope["headers"])
         if incoming is None:
@@ -96,8 +98,8 @@ class EdgeMiddleware:
             context.detach(token)
 
     async def _observe(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state: dict[str, Any] = scope.setdefault("state", {})
-        token = bind_request_ids(str(state["request_id"]))
+        state: RequestState = scope["state"][KEY]  # stored by __call__
+        token = bind_request_ids(str(state.request_id))
         try:
             if scope["type"] == "http":
                 await self._answer(scope, receive, send, state)
@@ -107,13 +109,13 @@ class EdgeMiddleware:
             unbind_request_ids(token)
 
     async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]
+        self, scope: Scope, receive: Receive, send: Send, state: RequestState
     ) -> None:
         # A filtered access line costs nothing to drop, but its fields would still be
         # paid for on every request: the level is asked once, before.
         logged = self.access_log.enabled()
         defaults = self.security.for_scope(scope)
-        request_id = (HEADER_KEY, str(state["request_id"]).encode("latin-1"))
+        request_id = (HEADER_KEY, str(state.request_id).encode("latin-1"))
         status = 500  # what a request that never started its response is counted as
         started = time.perf_counter()
 

@@ -1,6 +1,7 @@
 """Request ids: honour a well-formed incoming X-Request-ID, otherwise make one.
 
-The edge (`gateway.http.edge`) stores the id in `scope["state"]` and echoes it on the response.
+The edge (`gateway.http.edge`) stores the id in the request's `RequestState` and echoes
+it on the response.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import re
 from collections.abc import Iterable
 
 from starlette.types import Scope
+
+from gateway.observability.request_state import request_state
 
 HEADER = "x-request-id"
 HEADER_KEY = HEADER.encode()
@@ -36,7 +39,7 @@ def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
 
 def request_id_of(scope: Scope) -> str:
     """The id the edge stored for this request (a fresh one if it did not run)."""
-    state = scope.setdefault("state", {})
-    if "request_id" not in state:
-        state["request_id"] = new_request_id()
-    return str(state["request_id"])
+    state = request_state(scope)
+    if state.request_id is None:
+        state.request_id = new_request_id()
+    return state.request_id

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
@@ -32,6 +32,7 @@ from structlog.types import EventDict, Processor, WrappedLogger
 from domain.redaction import REDACTED as REDACTED
 from domain.redaction import redact_text as redact_text
 from domain.redaction import redact_value as redact_value
+from gateway.observability.request_state import RequestState, stored_state
 
 ACCESS_LOGGER = "gateway.access"
 # Libraries that log every call (aiosqlite: each statement with its parameters).
@@ -173,8 +174,8 @@ def current_trace_id() -> str | None:
     return trace.format_trace_id(context.trace_id) if context.is_valid else None
 
 
-def _operations(state: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    operations: list[tuple[str | None, str]] = state.get("graphql_operations", [])
+def _operations(state: RequestState | None) -> tuple[str | None, str | None]:
+    operations = state.graphql_operations if state is not None else None
     if not operations:
         return None, None
     names = ",".join(name or "anonymous" for name, _ in operations)
@@ -260,7 +261,7 @@ class AccessLog:
         return self._writes_info
 
     def write(self, scope: Scope, status: int, seconds: float) -> None:
-        state: Mapping[str, Any] = scope["state"]
+        state = stored_state(scope)
         name, kind = _operations(state)
         client = scope.get("client")
         # The path only: a GET query string can carry a whole document and variables.
@@ -270,7 +271,7 @@ class AccessLog:
             "status": status,
             "duration_ms": round(seconds * 1000, 2),
             "client_ip": client[0] if client else None,
-            "principal_id": state.get("principal_id"),
+            "principal_id": state.principal_id if state is not None else None,
             "operation_name": name,
             "operation_type": kind,
         }

@@ -9,6 +9,8 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from gateway.observability.request_state import request_state
+
 UNKNOWN_TYPE = "unknown"
 
 
@@ -49,10 +51,9 @@ def error_code(error: GraphQLError) -> str:
 
 
 def annotate(request_scope: Any, name: str | None, kind: str) -> None:
-    """Lists the operation in the request's `scope["state"]`, where the access log reads it."""
+    """Lists the operation in the request's `RequestState`, where the access log reads it."""
     if isinstance(request_scope, dict):
-        state: dict[str, Any] = request_scope.setdefault("state", {})
-        state.setdefault("graphql_operations", []).append((name, kind))
+        request_state(request_scope).graphql_operations.append((name, kind))
 
 
 def span_name(kind: str, name: str | None) -> str:
@@ -61,7 +62,7 @@ def span_name(kind: str, name: str | None) -> str:
 
 
 class OperationAnnotation(SchemaExtension):
-    """Records each operation's name and type in the request's ASGI `scope["state"]`.
+    """Records each operation's name and type in the request's `RequestState`.
 
     The access log reads them from there; a batch request lists every operation.
     """

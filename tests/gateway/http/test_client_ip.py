@@ -18,6 +18,7 @@ from gateway.http.client_ip import (
 )
 from gateway.http.edge import EdgeMiddleware
 from gateway.observability.metrics import Metrics
+from gateway.observability.request_state import RequestState, request_state
 
 PROXIES = TrustedProxies(["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"])
 PEER = "10.1.2.3"
@@ -125,10 +126,10 @@ def test_forwarded_proto_is_believed_only_from_a_trusted_proxy() -> None:
 
 
 async def test_the_edge_stores_address_and_scheme() -> None:
-    seen: dict[str, object] = {}
+    seen: list[RequestState] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.update(scope["state"])
+        seen.append(request_state(scope))
         await PlainTextResponse("ok")(scope, receive, send)
 
     async def receive() -> Message:
@@ -152,11 +153,9 @@ async def test_the_edge_stores_address_and_scheme() -> None:
     }
     edge = EdgeMiddleware(app, metrics=Metrics(), trusted_proxies=["10.0.0.0/8"])
     await edge(scope, receive, send)
-    assert seen == {
-        "request_id": "req-12345678",
-        "client_ip": "198.51.100.1",
-        "client_scheme": "https",
-    }
+    assert seen == [
+        RequestState(request_id="req-12345678", client_ip="198.51.100.1", client_scheme="https")
+    ]
 
 
 def test_without_trusted_proxies_the_peer_and_its_scheme_are_kept() -> None:

@@ -14,6 +14,7 @@ from gateway.container import Container
 from gateway.http.edge import EdgeMiddleware
 from gateway.observability.logging import configure_logging, unconfigure_logging
 from gateway.observability.metrics import Metrics
+from gateway.observability.request_state import RequestState, request_state
 from tests.gateway.observability.capture import LogCapture, labels, samples
 
 SECURITY_HEADERS = [
@@ -99,12 +100,12 @@ async def test_a_shed_request_is_logged_counted_and_carries_the_edge_headers(
 
 
 async def test_a_websocket_gets_its_ids_and_its_messages_pass_untouched() -> None:
-    seen: list[dict[str, object]] = []
+    seen: list[RequestState] = []
     sent: list[Message] = []
     accept: Message = {"type": "websocket.accept", "headers": [(b"x-own", b"1")]}
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append(dict(scope["state"]))
+        seen.append(request_state(scope))
         await send(dict(accept))
 
     async def receive() -> Message:
@@ -116,7 +117,7 @@ async def test_a_websocket_gets_its_ids_and_its_messages_pass_untouched() -> Non
     edge = EdgeMiddleware(app, metrics=Metrics())
     await edge(_scope("websocket", "/graphql", [(b"x-request-id", b"ws-12345678")]), receive, send)
     assert (seen, sent) == (
-        [{"request_id": "ws-12345678", "client_ip": "203.0.113.9", "client_scheme": "http"}],
+        [RequestState(request_id="ws-12345678", client_ip="203.0.113.9", client_scheme="http")],
         [accept],
     )
 

@@ -20,6 +20,7 @@ from gateway.observability.logging import (
     unbind_request_ids,
     unconfigure_logging,
 )
+from gateway.observability.request_state import KEY, RequestState
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
 # Text a client controls, with the things redaction exists for mixed in.
@@ -46,7 +47,7 @@ def scope_for(
         "method": method,
         "path": path,
         "client": (client, 5000) if client is not None else None,
-        "state": {"principal_id": 7, "graphql_operations": operations},
+        "state": {KEY: RequestState(principal_id=7, graphql_operations=operations)},
     }
 
 
