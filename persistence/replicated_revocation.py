@@ -33,6 +33,7 @@ from persistence.sql_revocation import SqlRevocations
 
 REFRESH_SECONDS = 5.0
 PRUNE_SECONDS = 600.0
+CLOSE_PUBLISH_SECONDS = 1.0
 # A refresh reads the rows written since the previous read started, less this much: a
 # transaction that wrote `revoked_at` a moment before committing, and clocks of
 # replicas that disagree by less than this, are still caught.
@@ -67,6 +68,7 @@ class ReplicatedRevocationStore:
         self._next_prune = clock() + prune_seconds
         self._refreshing: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._publishing: set[asyncio.Task[None]] = set()
         self._closed = False
         self._outage = Outage("database", component="revocation refresh")
 
@@ -78,6 +80,13 @@ class ReplicatedRevocationStore:
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._publishing:
+            # A moment for broadcasts in flight; the rest are in the database.
+            await asyncio.wait(set(self._publishing), timeout=CLOSE_PUBLISH_SECONDS)
+            for task in set(self._publishing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for task in (self._listener, self._refreshing):
             if task is not None:
                 task.cancel()
@@ -140,7 +149,17 @@ class ReplicatedRevocationStore:
         await self._sql.record(entry)
         self.cache.apply(entry)
         if self._broadcast is not None:
-            await self._broadcast.publish(entry)
+            # The answer does not wait for Redis: a hung one held a logout 2.4 s per
+            # revocation (socket timeouts and retries). The database has the entry; a
+            # broadcast that is lost reaches the others at their next refresh.
+            task = asyncio.create_task(self._broadcast.publish(entry), name="revocation-publish")
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
+
+    async def published(self) -> None:
+        """Wait for the broadcasts of this replica's revocations still in flight."""
+        while self._publishing:
+            await asyncio.gather(*self._publishing)
 
     async def _current(self) -> None:
         if not self._loaded:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,9 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import UnavailableError
+from persistence import replicated_revocation
 from persistence.database import create_engine
 from persistence.replicated_revocation import ReplicatedRevocationStore
 from persistence.revocation import Revocation
+from persistence.revocation_broadcast import RedisRevocationBroadcast
 from persistence.sql_revocation import SqlRevocations
 from persistence.tables import REVOCATIONS
 from tests.persistence.revocation_contract import RevocationStoreContract, claims
@@ -156,3 +159,58 @@ async def test_expired_revocations_are_pruned_from_the_database(
     async with engine.connect() as conn:
         rows = (await conn.execute(sa.select(REVOCATIONS.c.kind, REVOCATIONS.c.key))).all()
     assert sorted(tuple(row) for row in rows) == [("fam", "long")]
+
+
+class StuckBroadcast(RedisRevocationBroadcast):
+    """A broadcast whose publish hangs, as on a Redis that accepts and never answers."""
+
+    def __init__(self) -> None:
+        self.started: list[Revocation] = []
+        self.release = asyncio.Event()
+
+    async def publish(self, entry: Revocation) -> None:
+        self.started.append(entry)
+        await self.release.wait()
+
+    async def listen(
+        self,
+        deliver: Callable[[Revocation], None],
+        on_subscribed: Callable[[], Awaitable[None]],
+    ) -> None:
+        await on_subscribed()
+        await asyncio.Event().wait()  # subscribed, hearing nothing, until cancelled
+
+
+async def test_a_revocation_does_not_wait_for_the_broadcast(
+    engine: AsyncEngine, replicas: list[ReplicatedRevocationStore]
+) -> None:
+    broadcast = StuckBroadcast()
+    store = ReplicatedRevocationStore(SqlRevocations(engine), broadcast)
+    replicas.append(store)
+    until = datetime.now(UTC) + HOUR
+    # A bound for a store that waits (it would never return), not a speed requirement.
+    async with asyncio.timeout(30):
+        await store.revoke("j", until)
+        await store.revoke_family("f", until)
+    restarted = ReplicatedRevocationStore(SqlRevocations(engine))
+    replicas.append(restarted)
+    assert [
+        await store.is_revoked("j"),
+        await restarted.is_revoked("j"),
+        await restarted.is_family_revoked("f"),
+        [entry.key for entry in broadcast.started],
+    ] == [True, True, True, ["j", "f"]]
+    broadcast.release.set()
+    await store.published()
+
+
+async def test_closing_cuts_a_hung_broadcast_short(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replicated_revocation, "CLOSE_PUBLISH_SECONDS", 0)
+    broadcast = StuckBroadcast()
+    store = ReplicatedRevocationStore(SqlRevocations(engine), broadcast)
+    await store.revoke("j", datetime.now(UTC) + HOUR)
+    async with asyncio.timeout(30):
+        await store.aclose()
+    assert [entry.key for entry in broadcast.started] == ["j"]
