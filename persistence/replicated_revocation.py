@@ -83,10 +83,10 @@ class ReplicatedRevocationStore:
         if self._publishing:
             # A moment for broadcasts in flight; the rest are in the database.
             await asyncio.wait(set(self._publishing), timeout=CLOSE_PUBLISH_SECONDS)
-            for task in set(self._publishing):
-                task.cancel()
+            for publishing in set(self._publishing):
+                publishing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await publishing
         for task in (self._listener, self._refreshing):
             if task is not None:
                 task.cancel()
