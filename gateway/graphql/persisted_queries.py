@@ -14,8 +14,9 @@ caches (keyed on that text) answer a known operation without parsing or validati
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +31,7 @@ NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 INVALID = "PERSISTED_QUERY_INVALID"
+RETRY_AFTER_SECONDS = 5.0
 
 
 class PersistedQueryError(Exception):
@@ -89,21 +91,33 @@ class RedisDocumentStore:
 
     The local copy cannot go stale (content-addressed). A Redis failure reads as a miss
     (the client resends the query) and a failed write is dropped: APQ is an optimisation.
+    After a failure Redis is left alone for `retry_after_seconds`: a Redis that hangs
+    costs each call its socket timeouts and retries (2.4 s), not each request.
     """
 
     def __init__(
-        self, redis: Redis, *, ttl_seconds: int, prefix: str = "apq:", local_size: int = 1_000
+        self,
+        redis: Redis,
+        *,
+        ttl_seconds: int,
+        prefix: str = "apq:",
+        local_size: int = 1_000,
+        retry_after_seconds: float = RETRY_AFTER_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis, self._ttl, self._prefix = redis, ttl_seconds, prefix
         self._local = MemoryDocumentStore(local_size)
+        self._retry_after, self._clock = retry_after_seconds, clock
+        self._down_until = 0.0
 
     async def get(self, key: str) -> str | None:
         document = self._local.peek(key)
-        if document is not None:
+        if document is not None or self._clock() < self._down_until:
             return document
         try:
             raw = await self._redis.get(self._prefix + key)
         except RedisError:
+            self._down_until = self._clock() + self._retry_after
             return None
         if raw is None:
             return None
@@ -113,10 +127,12 @@ class RedisDocumentStore:
 
     async def put(self, key: str, document: str) -> None:
         self._local.remember(key, document)
+        if self._clock() < self._down_until:
+            return
         try:
             await self._redis.set(self._prefix + key, document, ex=self._ttl)
         except RedisError:
-            return
+            self._down_until = self._clock() + self._retry_after
 
 
 APOLLO_MANIFEST_FORMAT = "apollo-persisted-query-manifest"

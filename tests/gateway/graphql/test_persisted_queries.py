@@ -11,6 +11,8 @@ from typing import Any, cast
 import httpx
 import orjson
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
@@ -19,6 +21,7 @@ from gateway.container import Container, build_container
 from gateway.graphql.persisted_queries import (
     MemoryDocumentStore,
     PersistedQueries,
+    RedisDocumentStore,
     document_hash,
     load_manifest,
 )
@@ -245,3 +248,34 @@ def test_a_manifest_entry_whose_hash_is_wrong_is_refused_at_start_up(tmp_path: P
     path.write_bytes(orjson.dumps({"0" * 64: TRUSTED}))
     with pytest.raises(ValueError, match="is not the sha256 of its document"):
         load_manifest(path)
+
+
+class FailingRedis:
+    """Every call fails, as a Redis that hangs does once its socket timeouts run out."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def get(self, key: str) -> bytes | None:
+        self.calls.append(f"get {key}")
+        raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379")
+
+    async def set(self, key: str, value: str, ex: int) -> None:
+        self.calls.append(f"set {key}")
+        raise RedisTimeoutError("Timeout reading from 127.0.0.1:6379")
+
+
+async def test_after_a_redis_failure_the_store_leaves_redis_alone_for_a_while() -> None:
+    redis, now = FailingRedis(), [100.0]
+    store = RedisDocumentStore(
+        cast(Redis, redis),  # a fake with the two calls the store makes
+        ttl_seconds=60,
+        retry_after_seconds=5,
+        clock=lambda: now[0],
+    )
+    answers = [await store.get("a"), await store.get("b")]
+    await store.put("b", "{ b }")
+    answers += [await store.get("b")]
+    now[0] += 5
+    answers += [await store.get("c")]
+    assert (answers, redis.calls) == ([None, None, "{ b }", None], ["get apq:a", "get apq:c"])
