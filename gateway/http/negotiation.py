@@ -7,9 +7,13 @@ gateway's own (refusals, shedding) uses the same choice.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 MAX_NEGOTIATED = 256
+_JSON_RANGES = frozenset({JSON, "application/problem+json", "application/*", "*/*"})
 _NEGOTIATED: dict[str, str] = {}
 
 
@@ -45,8 +49,8 @@ def negotiate(accept: str | None) -> str:
     return chosen
 
 
-def _negotiate(accept: str) -> str:
-    best: tuple[float, int, str] | None = None
+def _ranges(accept: str) -> Iterator[tuple[str, float]]:
+    """Each media range of `accept`, lower-cased, with its quality."""
     for part in accept.split(","):
         media, *params = (piece.strip() for piece in part.split(";"))
         quality = 1.0
@@ -57,7 +61,19 @@ def _negotiate(accept: str) -> str:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        media = media.lower()
+        yield media.lower(), quality
+
+
+@functools.lru_cache(maxsize=MAX_NEGOTIATED)
+def accepts_json(accept: str) -> bool:
+    """Whether `accept` admits JSON: REST answers `application/json`, and refusals
+    `application/problem+json` (a client asking for those, or any type, is served)."""
+    return any(media in _JSON_RANGES and quality > 0 for media, quality in _ranges(accept))
+
+
+def _negotiate(accept: str) -> str:
+    best: tuple[float, int, str] | None = None
+    for media, quality in _ranges(accept):
         if quality <= 0:
             continue
         if media == GRAPHQL_RESPONSE:

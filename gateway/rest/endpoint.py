@@ -34,11 +34,12 @@ from gateway.http.idempotency import (
     fingerprint,
     parse_key,
 )
-from gateway.http.negotiation import RequestError
+from gateway.http.negotiation import RequestError, accepts_json
 from gateway.http.request_id import request_id_of
 from gateway.rest.operation import RestOperation
 from gateway.rest.problems import (
     METHOD_NOT_ALLOWED,
+    NOT_ACCEPTABLE,
     PAYLOAD_TOO_LARGE,
     PRECONDITION_FAILED,
     UNSUPPORTED_MEDIA_TYPE,
@@ -106,6 +107,12 @@ class PathEndpoint:
                     METHOD_NOT_ALLOWED,
                     f"{request.method} is not allowed here",
                     headers={"Allow": self.allow},
+                )
+            accept = request.headers.get("accept")
+            if accept and not accepts_json(accept):
+                raise Problem(
+                    NOT_ACCEPTABLE,
+                    f"answers are application/json (problem+json for errors), not: {accept}",
                 )
             key = request.headers.get(IDEMPOTENCY_HEADER)
             if key is not None and operation.operation_type == "mutation":

@@ -20,6 +20,7 @@ _STATUS_TEXT = {
     401: "Authentication required, or the bearer token is invalid",
     403: "The caller may not do this",
     404: "Not found, or not visible to the caller",
+    406: "Accept admits neither application/json nor application/problem+json",
     409: "Conflict with the current state, or a request with this Idempotency-Key is"
     " still being processed (retry after Retry-After)",
     412: "If-Match does not match the current ETag",
@@ -225,7 +226,7 @@ def _responses(op: RestOperation, builder: SchemaBuilder) -> dict[str, Any]:
     responses: dict[str, Any] = {str(op.status): success}
     if op.method == "GET":
         responses["304"] = {"description": "Not modified (If-None-Match matched the ETag)"}
-    statuses = [400, 401, 403, 404, 422, 429, 500, 503]
+    statuses = [400, 401, 403, 404, 406, 422, 429, 500, 503]
     if op.operation_type == "mutation":
         statuses.append(409)
     if op.body is not None:

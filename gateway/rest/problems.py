@@ -1,8 +1,8 @@
 """RFC 9457 problem details, with status, type and title from the one error table.
 
 Domain errors are looked up with `rule_for` (MRO); GraphQL request errors by the code the
-error mapping gave them. Only HTTP-protocol failures that GraphQL cannot have (405, 412,
-415) have their own rows here, built with the same `ErrorRule`.
+error mapping gave them. Only HTTP-protocol failures that GraphQL cannot have (405, 406,
+412, 415) have their own rows here, built with the same `ErrorRule`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ METHOD_NOT_ALLOWED = ErrorRule("METHOD_NOT_ALLOWED", 405, "Method not allowed")
 PRECONDITION_FAILED = ErrorRule("PRECONDITION_FAILED", 412, "Precondition failed")
 UNSUPPORTED_MEDIA_TYPE = ErrorRule("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type")
 PAYLOAD_TOO_LARGE = ErrorRule("PAYLOAD_TOO_LARGE", 413, "Payload too large")
+NOT_ACCEPTABLE = ErrorRule("NOT_ACCEPTABLE", 406, "Not acceptable")
 ROUTE_NOT_FOUND = ErrorRule("NOT_FOUND", 404, "Not found")
 
 _BY_CODE: dict[str, ErrorRule] = {}

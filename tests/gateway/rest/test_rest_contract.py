@@ -39,7 +39,7 @@ async def test_every_operation_documents_the_edge_refusals(client: httpx.AsyncCl
     retry_after = {"Retry-After": {"description": RETRY, "schema": {"type": "string"}}}
     for method, path, operation in _operations(document):
         responses = operation["responses"]
-        for status in ("400", "401", "429", "503"):
+        for status in ("400", "401", "406", "429", "503"):
             assert responses[status]["content"] == problem, (method, path, status)
         assert responses["429"]["headers"] == retry_after, (method, path)
         assert responses["503"]["headers"] == retry_after, (method, path)
@@ -48,6 +48,32 @@ async def test_every_operation_documents_the_edge_refusals(client: httpx.AsyncCl
         assert headers == (["Idempotency-Key"] if mutation else []), (method, path)
         if mutation:
             assert responses["409"]["headers"] == retry_after, (method, path)
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [
+        ("image/png", 406),
+        ("text/html, application/json;q=0", 406),
+        ("application/json", 200),
+        ("application/problem+json", 200),
+        ("text/html, */*;q=0.1", 200),
+        ("application/*", 200),
+    ],
+)
+async def test_an_accept_that_admits_no_json_is_406(
+    client: httpx.AsyncClient, world: World, accept: str, status: int
+) -> None:
+    answer = await client.get(
+        f"/api/v1/items/{gid('Item', world.widget)}",
+        headers={**as_user(world.alice), "accept": accept},
+    )
+    assert answer.status_code == status, answer.text
+    if status == 406:
+        assert (answer.headers["content-type"], answer.json()["code"]) == (
+            PROBLEM,
+            "NOT_ACCEPTABLE",
+        )
 
 
 async def test_a_rate_limited_rest_answer_fits_the_documented_problem(
