@@ -1,26 +1,14 @@
-"""Prices in another currency: the exchange-rate port and the conversion rule."""
+"""Prices in another currency: the currency pair and the conversion rule (the rates come
+from the `exchange_rates` upstream, declared in schema/exchange_rates.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Protocol
 
 from domain.money import Money
 
 # (from, to): ISO 4217 codes, upper case.
 type CurrencyPair = tuple[str, str]
-
-
-class ExchangeRates(Protocol):
-    """Rates from an exchange-rate service (over HTTP, or the example's table in process)."""
-
-    async def rates(self, pairs: Sequence[CurrencyPair]) -> Mapping[CurrencyPair, Decimal]:
-        """Each pair's rate the service knows, in one call (an unknown pair is left out).
-
-        Raises UpstreamUnavailableError or UpstreamTimeoutError.
-        """
-        ...
 
 
 def pair(source: str, target: str) -> CurrencyPair:

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import httpx
 import sqlalchemy as sa
 import strawberry
 import structlog
@@ -27,7 +26,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import SchemaExtension
 
-from domain.exchange_rates import ExchangeRates
 from domain.handlers import EventHandlers
 from domain.jobs import JobQueue, Jobs
 from domain.model import EntityRegistry
@@ -70,7 +68,8 @@ from gateway.observability import Observability, build_observability
 from gateway.observability.prepared import PreparedObserver
 from gateway.realtime import RealtimeGateway, build_realtime
 from gateway.rest import RestApi
-from gateway.settings import RedisSettings, Settings, UpstreamSettings
+from gateway.settings import RedisSettings, Settings
+from gateway.upstream_clients import upstream_sources
 from persistence import tables
 from persistence.audit import SqlAuditLog
 from persistence.database import create_engine
@@ -97,11 +96,7 @@ from schema.declarations import application
 from schema.entities import Declaration, check_computed
 from schema.input_limits import InputLimits
 from schema.planner.extension import planner_extension
-from upstreams.client import Upstream, UpstreamObserver, UpstreamPolicy
-from upstreams.exchange_rates.graphql import GraphQLExchangeRates
-from upstreams.exchange_rates.http import HttpExchangeRates
-from upstreams.exchange_rates.service import ExchangeRateService
-from upstreams.graphql import GraphQLUpstream
+from upstreams.client import Upstream
 
 log = structlog.get_logger("gateway")
 
@@ -379,56 +374,6 @@ def redis_client(settings: RedisSettings) -> Redis | None:
     )
 
 
-# The host the embedded example service answers as (requests never leave the process).
-EMBEDDED_EXCHANGE_RATES = "http://exchange-rates.embedded"
-
-
-def upstream_policy(settings: UpstreamSettings) -> UpstreamPolicy:
-    return UpstreamPolicy(
-        timeout_seconds=settings.timeout_seconds,
-        deadline_seconds=settings.deadline_seconds,
-        retries=settings.retries,
-        backoff_seconds=settings.backoff_seconds,
-        backoff_max_seconds=settings.backoff_max_seconds,
-        breaker_failures=settings.breaker_failures,
-        breaker_reset_seconds=settings.breaker_reset_seconds,
-        bulkhead_size=settings.bulkhead_size,
-        bulkhead_wait_seconds=settings.bulkhead_wait_seconds,
-    )
-
-
-def exchange_rates_upstream(settings: UpstreamSettings, observer: UpstreamObserver) -> Upstream:
-    """The exchange-rate service at EXCHANGE_RATES__URL, or the example served in process.
-
-    One client per upstream, shared by every request: its pool holds as many
-    connections as the bulkhead lets calls through. `trust_env` is off: proxies come
-    from settings, not from whatever HTTP_PROXY the process inherited.
-    """
-    size = settings.bulkhead_size
-    if settings.url:
-        client = httpx.AsyncClient(
-            base_url=settings.url,
-            timeout=settings.timeout_seconds,
-            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            trust_env=False,
-        )
-    else:
-        client = httpx.AsyncClient(
-            base_url=EMBEDDED_EXCHANGE_RATES,
-            transport=httpx.ASGITransport(app=ExchangeRateService().app),
-            trust_env=False,
-        )
-    return Upstream("exchange_rates", client, upstream_policy(settings), observer=observer)
-
-
-def exchange_rates(settings: UpstreamSettings, upstream: Upstream) -> ExchangeRates:
-    """The port over the service's GraphQL endpoint when one is configured, else its
-    HTTP/JSON API."""
-    if settings.graphql_path:
-        return GraphQLExchangeRates(GraphQLUpstream(upstream, settings.graphql_path), upstream.name)
-    return HttpExchangeRates(upstream)
-
-
 def idempotency(settings: Settings, redis: Redis | None) -> Idempotency | None:
     """Answers kept in Redis (shared by replicas), or in this process without REDIS__URL."""
     config = settings.idempotency
@@ -625,7 +570,7 @@ def build_container(
     uow = SqlUnitOfWorkFactory(engine, repositories(models), on_events_committed=relay.wake)
     revocations = revocation_store(settings, engine, redis)
     tokens = token_service(settings)
-    rates = exchange_rates_upstream(settings.exchange_rates, observability.metrics)
+    fetcher, upstreams = upstream_sources(settings, schema, observability.metrics)
     accounts = AccountService(
         uow,
         password_hasher(settings),
@@ -642,7 +587,7 @@ def build_container(
         accounts=accounts,
         audit=AuditService(SqlAuditLog(engine)),
         entities={d.name: d.new_service(uow, publisher) for d in declared},
-        exchange_rates=exchange_rates(settings.exchange_rates, rates),
+        upstreams=fetcher,
     )
     mailer = mailer_for(settings.mail)
     register_application_handlers(handlers, uow=uow, mailer=mailer)
@@ -674,6 +619,6 @@ def build_container(
         budget=budget,
         idempotency=idempotency(settings, redis),
         prepared=prepared_operations(settings, read_model, observability, budget),
-        upstreams={rates.name: rates},
+        upstreams=upstreams,
         cache=cache,
     )

@@ -10,7 +10,6 @@ from typing import Any
 
 from domain.audit import AuditContext
 from domain.caching import CacheHint
-from domain.exchange_rates import ExchangeRates
 from domain.principals import Principal
 from domain.read_plan import PlanKey, Planned
 from domain.services.accounts import AccountService
@@ -20,6 +19,7 @@ from domain.services.items import ItemService
 from domain.services.orders import OrderService
 from domain.services.users import UserService
 from domain.tokens import TokenClaims
+from domain.upstreams import UpstreamFetcher
 from resolvers.loaders import BatchObserver, Loaders, build_loaders
 from resolvers.realtime import Realtime
 
@@ -83,9 +83,9 @@ class Services:
     audit: AuditService
     # The generic (or replaced) service of each declared entity, by entity name.
     entities: Mapping[str, EntityService] = field(default_factory=dict)
-    # The exchange-rate service (an upstream); None: prices in other currencies are
-    # UPSTREAM_UNAVAILABLE.
-    exchange_rates: ExchangeRates | None = None
+    # The upstream services behind declared fields; None: those fields are
+    # UPSTREAM_UNAVAILABLE ("not configured").
+    upstreams: UpstreamFetcher | None = None
 
     def for_request(self, context: AuditContext) -> Services:
         """These services, every change they make audited as made by `context` (a field
@@ -164,7 +164,7 @@ class Context:
             principal,
             orders=services.orders,
             entities=services.entities,
-            exchange_rates=services.exchange_rates,
+            upstreams=services.upstreams,
             **({"observe": observe_batch} if observe_batch is not None else {}),
         )
         return cls(principal, services, loaders, request_id, **transport)

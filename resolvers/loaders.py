@@ -11,20 +11,19 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, Protocol
 
 from aiodataloader import DataLoader
 
 from domain.errors import UpstreamUnavailableError
-from domain.exchange_rates import CurrencyPair, ExchangeRates
 from domain.orders import Order
 from domain.paging import Page, PageRequest
 from domain.principals import Principal
 from domain.services.entities import EntityService
 from domain.services.orders import OrderService
 from domain.specifications import Specification
+from domain.upstreams import UpstreamFetcher, UpstreamSource
 
 type CustomerOrdersKey = tuple[int, Specification, PageRequest]
 type CustomerCountKey = tuple[int, Specification]
@@ -158,17 +157,18 @@ class _RowsLoader(DataLoader[int, list[Any]]):
         return [list(found.get(owner, ())) for owner in keys]
 
 
-class _ExchangeRateLoader(DataLoader[CurrencyPair, Decimal | None]):
-    """Rates by currency pair: every pair a request needs, in one call to the service."""
+class _UpstreamLoader[K, V](DataLoader[K, V | None]):
+    """A declared upstream source by key: every key a request needs, in one call per
+    `max_batch` keys; a key the upstream does not know is None."""
 
-    def __init__(self, rates: ExchangeRates | None) -> None:
-        super().__init__(loop=asyncio.get_running_loop())
-        self._rates = rates
+    def __init__(self, source: UpstreamSource[K, V], fetcher: UpstreamFetcher | None) -> None:
+        super().__init__(loop=asyncio.get_running_loop(), max_batch_size=source.max_batch)
+        self._source, self._fetcher = source, fetcher
 
-    async def batch_load_fn(self, keys: list[CurrencyPair]) -> list[Decimal | None]:
-        if self._rates is None:
-            raise UpstreamUnavailableError("exchange_rates", "not configured")
-        found = await self._rates.rates(keys)
+    async def batch_load_fn(self, keys: list[K]) -> list[V | None]:
+        if self._fetcher is None:
+            raise UpstreamUnavailableError(self._source.upstream, "not configured")
+        found = await self._fetcher.fetch(self._source, keys)
         return [found.get(key) for key in keys]
 
 
@@ -185,13 +185,13 @@ class Loaders:
         *,
         orders: OrderService,
         entities: Mapping[str, EntityService] | None = None,
-        exchange_rates: ExchangeRates | None = None,
+        upstreams: UpstreamFetcher | None = None,
         observe: BatchObserver = _unobserved,
     ) -> None:
         self._principal, self._observe = principal, observe
         self._orders = orders
         self._entities = entities or {}
-        self._exchange_rates = exchange_rates
+        self._upstreams = upstreams
         self._declared: dict[tuple[str, str], DataLoader[Any, Any]] = {}
 
     def entity(self, name: str) -> DataLoader[int, Any]:
@@ -239,10 +239,16 @@ class Loaders:
     def orders(self) -> DataLoader[int, Order | None]:
         return self._by_id(self._orders, "orders")
 
-    @cached_property
-    def exchange_rates(self) -> DataLoader[CurrencyPair, Decimal | None]:
-        """A rate by (from, to) currency pair; None when the service does not know it."""
-        return _observed(_ExchangeRateLoader(self._exchange_rates), "exchange_rates", self._observe)
+    def upstream[K, V](self, source: UpstreamSource[K, V]) -> DataLoader[K, V | None]:
+        """A declared upstream source's value by key (None when the upstream does not
+        know the key); the loader is named by the source in metrics and spans."""
+        found = self._declared.get(("upstream", source.name))
+        if found is None:
+            loader = _UpstreamLoader(source, self._upstreams)
+            found = self._declared["upstream", source.name] = _observed(
+                loader, source.name, self._observe
+            )
+        return found
 
     @cached_property
     def customer_orders(self) -> DataLoader[CustomerOrdersKey, Page[Order]]:
@@ -260,7 +266,7 @@ def build_loaders(
     *,
     orders: OrderService,
     entities: Mapping[str, EntityService] | None = None,
-    exchange_rates: ExchangeRates | None = None,
+    upstreams: UpstreamFetcher | None = None,
     observe: BatchObserver = _unobserved,
 ) -> Loaders:
     """A fresh set of loaders for one request (use them inside the running event loop)."""
@@ -268,6 +274,6 @@ def build_loaders(
         principal,
         orders=orders,
         entities=entities,
-        exchange_rates=exchange_rates,
+        upstreams=upstreams,
         observe=observe,
     )

@@ -8,6 +8,8 @@ circuit breaker (`breaker.py`) and a bulkhead (`bulkhead.py`). A failure reaches
 caller as `UpstreamUnavailableError` or `UpstreamTimeoutError` (domain errors: the
 field is null with that code, the rest of the response stands).
 
-`exchange_rates/` is the example: the domain's `ExchangeRates` port over HTTP, and the
-example exchange-rate service itself (a small Starlette app).
+`sources.py` asks declared sources (`domain.upstreams.UpstreamSource`: an HTTP/JSON call
+or a GraphQL document per batch of keys) through their upstream's `Upstream`; the
+composition root builds one per upstream a declared field names (`UPSTREAMS__<name>__*`).
+`exchange_rates/` is the example exchange-rate service itself (a small Starlette app).
 """

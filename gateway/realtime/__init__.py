@@ -66,7 +66,7 @@ def build_realtime(
             principal,
             orders=services.orders,
             entities=services.entities,
-            exchange_rates=services.exchange_rates,
+            upstreams=services.upstreams,
             observe=observe_batch,
         )
 

@@ -31,6 +31,7 @@ from gateway.settings.model import (
     Settings,
     TelemetrySettings,
     UpstreamSettings,
+    upstream_problem,
 )
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "UpstreamSettings",
     "load_settings",
     "unknown_variables",
+    "upstream_problem",
 ]

@@ -11,7 +11,7 @@ import difflib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import pydantic_settings
 from pydantic import BaseModel, ValidationError
@@ -27,7 +27,9 @@ class SettingsError(Exception):
 
 
 def variable_name(location: Iterable[int | str]) -> str:
-    return "__".join(str(part) for part in location).upper() or "settings"
+    # A map's key that is refused is reported at `[key]` (`UPSTREAMS__<name>`).
+    parts = (str(part) for part in location if part != "[key]")
+    return "__".join(parts).upper() or "settings"
 
 
 def _shown(variable: str, value: object) -> str:
@@ -73,13 +75,32 @@ def _section_of(exc: pydantic_settings.SettingsError) -> str:
     return text
 
 
+def map_entry(annotation: object) -> type[BaseModel] | None:
+    """The entry model of a `dict[str, SomeSettings]` field, else None."""
+    if get_origin(annotation) is not dict:
+        return None
+    entry = get_args(annotation)[1]
+    return entry if isinstance(entry, type) and issubclass(entry, BaseModel) else None
+
+
+# Sections that are maps of entries by name.
+_MAPS = frozenset(
+    name.upper() for name, field in Settings.model_fields.items() if map_entry(field.annotation)
+)
+# Sections that moved into a map: their variables are warned about with the new name.
+_MOVED = {"EXCHANGE_RATES": "UPSTREAMS__EXCHANGE_RATES"}
+
+
 def _fields() -> dict[str, set[str]]:
-    """Section -> its variables' second halves ("" for the top-level settings)."""
+    """Section -> its variables' second halves ("" for the top-level settings); a map of
+    sections by name (`UPSTREAMS__<name>__URL`) has its entries' fields."""
     fields: dict[str, set[str]] = {"": set()}
     for name, field in Settings.model_fields.items():
         model = field.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
             fields[name.upper()] = {sub.upper() for sub in model.model_fields}
+        elif (entry := map_entry(field.annotation)) is not None:
+            fields[name.upper()] = {sub.upper() for sub in entry.model_fields}
         else:
             fields[""].add(name.upper())
     return fields
@@ -100,6 +121,12 @@ def _close(word: str, candidates: Iterable[str]) -> str | None:
 def _suggestion(name: str, fields: Mapping[str, set[str]]) -> str | bool | None:
     """The variable meant, None when it looks like ours but matches none, False if not ours."""
     head, nested, rest = name.partition("__")
+    if nested and head in _MOVED:
+        return f"{_MOVED[head]}__{rest}"
+    if nested and head in _MAPS:
+        entry, _, field = rest.partition("__")
+        close = field if field in fields[head] else _close(field, fields[head])
+        return f"{head}__{entry}__{close}" if entry and close is not None else None
     sections = [section for section in fields if section]
     if not nested:
         # SERVER_PORT: one underscore where two belong.
@@ -121,6 +148,7 @@ def unknown_variables(
     """One warning per variable that looks like a setting but is none (with a suggestion)."""
     fields = _fields()
     known = fields[""] | {f"{s}__{sub}" for s, subs in fields.items() if s for sub in subs}
+    in_map = {f"{s}__" for s in _MAPS}
     names = sorted(
         {name.upper() for name in environ} if environ is not None else _environment(env_file)
     )
@@ -128,6 +156,10 @@ def unknown_variables(
     for name in names:
         if name in known or name in fields:
             continue
+        head, _, rest = name.partition("__")
+        entry, nested, field = rest.partition("__")
+        if f"{head}__" in in_map and entry and (not nested or field in fields[head]):
+            continue  # UPSTREAMS__<name>__URL, or UPSTREAMS__<name> as JSON
         guess = _suggestion(name, fields)
         if guess is False:
             continue

@@ -20,11 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.upstreams import UPSTREAM_NAME
 from gateway.settings.database_url import normalise_database_url
 from gateway.settings.lists import parse_list
 
@@ -539,17 +541,20 @@ class AuditSettings(BaseModel):
 
 
 class UpstreamSettings(BaseModel):
-    """One upstream service behind schema fields (see README, Upstream services)."""
+    """One upstream service behind declared schema fields: `UPSTREAMS__<name>__*`, where
+    `<name>` is the upstream a field's source names (README, Upstream services)."""
 
     model_config = _DOCUMENTED
 
     url: str | None = None
-    """The service's base URL (`http://rates:8100`); unset: the example service, served
-    in process (a fixed table, no network)."""
-    graphql_path: str | None = Field(default=None, pattern=r"^/")
-    """The service's GraphQL endpoint under the URL (`/graphql`): the adapter then sends
-    GraphQL documents (a query is retried, a mutation sent once); unset: its HTTP/JSON
-    API."""
+    """The service's base URL (`http://rates:8100`). Unset: the example service served in
+    process, for an upstream that ships one (`exchange_rates`); required for any other."""
+    kind: Literal["http", "graphql"] | None = None
+    """How the service is asked: `http` (its HTTP/JSON API) or `graphql` (documents
+    posted to `GRAPHQL_PATH`: a query is retried, a mutation sent once). Unset: what the
+    upstream's declared sources offer (`http` when they offer both)."""
+    graphql_path: str = Field(default="/graphql", pattern=r"^/")
+    """The service's GraphQL endpoint under the URL, for `KIND=graphql`."""
     timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     """Each attempt (connect, send, answer) gives up after this long."""
     deadline_seconds: float = Field(default=3.0, gt=0, le=120)
@@ -582,9 +587,28 @@ _OPERATION_BOUNDS = (
     ("database", "statement_timeout_seconds"),
     ("redis", "socket_timeout_seconds"),
     ("rate_limit", "storage_timeout_seconds"),
-    ("exchange_rates", "timeout_seconds"),
-    ("exchange_rates", "deadline_seconds"),
 )
+# An upstream's name is the `<name>` of its variables (`UPSTREAMS__<name>__URL`).
+UpstreamName = Annotated[str, StringConstraints(pattern=UPSTREAM_NAME.pattern)]
+
+
+def upstream_problem(name: str, upstream: UpstreamSettings, limit: float) -> str | None:
+    """What is wrong with one upstream's bounds against the operation's timeout `limit`
+    (None: nothing), naming the variables; `upstream` may be the defaults."""
+    prefix = f"UPSTREAMS__{name.upper()}__"
+    for bound in ("timeout_seconds", "deadline_seconds"):
+        value = getattr(upstream, bound)
+        if value >= limit:
+            return (
+                f"{prefix}{bound.upper()} ({value:g} s) must be below "
+                f"GRAPHQL__EXECUTION_TIMEOUT_SECONDS ({limit:g} s)"
+            )
+    if upstream.timeout_seconds > upstream.deadline_seconds:
+        return (
+            f"{prefix}TIMEOUT_SECONDS ({upstream.timeout_seconds:g} s) must not exceed "
+            f"{prefix}DEADLINE_SECONDS ({upstream.deadline_seconds:g} s)"
+        )
+    return None
 
 
 class Settings(BaseSettings):
@@ -617,7 +641,10 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
-    exchange_rates: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    upstreams: dict[UpstreamName, UpstreamSettings] = Field(default_factory=dict)
+    """The upstream services behind declared fields, by name (`UPSTREAMS__<name>__URL`,
+    …, listed in the section below); a declared upstream without an entry takes the
+    defaults, an entry no declared field names stops start-up."""
     cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @model_validator(mode="after")
@@ -655,13 +682,15 @@ class Settings(BaseSettings):
                     f"{section.upper()}__{name.upper()} ({value:g} s) must be below "
                     f"GRAPHQL__EXECUTION_TIMEOUT_SECONDS ({limit:g} s)"
                 )
-        upstream = self.exchange_rates
-        if upstream.timeout_seconds > upstream.deadline_seconds:
-            raise ValueError(
-                f"EXCHANGE_RATES__TIMEOUT_SECONDS ({upstream.timeout_seconds:g} s) must not "
-                f"exceed EXCHANGE_RATES__DEADLINE_SECONDS ({upstream.deadline_seconds:g} s)"
-            )
+        for name, upstream in sorted(self.upstreams.items()):
+            problem = upstream_problem(name, upstream, limit)
+            if problem is not None:
+                raise ValueError(problem)
         return self
+
+    def upstream(self, name: str) -> UpstreamSettings:
+        """The settings of the upstream `name`: its entry, or the defaults."""
+        return self.upstreams.get(name) or UpstreamSettings()
 
     @model_validator(mode="after")
     def _check_profile(self) -> Settings:

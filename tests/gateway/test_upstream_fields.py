@@ -33,14 +33,12 @@ async def rates() -> AsyncIterator[tuple[ExchangeRateService, str]]:
 
 
 @pytest.fixture
-def graphql_path() -> str | None:
-    return None  # the service's HTTP/JSON API
+def kind() -> str | None:
+    return None  # the declared source offers both: its HTTP/JSON API
 
 
 @pytest.fixture
-def settings(
-    tmp_path: Path, rates: tuple[ExchangeRateService, str], graphql_path: str | None
-) -> Settings:
+def settings(tmp_path: Path, rates: tuple[ExchangeRateService, str], kind: str | None) -> Settings:
     # The conftest settings, with the exchange-rate service on the loopback.
     return Settings(
         database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
@@ -53,13 +51,15 @@ def settings(
         },
         rate_limit={"report_budget": False},
         graphql={"report_cost": False},
-        exchange_rates={
-            "url": rates[1],
-            "graphql_path": graphql_path,
-            "retries": 0,
-            "breaker_failures": 2,
-            "timeout_seconds": 0.3,
-            "deadline_seconds": 1.0,
+        upstreams={
+            "exchange_rates": {
+                "url": rates[1],
+                "kind": kind,
+                "retries": 0,
+                "breaker_failures": 2,
+                "timeout_seconds": 0.3,
+                "deadline_seconds": 1.0,
+            }
         },
     )
 
@@ -95,9 +95,7 @@ def nodes(eur: Sequence[dict[str, str] | None]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(
-    ("graphql_path", "queries"), [(None, ["pairs=USD%3AEUR"]), ("/graphql", [""])]
-)
+@pytest.mark.parametrize(("kind", "queries"), [(None, ["pairs=USD%3AEUR"]), ("graphql", [""])])
 async def test_prices_over_several_items_take_one_batched_upstream_call(
     client: httpx.AsyncClient,
     world: World,
@@ -155,7 +153,7 @@ async def test_an_open_breaker_shows_in_readiness_as_degraded_and_the_replica_st
     client: httpx.AsyncClient, world: World, rates: tuple[ExchangeRateService, str]
 ) -> None:
     rates[0].behaviour.fail_status = 503
-    for _ in range(2):  # EXCHANGE_RATES__BREAKER_FAILURES
+    for _ in range(2):  # UPSTREAMS__EXCHANGE_RATES__BREAKER_FAILURES
         await client.post("/graphql", json={"query": PRICES})
     refused = await client.post("/graphql", json={"query": PRICES})
     ready = await client.get("/health/ready")

@@ -16,13 +16,15 @@ import httpx
 import pytest
 
 from domain.errors import DomainError, UpstreamTimeoutError, UpstreamUnavailableError
+from domain.upstreams import UpstreamKind
+from schema.exchange_rates import RATES
 from tests.gateway.realtime.helpers import eventually
 from tests.helpers import free_port
 from tests.upstreams.running import running
 from upstreams.breaker import BreakerState
 from upstreams.client import Upstream, UpstreamPolicy
-from upstreams.exchange_rates.http import HttpExchangeRates
 from upstreams.exchange_rates.service import Behaviour, ExchangeRateService
+from upstreams.sources import Configured, SourceFetcher
 
 # Generous per-call bounds: the tests that want a timeout set their own.
 POLICY = UpstreamPolicy(
@@ -110,8 +112,10 @@ def described(error: DomainError) -> tuple[str, str, object]:
 async def test_rates_come_from_the_service_in_one_request(
     harness: Harness, client: httpx.AsyncClient
 ) -> None:
-    rates = HttpExchangeRates(harness.upstream(client))
-    found = await rates.rates([("USD", "EUR"), ("EUR", "GBP"), ("USD", "XXX")])
+    fetcher = SourceFetcher(
+        {"exchange_rates": Configured(harness.upstream(client), UpstreamKind.HTTP)}
+    )
+    found = await fetcher.fetch(RATES, [("USD", "EUR"), ("EUR", "GBP"), ("USD", "XXX")])
     assert (found, list(harness.service.stats.queries)) == (
         {("USD", "EUR"): Decimal("0.920000"), ("EUR", "GBP"): Decimal("0.858696")},
         ["pairs=USD%3AEUR%2CEUR%3AGBP%2CUSD%3AXXX"],

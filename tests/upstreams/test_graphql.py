@@ -10,11 +10,13 @@ import httpx
 import pytest
 
 from domain.errors import UpstreamUnavailableError
+from domain.upstreams import UpstreamKind
+from schema.exchange_rates import RATES
 from tests.upstreams.running import running
 from upstreams.client import Upstream, UpstreamPolicy
-from upstreams.exchange_rates.graphql import GraphQLExchangeRates
 from upstreams.exchange_rates.service import ExchangeRateService
 from upstreams.graphql import GraphQLUpstream, is_query
+from upstreams.sources import Configured, SourceFetcher
 
 POLICY = UpstreamPolicy(
     timeout_seconds=30, deadline_seconds=60, retries=2, backoff_seconds=0, breaker_failures=100
@@ -30,17 +32,21 @@ async def service() -> AsyncIterator[ExchangeRateService]:
 
 
 @pytest.fixture
-async def endpoint(service: ExchangeRateService) -> AsyncIterator[GraphQLUpstream]:
+async def upstream(service: ExchangeRateService) -> AsyncIterator[Upstream]:
     async with httpx.AsyncClient(base_url=service.app.state.url, trust_env=False) as client:
-        yield GraphQLUpstream(Upstream("rates", client, POLICY))
+        yield Upstream("rates", client, POLICY)
+
+
+@pytest.fixture
+def endpoint(upstream: Upstream) -> GraphQLUpstream:
+    return GraphQLUpstream(upstream)
 
 
 async def test_rates_come_from_the_graphql_endpoint_in_one_request(
-    service: ExchangeRateService, endpoint: GraphQLUpstream
+    service: ExchangeRateService, upstream: Upstream
 ) -> None:
-    found = await GraphQLExchangeRates(endpoint, "rates").rates(
-        [("USD", "JPY"), ("GBP", "EUR"), ("USD", "XXX")]
-    )
+    fetcher = SourceFetcher({"exchange_rates": Configured(upstream, UpstreamKind.GRAPHQL)})
+    found = await fetcher.fetch(RATES, [("USD", "JPY"), ("GBP", "EUR"), ("USD", "XXX")])
     assert (found, service.stats.requests) == (
         {("USD", "JPY"): Decimal("151.200000"), ("GBP", "EUR"): Decimal("1.164557")},
         1,

@@ -1,8 +1,8 @@
 """The example exchange-rate service: a Starlette app over a fixed rate table.
 
 Run it on its own with `uvicorn upstreams.exchange_rates.service:app --port 8100` and
-point the gateway at it with `EXCHANGE_RATES__URL=http://127.0.0.1:8100`. `Behaviour`
-makes it slow or failing (tests change it while it runs; `EXAMPLE_RATES_DELAY_SECONDS`
+point the gateway at it with `UPSTREAMS__EXCHANGE_RATES__URL=http://127.0.0.1:8100`.
+`Behaviour` makes it slow or failing (tests change it while it runs; `EXAMPLE_RATES_DELAY_SECONDS`
 and `EXAMPLE_RATES_FAIL_STATUS` set it for a manual run), and `Stats` counts what it
 saw: requests, the pairs asked for, and the most requests it was serving at once.
 """

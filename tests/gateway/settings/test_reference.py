@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from gateway.settings import Settings
+from gateway.settings.loading import map_entry
 from gateway.settings.reference import outputs, settings
 
 
@@ -28,6 +29,8 @@ def test_the_reference_lists_every_setting_once() -> None:
         section = field.annotation
         if isinstance(section, type) and issubclass(section, BaseModel):
             expected += [f"{name}__{sub}".upper() for sub in section.model_fields]
+        elif (entry := map_entry(section)) is not None:  # UPSTREAMS__<NAME>__URL, ...
+            expected += [f"{name.upper()}__<NAME>__{sub.upper()}" for sub in entry.model_fields]
         else:
             expected.append(name.upper())
     assert [setting.variable for setting in settings()] == expected
@@ -44,4 +47,8 @@ def test_env_example_values_are_the_defaults(monkeypatch: pytest.MonkeyPatch) ->
             monkeypatch.setenv(name, value)
             uncommented += 1
     assert uncommented > 70
-    assert Settings(_env_file=None) == before
+    after = Settings(_env_file=None)
+    # The example's upstream entry, all defaults, is what no entry means.
+    assert after.upstreams.keys() == {"exchange_rates"}
+    assert after.upstream("exchange_rates") == before.upstream("exchange_rates")
+    assert after.model_copy(update={"upstreams": {}}) == before
