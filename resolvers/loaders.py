@@ -193,6 +193,7 @@ class Loaders:
         self._entities = entities or {}
         self._upstreams = upstreams
         self._declared: dict[tuple[str, str], DataLoader[Any, Any]] = {}
+        self._sources: dict[str, DataLoader[Any, Any]] = {}
 
     def entity(self, name: str) -> DataLoader[int, Any]:
         """A declared entity by id (None when missing or hidden from the caller); the
@@ -242,12 +243,10 @@ class Loaders:
     def upstream[K, V](self, source: UpstreamSource[K, V]) -> DataLoader[K, V | None]:
         """A declared upstream source's value by key (None when the upstream does not
         know the key); the loader is named by the source in metrics and spans."""
-        found = self._declared.get(("upstream", source.name))
+        found = self._sources.get(source.name)
         if found is None:
             loader = _UpstreamLoader(source, self._upstreams)
-            found = self._declared["upstream", source.name] = _observed(
-                loader, source.name, self._observe
-            )
+            found = self._sources[source.name] = _observed(loader, source.name, self._observe)
         return found
 
     @cached_property

@@ -17,6 +17,7 @@ from domain.events import DomainEvent
 from gateway.container import Container
 from gateway.settings import Settings
 from persistence.unit_of_work import SqlUnitOfWork
+from tests.gateway.timeouts import shorten_operation_timeout
 from tests.gateway.world import World, as_user, gid
 
 PLACE = """mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { status } }"""
@@ -26,7 +27,7 @@ TIMEOUT_SECONDS = 2.0
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    settings.graphql.execution_timeout_seconds = TIMEOUT_SECONDS
+    shorten_operation_timeout(settings, TIMEOUT_SECONDS)
     settings.graphql.planner = False
     return settings
 

@@ -16,6 +16,7 @@ import pytest
 from gateway.container import Container
 from gateway.settings import Settings
 from persistence.unit_of_work import SqlUnitOfWork
+from tests.gateway.timeouts import shorten_operation_timeout
 from tests.gateway.world import World, as_user, gid
 
 PLACE = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }"
@@ -25,7 +26,7 @@ TIMEOUT_SECONDS = 2.0
 @pytest.fixture
 def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
     """The gateway's test settings; a test may pass IDEMPOTENCY__ values (indirect)."""
-    settings.graphql.execution_timeout_seconds = TIMEOUT_SECONDS
+    shorten_operation_timeout(settings, TIMEOUT_SECONDS)
     for name, value in getattr(request, "param", {}).items():
         setattr(settings.idempotency, name, value)
     return settings

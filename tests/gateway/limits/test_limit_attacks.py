@@ -17,6 +17,7 @@ from gateway.container import Container, schema_options
 from gateway.settings import Settings
 from schema import build_schema
 from schema.cost import operation_cost
+from tests.gateway.timeouts import shorten_operation_timeout
 from tests.gateway.world import World, as_user
 
 NORMAL = "{ items(first: 2) { totalCount edges { node { sku } } } }"
@@ -42,8 +43,7 @@ def graphql_overrides() -> dict[str, Any]:
 def settings(tmp_path: Path, graphql_overrides: dict[str, Any]) -> Settings:
     # The conftest settings, with the limits under test adjustable per test; rate limits
     # are off so that only the operation limits answer. An execution timeout is set after
-    # validation: the per-call bounds (statement, Redis, upstream) stay at their defaults,
-    # above it, which start-up refuses but these tests do not exercise.
+    # validation (`shorten_operation_timeout` says what that leaves above it).
     overrides = dict(graphql_overrides)
     timeout = overrides.pop("execution_timeout_seconds", None)
     settings = Settings(
@@ -59,7 +59,7 @@ def settings(tmp_path: Path, graphql_overrides: dict[str, Any]) -> Settings:
         rate_limit={"enabled": False},
     )
     if timeout is not None:
-        settings.graphql.execution_timeout_seconds = timeout
+        shorten_operation_timeout(settings, timeout)
     return settings
 
 

@@ -37,6 +37,7 @@ from tests.gateway.planner.gateways import (
     break_the_read_model,
     settings_for,
 )
+from tests.gateway.timeouts import shorten_operation_timeout
 
 MY_ORDERS = "query Mine { me { name orders(first: 3) { edges { node { id status } } } } }"
 
@@ -301,7 +302,7 @@ async def test_a_slow_prepared_fetch_is_cancelled_at_the_execution_timeout(
     planner_database_url: str,
 ) -> None:
     settings = settings_for(planner_database_url, planner=True).model_copy(deep=True)
-    settings.graphql.execution_timeout_seconds = 0.2
+    shorten_operation_timeout(settings, 0.2)
     container = build_container(settings)
     assert container.prepared is not None
     transport = httpx.ASGITransport(app=create_app(settings, container))

@@ -17,6 +17,7 @@ from gateway.container import Container
 from gateway.settings import Settings
 from schema.node import decode_id
 from tests.gateway.realtime.helpers import connect, init, receive, subscribe, ws_client
+from tests.gateway.timeouts import shorten_operation_timeout
 from tests.gateway.world import World, gid
 
 ITEM_NAME = "query($id: ID!) { item(id: $id) { name } }"
@@ -31,8 +32,7 @@ def settings(settings: Settings) -> Settings:
     # The resolver path, so a hanging service is what the timeout cuts (a planned fetch is
     # cut the same way: tests/gateway/planner/test_prepared.py).
     settings.graphql.planner = False
-    settings.graphql.execution_timeout_seconds = 0.2
-    return settings
+    return shorten_operation_timeout(settings, 0.2)
 
 
 async def test_a_query_is_answered_once_then_completed(app: Starlette, world: World) -> None:
