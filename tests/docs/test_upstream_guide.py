@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from domain.principals import Principal
 from domain.services.orders import OrderService
+from gateway.container import upstream_sources
 from gateway.settings import load_settings
-from gateway.upstream_clients import upstream_sources
 from resolvers.loaders import build_loaders
 from tests.upstreams.running import serving
 

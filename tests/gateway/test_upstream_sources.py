@@ -14,8 +14,8 @@ import strawberry
 
 from domain.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from domain.upstreams import GraphQLCall, HttpCall, Json, UpstreamSource
+from gateway.container import upstream_sources
 from gateway.settings import Settings, SettingsError, load_settings
-from gateway.upstream_clients import upstream_sources
 from resolvers.context import Context
 from schema import upstreams
 from tests.gateway.realtime.helpers import eventually

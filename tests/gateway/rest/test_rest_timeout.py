@@ -12,16 +12,16 @@ import pytest
 from gateway.container import Container
 from gateway.settings import Settings
 from tests.gateway.rest.helpers import problem
+from tests.gateway.timeouts import shorten_operation_timeout
 from tests.gateway.world import World, as_user
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # The resolver path (the planner would answer without the service); the timeout is
-    # set after validation, as the per-call bounds above it are not exercised here.
+    # set after validation (`shorten_operation_timeout` says what that leaves above it).
     settings.graphql.planner = False
-    settings.graphql.execution_timeout_seconds = 0.2
-    return settings
+    return shorten_operation_timeout(settings, 0.2)
 
 
 async def test_a_read_past_the_execution_timeout_is_cancelled_and_answered_504(
