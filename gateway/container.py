@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,11 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 from strawberry.extensions import SchemaExtension
 
+from domain.caching import ResponseCacheStore
+from domain.events import DomainEvent
 from domain.handlers import EventHandlers
+from domain.idempotency import IdempotencyStore
 from domain.jobs import JobQueue, Jobs
 from domain.model import EntityRegistry
 from domain.passwords import PasswordPolicy
-from domain.ports import EventPublisher
+from domain.ports import EventPublisher, Mailer
 from domain.rbac import ADMIN, CUSTOMER, STAFF, RoleRegistry, default_registry, grants
 from domain.services.accounts import AccountService
 from domain.services.audit import AuditService
@@ -44,13 +47,7 @@ from gateway.auth import dev_keys
 from gateway.auth.identity import Authenticator, BearerAuthenticator, DebugHeaderAuthenticator
 from gateway.auth.passwords import Argon2PasswordHasher, hasher_for
 from gateway.auth.tokens import JwtTokenService, SigningKey
-from gateway.background.handlers import (
-    handler_runner,
-    mailer_for,
-    register_application_handlers,
-    register_application_jobs,
-    stream_worker,
-)
+from gateway.background.handlers import register_application_handlers, register_application_jobs
 from gateway.background.jobs import Scheduler, application_jobs
 from gateway.graphql import GRAPHQL_PATH
 from gateway.graphql.persisted_queries import build_persisted_queries
@@ -62,16 +59,19 @@ from gateway.graphql.response_cache import (
     CacheEvictingSink,
     ResponseCache,
 )
-from gateway.http.health import Check, DatabaseCheck, Readiness, ping_redis
+from gateway.http.health import Check, Readiness, ping_redis
 from gateway.http.idempotency import Idempotency
 from gateway.limits.cost_budget import CostBudget, cost_budget, cost_budget_extension
 from gateway.limits.login_throttle import login_throttle
-from gateway.limits.rate_limit import Limiter, build_limiter
+from gateway.limits.rate_limit import Limiter, redis_storage
 from gateway.observability import Observability, build_observability
 from gateway.observability.prepared import PreparedObserver
 from gateway.realtime import RealtimeGateway, build_realtime
 from gateway.rest import RestApi
 from gateway.settings import (
+    EventsSettings,
+    MailSettings,
+    RateLimitSettings,
     RedisSettings,
     Settings,
     SettingsError,
@@ -80,23 +80,33 @@ from gateway.settings import (
 )
 from persistence import tables
 from persistence.audit import SqlAuditLog
-from persistence.database import create_engine
+from persistence.database import BACKGROUND, create_engine
+from persistence.database_check import DatabaseCheck
 from persistence.entities import repositories
 from persistence.event_bus import InProcessEventBus
 from persistence.event_dispatch import InProcessDispatch
-from persistence.handler_runner import HandlerRunner
-from persistence.idempotency import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
+from persistence.handler_runner import (
+    HandlerRunner,
+    MemoryProcessedEvents,
+    ProcessedEvents,
+    RedisProcessedEvents,
+    RetryPolicy,
+)
+from persistence.idempotency import MemoryIdempotencyStore, RedisIdempotencyStore
+from persistence.outages import Outage
 from persistence.outbox_relay import OutboxRelay
 from persistence.read_model import SqlReadModel
 from persistence.redis_event_bus import RedisEventBus
+from persistence.redis_sliding_window import RedisSlidingWindow
 from persistence.replicated_revocation import ReplicatedRevocationStore
 from persistence.response_cache import (
     MemoryResponseCacheStore,
     RedisResponseCacheStore,
-    ResponseCacheStore,
 )
 from persistence.revocation_broadcast import RedisRevocationBroadcast
+from persistence.smtp_mailer import LogMailer, SmtpMailer
 from persistence.sql_revocation import SqlRevocations
+from persistence.stream_worker import StreamWorker
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from resolvers.context import Services
 from schema import SchemaOptions, build_schema
@@ -513,6 +523,87 @@ def idempotency(settings: Settings, redis: Redis | None) -> Idempotency | None:
     )
 
 
+def build_limiter(settings: RateLimitSettings, redis: Redis | None) -> Limiter:
+    """The limiter the settings ask for: Redis-backed when a client is given."""
+    return Limiter(
+        redis_storage(redis, settings) if redis is not None else None,
+        sliding=RedisSlidingWindow(redis, settings.key_prefix) if redis is not None else None,
+        on_error=settings.on_storage_error,
+        timeout=settings.storage_timeout_seconds,
+        retry_after=settings.storage_retry_seconds,
+        namespace=settings.key_prefix,
+        reserve_fraction=settings.reserve_fraction,
+        reserve_lease=settings.reserve_lease_seconds,
+        outage=Outage("redis", component="rate limiter"),
+    )
+
+
+def mailer_for(settings: MailSettings) -> Mailer:
+    """SMTP when MAIL__HOST is set, else the log (development)."""
+    if settings.host is None:
+        return LogMailer()
+    return SmtpMailer(
+        settings.host,
+        settings.port,
+        sender=settings.sender,
+        username=settings.username,
+        password=settings.password.get_secret_value() if settings.password else None,
+        start_tls=settings.start_tls,
+        timeout_seconds=settings.timeout_seconds,
+    )
+
+
+def handler_runner(
+    settings: EventsSettings, redis: Redis | None, observability: Observability
+) -> HandlerRunner:
+    processed: ProcessedEvents = (
+        RedisProcessedEvents(
+            redis,
+            prefix=f"{settings.stream}:handled:",
+            remember_seconds=int(settings.handled_retention_hours * 3600),
+        )
+        if redis is not None
+        else MemoryProcessedEvents()
+    )
+    tracer = observability.tracing.tracer
+
+    @contextmanager
+    def span(handler: str, event: DomainEvent) -> Iterator[object]:
+        with tracer.start_as_current_span(
+            "event handler",
+            attributes={
+                "gateway.handler": handler,
+                "gateway.event.type": event.name,
+                "gateway.event.id": event.event_id,
+            },
+        ) as current:
+            yield current
+
+    return HandlerRunner(
+        processed,
+        RetryPolicy(
+            attempts=settings.handler_attempts,
+            base_seconds=settings.handler_backoff_seconds,
+            max_seconds=settings.handler_backoff_max_seconds,
+        ),
+        observe=observability.metrics.observe_handler,
+        span=span,
+    )
+
+
+def stream_worker(
+    settings: EventsSettings, redis: Redis, handlers: EventHandlers, runner: HandlerRunner
+) -> StreamWorker:
+    return StreamWorker(
+        redis,
+        handlers,
+        runner,
+        stream=settings.stream,
+        partitions=settings.handler_partitions,
+        lease_seconds=settings.worker_lease_seconds,
+    )
+
+
 def revocation_store(
     settings: Settings, engine: AsyncEngine, redis: Redis | None
 ) -> ReplicatedRevocationStore:
@@ -568,6 +659,7 @@ def response_cache(
         report_budget=settings.rate_limit.report_budget,
         max_document_chars=settings.graphql.max_document_chars,
         max_tokens=settings.graphql.max_tokens,
+        outage=Outage("Redis", component="response cache"),
     )
 
 
@@ -660,7 +752,7 @@ def build_container(
         statement_timeout_seconds=database.statement_timeout_seconds,
     )
     observability = observability or build_observability(settings)
-    observability.instrument_engine(engine)
+    observability.instrument_engine(engine, background=BACKGROUND)
     redis = redis_client(settings.redis)
     limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
     read_model = build_read_model(settings, engine)

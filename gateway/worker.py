@@ -18,10 +18,9 @@ from pathlib import Path
 
 import structlog
 
-from gateway.background.handlers import stream_worker
 from gateway.background.heartbeat import beat
 from gateway.background.jobs import Scheduler, application_jobs
-from gateway.container import build_container
+from gateway.container import build_container, stream_worker
 from gateway.settings import Settings
 
 log = structlog.get_logger("gateway.worker")

@@ -15,19 +15,16 @@ from collections.abc import Callable
 
 import structlog
 
+from domain.outages import describe
+
 log = structlog.get_logger("gateway.outages")
 
 SUMMARY_SECONDS = 60.0
 
 
-def describe(error: BaseException) -> str:
-    """`Type: message`, one line, bounded: what a log line needs of an error."""
-    text = " ".join(str(error).split())[:200]
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 class Outage:
-    """The state of one dependency as its user sees it: up, or down since when."""
+    """The state of one dependency as its user sees it: up, or down since when
+    (a `domain.outages.OutageReport`)."""
 
     def __init__(
         self,

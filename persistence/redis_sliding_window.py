@@ -20,9 +20,10 @@ previous one, or, when that has gone, nowhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
+
+from domain.sliding_windows import SlidingWindow, WindowHit
 
 # Times in milliseconds. Per window i (from 0): KEYS[2i+1] previous, KEYS[2i+2] current;
 # ARGV[6i+1] limit, ARGV[6i+2] window seconds, ARGV[6i+3] amount (0: only read it),
@@ -106,49 +107,17 @@ return results
 """
 
 
-@dataclass(frozen=True, slots=True)
-class SlidingWindow:
-    """A hit's outcome and the window after it (TTLs in seconds, 0 when absent)."""
-
-    acquired: bool
-    previous_count: int
-    previous_ttl: float
-    current_count: int
-    current_ttl: float
-    # Units taken (`amount` or, for a reservation, what there was room for).
-    taken: int = 0
-    # The current window's end on Redis's clock, in ms (0: unknown), naming the window
-    # the units were counted in for a later refund.
-    window_end: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class WindowHit:
-    """One window to hit: its `limits` key, quota and the amount to take (0: only read).
-
-    `minimum` (default: `amount`): take less than `amount`, down to this, when that is
-    all the window has room for. `refund` units counted in the window ending at
-    `refund_window_end` and never spent are given back first.
-    """
-
-    key: str
-    limit: int
-    window_seconds: int
-    amount: int
-    minimum: int | None = None
-    refund: int = 0
-    refund_window_end: int = 0
-
-    @property
-    def arguments(self) -> tuple[int, int, int, int, int, int]:
-        amount = max(0, self.amount)
-        minimum = amount if self.minimum is None else max(1, min(amount, self.minimum))
-        refund = max(0, self.refund)
-        return (self.limit, self.window_seconds, amount, minimum, refund, self.refund_window_end)
+def _arguments(hit: WindowHit) -> tuple[int, int, int, int, int, int]:
+    """A hit as the script's six arguments."""
+    amount = max(0, hit.amount)
+    minimum = amount if hit.minimum is None else max(1, min(amount, hit.minimum))
+    refund = max(0, hit.refund)
+    return (hit.limit, hit.window_seconds, amount, minimum, refund, hit.refund_window_end)
 
 
 class RedisSlidingWindow:
-    """Sliding-window counters in Redis under `prefix`, keyed as `limits` keys them."""
+    """Sliding-window counters in Redis under `prefix`, keyed as `limits` keys them
+    (`domain.sliding_windows.SlidingWindows`)."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._script = redis.register_script(_ACQUIRE_AND_READ)
@@ -171,7 +140,7 @@ class RedisSlidingWindow:
         slot; the gateway's client speaks to one Redis, or to Sentinel's primary.)
         """
         keys = [name for hit in hits for name in self.keys(hit.key)]
-        args = [value for hit in hits for value in hit.arguments]
+        args = [value for hit in hits for value in _arguments(hit)]
         raw = [int(value) for value in await self._script(keys=keys, args=args)]
         return [
             SlidingWindow(

@@ -13,7 +13,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -24,29 +23,6 @@ DEFAULT_PREFIX = "gateway:cache:"
 # How long an eviction is remembered for the puts of answers computed before it: far
 # longer than any operation may run (GRAPHQL__EXECUTION_TIMEOUT_SECONDS is at most 300).
 EVICTION_MEMORY_SECONDS = 3600
-
-
-class ResponseCacheStore(Protocol):
-    """Cached answers by key and tag; a Redis store raises UnavailableError when unreachable."""
-
-    async def generation(self) -> int:
-        """The current eviction generation (read before computing an answer)."""
-        ...
-
-    async def lookup(self, key: str) -> tuple[int, bytes | None]:
-        """The current eviction generation and the entry under `key` (None: never stored,
-        expired or evicted), read together: one round trip to Redis, not two."""
-        ...
-
-    async def put(
-        self, key: str, value: bytes, ttl_seconds: int, tags: Collection[str], generation: int
-    ) -> bool:
-        """Store unless a tag was evicted after `generation`; whether it was stored."""
-        ...
-
-    async def evict(self, tags: Collection[str]) -> int:
-        """Drop every entry filed under any of `tags`; how many were dropped."""
-        ...
 
 
 @dataclass(slots=True)

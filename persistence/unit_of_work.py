@@ -18,10 +18,10 @@ from typing import Self
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain import ports
+from domain import commit_point, ports
 from domain.audit import SYSTEM, AuditContext, AuditRecord
 from domain.events import DomainEvent, RecordsEvents
-from persistence import commit_point, tables
+from persistence import tables
 from persistence.audit import audit_rows
 from persistence.database import READ_ONLY
 from persistence.entities import DeclaredRepository

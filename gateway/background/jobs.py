@@ -21,8 +21,8 @@ import structlog
 from redis.asyncio import Redis
 
 from domain.errors import UnavailableError
+from domain.outages import describe
 from gateway.settings import AuditSettings, JobsSettings
-from persistence.outages import describe
 from resolvers.context import Services
 
 log = structlog.get_logger("gateway.jobs")

@@ -23,6 +23,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError, RateLimitedError, UnavailableError
+from domain.idempotency import StoredAnswer
 from gateway.graphql.persisted_queries import PersistedQueryError
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.graphql.response_cache import cache_headers
@@ -42,7 +43,6 @@ from gateway.http.idempotency import (
 )
 from gateway.http.negotiation import GRAPHQL_RESPONSE, JSON, RequestError, negotiate
 from gateway.http.request_headers import header_map
-from persistence.idempotency import StoredAnswer
 from resolvers.context import Context, PlannedData
 from schema import errors as error_table
 

@@ -38,10 +38,10 @@ import strawberry
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from domain import commit_point
 from gateway.graphql.persisted_queries import NOT_SUPPORTED, PersistedQueries, PersistedQueryError
 from gateway.graphql.prepared_operations import PreparedOperations
 from gateway.graphql.response_cache import Entry, ResponseCache
-from persistence import commit_point
 from resolvers.context import Context, Prepaid
 
 

@@ -32,14 +32,14 @@ from typing import Any
 import orjson
 from graphql import GraphQLError, GraphQLSchema, parse
 
+from domain.caching import ResponseCacheStore
 from domain.errors import UnavailableError
 from domain.events import DomainEvent
+from domain.outages import OutageReport, UnreportedOutage
 from domain.ports import EventPublisher
 from domain.principals import Principal
 from gateway.limits.cost_budget import CostBudget, prepaid_by
 from gateway.limits.rate_limit_http import pending_request_hit
-from persistence.outages import Outage
-from persistence.response_cache import ResponseCacheStore
 from resolvers.context import Context, PlannedData, Prepaid
 from schema.cache_control import (
     UNCACHEABLE,
@@ -118,6 +118,7 @@ class ResponseCache:
         report_budget: bool = True,
         max_document_chars: int = 15_000,
         max_tokens: int = 5_000,
+        outage: OutageReport | None = None,
     ) -> None:
         self._schema = schema
         self.entries = store
@@ -130,7 +131,8 @@ class ResponseCache:
         self._budget, self._report_budget = budget, report_budget
         # The policy parses documents before Strawberry's own limits do: the same bounds.
         self._max_document_chars, self._max_tokens = max_document_chars, max_tokens
-        self._outage = Outage("Redis", component="response cache")
+        # The store's outages, as the composition root reports them (logged once each).
+        self._outage: OutageReport = outage if outage is not None else UnreportedOutage()
 
     def policy(self, query: str, operation_name: str | None) -> CachePolicy:
         """The operation's cache policy, computed once per document and operation name."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import orjson
 
 from domain.errors import DomainError
-from persistence.idempotency import IdempotencyRecord, IdempotencyStore, StoredAnswer
+from domain.idempotency import IdempotencyRecord, IdempotencyStore, StoredAnswer
 from schema import errors as error_table
 from schema.errors import ErrorRule
 

@@ -4,8 +4,9 @@ Counters live in Redis when `REDIS__URL` is set, so every replica shares them, a
 process memory otherwise. When Redis fails at run time the limiter, by setting,
 counts in process memory for a while (`memory`, the default: a Redis hiccup must not
 take the API down), lets everything through (`open`) or refuses everything (`closed`);
-it logs the outage when it starts, as a summary while it lasts and when it ends
-(`persistence.outages`), and tries Redis again after `storage_retry_seconds`.
+it reports the outage (`domain.outages.OutageReport`: the composition root's logs it
+when it starts, as a summary while it lasts and when it ends), and tries Redis again
+after `storage_retry_seconds`.
 
 Back on Redis, no burst gets through: every hit Redis grants is also counted in this
 process's memory (a few microseconds), and a hit over the quota there is refused too.
@@ -40,11 +41,11 @@ from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from domain.outages import OutageReport, UnreportedOutage
+from domain.sliding_windows import SlidingWindow, SlidingWindows, WindowHit
+from gateway.limits.memory_windows import MemorySlidingWindow
 from gateway.limits.reservations import Claim, Reservations
 from gateway.settings import RateLimitSettings
-from persistence.memory_sliding_window import MemorySlidingWindow
-from persistence.outages import Outage
-from persistence.redis_sliding_window import RedisSlidingWindow, SlidingWindow, WindowHit
 
 type FailureMode = Literal["memory", "open", "closed"]
 
@@ -120,7 +121,7 @@ class Limiter:
         self,
         storage: Storage | None = None,
         *,
-        sliding: RedisSlidingWindow | None = None,
+        sliding: SlidingWindows | None = None,
         on_error: FailureMode = "memory",
         timeout: float = 0.5,
         retry_after: float = 5.0,
@@ -128,6 +129,7 @@ class Limiter:
         clock: Callable[[], float] = time.time,
         reserve_fraction: float = 0.0,
         reserve_lease: float = 1.0,
+        outage: OutageReport | None = None,
     ) -> None:
         self._primary = storage
         # Sliding windows in `storage`'s Redis, hit and read in one round trip.
@@ -140,7 +142,7 @@ class Limiter:
         self._namespace = namespace
         self._clock = clock
         self._down_until = 0.0
-        self._outage = Outage("redis", component="rate limiter")
+        self._outage: OutageReport = outage if outage is not None else UnreportedOutage()
         # Sliding windows in Redis spent from local reservations (reservations.py);
         # none when the fraction is 0: every hit asks Redis.
         self._reservations = (
@@ -442,18 +444,4 @@ def redis_storage(redis: Redis, settings: RateLimitSettings) -> RedisStorage:
         implementation="redispy",
         key_prefix=settings.key_prefix,
         connection_pool=pool,
-    )
-
-
-def build_limiter(settings: RateLimitSettings, redis: Redis | None) -> Limiter:
-    """The limiter the settings ask for: Redis-backed when a client is given."""
-    return Limiter(
-        redis_storage(redis, settings) if redis is not None else None,
-        sliding=RedisSlidingWindow(redis, settings.key_prefix) if redis is not None else None,
-        on_error=settings.on_storage_error,
-        timeout=settings.storage_timeout_seconds,
-        retry_after=settings.storage_retry_seconds,
-        namespace=settings.key_prefix,
-        reserve_fraction=settings.reserve_fraction,
-        reserve_lease=settings.reserve_lease_seconds,
     )

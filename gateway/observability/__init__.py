@@ -42,8 +42,10 @@ class Observability:
         self.settings, self.metrics, self.tracing = settings, metrics, tracing
         self._metrics_server: MetricsServer | None = None
 
-    def instrument_engine(self, engine: AsyncEngine) -> None:
-        self.metrics.instrument_engine(engine)
+    def instrument_engine(self, engine: AsyncEngine, *, background: str) -> None:
+        """Metrics and spans on `engine`; `background`: the execution option marking
+        work no request waits for (the outbox relay's), counted apart."""
+        self.metrics.instrument_engine(engine, background=background)
         self.tracing.instrument_engine(engine)
 
     def schema_observers(self) -> list[ExtensionFactory]:

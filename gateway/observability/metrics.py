@@ -44,7 +44,6 @@ from gateway.observability.loop_metrics import (
     LoopHistogram,
     Observes,
 )
-from persistence.database import BACKGROUND
 
 OTHER = "other"
 ANONYMOUS = "anonymous"
@@ -327,8 +326,9 @@ class Metrics:
             self.dependency_up.labels(dependency=name).set(1 if up else 0)
         self.ready.set(1 if ready else 0)
 
-    def instrument_engine(self, engine: AsyncEngine) -> None:
-        """Count statements (overall and per operation) and watch the pool."""
+    def instrument_engine(self, engine: AsyncEngine, *, background: str) -> None:
+        """Count statements (overall and per operation) and watch the pool; a connection
+        with the execution option `background` set does work no request waits for."""
         pool = engine.pool
 
         def in_use() -> float:
@@ -356,7 +356,7 @@ class Metrics:
                 return
             # The relay's statements apart: after a restart it delivers the backlog, a
             # burst no request caused (once 1,300 statements within one benchmark request).
-            if conn.get_execution_options().get(BACKGROUND):
+            if conn.get_execution_options().get(background):
                 in_background.inc()
                 return
             by_request.inc()

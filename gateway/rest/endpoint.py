@@ -23,6 +23,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.caching import CacheHint
 from domain.errors import DomainError, FieldProblem, ValidationError
+from domain.idempotency import StoredAnswer
 from domain.principals import Principal
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.graphql.response_cache import cache_headers
@@ -47,7 +48,6 @@ from gateway.rest.problems import (
     from_graphql,
 )
 from gateway.rest.types import check, named, nullable, parse_query_value
-from persistence.idempotency import StoredAnswer
 from resolvers.context import Context, PlannedData
 from schema import errors as error_table
 

@@ -10,13 +10,8 @@ import pytest
 from redis.asyncio import from_url
 
 from domain.errors import UnavailableError
-from persistence.idempotency import (
-    IdempotencyRecord,
-    IdempotencyStore,
-    MemoryIdempotencyStore,
-    RedisIdempotencyStore,
-    StoredAnswer,
-)
+from domain.idempotency import IdempotencyRecord, IdempotencyStore, StoredAnswer
+from persistence.idempotency import MemoryIdempotencyStore, RedisIdempotencyStore
 from tests.services import REDIS_URL, require_service
 
 ANSWER = StoredAnswer(201, (("content-type", "application/json"), ("etag", '"x"')), b'{"id":1}\x00')

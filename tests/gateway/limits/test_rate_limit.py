@@ -16,20 +16,21 @@ from starlette.types import Message, Receive, Scope, Send
 from structlog.testing import capture_logs
 
 from domain.errors import RateLimitedError
+from domain.sliding_windows import WindowHit
+from gateway.container import build_limiter
 from gateway.limits.login_throttle import RateLimitLoginThrottle
+from gateway.limits.memory_windows import MemorySlidingWindow
 from gateway.limits.rate_limit import (
     Decision,
     Hit,
     Limiter,
     Quota,
     Strategy,
-    build_limiter,
     redis_storage,
 )
 from gateway.limits.rate_limit_http import RequestRateLimitMiddleware
 from gateway.settings import RateLimitSettings, SettingsError, load_settings
-from persistence.memory_sliding_window import MemorySlidingWindow
-from persistence.redis_sliding_window import WindowHit
+from persistence.outages import Outage
 
 
 @pytest.fixture
@@ -96,7 +97,12 @@ async def test_fail_open_allows_and_fail_closed_refuses(dead_redis: Redis) -> No
 async def test_an_outage_is_logged_once_though_redis_is_tried_again(dead_redis: Redis) -> None:
     now = [1000.0]
     storage = redis_storage(dead_redis, RateLimitSettings())
-    limiter = Limiter(storage, retry_after=5.0, clock=lambda: now[0])
+    limiter = Limiter(
+        storage,
+        retry_after=5.0,
+        clock=lambda: now[0],
+        outage=Outage("redis", component="rate limiter"),
+    )
     with capture_logs() as logs:
         await limiter.hit(Quota(5, 60), "k")
         await limiter.hit(Quota(5, 60), "k")

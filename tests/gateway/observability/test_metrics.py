@@ -153,7 +153,7 @@ async def test_sql_statements_are_counted_by_origin(tmp_path: Path) -> None:
     # a request caused: counted apart, so statements per request stay what requests sent.
     metrics = Metrics()
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'origin.db'}")
-    metrics.instrument_engine(engine)
+    metrics.instrument_engine(engine, background=BACKGROUND)
     try:
         async with engine.connect() as conn:
             for _ in range(2):

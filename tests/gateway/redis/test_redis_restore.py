@@ -13,8 +13,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gateway.container import redis_client
-from gateway.limits.rate_limit import Limiter, Quota, build_limiter
+from gateway.container import build_limiter, redis_client
+from gateway.limits.rate_limit import Limiter, Quota
 from gateway.settings import RateLimitSettings, RedisSettings
 from tests.gateway.observability.proxy import TcpProxy
 from tests.redis_server import RedisServer

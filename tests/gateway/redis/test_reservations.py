@@ -19,9 +19,10 @@ import pytest
 from redis.asyncio import Redis, from_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from domain.sliding_windows import SlidingWindow, WindowHit
 from gateway.limits.rate_limit import Decision, Limiter, Quota, redis_storage
 from gateway.settings import RateLimitSettings
-from persistence.redis_sliding_window import RedisSlidingWindow, SlidingWindow, WindowHit
+from persistence.redis_sliding_window import RedisSlidingWindow
 from tests.services import REDIS_URL, require_service
 
 KEY = ("requests", "user:1")

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from domain.caching import ResponseCacheStore
 from domain.money import Money
 from domain.principals import Principal
 from domain.users import Email, Role
-from persistence.response_cache import ResponseCacheStore
 from tests.gateway.observability.proxy import TcpProxy
 from tests.gateway.replicas import (
     Replica,

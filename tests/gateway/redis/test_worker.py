@@ -15,9 +15,8 @@ from redis.asyncio import Redis
 
 from domain.orders import OrderStatus
 from domain.principals import Principal
-from gateway.background.handlers import stream_worker
 from gateway.background.heartbeat import STALE_SECONDS, heartbeat_age
-from gateway.container import build_container
+from gateway.container import build_container, stream_worker
 from gateway.settings import Settings
 from gateway.worker import run_worker
 from persistence import migrate

@@ -9,11 +9,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from persistence.response_cache import (
-    MemoryResponseCacheStore,
-    RedisResponseCacheStore,
-    ResponseCacheStore,
-)
+from domain.caching import ResponseCacheStore
+from persistence.response_cache import MemoryResponseCacheStore, RedisResponseCacheStore
 from tests.services import REDIS_URL, require_service
 
 

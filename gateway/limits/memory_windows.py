@@ -1,4 +1,6 @@
-"""Sliding-window counters in process memory, counted as `limits`' MemoryStorage counts.
+"""Sliding-window counters in process memory, counted as `limits`' MemoryStorage counts:
+the rate limiter's own, as `limits`' MemoryStorage and its reservations are (no storage
+adapter to choose: it holds nothing beyond this process and does no I/O).
 
 The embedded default (no Redis) and the fallback while Redis is down. `limits`'
 MemoryStorage takes an asyncio lock per key and a second call to read the window back;
@@ -16,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from persistence.redis_sliding_window import SlidingWindow, WindowHit
+from domain.sliding_windows import SlidingWindow, WindowHit
 
 # Keys kept at most; past it the least recently hit go first (their counts are lost,
 # which only ever lets a caller through early).
