@@ -34,7 +34,7 @@ from tests.helpers import scratch_postgres_database
 from tests.persistence.databases import TABLES
 from tests.services import require_service
 
-SDL = (Path(__file__).parents[2] / "schema" / "schema.graphql").read_text()
+SDL = (Path(__file__).parents[3] / "schema" / "schema.graphql").read_text()
 EXAMPLES = 80
 ROOTS = {
     "query": sorted(build_sdl(SDL).query_type.fields),  # type: ignore[union-attr]  # the SDL has both roots
