@@ -53,6 +53,7 @@ class FieldType(enum.StrEnum):
     DATETIME = "datetime"  # timezone-aware UTC
     REF = "ref"  # the integer id of another entity (`target`)
     ENUM_SET = "enum_set"  # a frozenset of an enum's members (`choices`), stored as text
+    ENUM = "enum"  # one member of a StrEnum (`choices`), stored as its value
 
 
 class Mutation(enum.StrEnum):

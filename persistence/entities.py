@@ -68,6 +68,8 @@ def _columns(model: EntityModel, attribute: Attribute) -> list[sa.Column[Any]]:
             return [sa.Column(name, tables.UtcDateTime, nullable=nullable)]
         case FieldType.ENUM_SET:
             return [sa.Column(name, sa.String(200), nullable=nullable)]
+        case FieldType.ENUM:
+            return [sa.Column(name, sa.String(50), nullable=nullable)]
         case FieldType.MONEY:
             return [
                 sa.Column(name, sa.BigInteger, nullable=nullable),
@@ -162,6 +164,8 @@ def field_map(model: EntityModel, table: sa.Table) -> FieldMap:
                 fields[name] = SqlField(table.c[column], Kind.TEXT, nullable=nullable)
             case FieldType.EMAIL:
                 fields[name] = SqlField(table.c[column], Kind.EMAIL, nullable=nullable)
+            case FieldType.ENUM:
+                fields[name] = SqlField(table.c[column], Kind.ENUM, nullable=nullable)
             case FieldType.MONEY:
                 fields[name] = SqlField(
                     table.c[column], Kind.MONEY, currency=table.c[rest[0]], nullable=nullable
@@ -186,6 +190,9 @@ def _decode(attribute: Attribute, row: sa.RowMapping) -> Any:
     if attribute.type is FieldType.ENUM_SET:
         assert attribute.choices is not None
         return frozenset(attribute.choices(part) for part in value.split(",") if part)
+    if attribute.type is FieldType.ENUM:
+        assert attribute.choices is not None
+        return attribute.choices(value)
     return value
 
 
@@ -198,6 +205,8 @@ def _encode(attribute: Attribute, value: Any) -> dict[str, Any]:
             rest[0]: None if money is None else money.currency,
         }
     if attribute.type is FieldType.EMAIL and isinstance(value, Email):
+        return {column: value.value}
+    if attribute.type is FieldType.ENUM and value is not None:
         return {column: value.value}
     if attribute.type is FieldType.ENUM_SET and value is not None:
         return {column: ",".join(sorted(member.value for member in value))}

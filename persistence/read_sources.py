@@ -30,12 +30,14 @@ _TYPES: dict[FieldType, sa.types.TypeEngine[Any]] = {
     FieldType.DATETIME: tables.UtcDateTime(),
     FieldType.REF: sa.Integer(),
     FieldType.ENUM_SET: sa.Text(),
+    FieldType.ENUM: sa.Text(),
 }
 _KINDS: dict[FieldType, Kind] = {
     FieldType.STR: Kind.TEXT,
     FieldType.TEXT: Kind.TEXT,
     FieldType.EMAIL: Kind.EMAIL,
     FieldType.MONEY: Kind.MONEY,
+    FieldType.ENUM: Kind.ENUM,
 }
 
 
@@ -85,6 +87,9 @@ def stored_json(
             # Stored as the members' values, sorted and comma-separated: the JSON list of
             # their GraphQL names (the values upper-cased) in the order the resolver lists.
             value = [dialect.role_names(found)]
+        case FieldType.ENUM:
+            # A StrEnum's values are the GraphQL names lower-cased (the planner checks).
+            value = quoted(sa.func.upper(found))
         case FieldType.REF:
             assert stored.target is not None
             value = quoted(global_id(stored.target, found))

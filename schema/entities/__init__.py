@@ -26,6 +26,9 @@ The declaration format (public; the scaffold writes it):
   owner)`: options of an `auto` field (`write=Mutation.CREATE`: set once, at creation;
   `read`: the permission to read it, null otherwise, except on the objects whose
   attribute `owner` holds the caller's id).
+- An `auto` field whose dataclass type is a `StrEnum` is exposed as a GraphQL enum of
+  its members' names (filtered with `Op.EQ`/`Op.IN`, sorted and planned by its stored
+  value, which must be the name lower-cased for the planner to write it).
 - `computed_filter(annotation, to_spec)`: a filter argument that is not one
   attribute's comparison, named in `entity(..., filters={"in_stock": ...})`.
 - `entity(..., descriptions={"items": "...", "create_item": "..."})`: the derived

@@ -78,6 +78,29 @@ _OUTPUT: dict[FieldType, object] = {
     FieldType.REF: strawberry.ID,
 }
 _INPUT: dict[FieldType, object] = {**_OUTPUT, FieldType.MONEY: MoneyInput}
+_ENUMS: dict[type[enum.Enum], Any] = {}
+
+
+def _graphql_enum(choices: type[enum.Enum]) -> Any:
+    """The GraphQL enum of a domain StrEnum (its members' names), made once per process."""
+    found = _ENUMS.get(choices)
+    if found is None:
+        members = {member.name: member.value for member in choices}
+        found = _ENUMS[choices] = strawberry.enum(cast(Any, enum.Enum(choices.__name__, members)))
+    return found
+
+
+def _output(attribute: Attribute) -> object:
+    if attribute.type is FieldType.ENUM:
+        assert attribute.choices is not None
+        return _graphql_enum(attribute.choices)
+    return _OUTPUT[attribute.type]
+
+
+def _input(attribute: Attribute) -> object:
+    return _output(attribute) if attribute.type is FieldType.ENUM else _INPUT[attribute.type]
+
+
 _LITERAL_DEFAULTS = (str, int, bool, Decimal)
 # Attributes whose domain value GraphQL serialises as it is (an email and a reference
 # are converted, so they keep a resolver).
@@ -176,6 +199,9 @@ def _to_domain(attribute: Attribute, value: Any, field_name: str) -> Any:
             return decode_id(value, attribute.target, field_name)
         case FieldType.DATETIME:
             return _aware(value)
+        case FieldType.ENUM:
+            assert attribute.choices is not None
+            return attribute.choices(value.value)
         case _:
             return value
 
@@ -213,7 +239,7 @@ class _Builder:
         for attribute in decl.model.attributes:
             for op in [op for op in _SUFFIX if op in attribute.filters]:
                 python_name = attribute.name + _SUFFIX[op]
-                base = _INPUT[attribute.type]
+                base = _input(attribute)
                 annotations[python_name] = _optional(_list_of(base) if op is Op.IN else base)
                 namespace[python_name] = None
                 conditions.append((python_name, attribute, op))
@@ -300,9 +326,10 @@ class _Builder:
         }
         mutation = Mutation.CREATE if create else Mutation.UPDATE
         for attribute in model.attributes:
-            if not attribute.writable(mutation) or attribute.type not in _INPUT:
+            inputs = attribute.type in _INPUT or attribute.type is FieldType.ENUM
+            if not attribute.writable(mutation) or not inputs:
                 continue
-            base = _INPUT[attribute.type]
+            base = _input(attribute)
             default = defaults.get(attribute.name, dataclasses.MISSING)
             if not create or attribute.nullable:
                 optional.append((attribute.name, _optional(base), None))
@@ -387,9 +414,9 @@ class _Builder:
 
     def attribute(self, entity: str, attribute: Attribute, option: Declared) -> Resolver:
         name, read = attribute.name, attribute.read
-        if attribute.type not in _OUTPUT:
+        if attribute.type not in _OUTPUT and attribute.type is not FieldType.ENUM:
             raise DeclarationError(entity, name, "needs a field of its own to be exposed")
-        output = _OUTPUT[attribute.type]
+        output: Any = _output(attribute)
         nullable = attribute.nullable or read is not None
         returns = _optional(output) if nullable else output
 
@@ -402,6 +429,8 @@ class _Builder:
             if attribute.type is FieldType.REF:
                 assert attribute.target is not None
                 return to_global_id(attribute.target, found)
+            if attribute.type is FieldType.ENUM:
+                return output(found.value)
             return found
 
         if read is None:

@@ -355,6 +355,11 @@ def _field_type(
         member = members[0]
         if isinstance(member, type) and issubclass(member, enum.Enum):
             return FieldType.ENUM_SET, nullable, member
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        if not issubclass(hint, str):
+            # Its cursor key and its stored text are the value: a str.
+            raise _error(entity, name, f"{hint.__name__} is no StrEnum")
+        return FieldType.ENUM, nullable, hint
     found = _PYTHON_TYPES.get(hint)
     if found is None:
         shown = getattr(hint, "__name__", str(hint))

@@ -55,6 +55,7 @@ _WRITTEN = frozenset(
         FieldType.REF,
         FieldType.MONEY,
         FieldType.ENUM_SET,
+        FieldType.ENUM,
     }
 )
 # Sorted as the repositories sort (money by its cents); a boolean key has no cursor
@@ -256,6 +257,10 @@ def _attribute(
 ) -> plan.Field:
     if attribute.type not in _WRITTEN:
         planner.refuse(f"{decl.name}.{attribute.name}: {attribute.type}")
+    if attribute.type is FieldType.ENUM and not _upper_case_names(
+        planner.field(own, details[0].node.name.value).type
+    ):
+        planner.refuse(f"{decl.name}.{attribute.name}: enum names")
     column = source_of(decl).column(attribute.name)
     reading = attribute.reading(planner.principal)
     if reading is Reading.NONE:

@@ -50,6 +50,10 @@ def domain_value(attribute: Attribute, n: int, refs: Mapping[str, Sequence[int]]
         case FieldType.ENUM_SET:
             assert attribute.choices is not None
             return frozenset(list(attribute.choices)[: 1 + n % 2])
+        case FieldType.ENUM:
+            assert attribute.choices is not None
+            members = list(attribute.choices)
+            return members[n % len(members)]
 
 
 def graphql_value(attribute: Attribute, value: Any) -> Any:
@@ -68,6 +72,8 @@ def graphql_value(attribute: Attribute, value: Any) -> Any:
         case FieldType.REF:
             assert attribute.target is not None
             return to_global_id(attribute.target, value)
+        case FieldType.ENUM:
+            return value.name
         case _:
             return value
 

@@ -41,6 +41,7 @@ async def test_a_declared_entity_s_changes_are_audited_with_their_fields(
         "email": "s***@acme.example",
         "manager_id": None,
         "name": "Acme",
+        "tier": "standard",  # an enum attribute is recorded as its stored value
     }
 
     def fields(values: dict[str, Any], side: str) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import pytest
@@ -151,3 +152,24 @@ def test_a_sum_over_no_one_to_many_relation_is_refused_when_declared() -> None:
     assert str(refused.value) == (
         "entity SummingPart, field spent: sums over maker, which is no one-to-many relation"
     )
+
+
+class Shade(enum.Enum):
+    LIGHT = 1
+    DARK = 2
+
+
+@dataclass(kw_only=True)
+class Lamp:
+    shade: Shade = Shade.LIGHT
+    id: int = 0
+
+
+def test_an_enum_attribute_needs_str_values() -> None:
+    with pytest.raises(DeclarationError) as refused:
+
+        @entity(Lamp, table="lamps")
+        class LampType(Node):
+            shade: auto = declared()
+
+    assert str(refused.value) == "entity LampType, field shade: Shade is no StrEnum"

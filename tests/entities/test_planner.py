@@ -271,3 +271,33 @@ def _computed_node(vendor: Any, contacts: Sequence[Any]) -> dict[str, Any]:
             ]
         },
     }
+
+
+ENUMS = f"""
+{{ {PLURAL}(first: 6, orderBy: {{field: TIER, direction: ASC}},
+    filter: {{tierIn: [STANDARD, BLOCKED]}}) {{
+  pageInfo {{ endCursor }} edges {{ cursor node {{ name tier }} }} }} }}
+"""
+
+
+async def test_an_enum_attribute_is_filtered_sorted_and_paged_the_same_on_both_paths(
+    on: Gateway, off: Gateway, planned: Planned, seeded: Seeded
+) -> None:
+    admin = seeded.world.admin
+    got, reference = await both(on, off, ENUMS, {}, admin)
+    assert got == reference, first_difference(got, reference)
+    assert planned.roots == [PLURAL, PLURAL]
+    page = await on.container.services.entities[ENTITY.name].page(
+        Principal.system(), Always(), PageRequest(first=50)
+    )
+    chosen = sorted(
+        (v for v in page.items if v.tier.name in ("STANDARD", "BLOCKED")),
+        key=lambda v: (v.tier.value, v.id),
+    )[:6]
+    nodes = [e["node"] for e in got[1]["data"][PLURAL]["edges"]]
+    assert nodes == [{"name": v.name, "tier": v.tier.name} for v in chosen]
+    assert {v.tier.name for v in chosen} == {"STANDARD", "BLOCKED"}
+    after = got[1]["data"][PLURAL]["pageInfo"]["endCursor"]
+    following = ENUMS.replace("first: 6,", f'first: 6, after: "{after}",')
+    got, reference = await both(on, off, following, {}, admin)
+    assert got == reference, first_difference(got, reference)

@@ -16,6 +16,7 @@ def test_orderable_fields_are_indexed_with_the_id_and_unique_ones_need_not() -> 
     # Vendor.name is orderable but unique: its own constraint's index serves its order.
     assert {key for key in _indexed(VENDORS) if key[-1] == "id"} == {
         ("rating", "id"),
+        ("tier", "id"),
         ("created_at", "id"),
     }
     assert {key for key in _indexed(CONTACTS) if key[-1] == "id"} >= {

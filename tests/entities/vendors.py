@@ -7,6 +7,7 @@ this module's own MetaData, so the application's migrations never see them.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
@@ -21,7 +22,7 @@ from domain.model import EQUALITY, RANGE_FILTERS, TEXT_FILTERS, Change, Policy
 from domain.money import Money
 from domain.principals import Principal
 from domain.services.entities import EntityService
-from domain.specifications import Always, Specification
+from domain.specifications import Always, Op, Specification
 from domain.specifications import field as spec_field
 from domain.users import Email
 from gateway.container import application_tables
@@ -44,6 +45,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class Tier(enum.StrEnum):
+    STANDARD = "standard"
+    PREFERRED = "preferred"
+    BLOCKED = "blocked"
+
+
 @dataclass(eq=False, slots=True, kw_only=True)
 class VendorEntity:
     """A company the shop buys from."""
@@ -52,6 +59,7 @@ class VendorEntity:
     email: Email
     active: bool = True
     rating: int = 0
+    tier: Tier = Tier.STANDARD
     manager_id: int | None = None
     created_at: datetime = field(default_factory=_now)
     id: int = 0
@@ -119,6 +127,7 @@ class Vendor(Node):
     email: auto = declared(read="vendors:read_email", owner="manager_id")
     active: auto = declared(filters=EQUALITY)
     rating: auto = declared(filters=RANGE_FILTERS, orderable=True)
+    tier: auto = declared(filters={Op.EQ, Op.IN}, orderable=True)
     created_at: auto = declared(orderable=True, write=False)
     manager: auto = many_to_one("manager_id", "User")
     contacts: auto = one_to_many("VendorContact", "vendor_id")
