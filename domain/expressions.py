@@ -98,17 +98,21 @@ def resolve(
     field's expression; `computed(relation, name)` looks a name up on the entity the
     expression reads (`relation` None) or on a relation's target."""
 
-    def walk(part: Expression, relation: str | None) -> Expression:
+    def walk(part: Expression, relation: str | None, seen: frozenset[str]) -> Expression:
         if isinstance(part, Attr):
             found = computed(relation, part.name)
-            return part if found is None else walk(found, relation)
+            if found is None:
+                return part
+            if part.name in seen:
+                raise ExpressionError(f"{part.name} is computed from itself")
+            return walk(found, relation, seen | {part.name})
         if isinstance(part, Product):
-            return Product(tuple(walk(f, relation) for f in part.factors))
+            return Product(tuple(walk(f, relation, seen) for f in part.factors))
         if relation is not None:
             raise ExpressionError(f"a sum over {relation} cannot hold another sum")
-        return SumOf(part.relation, walk(part.term, part.relation), part.currency)
+        return SumOf(part.relation, walk(part.term, part.relation, frozenset()), part.currency)
 
-    return walk(expression, None)
+    return walk(expression, None, frozenset())
 
 
 def typed(

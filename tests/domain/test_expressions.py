@@ -79,6 +79,16 @@ def test_names_of_computed_fields_are_replaced_by_their_expressions() -> None:
         resolve(sum_of("lines", sum_of("lines", "quantity")), computed)
 
 
+def test_fields_computed_from_each_other_are_refused() -> None:
+    cycle = {"a": product("b", "quantity"), "b": product("a", "quantity")}
+
+    def computed(relation: str | None, name: str) -> Expression | None:
+        return cycle.get(name) if relation is None else None
+
+    with pytest.raises(ExpressionError, match="computed from itself"):
+        resolve(product("a", "quantity"), computed)
+
+
 def test_two_amounts_of_money_do_not_multiply() -> None:
     with pytest.raises(ExpressionError):
         _typed(product("unit_price", "unit_price"))
