@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import from_url
+from structlog.testing import capture_logs
 
 from domain.money import Money
-from gateway.container import Container
+from domain.principals import Principal
+from gateway.container import Container, response_cache
 from gateway.graphql.persisted_queries import document_hash
 from gateway.graphql.response_cache import ResponseCache
 from persistence.response_cache import RedisResponseCacheStore
@@ -260,3 +262,24 @@ async def test_with_redis_down_answers_are_right_and_uncached(
         (200, {"data": {"items": {"totalCount": 3}}})
     ] * 3
     assert lookups(container) == {"hit": None, "miss": None, "error": 3.0}
+
+
+async def test_the_composition_roots_cache_logs_a_redis_outage_once(container: Container) -> None:
+    dead = from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    cache = response_cache(
+        container.settings, dead, container.schema, container.observability, None
+    )
+    assert cache is not None
+    try:
+        with capture_logs() as logs:
+            misses = [
+                await cache.lookup(TOTAL, None, None, Principal.anonymous()) for _ in range(3)
+            ]
+    finally:
+        await dead.aclose()
+    assert [(lookup.generation, lookup.found) for lookup in misses if lookup is not None] == [
+        (None, None)
+    ] * 3
+    assert [(e["event"], e["component"]) for e in logs if "outage" in e["event"]] == [
+        ("dependency outage started", "response cache")
+    ]
