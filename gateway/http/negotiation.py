@@ -67,8 +67,13 @@ def _ranges(accept: str) -> Iterator[tuple[str, float]]:
 @functools.lru_cache(maxsize=MAX_NEGOTIATED)
 def accepts_json(accept: str) -> bool:
     """Whether `accept` admits JSON: REST answers `application/json`, and refusals
-    `application/problem+json` (a client asking for those, or any type, is served)."""
-    return any(media in _JSON_RANGES and quality > 0 for media, quality in _ranges(accept))
+    `application/problem+json`. A client asking for those, for any type, or for another
+    `+json` type (a GraphQL client sending `application/graphql-response+json` to every
+    endpoint) is served; one asking only for, say, `text/html` is not."""
+    return any(
+        (media in _JSON_RANGES or media.endswith("+json")) and quality > 0
+        for media, quality in _ranges(accept)
+    )
 
 
 def _negotiate(accept: str) -> str:

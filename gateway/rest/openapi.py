@@ -20,7 +20,7 @@ _STATUS_TEXT = {
     401: "Authentication required, or the bearer token is invalid",
     403: "The caller may not do this",
     404: "Not found, or not visible to the caller",
-    406: "Accept admits neither application/json nor application/problem+json",
+    406: "Accept admits no JSON type (application/json, problem+json or another +json)",
     409: "Conflict with the current state, or a request with this Idempotency-Key is"
     " still being processed (retry after Retry-After)",
     412: "If-Match does not match the current ETag",

@@ -57,6 +57,8 @@ async def test_every_operation_documents_the_edge_refusals(client: httpx.AsyncCl
         ("text/html, application/json;q=0", 406),
         ("application/json", 200),
         ("application/problem+json", 200),
+        ("application/graphql-response+json", 200),
+        ("application/graphql-response+json;q=0, text/plain", 406),
         ("text/html, */*;q=0.1", 200),
         ("application/*", 200),
     ],
