@@ -287,8 +287,9 @@ async def _lookup(config: Config, name: str) -> dict[str, Any]:
             "SELECT email FROM users WHERE email LIKE 'user%@example.com' ORDER BY id LIMIT 1"
         )
         item = await conn.fetchval("SELECT min(id) FROM items")
-        # High stock: the bounded placeOrder run must never run out.
-        await conn.execute("UPDATE items SET stock = 100000000")
+        # High stock, and every item on sale: the bounded placeOrder run takes items by id
+        # in turn and must never run out or meet one a customer cannot order.
+        await conn.execute("UPDATE items SET stock = 100000000, active = true")
         counts = {
             table: await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608  # fixed names
             for table in ("users", "items", "orders", "order_lines")
