@@ -17,6 +17,7 @@ from domain.caching import ResponseCacheStore
 from domain.money import Money
 from domain.principals import Principal
 from domain.users import Email, Role
+from gateway.settings import Settings
 from tests.gateway.observability.proxy import TcpProxy
 from tests.gateway.replicas import (
     Replica,
@@ -81,17 +82,23 @@ async def cast(replica: Replica) -> Cast:
     return Cast(staff.id, customer.id, item.id)
 
 
+def cached(database_url: str, redis_url: str = REDIS_URL, prefix: str | None = None) -> Settings:
+    """Replica settings with the response cache on, over `redis_url`, with a stream and
+    (unless given) a cache prefix of the test's own."""
+    return replica_settings(
+        database_url,
+        redis_url,
+        cache={"enabled": True, "redis_prefix": prefix or f"test-cache-{uuid.uuid4().hex}:"},
+        events={"stream": f"test-events-{uuid.uuid4().hex}"},
+        security={"allow_debug_identity": True},
+    )
+
+
 async def test_replicas_share_answers_and_a_commit_on_one_evicts_for_all(
     database_url: str, replicas: Replicas, redis_available: bool
 ) -> None:
     require_service("Redis", redis_available)
-    settings = replica_settings(
-        database_url,
-        REDIS_URL,
-        cache={"enabled": True, "redis_prefix": f"test-cache-{uuid.uuid4().hex}:"},
-        events={"stream": f"test-events-{uuid.uuid4().hex}"},
-        security={"allow_debug_identity": True},
-    )
+    settings = cached(database_url)
     a, b = await replicas.start(settings), await replicas.start(settings)
     who = await cast(a)
     item = who.item
@@ -129,13 +136,7 @@ async def test_a_miss_is_two_redis_round_trips_for_the_cache_and_a_hit_one(
 ) -> None:
     require_service("Redis", redis_available)
     prefix = f"test-cache-{uuid.uuid4().hex}:"
-    settings = replica_settings(
-        database_url,
-        REDIS_URL,
-        cache={"enabled": True, "redis_prefix": prefix},
-        events={"stream": f"test-events-{uuid.uuid4().hex}"},
-        security={"allow_debug_identity": True},
-    )
+    settings = cached(database_url, prefix=prefix)
     a = await replicas.start(settings)
     redis = a.container.redis
     assert redis is not None
@@ -163,13 +164,7 @@ async def test_with_redis_cut_answers_stay_right_uncached_then_caching_resumes(
     require_service("Redis", redis_available)
     with RedisServer(tmp_path) as server:
         async with TcpProxy("127.0.0.1", server.port) as proxy:
-            settings = replica_settings(
-                database_url,
-                f"redis://127.0.0.1:{proxy.port}/0",
-                cache={"enabled": True},
-                events={"stream": f"test-events-{uuid.uuid4().hex}"},
-                security={"allow_debug_identity": True},
-            )
+            settings = cached(database_url, f"redis://127.0.0.1:{proxy.port}/0")
             a = await replicas.start(settings)
             item = (await cast(a)).item
             fresh = {"data": {"item": {"name": "Cached", "stock": 5}}}
@@ -188,13 +183,7 @@ async def test_reads_racing_a_commit_never_leave_the_old_answer_cached(
     database_url: str, replicas: Replicas, redis_available: bool
 ) -> None:
     require_service("Redis", redis_available)
-    settings = replica_settings(
-        database_url,
-        REDIS_URL,
-        cache={"enabled": True, "redis_prefix": f"test-cache-{uuid.uuid4().hex}:"},
-        events={"stream": f"test-events-{uuid.uuid4().hex}"},
-        security={"allow_debug_identity": True},
-    )
+    settings = cached(database_url)
     a, b = await replicas.start(settings), await replicas.start(settings)
     who = await cast(a)
     for stock in (4, 3, 2, 1):
@@ -244,13 +233,7 @@ async def test_an_answer_read_before_a_commit_and_filed_after_its_eviction_is_dr
     database_url: str, replicas: Replicas, redis_available: bool
 ) -> None:
     require_service("Redis", redis_available)
-    settings = replica_settings(
-        database_url,
-        REDIS_URL,
-        cache={"enabled": True, "redis_prefix": f"test-cache-{uuid.uuid4().hex}:"},
-        events={"stream": f"test-events-{uuid.uuid4().hex}"},
-        security={"allow_debug_identity": True},
-    )
+    settings = cached(database_url)
     a, b = await replicas.start(settings), await replicas.start(settings)
     who = await cast(a)
     cache = a.container.pipeline.cache
