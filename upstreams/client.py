@@ -56,7 +56,9 @@ class UpstreamObserver(Protocol):
     def upstream_in_flight(self, upstream: str, in_flight: int) -> None: ...
 
 
-class _Unobserved:
+class Unobserved:
+    """An observer that records nothing (a client made without metrics, as in tests)."""
+
     def upstream_call(self, upstream: str, outcome: str, seconds: float) -> None:
         return None
 
@@ -93,7 +95,7 @@ class Upstream:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.name, self.client, self.policy = name, client, policy
-        self._observer: UpstreamObserver = observer or _Unobserved()
+        self._observer: UpstreamObserver = observer or Unobserved()
         self._clock, self._sleep = clock, sleep
         self.breaker = CircuitBreaker(
             policy.breaker_failures,

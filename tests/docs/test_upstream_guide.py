@@ -23,6 +23,7 @@ from gateway.container import upstream_sources
 from gateway.settings import load_settings
 from resolvers.loaders import build_loaders
 from tests.upstreams.running import serving
+from upstreams.client import Unobserved
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "add-an-upstream.md"
 RATINGS = {"A-1": "4.5", "B-2": "3.0"}
@@ -78,20 +79,6 @@ def schema_with(guide: types.ModuleType) -> strawberry.Schema:
         items_field = strawberry.field(resolver=items, name="items", graphql_type=list[Item])
 
     return strawberry.Schema(query=Query)
-
-
-class Unobserved:
-    def upstream_call(self, upstream: str, outcome: str, seconds: float) -> None:
-        return None
-
-    def upstream_retry(self, upstream: str) -> None:
-        return None
-
-    def upstream_state(self, upstream: str, state: str) -> None:
-        return None
-
-    def upstream_in_flight(self, upstream: str, in_flight: int) -> None:
-        return None
 
 
 async def test_the_guides_field_asks_the_reviews_service_once_and_nulls_only_itself_on_failure(

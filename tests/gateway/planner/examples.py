@@ -8,6 +8,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+from bench.planner_ab import NESTED as BENCHMARK  # the planner A/B's query, answered the same
 from schema.node import to_global_id
 from tests.gateway.planner.gateways import CUSTOMER, Gateway
 
@@ -27,20 +28,6 @@ query Nested($n: Int!) {
     edges { node { name orders(first: 10) { edges { node {
       lines { quantity item { name price { amount } } }
     } } } } }
-  }
-}
-"""
-BENCHMARK = """
-query Nested {
-  users(first: 20) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { cursor node { id name email orders(first: 10) {
-      totalCount
-      edges { cursor node { id status createdAt total { amount currency }
-        lines { quantity unitPrice { amount currency } item { id name price { amount } } }
-      } }
-    } } }
   }
 }
 """
