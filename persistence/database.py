@@ -80,7 +80,7 @@ def _server_settings(statement_timeout_seconds: float | None) -> dict[str, str]:
 
 
 # SQLSTATE 57014 query_canceled: the statement timeout fired (or an operator cancelled it).
-_QUERY_CANCELED = "57014"
+QUERY_CANCELED = "57014"
 
 
 def _statement_timeouts(engine: AsyncEngine) -> None:
@@ -90,7 +90,7 @@ def _statement_timeouts(engine: AsyncEngine) -> None:
         if not isinstance(original, Exception):
             return  # a cancelled task stays cancelled
         code = getattr(original.__cause__, "sqlstate", None) or getattr(original, "sqlstate", None)
-        if code == _QUERY_CANCELED:
+        if code == QUERY_CANCELED:
             raise TimedOutError("a database statement") from (
                 context.sqlalchemy_exception or original
             )

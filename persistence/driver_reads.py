@@ -30,11 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.errors import TimedOutError, UnavailableError
 from persistence.availability import MESSAGE, RETRY_AFTER_SECONDS, means_unavailable
+from persistence.database import QUERY_CANCELED
 from persistence.errors import out_of_range
 from persistence.outages import Outage
-
-# SQLSTATE 57014 query_canceled: the statement timeout fired.
-_QUERY_CANCELED = "57014"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +99,7 @@ async def fetch_text(
 def _translated(error: Exception) -> Exception:
     code = getattr(error, "sqlstate", None)
     code = code if isinstance(code, str) else ""
-    if code == _QUERY_CANCELED:
+    if code == QUERY_CANCELED:  # the statement timeout fired
         return TimedOutError("a database statement")
     if means_unavailable(error) or isinstance(error, asyncpg.ConnectionDoesNotExistError):
         return UnavailableError(MESSAGE, retry_after=RETRY_AFTER_SECONDS)
