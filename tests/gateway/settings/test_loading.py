@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.settings import SettingsError, load_settings, unknown_variables
-
-
-def refusal(monkeypatch: pytest.MonkeyPatch, **environ: str) -> str:
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(SettingsError) as refused:
-        load_settings()
-    return str(refused.value)
+from gateway.settings import load_settings, unknown_variables
+from tests.gateway.settings.refusals import refusal
 
 
 def test_a_cors_origin_that_is_no_origin_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,14 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.settings import SettingsError, UpstreamSettings, load_settings, unknown_variables
-
-
-def refusal(monkeypatch: pytest.MonkeyPatch, **environ: str) -> str:
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(SettingsError) as refused:
-        load_settings()
-    return str(refused.value)
+from tests.gateway.settings.refusals import refusal
 
 
 def test_each_upstream_is_read_from_its_own_variables(monkeypatch: pytest.MonkeyPatch) -> None:
