@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from resolvers.context import Context
 from schema import upstreams
 from tests.gateway.realtime.helpers import eventually
 from tests.upstreams.running import running
+from upstreams.client import Upstream
 from upstreams.exchange_rates.service import ExchangeRateService
+from upstreams.sources import SourceFetcher
 
 type Info = strawberry.Info[Context, None]
 
@@ -129,17 +132,28 @@ def settings_for(quotes: dict[str, Any], desk: dict[str, Any]) -> Settings:
     return load_settings(upstreams={"quotes": quotes, "orders_desk": desk})
 
 
+@asynccontextmanager
+async def sources(
+    settings: Settings, recorder: Recorder
+) -> AsyncIterator[tuple[SourceFetcher, Mapping[str, Upstream]]]:
+    """The fetcher and clients the composition root makes for SCHEMA; clients closed after."""
+    fetcher, clients = upstream_sources(settings, SCHEMA, recorder)
+    try:
+        yield fetcher, clients
+    finally:
+        for client in clients.values():
+            await client.client.aclose()
+
+
 async def test_each_declared_upstream_gets_its_own_client_and_settings(
     services: tuple[tuple[ExchangeRateService, str], ...],
 ) -> None:
     (quotes, quotes_url), (desk, desk_url) = services
     recorder = Recorder()
-    fetcher, clients = upstream_sources(
+    async with sources(
         settings_for(entry(quotes_url, retries=3), entry(desk_url, retries=1, bulkhead_size=4)),
-        SCHEMA,
         recorder,
-    )
-    try:
+    ) as (fetcher, clients):
         found = await fetcher.fetch(QUOTES, ["USD:EUR", "USD:GBP", "USD:XXX"])
         ordered = await fetcher.fetch(ORDERS, ["USD:EUR"])
         assert (found, ordered) == (
@@ -159,9 +173,6 @@ async def test_each_declared_upstream_gets_its_own_client_and_settings(
         )
         # Metrics and readiness see every declared upstream's breaker.
         assert recorder.states == {"orders_desk": "closed", "quotes": "closed"}
-    finally:
-        for client in clients.values():
-            await client.client.aclose()
 
 
 async def test_retries_follow_each_upstreams_setting_and_never_repeat_a_post(
@@ -169,17 +180,13 @@ async def test_retries_follow_each_upstreams_setting_and_never_repeat_a_post(
 ) -> None:
     (quotes, quotes_url), (desk, desk_url) = services
     quotes.behaviour.fail_status = desk.behaviour.fail_status = 503
-    fetcher, clients = upstream_sources(
-        settings_for(entry(quotes_url, retries=3), entry(desk_url, retries=2)), SCHEMA, Recorder()
-    )
-    try:
+    async with sources(
+        settings_for(entry(quotes_url, retries=3), entry(desk_url, retries=2)), Recorder()
+    ) as (fetcher, _clients):
         with pytest.raises(UpstreamUnavailableError) as quote_failed:
             await fetcher.fetch(QUOTES, ["USD:EUR"])
         with pytest.raises(UpstreamUnavailableError) as order_failed:
             await fetcher.fetch(ORDERS, ["USD:EUR"])
-    finally:
-        for client in clients.values():
-            await client.client.aclose()
     assert (str(quote_failed.value), str(order_failed.value)) == (
         "the upstream quotes is unavailable: answered 503",
         "the upstream orders_desk is unavailable: answered 503",
@@ -194,21 +201,16 @@ async def test_a_slow_upstream_times_out_by_its_own_timeout_and_the_other_answer
 ) -> None:
     (quotes, quotes_url), (_, desk_url) = services
     quotes.behaviour.gate = asyncio.Event()  # answers only when the test ends
-    fetcher, clients = upstream_sources(
+    async with sources(
         settings_for(
             entry(quotes_url, timeout_seconds=0.2, deadline_seconds=2, retries=1),
             entry(desk_url),
         ),
-        SCHEMA,
         Recorder(),
-    )
-    try:
+    ) as (fetcher, _clients):
         with pytest.raises(UpstreamTimeoutError) as slow:
             await fetcher.fetch(QUOTES, ["USD:EUR"])
         ordered = await fetcher.fetch(ORDERS, ["USD:EUR"])
-    finally:
-        for client in clients.values():
-            await client.client.aclose()
     # Each attempt gave up after 0.2 s (the deadline, 2 s, was not what fired): two
     # attempts reached the service; the other upstream answered.
     assert (str(slow.value), quotes.stats.requests, ordered) == (
@@ -223,15 +225,13 @@ async def test_the_bulkhead_bounds_calls_in_flight_per_upstream(
 ) -> None:
     (quotes, quotes_url), (_, desk_url) = services
     gate = quotes.behaviour.gate = asyncio.Event()
-    fetcher, clients = upstream_sources(
+    async with sources(
         settings_for(
             entry(quotes_url, retries=0, bulkhead_size=3, bulkhead_wait_seconds=5),
             entry(desk_url),
         ),
-        SCHEMA,
         Recorder(),
-    )
-    try:
+    ) as (fetcher, _clients):
         calls = [
             asyncio.create_task(fetcher.fetch(QUOTES, [f"USD:{code}"]))
             for code in ("EUR", "GBP", "CHF", "JPY", "CAD", "USD", "EUR")
@@ -240,9 +240,6 @@ async def test_the_bulkhead_bounds_calls_in_flight_per_upstream(
         held = quotes.stats.requests
         gate.set()
         answers = await asyncio.gather(*calls)
-    finally:
-        for client in clients.values():
-            await client.client.aclose()
     # Seven calls, three at a time: the others waited for a slot, then all answered.
     assert (held, quotes.stats.max_in_flight, quotes.stats.requests, len(answers)) == (3, 3, 7, 7)
 
