@@ -6,6 +6,7 @@ token, a cookie and a password-like variable that no log line may ever contain.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.container import Container
 from gateway.settings import Settings
-from tests.gateway.observability.capture import LogCapture, finished, labels, samples
+from tests.gateway.observability.capture import Labels, LogCapture, finished, labels, samples
 from tests.gateway.world import World, as_user, gid
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiIsInJvbGUiOiJhZG1pbiJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
@@ -225,10 +226,7 @@ async def test_operation_span_attributes(scenario: Scenario) -> None:
 async def test_metric_samples_after_the_scenario(
     scenario: Scenario, client: httpx.AsyncClient
 ) -> None:
-    response = await client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain; version=")
-    found = samples(response.text)
+    found = await _settled_samples(client)
     operation_span = next(s for s in scenario.spans if s.name == "GraphQL query AliceOrders")
     sql_in_operation = _count_named(operation_span, scenario.spans, "SQL SELECT")
     graphql = labels(method="POST", route="/graphql")
@@ -255,6 +253,21 @@ async def test_metric_samples_after_the_scenario(
     }
     assert {key: found.get(key) for key in expected} == expected
     assert sql_in_operation == 4
+
+
+async def _settled_samples(client: httpx.AsyncClient) -> dict[tuple[str, Labels], float]:
+    """The samples once background work after the mutation (the outbox relay, event
+    delivery) has given its pooled connection back; a connection never returned keeps
+    the gauge above zero and fails the comparison after the bounded wait."""
+    for _ in range(100):
+        response = await client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain; version=")
+        found = samples(response.text)
+        if found.get(("gateway_db_pool_connections_in_use", labels())) == 0:
+            break
+        await asyncio.sleep(0.05)
+    return found
 
 
 def _count_named(span: ReadableSpan, spans: list[ReadableSpan], name: str) -> int:
