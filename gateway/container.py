@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -523,11 +524,21 @@ def idempotency(settings: Settings, redis: Redis | None) -> Idempotency | None:
     )
 
 
-def build_limiter(settings: RateLimitSettings, redis: Redis | None) -> Limiter:
-    """The limiter the settings ask for: Redis-backed when a client is given."""
+def build_limiter(
+    settings: RateLimitSettings,
+    redis: Redis | None,
+    clock: Callable[[], float] | None = None,
+) -> Limiter:
+    """The limiter the settings ask for: Redis-backed when a client is given.
+
+    `clock` (seconds): the time its windows count by; by default this process's clock,
+    and Redis's own for the counters in Redis (one clock for every replica).
+    """
     return Limiter(
         redis_storage(redis, settings) if redis is not None else None,
-        sliding=RedisSlidingWindow(redis, settings.key_prefix) if redis is not None else None,
+        sliding=(
+            RedisSlidingWindow(redis, settings.key_prefix, clock) if redis is not None else None
+        ),
         on_error=settings.on_storage_error,
         timeout=settings.storage_timeout_seconds,
         retry_after=settings.storage_retry_seconds,
@@ -535,6 +546,7 @@ def build_limiter(settings: RateLimitSettings, redis: Redis | None) -> Limiter:
         reserve_fraction=settings.reserve_fraction,
         reserve_lease=settings.reserve_lease_seconds,
         outage=Outage("redis", component="rate limiter"),
+        clock=time.time if clock is None else clock,
     )
 
 
@@ -737,9 +749,12 @@ def build_container(
     observability: Observability | None = None,
     *,
     entities: Sequence[Declaration] | None = None,
+    limiter_clock: Callable[[], float] | None = None,
 ) -> Container:
     """Everything one process needs; `entities` default to the application's declarations
-    (`schema.declarations`). Raises DeclarationError for a declaration that cannot work."""
+    (`schema.declarations`); `limiter_clock`, the time the rate limits count by (by
+    default the real one: `build_limiter`). Raises DeclarationError for a declaration
+    that cannot work."""
     declared = application() if entities is None else list(entities)
     models, registry = checked_entities(declared)
     database = settings.database
@@ -754,7 +769,11 @@ def build_container(
     observability = observability or build_observability(settings)
     observability.instrument_engine(engine, background=BACKGROUND)
     redis = redis_client(settings.redis)
-    limiter = build_limiter(settings.rate_limit, redis) if settings.rate_limit.enabled else None
+    limiter = (
+        build_limiter(settings.rate_limit, redis, limiter_clock)
+        if settings.rate_limit.enabled
+        else None
+    )
     read_model = build_read_model(settings, engine)
     # One budget, debited by the schema extension and by prepared operations alike.
     budget = cost_budget(settings.rate_limit, limiter) if limiter is not None else None

@@ -15,43 +15,64 @@ room for if that is at least `minimum`, otherwise nothing. It can also give back
 an earlier call reserved and nobody spent (`refund`), to the window they were counted
 in, named by its end time (`window_end`, Redis's clock, ms): the current window, the
 previous one, or, when that has gone, nowhere.
+
+Windows roll by the keys' expiry times, read and written as instants (PEXPIRETIME,
+PXAT) against one clock: Redis's own (`TIME`), shared by every replica, unless the
+adapter is given one (tests move time instead of waiting for a window's edge).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from redis.asyncio import Redis
 
 from domain.sliding_windows import SlidingWindow, WindowHit
 
-# Times in milliseconds. Per window i (from 0): KEYS[2i+1] previous, KEYS[2i+2] current;
-# ARGV[6i+1] limit, ARGV[6i+2] window seconds, ARGV[6i+3] amount (0: only read it),
-# ARGV[6i+4] minimum, ARGV[6i+5] units to give back, ARGV[6i+6] the end of the window
-# they were counted in. Once a window refuses its minimum, the later ones are only
-# read: a request refused by its request quota spends nothing of its cost budget.
+# Times in milliseconds. ARGV[1]: the time now ('': Redis's clock). Per window i (from
+# 0): KEYS[2i+1] previous, KEYS[2i+2] current; ARGV[6i+2] limit, ARGV[6i+3] window
+# seconds, ARGV[6i+4] amount (0: only read it), ARGV[6i+5] minimum, ARGV[6i+6] units to
+# give back, ARGV[6i+7] the end of the window they were counted in. Once a window
+# refuses its minimum, the later ones are only read: a request refused by its request
+# quota spends nothing of its cost budget.
 # Answers six numbers per window: units taken, the previous window's count and TTL,
 # the current one's, and the current window's end (0 when it has no key).
+# A key's TTL is its expiry instant less `now` (on Redis's clock, its PTTL); a key whose
+# instant has passed on the given clock counts as gone, as Redis would have let it go.
 _ACQUIRE_AND_READ = """
 local results = {}
 local refused = false
-local clock = redis.call('time')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-for i = 0, #ARGV / 6 - 1 do
+local now = tonumber(ARGV[1])
+if now == nil then
+    local clock = redis.call('time')
+    now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+end
+
+local function ttl(key)
+    local at = tonumber(redis.call('pexpiretime', key))
+    if at < 0 then return at end
+    if at <= now then
+        redis.call('del', key)
+        return -2
+    end
+    return at - now
+end
+
+for i = 0, (#ARGV - 1) / 6 - 1 do
     local previous_key, current_key = KEYS[2 * i + 1], KEYS[2 * i + 2]
-    local limit = tonumber(ARGV[6 * i + 1])
-    local expiry = tonumber(ARGV[6 * i + 2]) * 1000
-    local amount = tonumber(ARGV[6 * i + 3])
-    local minimum = tonumber(ARGV[6 * i + 4])
-    local refund = tonumber(ARGV[6 * i + 5])
-    local refund_end = tonumber(ARGV[6 * i + 6])
+    local limit = tonumber(ARGV[6 * i + 2])
+    local expiry = tonumber(ARGV[6 * i + 3]) * 1000
+    local amount = tonumber(ARGV[6 * i + 4])
+    local minimum = tonumber(ARGV[6 * i + 5])
+    local refund = tonumber(ARGV[6 * i + 6])
+    local refund_end = tonumber(ARGV[6 * i + 7])
     if refused then amount = 0 end
 
-    local current_ttl = tonumber(redis.call('pttl', current_key))
+    local current_ttl = ttl(current_key)
     if current_ttl > 0 and current_ttl < expiry then
         -- The current window has ended: it becomes the previous one.
         redis.call('rename', current_key, previous_key)
-        redis.call('set', current_key, 0, 'PX', current_ttl + expiry)
+        redis.call('set', current_key, 0, 'PXAT', now + current_ttl + expiry)
         current_ttl = current_ttl + expiry
     end
 
@@ -64,17 +85,17 @@ for i = 0, #ARGV / 6 - 1 do
         elseif math.abs(refund_end - (current_end - expiry)) < expiry / 2 then
             target = previous_key
         end
-        if target then
+        if target and ttl(target) > 0 then
             local count = tonumber(redis.call('get', target)) or 0
             if count > 0 then redis.call('decrby', target, math.min(refund, count)) end
         end
     end
 
     local function window()
+        local previous_ttl = ttl(previous_key)
+        local current_ttl = ttl(current_key)
         local previous_count = tonumber(redis.call('get', previous_key)) or 0
-        local previous_ttl = tonumber(redis.call('pttl', previous_key)) or 0
         local current_count = tonumber(redis.call('get', current_key)) or 0
-        local current_ttl = tonumber(redis.call('pttl', current_key)) or 0
         if previous_ttl < 0 then previous_ttl = 0 end
         if current_ttl < 0 then current_ttl = 0 end
         return previous_count, previous_ttl, current_count, current_ttl
@@ -90,7 +111,7 @@ for i = 0, #ARGV / 6 - 1 do
             if redis.call('exists', current_key) == 1 then
                 redis.call('incrby', current_key, taken)
             else
-                redis.call('set', current_key, taken, 'PX', expiry * 2)
+                redis.call('set', current_key, taken, 'PXAT', now + expiry * 2)
             end
             previous_count, previous_ttl, current_count, current_ttl = window()
         end
@@ -119,9 +140,13 @@ class RedisSlidingWindow:
     """Sliding-window counters in Redis under `prefix`, keyed as `limits` keys them
     (`domain.sliding_windows.SlidingWindows`)."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, clock: Callable[[], float] | None = None) -> None:
+        """`clock` (seconds): the windows' time instead of Redis's own (tests). Keys
+        expire in Redis at instants on that clock, so it must not fall behind the real
+        time: a key would be gone before its time on the clock."""
         self._script = redis.register_script(_ACQUIRE_AND_READ)
         self._prefix = prefix
+        self._clock = clock
 
     def keys(self, key: str) -> list[str]:
         """The previous and current window's keys (braced, as `limits` writes them)."""
@@ -140,7 +165,8 @@ class RedisSlidingWindow:
         slot; the gateway's client speaks to one Redis, or to Sentinel's primary.)
         """
         keys = [name for hit in hits for name in self.keys(hit.key)]
-        args = [value for hit in hits for value in _arguments(hit)]
+        now = "" if self._clock is None else round(self._clock() * 1000)
+        args: list[str | int] = [now, *(value for hit in hits for value in _arguments(hit))]
         raw = [int(value) for value in await self._script(keys=keys, args=args)]
         return [
             SlidingWindow(

@@ -152,6 +152,11 @@ class Limiter:
         )
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The time its windows count by (seconds)."""
+        return self._clock
+
+    @property
     def shared(self) -> bool:
         """Whether the counters are shared with other replicas (Redis)."""
         return self._primary is not None

@@ -268,4 +268,6 @@ def request_rate_limit(
         exempt_paths=settings.exempt_paths,
         defer_graphql=cost_budget,
         deferred_prefixes=() if rest_prefix is None else (rest_prefix,),
+        # Refusals remembered until the quota has room, on the limiter's own time.
+        clock=limiter.clock,
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,9 +11,11 @@ import httpx
 import pytest
 from graphql import get_introspection_query, parse
 
-from gateway.container import Container
+from gateway.container import Container, build_container
 from gateway.settings import RateLimitSettings, Settings
+from persistence import migrate
 from schema.cost import operation_cost
+from tests.gateway.clock import ManualClock
 from tests.gateway.world import World, as_user
 
 QUERY = {"query": "{ __typename }"}
@@ -33,15 +34,19 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"rate_limit": limits})
 
 
-@pytest.fixture(autouse=True)
-async def away_from_a_window_edge() -> None:
-    # The in-process sliding windows are aligned to the wall clock, and a minute's edge
-    # crossed between two requests of a test weighs the earlier hits down (a refusal
-    # expected on the fourth request then comes later). Each test here takes well under
-    # ten seconds: starting it at least ten seconds before an edge keeps it in one window.
-    left = 60 - time.time() % 60
-    if left < 10:
-        await asyncio.sleep(left + 0.1)
+@pytest.fixture
+def clock() -> ManualClock:
+    # The limits' time stands still one second into a minute unless a test moves it:
+    # the in-process windows are aligned to minutes, and no edge is crossed by chance.
+    return ManualClock.at_window_start(60)
+
+
+@pytest.fixture
+async def container(settings: Settings, clock: ManualClock) -> AsyncIterator[Container]:
+    await migrate.upgrade(settings.database.url)
+    built = build_container(settings, limiter_clock=clock)
+    yield built
+    await built.aclose()
 
 
 def limit_headers(response: httpx.Response) -> dict[str, str]:
@@ -56,27 +61,56 @@ async def test_anonymous_callers_get_429_after_their_ip_quota(client: httpx.Asyn
         for n in (2, 1, 0)
     ]
     refused = await client.post("/graphql", json=QUERY)
-    retry_after = refused.headers["retry-after"]
-    assert 1 <= int(retry_after) <= 60
-    assert int(refused.headers["ratelimit-reset"]) <= 60
-    assert (refused.status_code, limit_headers(refused)) == (
+    # One second into the minute: the window has 59 seconds left.
+    assert (refused.status_code, limit_headers(refused), refused.headers["ratelimit-reset"]) == (
         429,
         {
             "ratelimit-limit": "3",
             "ratelimit-remaining": "0",
             "ratelimit-policy": "3;w=60",
-            "retry-after": retry_after,
+            "retry-after": "59",
         },
+        "59",
     )
     assert refused.headers["content-type"] == "application/json; charset=utf-8"
     assert refused.json() == {
         "errors": [
             {
                 "message": "rate limit exceeded",
-                "extensions": {"code": "RATE_LIMITED", "retryAfter": int(retry_after)},
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": 59},
             }
         ]
     }
+
+
+async def test_the_quota_has_room_again_as_the_window_slides(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """Sliding windows: the previous minute's hits weigh by the share of it still in
+    the last 60 seconds, so room comes back a hit at a time after the minute's edge."""
+
+    async def seen(advance: float) -> tuple[int, str]:
+        clock.advance(advance)
+        response = await client.post("/graphql", json=QUERY)
+        return response.status_code, response.headers.get("retry-after", "-")
+
+    # From 1 s into a minute: three admitted, the fourth refused until the minute ends;
+    # at its edge the three weigh 3 x 60/60 (refused for one more second), one second
+    # later 3 x 59/60 (floored: 2, room for one), and a third of a minute later one
+    # more hit has slid out.
+    steps = [0, 0, 0, 0, 58, 1, 1, 0, 20, 0]
+    assert [await seen(step) for step in steps] == [
+        (200, "-"),
+        (200, "-"),
+        (200, "-"),
+        (429, "59"),
+        (429, "1"),
+        (429, "1"),
+        (200, "-"),
+        (429, "19"),
+        (200, "-"),
+        (429, "19"),
+    ]
 
 
 async def test_other_paths_refuse_with_problem_json(client: httpx.AsyncClient) -> None:
@@ -143,7 +177,7 @@ async def test_a_forged_forwarded_for_does_not_escape_the_quota(
 
 
 async def test_the_cost_budget_is_debited_and_reported(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, clock: ManualClock
 ) -> None:
     alice = as_user(world.alice)
     # `me { name }` costs 2 (one per field); alice has 10 points a minute.
@@ -152,11 +186,10 @@ async def test_the_cost_budget_is_debited_and_reported(
         response = await client.post("/graphql", json={"query": "{ me { name } }"}, headers=alice)
         assert response.json()["data"] == {"me": {"name": "Alice"}}
         reports.append(response.json()["extensions"]["rateLimit"])
-    reset_at = datetime.fromisoformat(reports[0]["resetAt"])
-    assert 0 < (reset_at - datetime.now(UTC)).total_seconds() <= 61
+    # The window's end: 59 seconds after the clock's time, one second into a minute.
+    window_end = datetime.fromtimestamp(clock() + 59, UTC).isoformat().replace("+00:00", "Z")
     assert reports == [
-        {"cost": 2, "remaining": remaining, "resetAt": report["resetAt"]}
-        for remaining, report in zip((8, 6, 4, 2, 0), reports, strict=True)
+        {"cost": 2, "remaining": remaining, "resetAt": window_end} for remaining in (8, 6, 4, 2, 0)
     ]
     spent = await client.post("/graphql", json={"query": "{ me { name } }"}, headers=alice)
     body = spent.json()

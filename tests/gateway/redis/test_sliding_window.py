@@ -12,6 +12,7 @@ from redis.asyncio import Redis, from_url
 from gateway.limits.rate_limit import Decision, Limiter, Quota, redis_storage
 from gateway.settings import RateLimitSettings
 from persistence.redis_sliding_window import RedisSlidingWindow
+from tests.gateway.clock import ManualClock
 from tests.services import REDIS_URL, require_service
 
 QUOTA = Quota(5, 3600)
@@ -106,4 +107,41 @@ async def test_a_cost_beyond_the_quota_is_refused_and_takes_nothing(
     assert [(refused.allowed, refused.remaining), (after.allowed, after.remaining)] == [
         (False, 5),
         (True, 0),
+    ]
+
+
+async def test_the_windows_roll_on_the_clock_they_are_given(redis_available: bool) -> None:
+    require_service("Redis", redis_available)
+    redis = from_url(REDIS_URL)
+    prefix = f"test-clock-{uuid.uuid4().hex}"
+    clock = ManualClock.at_window_start(60)
+    quota = Quota(3, 60)
+    limiter = Limiter(
+        redis_storage(redis, RateLimitSettings(key_prefix=prefix)),
+        sliding=RedisSlidingWindow(redis, prefix, clock),
+        namespace=prefix,
+        clock=clock,
+        timeout=30,
+    )
+    seen: list[tuple[bool, int, int]] = []
+    try:
+        # The window starts at the first hit; it rolls a minute later on this clock, then
+        # the three hits weigh by the share of their window still within the last minute.
+        for advance in (0, 0, 0, 0, 59, 2, 0, 20, 120):
+            clock.advance(advance)
+            decision = await limiter.hit(quota, "erin")
+            seen.append((decision.allowed, decision.remaining, decision.reset_after))
+    finally:
+        await redis.aclose()
+    assert seen == [
+        (True, 2, 60),
+        (True, 1, 60),
+        (True, 0, 60),
+        (False, 0, 60),
+        (False, 0, 1),
+        (True, 0, 19),
+        (False, 0, 19),
+        (True, 0, 19),
+        # Two windows later on the clock nothing counts, though Redis still has the keys.
+        (True, 2, 60),
     ]
