@@ -16,12 +16,13 @@ the window they were counted in with the key's next call.
 
 Bounds, with R replicas and a cap of C units per key:
 
-- Admitted, never more than counted: every admitted unit was counted in Redis first,
-  so within one window of the shared counter the replicas together admit at most the
-  quota. Units counted before the window rolls and spent after it weigh only as the
-  previous window does; at most C a replica are held at a roll, so over any span of
-  the window the replicas admit at most R x C more than counting each request in
-  Redis would.
+- Overshoot at most R x C: every admitted unit was counted in Redis first, so what
+  the replicas admit, weighed as the shared counter weighs it (the current window's,
+  plus the previous window's by its share still within the last window length), is
+  the quota at most, except units counted before a roll and spent after it: at most C
+  a replica are held at a roll. So in each window of the shared counter, and at each
+  moment weighed so, the replicas admit at most the quota plus R x C (0 without
+  reservations; tests/gateway/redis/test_quota_across_replicas.py).
 - Refused early by at most 2 x R x C: what Redis counted and nobody spent is what the
   replicas hold (at most C each) and what lapsed and goes back with their next call.
 

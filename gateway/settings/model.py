@@ -282,12 +282,11 @@ class RateLimitSettings(BaseModel):
     replica takes up to this fraction of the quota from Redis ahead of its requests,
     C = floor(fraction x amount) units a key, and spends them without a round trip; a
     caller with at most one request a lease on a replica is counted exactly. With R
-    replicas the replicas admit at most the quota within one window of the shared
-    counter, and at most R x C more than counting each request in Redis would over any
-    span of the window (units reserved before the window rolled and spent after it);
-    a caller is refused at most 2 x R x C units early (held, and lapsed but not yet
-    given back). `0`: every request asks Redis, exact. Details in
-    docs/benchmarks/production.md."""
+    replicas, in each window of the shared counter (and at each moment, the previous
+    window weighed in) the replicas admit at most the quota plus R x C (units reserved
+    before the window rolled and spent after it); a caller is refused at most 2 x R x C
+    units early (held, and lapsed but not yet given back). `0`: every request asks
+    Redis, exact (no overshoot). Details in docs/benchmarks/production.md."""
     reserve_lease_seconds: float = Field(default=1.0, gt=0, le=60)
     """Reserved units not spent this long after Redis counted them lapse, and are given
     back with the key's next call; the batch a key reserves is about what it spent in
