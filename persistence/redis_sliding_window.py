@@ -19,6 +19,7 @@ previous one, or, when that has gone, nowhere.
 Windows roll by the keys' expiry times, read and written as instants (PEXPIRETIME,
 PXAT) against one clock: Redis's own (`TIME`), shared by every replica, unless the
 adapter is given one (tests move time instead of waiting for a window's edge).
+PEXPIRETIME needs Redis 7.0 or later.
 """
 
 from __future__ import annotations

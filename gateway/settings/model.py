@@ -85,7 +85,8 @@ class RedisSettings(BaseModel):
 
     url: str | None = None
     """`redis://host:6379/0`: revocations, rate limits, persisted queries and events
-    shared by every replica. Unset: in-process (one replica). Required in `prod`."""
+    shared by every replica (Redis 7.0 or later). Unset: in-process (one replica).
+    Required in `prod`."""
     socket_timeout_seconds: float = Field(default=0.25, gt=0, le=30)
     """Each read or write on a Redis socket, and each connection attempt, gives up after
     this long; below the callers' own bounds (`RATE_LIMIT__STORAGE_TIMEOUT_SECONDS`), so
