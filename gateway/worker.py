@@ -4,6 +4,8 @@ With REDIS__URL, handlers run here over the partitioned handler streams; run as 
 workers as needed (they share the partitions). Each worker also runs an outbox relay,
 so events committed by a process that died are published even when no replica serves.
 SIGTERM and SIGINT stop it after the event in hand; its partitions are handed back.
+A Redis that is away when it starts is waited for (logged once, as an outage), as
+`serve` does, rather than ending the process.
 Its metrics (handler runs, the relay) are served on METRICS__PORT when set, and it
 touches EVENTS__WORKER_HEARTBEAT_FILE for a liveness probe (`gateway probe worker`).
 """

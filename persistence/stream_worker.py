@@ -24,7 +24,7 @@ from typing import cast
 
 import structlog
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from domain.handlers import EventHandlers, Handler
 from persistence.event_codec import decode_event
@@ -35,6 +35,10 @@ log = structlog.get_logger("gateway.worker")
 
 EVENT_FIELD = b"event"
 READ_COUNT = 50
+# A Redis away when the worker starts is waited out: its consumer groups are made once
+# it answers, tried again after 0.5 s, then twice as long each time up to 30 s.
+START_RETRY_SECONDS = 0.5
+START_RETRY_MAX_SECONDS = 30.0
 
 # Renews the lease only while this worker still holds it.
 _RENEW = """
@@ -234,8 +238,9 @@ class StreamWorker:
             await pipe.execute()
 
     async def run(self) -> None:
-        """Lease, read and handle until cancelled; Redis outages are waited out."""
-        await self.prepare()
+        """Lease, read and handle until cancelled; Redis outages are waited out, one at
+        start included (logged once, as every outage)."""
+        await self._prepare_once_up()
         renewing = asyncio.create_task(self._keep_leases(), name="worker-leases")
         try:
             while True:
@@ -253,6 +258,19 @@ class StreamWorker:
                 await renewing
             with contextlib.suppress(Exception):
                 await self.release()
+
+    async def _prepare_once_up(self) -> None:
+        delay = START_RETRY_SECONDS
+        while True:
+            try:
+                await self.prepare()
+            except (RedisError, OSError, TimeoutError) as error:
+                self._outage.failed(error)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, START_RETRY_MAX_SECONDS)
+            else:
+                self._outage.succeeded()
+                return
 
     async def _keep_leases(self) -> None:
         # Renewed at a third of their life, so a slow handler (retries with backoff)

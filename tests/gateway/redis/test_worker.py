@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from domain.orders import OrderStatus
 from domain.principals import Principal
@@ -20,10 +22,12 @@ from gateway.container import build_container, stream_worker
 from gateway.settings import Settings
 from gateway.worker import run_worker
 from persistence import migrate
+from persistence.stream_worker import partition_stream
 from tests.gateway.mail import Inbox
 from tests.gateway.mail import inbox as inbox  # the fixture, for this module
 from tests.gateway.realtime.helpers import eventually
 from tests.gateway.world import populate
+from tests.redis_server import RedisServer
 from tests.services import REDIS_URL, require_service
 
 __all__ = ["inbox"]  # the fixture, shared with the embedded test
@@ -95,3 +99,51 @@ async def test_the_worker_keeps_a_heartbeat_while_it_runs_and_removes_it_when_it
         stop.set()
         await worker
     assert (age < STALE_SECONDS, heartbeat.exists()) == (True, False)
+
+
+async def test_a_worker_started_while_redis_is_away_waits_for_it_and_logs_it_once(
+    tmp_path: Path,
+) -> None:
+    # A free port with nothing listening yet: Redis refuses every connection at start.
+    server = RedisServer(tmp_path)
+    stream = f"test-worker-{uuid.uuid4().hex}"
+    settings = Settings(
+        database={"url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"},
+        redis={"url": server.url},
+        security={"secret_key": "w" * 40},
+        events={"stream": stream, "handler_partitions": 2},
+    )
+    await migrate.upgrade(settings.database.url)
+    stop = asyncio.Event()
+
+    def outage_lines(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        return [e for e in logs if e.get("component") == "worker"]
+
+    with capture_logs() as logs:
+        worker = asyncio.create_task(run_worker(settings, stop))
+        try:
+            await eventually(lambda: bool(outage_lines(logs)), seconds=30)
+            # Tried again after 0.5 s and 1 s more: still running, and not logged again.
+            await asyncio.sleep(1.8)
+            waiting = not worker.done()
+            server.start()
+            await eventually(lambda: len(outage_lines(logs)) == 2, seconds=30)
+            redis = Redis.from_url(server.url)
+            try:
+                groups = await redis.xinfo_groups(partition_stream(stream, 0))
+            finally:
+                await redis.aclose()
+        finally:
+            stop.set()
+            await worker
+            server.stop()
+    started, ended = outage_lines(logs)
+    assert (waiting, started["event"], ended["event"], ended["failures"] >= 3) == (
+        True,
+        "dependency outage started",
+        "dependency outage ended",
+        True,
+    )
+    # Once Redis answered, every handler's consumer group was made.
+    (begun,) = [e for e in logs if e["event"] == "worker started"]
+    assert (len(groups), begun["handlers"] > 0) == (begun["handlers"], True)
