@@ -152,6 +152,25 @@ class Relation:
     page_size: int = 10
 
 
+@dataclass(frozen=True, slots=True)
+class Through:
+    """The association rows of a many-to-many relation, as stored: the association
+    entity, its table, the column naming the owner and the column naming the target."""
+
+    entity: str
+    table: str
+    key: str
+    target_key: str
+
+    @classmethod
+    def of(cls, association: EntityModel, relation: Relation) -> Through:
+        """The stored association of `relation` (a many-to-many through `association`)."""
+        assert relation.target_key is not None
+        key = association.attribute(relation.key).column_names[0]
+        target_key = association.attribute(relation.target_key).column_names[0]
+        return cls(association.name, association.table, key, target_key)
+
+
 def _public(_principal: Principal) -> Specification:
     return Always()
 
@@ -284,8 +303,28 @@ class EntityRegistry:
                         raise DeclarationError(
                             model.name, relation.name, f"refers to unknown entity {target}"
                         )
+                if relation.kind is RelationKind.MANY_TO_MANY:
+                    self._check_through(model, relation)
             for action, permission in model.policy.permissions():
                 if not known_permission(permission):
                     raise DeclarationError(
                         model.name, f"policy.{action}", f"unknown permission {permission}"
                     )
+
+    def _check_through(self, model: EntityModel, relation: Relation) -> None:
+        """A many-to-many's association must be declared, with `key` referring to
+        `model` and `target_key` to the target; raises DeclarationError."""
+        through = relation.through
+        if through is None or through not in self._models:
+            raise DeclarationError(
+                model.name, relation.name, f"goes through {through}, which is not declared"
+            )
+        association = self._models[through]
+        for key, target in ((relation.key, model.name), (relation.target_key, relation.target)):
+            found = next((a for a in association.attributes if a.name == key), None)
+            if found is None or found.type is not FieldType.REF or found.target != target:
+                raise DeclarationError(
+                    model.name,
+                    relation.name,
+                    f"{through}.{key} is no reference to {target}",
+                )

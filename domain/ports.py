@@ -15,6 +15,7 @@ from domain.audit import AuditContext, AuditEntry, AuditFilter, AuditRecord
 from domain.events import DomainEvent
 from domain.items import Item
 from domain.mail import MailMessage
+from domain.model import Through
 from domain.orders import Order, OrderLine
 from domain.paging import Page, PageRequest
 from domain.specifications import Specification
@@ -118,6 +119,19 @@ class EntityRepository(Repository[Any], Protocol):
         self, key: str, owners: Sequence[int], spec: Specification
     ) -> Mapping[int, Sequence[Any]]:
         """Every entity satisfying `spec` whose `key` is each of `owners`, by id."""
+        ...
+
+    async def page_through(
+        self, through: Through, owners: Sequence[int], spec: Specification, request: PageRequest
+    ) -> Mapping[int, Page[Any]]:
+        """A page per owner of the entities its association rows (`through`) link it
+        to, each entity once however often linked, in one statement."""
+        ...
+
+    async def count_through(
+        self, through: Through, owners: Sequence[int], spec: Specification
+    ) -> Mapping[int, int]:
+        """How many entities satisfying `spec` each owner is linked to through `through`."""
         ...
 
 

@@ -22,7 +22,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from domain.model import FieldType
+from domain.model import FieldType, Through
 from domain.paging import PageRequest
 from domain.specifications import Specification
 
@@ -217,6 +217,16 @@ class OneToMany:
 
 
 @dataclass(frozen=True, slots=True)
+class ManyToMany:
+    """A connection over the target rows an association row (`through`) links to this
+    row: its `key` column holds this row's id, its `target_key` column the target's."""
+
+    key: str
+    through: Through
+    connection: Connection
+
+
+@dataclass(frozen=True, slots=True)
 class Count:
     """How many `source` rows the caller sees whose `column` holds this row's id."""
 
@@ -239,6 +249,7 @@ type Field = (
     | Null
     | ManyToOne
     | OneToMany
+    | ManyToMany
     | Count
 )
 

@@ -23,12 +23,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from domain.model import Attribute, EntityModel, EntityRegistry, FieldType
+from domain.model import Attribute, EntityModel, EntityRegistry, FieldType, Through
 from domain.money import Money
 from domain.paging import Page, PageRequest
 from domain.specifications import Specification
 from domain.users import Email
 from persistence import tables
+from persistence.read_sources import association_table
 from persistence.repository import SqlContext, SqlRepository, check_first, id_in
 from persistence.specifications import FieldMap, Kind, SqlField
 
@@ -294,6 +295,68 @@ class DeclaredRepository(SqlRepository[Any, Any]):
         for entity in await self._load(statement):
             fetched[getattr(entity, key)].append(entity)
         return {owner_id: fetched.get(owner_id, []) for owner_id in unique}
+
+    def _links(self, through: Through, owners: Sequence[int]) -> sa.Subquery:
+        """The distinct (owner, target) pairs of the association rows of `owners`: a
+        pair stored twice links the target once."""
+        table = association_table(through)
+        owner = table.c[through.key]
+        return (
+            sa.select(owner.label("_owner"), table.c[through.target_key].label("_target"))
+            .where(id_in(owner, owners, self._db.dialect))
+            .distinct()
+            .subquery("links")
+        )
+
+    async def page_through(
+        self, through: Through, owners: Sequence[int], spec: Specification, request: PageRequest
+    ) -> Mapping[int, Page[Any]]:
+        """A page per owner of the linked entities, from one windowed statement."""
+        check_first(request)
+        unique = sorted(set(owners))
+        if not unique:
+            return {}
+        links = self._links(through, unique)
+        position = (
+            sa.func.row_number()
+            .over(partition_by=links.c._owner, order_by=self._order_by(request.sort))
+            .label("_page_position")  # not a column name: attributes cannot start with _
+        )
+        ranked = (
+            sa.select(self._table, links.c._owner, position)
+            .join_from(self._table, links, links.c._target == self._table.c.id)
+            .where(self._where(spec), self._after(request))
+            .subquery("ranked")
+        )
+        statement = (
+            sa.select(*(ranked.c[c.name] for c in self._table.c), ranked.c._owner)
+            .where(ranked.c._page_position <= request.first + 1)
+            .order_by(ranked.c._owner, ranked.c._page_position)
+        )
+        result = await self._db.execute(statement)
+        fetched: defaultdict[int, list[Any]] = defaultdict(list)
+        for row in result.mappings():
+            fetched[row["_owner"]].append(self._from_row(row))
+        for linked in fetched.values():
+            self._seen(linked)
+        return {owner_id: self._page(fetched.get(owner_id, []), request) for owner_id in unique}
+
+    async def count_through(
+        self, through: Through, owners: Sequence[int], spec: Specification
+    ) -> Mapping[int, int]:
+        unique = sorted(set(owners))
+        if not unique:
+            return {}
+        links = self._links(through, unique)
+        statement = (
+            sa.select(links.c._owner.label("owner"), sa.func.count().label("found"))
+            .join_from(self._table, links, links.c._target == self._table.c.id)
+            .where(self._where(spec))
+            .group_by(links.c._owner)
+        )
+        result = await self._db.execute(statement)
+        counts = {row["owner"]: int(row["found"]) for row in result.mappings()}
+        return {owner_id: counts.get(owner_id, 0) for owner_id in unique}
 
 
 def repository_class(model: EntityModel) -> type[DeclaredRepository]:

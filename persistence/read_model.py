@@ -66,7 +66,7 @@ from persistence.json_text import (
     text,
 )
 from persistence.orders import ORDER_FIELDS, SqlOrderRepository
-from persistence.read_sources import source_fields, source_table, stored_json
+from persistence.read_sources import association_table, source_fields, source_table, stored_json
 from persistence.specifications import FieldMap, Kind, Predicate, SqlField, compile_spec
 
 type Owner = Callable[[sa.FromClause], Predicate]
@@ -298,6 +298,8 @@ class _Builder:
             return self.many_to_one(field, row)
         if isinstance(field, plan.OneToMany):
             return [self.one_to_many(field, row)]
+        if isinstance(field, plan.ManyToMany):
+            return [self.many_to_many(field, row)]
         if isinstance(field, plan.Count):
             return number(self.count(field, row))
         if isinstance(field, plan.Value):
@@ -478,6 +480,24 @@ class _Builder:
             return owns
 
         return self.connection(related.connection, owned, row).scalar_subquery()
+
+    def many_to_many(self, related: plan.ManyToMany, row: sa.FromClause) -> SqlText:
+        """The connection over the target rows an association row links to `row`: an
+        EXISTS, so a pair stored twice links the target once (as the repositories)."""
+        through = related.through
+
+        def linked(table: sa.FromClause) -> Predicate:
+            links = association_table(through).alias()
+            found: Predicate = (
+                sa.select(sa.literal(1))
+                .select_from(links)
+                .where(links.c[through.target_key] == table.c.id, links.c[through.key] == row.c.id)
+                .correlate(table, row)
+                .exists()
+            )
+            return found
+
+        return self.connection(related.connection, linked, row).scalar_subquery()
 
 
 def _computation(

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain import read_plan as plan
-from domain.model import FieldType
+from domain.model import FieldType, Through
 from persistence import tables
 from persistence.json_text import Json, JsonDialect, number, or_null, quoted, text
 from persistence.specifications import FieldMap, Kind, SqlField
@@ -52,6 +52,16 @@ def source_table(source: plan.Source) -> sa.TableClause:
         else:
             columns.append(sa.column(column.columns[0], _TYPES[column.type]))
     return sa.table(source.table, *columns)
+
+
+@cache
+def association_table(through: Through) -> sa.TableClause:
+    """The two columns of a many-to-many's association table that link its rows."""
+    return sa.table(
+        through.table,
+        sa.column(through.key, sa.Integer()),
+        sa.column(through.target_key, sa.Integer()),
+    )
 
 
 def source_fields(source: plan.Source, row: sa.FromClause) -> FieldMap:

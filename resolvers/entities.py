@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from domain.events import EntityChanged
+from domain.model import Through
 from domain.paging import Page, PageRequest
 from domain.specifications import Specification
 from resolvers.context import Context
@@ -41,6 +42,25 @@ async def count_children(
     context: Context, entity: str, key: str, owner: int, spec: Specification
 ) -> int:
     return await context.loaders.child_counts(entity, key).load((owner, spec))
+
+
+async def linked(
+    context: Context,
+    entity: str,
+    through: Through,
+    owner: int,
+    spec: Specification,
+    request: PageRequest,
+) -> Page[Any]:
+    """The page of `entity` rows the association rows `through` link to `owner`
+    (batched across owners)."""
+    return await context.loaders.linked(entity, through).load((owner, spec, request))
+
+
+async def count_linked(
+    context: Context, entity: str, through: Through, owner: int, spec: Specification
+) -> int:
+    return await context.loaders.linked_counts(entity, through).load((owner, spec))
 
 
 async def all_children(context: Context, entity: str, key: str, owner: int) -> list[Any]:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from aiodataloader import DataLoader
 
 from domain.errors import UpstreamUnavailableError
+from domain.model import Through
 from domain.orders import Order
 from domain.paging import Page, PageRequest
 from domain.principals import Principal
@@ -157,6 +158,45 @@ class _RowsLoader(DataLoader[int, list[Any]]):
         return [list(found.get(owner, ())) for owner in keys]
 
 
+class _LinkedLoader(DataLoader[ChildrenKey, Page[Any]]):
+    """A page of linked entities per owner (many-to-many); one statement per filter."""
+
+    def __init__(self, service: EntityService, through: Through, principal: Principal) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._service, self._through, self._principal = service, through, principal
+
+    async def batch_load_fn(self, keys: list[ChildrenKey]) -> list[Page[Any]]:
+        groups: dict[tuple[Specification, PageRequest], list[int]] = defaultdict(list)
+        for owner, spec, request in keys:
+            groups[spec, request].append(owner)
+        pages: dict[ChildrenKey, Page[Any]] = {}
+        for (spec, request), owners in groups.items():
+            found = await self._service.page_through(
+                self._principal, self._through, owners, spec, request
+            )
+            empty: Page[Any] = Page((), (), has_next_page=False, has_previous_page=False)
+            for owner in owners:
+                pages[owner, spec, request] = found.get(owner, empty)
+        return [pages[key] for key in keys]
+
+
+class _LinkedCountLoader(DataLoader[ChildCountKey, int]):
+    def __init__(self, service: EntityService, through: Through, principal: Principal) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._service, self._through, self._principal = service, through, principal
+
+    async def batch_load_fn(self, keys: list[ChildCountKey]) -> list[int]:
+        groups: dict[Specification, list[int]] = defaultdict(list)
+        for owner, spec in keys:
+            groups[spec].append(owner)
+        counts: dict[ChildCountKey, int] = {}
+        for spec, owners in groups.items():
+            found = await self._service.count_through(self._principal, self._through, owners, spec)
+            for owner in owners:
+                counts[owner, spec] = found.get(owner, 0)
+        return [counts[key] for key in keys]
+
+
 class _UpstreamLoader[K, V](DataLoader[K, V | None]):
     """A declared upstream source by key: every key a request needs, in one call per
     `max_batch` keys; a key the upstream does not know is None."""
@@ -228,6 +268,28 @@ class Loaders:
             loader = _RowsLoader(self._entities[name], key, self._principal)
             found = self._declared[name, f"*{key}"] = _observed(
                 loader, f"{name}.{key}.rows", self._observe
+            )
+        return found
+
+    def linked(self, name: str, through: Through) -> DataLoader[ChildrenKey, Page[Any]]:
+        """Pages of the declared entity `name` linked to an owner by the association
+        rows `through` (a many-to-many)."""
+        slot = (name, f"~{through.entity}.{through.key}")
+        found = self._declared.get(slot)
+        if found is None:
+            loader = _LinkedLoader(self._entities[name], through, self._principal)
+            found = self._declared[slot] = _observed(
+                loader, f"{name}.{through.entity}.{through.key}", self._observe
+            )
+        return found
+
+    def linked_counts(self, name: str, through: Through) -> DataLoader[ChildCountKey, int]:
+        slot = (name, f"#~{through.entity}.{through.key}")
+        found = self._declared.get(slot)
+        if found is None:
+            loader = _LinkedCountLoader(self._entities[name], through, self._principal)
+            found = self._declared[slot] = _observed(
+                loader, f"{name}.{through.entity}.{through.key}.count", self._observe
             )
         return found
 

@@ -17,6 +17,7 @@ from domain.audit import SYSTEM, AuditContext, AuditRecord
 from domain.errors import ConflictError, StaleStateError
 from domain.events import DomainEvent, RecordsEvents
 from domain.items import Item
+from domain.model import Through
 from domain.orders import Order, OrderLine
 from domain.users import Email, User
 
@@ -238,6 +239,32 @@ class FakeEntityRepository(FakeRepository[_Identified]):
             ]
             for owner, wanted in mine.items()
         }
+
+    def _linked(self, through: Through, owner: int) -> specifications.Specification:
+        # The fakes name columns as attributes (no declared `columns`).
+        links = self._store.entities.get(through.entity, {}).values()
+        targets = {
+            getattr(link, through.target_key)
+            for link in links
+            if getattr(link, through.key) == owner
+        }
+        return specifications.field("id").is_in(sorted(targets))
+
+    async def page_through(
+        self,
+        through: Through,
+        owners: Sequence[int],
+        spec: specifications.Specification,
+        request: paging.PageRequest,
+    ) -> Mapping[int, paging.Page[_Identified]]:
+        return {
+            owner: await self.page(spec & self._linked(through, owner), request) for owner in owners
+        }
+
+    async def count_through(
+        self, through: Through, owners: Sequence[int], spec: specifications.Specification
+    ) -> Mapping[int, int]:
+        return {owner: await self.count(spec & self._linked(through, owner)) for owner in owners}
 
 
 class FakeUnitOfWork:

@@ -16,7 +16,7 @@ from typing import Any
 
 from domain.errors import DuplicateError, ForbiddenError, NotFoundError, UnauthenticatedError
 from domain.events import DomainEvent, EntityCreated, EntityDeleted, EntityUpdated
-from domain.model import EntityModel
+from domain.model import EntityModel, Through
 from domain.paging import Page, PageRequest
 from domain.ports import EntityRepository, EventPublisher, UnitOfWork, UnitOfWorkFactory
 from domain.principals import Principal
@@ -109,6 +109,31 @@ class EntityService(AuditedService):
         rule = self.model.policy.visible(principal)
         async with self._uow(read_only=True) as uow:
             return await self._repository(uow).rows_per(key, owners, rule)
+
+    async def page_through(
+        self,
+        principal: Principal,
+        through: Through,
+        owners: Sequence[int],
+        spec: Specification,
+        request: PageRequest,
+    ) -> Mapping[int, Page[Any]]:
+        """A page per owner of the entities the caller may see that its association
+        rows link it to (a many-to-many; one statement)."""
+        if not self.may_read(principal):
+            return {owner: Page((), (), False, request.after is not None) for owner in owners}
+        rule = self.model.policy.visible(principal)
+        async with self._uow(read_only=True) as uow:
+            return await self._repository(uow).page_through(through, owners, spec & rule, request)
+
+    async def count_through(
+        self, principal: Principal, through: Through, owners: Sequence[int], spec: Specification
+    ) -> Mapping[int, int]:
+        if not self.may_read(principal):
+            return dict.fromkeys(owners, 0)
+        rule = self.model.policy.visible(principal)
+        async with self._uow(read_only=True) as uow:
+            return await self._repository(uow).count_through(through, owners, spec & rule)
 
     # --- commands (use cases a declaration may replace) -------------------------------
 

@@ -19,7 +19,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from domain import read_plan as plan
 from domain.errors import ForbiddenError, UnauthenticatedError
-from domain.model import Attribute, FieldType, Reading, RelationKind
+from domain.model import Attribute, FieldType, Reading, Relation, RelationKind, Through
 from domain.principals import Principal
 from domain.specifications import Always, Not, Specification, all_of
 from schema.entities.declare import (
@@ -223,10 +223,27 @@ def declared_leaf(
             target_source = source_of(_named(relation.target))
             connection = planner.connection(target_source, args, details, own, name)
             return plan.OneToMany(key, relation.key, connection)
+        if relation.kind is RelationKind.MANY_TO_MANY:
+            return _many_to_many(planner, key, details, own, relation)
     if option is None:
         # A connection to a type still planned from hand tables (`User.orders`).
         return hand_children(planner, own, key, details, name)
     return planner.refuse(f"{source.entity}.{name}")
+
+
+def _many_to_many(
+    planner: _Planner, key: str, details: Details, own: GraphQLObjectType, relation: Relation
+) -> plan.ManyToMany:
+    """A many-to-many connection: the target's connection, its rows those an association
+    row links to the parent row (the association's own policy is not applied: the
+    resolvers apply the target's alone)."""
+    name = details[0].node.name.value
+    assert relation.through is not None
+    through = Through.of(_named(relation.through).model, relation)
+    args = planner.arguments(own, details)
+    target_source = source_of(_named(relation.target))
+    connection = planner.connection(target_source, args, details, own, name)
+    return plan.ManyToMany(key, through, connection)
 
 
 def _upper_case_names(output: GraphQLOutputType) -> bool:
