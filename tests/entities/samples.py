@@ -109,6 +109,16 @@ def create_values(model: EntityModel, n: int, refs: Mapping[str, Sequence[int]])
     """Row `n`'s values for every creatable attribute, as the entity accepts them: a
     text field its invariants refuse (a sku's pattern) gets the code form instead."""
     values = {a.name: domain_value(a, n, refs) for a in creatable(model)}
+    references = [a for a in creatable(model) if a.type is FieldType.REF]
+    if len(references) > 1:
+        # An association (many-to-many): row n links owner n // 2 with target n * n, so
+        # an owner has several targets and a target several owners, and some none.
+        owner, target = references[0], references[1]
+        assert owner.target is not None
+        assert target.target is not None
+        owners, targets = refs[owner.target], refs[target.target]
+        values[owner.name] = owners[n // 2 % len(owners)]
+        values[target.name] = targets[n * n % len(targets)]
     try:
         model.factory(**values)
     except ValidationError as refused:

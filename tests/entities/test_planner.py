@@ -301,3 +301,57 @@ async def test_an_enum_attribute_is_filtered_sorted_and_paged_the_same_on_both_p
     following = ENUMS.replace("first: 6,", f'first: 6, after: "{after}",')
     got, reference = await both(on, off, following, {}, admin)
     assert got == reference, first_difference(got, reference)
+
+
+LINKED = f"""
+{{ {PLURAL}(first: 20) {{ edges {{ node {{ name
+  tags(first: 5, orderBy: {{field: LABEL, direction: DESC}}) {{ totalCount edges {{ node {{ label
+    vendors(first: 5) {{ totalCount edges {{ node {{ name }} }} }} }} }} }} }} }} }} }}
+"""
+
+
+@pytest.mark.parametrize("who", ["admin", "staff"])
+async def test_a_many_to_many_lists_the_visible_linked_rows_in_both_directions(
+    on: Gateway, off: Gateway, planned: Planned, seeded: Seeded, who: str
+) -> None:
+    system, services = Principal.system(), on.container.services.entities
+    every = PageRequest(first=100)
+    vendors = (await services[ENTITY.name].page(system, Always(), every)).items
+    tags = (await services["VendorTag"].page(system, Always(), every)).items
+    links = (await services["VendorTagging"].page(system, Always(), every)).items
+    pairs = {(link.vendor_id, link.tag_id) for link in links}
+    admin = who == "admin"
+    # Staff see active vendors and public tags only; admins see every one.
+    shown_vendors = [v for v in vendors if admin or v.active]
+    shown_tags = [t for t in tags if admin or t.public]
+
+    def tags_of(vendor: Any) -> dict[str, Any]:
+        mine = sorted(
+            (t for t in shown_tags if (vendor.id, t.id) in pairs),
+            key=lambda t: (t.label, t.id),
+            reverse=True,
+        )
+        return {"totalCount": len(mine), "edges": [{"node": tag_node(t)} for t in mine]}
+
+    def tag_node(tag: Any) -> dict[str, Any]:
+        theirs = [{"node": {"name": v.name}} for v in shown_vendors if (v.id, tag.id) in pairs]
+        return {"label": tag.label, "vendors": {"totalCount": len(theirs), "edges": theirs}}
+
+    expected = [{"node": {"name": v.name, "tags": tags_of(v)}} for v in shown_vendors]
+    assert any(len(e["node"]["tags"]["edges"]) > 1 for e in expected)  # several targets
+    assert any(e["node"]["tags"]["totalCount"] == 0 for e in expected)  # and none
+    user = seeded.who()[who]
+    # A pair stored twice is listed once.
+    twice = {"vendor_id": links[0].vendor_id, "tag_id": links[0].tag_id}
+    again = await services["VendorTagging"].create(system, twice)
+    try:
+        with count_statements(on.container.engine) as log:
+            got, reference = await both(on, off, LINKED, {}, user)
+    finally:
+        await services["VendorTagging"].delete(system, again.id)
+    assert got == reference, first_difference(got, reference)
+    assert got == (200, {"data": {PLURAL: {"edges": expected}}})
+    assert planned.roots == [PLURAL, PLURAL]  # planned, then prepared
+    # Each time, the caller's account and one statement for the whole list.
+    reads = ["users" if "\nFROM users" in s else "planned" for s in log.statements]
+    assert reads == ["users", "planned"] * 2

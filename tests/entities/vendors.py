@@ -1,7 +1,9 @@
 """A test-only entity, declared the way a team adopting the base declares theirs.
 
 `Vendor` (staff-owned, with an admin-only email and inactive vendors hidden from
-staff) and `VendorContact` (one-to-many under a vendor). Their tables are bound to
+staff), `VendorContact` (one-to-many under a vendor), and `VendorTag` (private tags
+seen by admins only), many-to-many with vendors through the
+association entity `VendorTagging`. Their tables are bound to
 this module's own MetaData, so the application's migrations never see them.
 """
 
@@ -18,7 +20,7 @@ from strawberry import auto
 
 from domain.errors import ValidationError
 from domain.expressions import product, sum_of
-from domain.model import EQUALITY, RANGE_FILTERS, TEXT_FILTERS, Change, Policy
+from domain.model import EQUALITY, RANGE_FILTERS, TEXT_FILTERS, Change, Mutation, Policy
 from domain.money import Money
 from domain.principals import Principal
 from domain.services.entities import EntityService
@@ -33,6 +35,7 @@ from schema.entities import (
     declaration_of,
     declared,
     entity,
+    many_to_many,
     many_to_one,
     one_to_many,
 )
@@ -101,6 +104,30 @@ class ContactEntity:
     id: int = 0
 
 
+@dataclass(eq=False, slots=True, kw_only=True)
+class TagEntity:
+    """A label put on vendors; private tags are seen by admins only."""
+
+    label: str
+    public: bool = True
+    id: int = 0
+
+
+def visible_tags(principal: Principal) -> Specification:
+    if principal.can("vendors:read_inactive"):
+        return Always()
+    return spec_field("public") == True  # noqa: E712  # builds a specification
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class TaggingEntity:
+    """A vendor carrying a tag: the association of a many-to-many."""
+
+    vendor_id: int
+    tag_id: int
+    id: int = 0
+
+
 class VendorService(EntityService):
     """A use case replacing the generic create: a new vendor starts inactive
     unless its creator may see inactive vendors (they would lose sight of it)."""
@@ -135,6 +162,9 @@ class Vendor(Node):
     # Sums over the contacts the caller sees, one of a computed field of theirs.
     contact_cost: Money = computed(sum_of("contacts", "cost"), description="What they bill.")
     contact_hours: int = computed(sum_of("contacts", "hours"))
+    tags: auto = many_to_many(
+        "VendorTag", through="VendorTagging", key="vendor_id", target_key="tag_id"
+    )
 
     @strawberry.field(description="Name and rating: computed in Python, never planned.")  # type: ignore[untyped-decorator]  # mypy finds no overload outside a strawberry.type class
     def label(self) -> str:
@@ -157,8 +187,42 @@ class VendorContact(Node):
     vendor: auto = many_to_one("vendor_id", "Vendor")
 
 
+@entity(
+    TagEntity,
+    table="test_vendor_tags",
+    # Anyone reads the public tags; a tag's vendors need `vendors:read`, as `vendors`.
+    policy=Policy(read=None, write="vendors:write", visible=visible_tags),
+)
+class VendorTag(Node):
+    label: auto = declared(filters=TEXT_FILTERS, orderable=True, unique=True)
+    public: auto = declared(filters=EQUALITY)
+    # The reverse direction, through the same association.
+    vendors: auto = many_to_many(
+        "Vendor", through="VendorTagging", key="tag_id", target_key="vendor_id", page_size=5
+    )
+
+
+@entity(
+    TaggingEntity,
+    table="test_vendor_taggings",
+    policy=Policy(read="vendors:read", write="vendors:write"),
+    # A link is made and removed, never changed.
+    mutations={Mutation.CREATE, Mutation.DELETE},
+)
+class VendorTagging(Node):
+    vendor: auto = many_to_one("vendor_id", "Vendor")
+    tag: auto = many_to_one("tag_id", "VendorTag")
+
+
 METADATA = sa.MetaData()
 application_tables()  # the application's tables first: a vendor's manager is a User
 VENDORS = declared_table(declaration_of(Vendor).model, METADATA)
 CONTACTS = declared_table(declaration_of(VendorContact).model, METADATA)
-DECLARATIONS = (declaration_of(Vendor), declaration_of(VendorContact))
+TAGS = declared_table(declaration_of(VendorTag).model, METADATA)
+TAGGINGS = declared_table(declaration_of(VendorTagging).model, METADATA)
+DECLARATIONS = (
+    declaration_of(Vendor),
+    declaration_of(VendorContact),
+    declaration_of(VendorTag),
+    declaration_of(VendorTagging),
+)
