@@ -367,7 +367,10 @@ class _Builder:
 
         def of_row(rows: sa.FromClause) -> list[Predicate]:
             fields = _fields(value.source, rows)
-            return [rows.c[value.column] == row.c.id, self._rule(value.source, fields)]
+            # One condition: a rule that lets the caller see nothing makes it `false`
+            # whole, so no subquery names the parent row uncorrelated (a cartesian
+            # product SQLAlchemy warns of, reachable through a many-to-many).
+            return [sa.and_(rows.c[value.column] == row.c.id, self._rule(value.source, fields))]
 
         term, term_currency = _computation(value.term, table)
         amount = sa.func.coalesce(sa.func.sum(term), integer(0))

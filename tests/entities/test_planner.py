@@ -355,3 +355,24 @@ async def test_a_many_to_many_lists_the_visible_linked_rows_in_both_directions(
     # Each time, the caller's account and one statement for the whole list.
     reads = ["users" if "\nFROM users" in s else "planned" for s in log.statements]
     assert reads == ["users", "planned"] * 2
+
+
+UNREAD = """
+{ vendorTags(first: 20) { edges { node { label
+  vendors(first: 5) { totalCount edges { node { name contactCost { amount } } } } } } } }
+"""
+
+
+async def test_a_caller_who_may_not_read_the_target_sees_no_linked_rows(
+    on: Gateway, off: Gateway, planned: Planned, seeded: Seeded
+) -> None:
+    tags = await on.container.services.entities["VendorTag"].page(
+        Principal.system(), Always(), PageRequest(first=50)
+    )
+    nobody: dict[str, Any] = {"totalCount": 0, "edges": []}
+    # Customers read public tags, and no vendor (nor a computed field of one).
+    expected = [{"node": {"label": t.label, "vendors": nobody}} for t in tags.items if t.public]
+    got, reference = await both(on, off, UNREAD, {}, seeded.world.alice)
+    assert got == reference, first_difference(got, reference)
+    assert got == (200, {"data": {"vendorTags": {"edges": expected}}})
+    assert planned.roots == ["vendorTags", "vendorTags"]
