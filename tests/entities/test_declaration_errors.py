@@ -19,6 +19,7 @@ from schema.entities import (
     declaration_of,
     declared,
     entity,
+    many_to_many,
     many_to_one,
 )
 from schema.node import Node
@@ -173,3 +174,61 @@ def test_an_enum_attribute_needs_str_values() -> None:
             shade: auto = declared()
 
     assert str(refused.value) == "entity LampType, field shade: Shade is no StrEnum"
+
+
+@dataclass(kw_only=True)
+class Shelf:
+    label: str
+    id: int = 0
+
+
+@dataclass(kw_only=True)
+class Placement:
+    shelf_id: int
+    item_id: int
+    id: int = 0
+
+
+def _shelves(through: str, key: str, target_key: str) -> type:
+    @entity(Shelf, table="shelves", policy=Policy(write="items:write"))
+    class ShelfType(Node):
+        label: auto = declared()
+        items: auto = many_to_many("Item", through=through, key=key, target_key=target_key)
+
+    return ShelfType
+
+
+@entity(Placement, table="placements", policy=Policy(write="items:write"))
+class PlacementType(Node):
+    shelf: auto = many_to_one("shelf_id", "ShelfType")
+    item: auto = many_to_one("item_id", "Item")
+
+
+@pytest.mark.parametrize(
+    ("through", "key", "target_key", "message"),
+    [
+        ("Placing", "shelf_id", "item_id", "refers to unknown entity Placing"),
+        ("Item", "shelf_id", "item_id", "goes through Item, which is not declared"),
+        ("PlacementType", "shelf", "item_id", "PlacementType.shelf is no reference to ShelfType"),
+        ("PlacementType", "shelf_id", "id", "PlacementType.id is no reference to Item"),
+        (
+            "PlacementType",
+            "item_id",
+            "shelf_id",
+            "PlacementType.item_id is no reference to ShelfType",
+        ),
+    ],
+)
+def test_a_many_to_many_through_no_declared_association_stops_start_up(
+    through: str, key: str, target_key: str, message: str
+) -> None:
+    shelves = _shelves(through, key, target_key)
+    with pytest.raises(DeclarationError) as refused:
+        checked_entities([declaration_of(shelves), declaration_of(PlacementType)])
+    assert str(refused.value) == f"entity ShelfType, field items: {message}"
+
+
+def test_a_many_to_many_through_a_declared_association_starts() -> None:
+    shelves = _shelves("PlacementType", "shelf_id", "item_id")
+    entities, _ = checked_entities([declaration_of(shelves), declaration_of(PlacementType)])
+    assert [model.name for model in entities] == ["ShelfType", "PlacementType"]
