@@ -11,6 +11,8 @@ from domain.errors import ConflictError, ValidationError
 from domain.events import DomainEvent, EntityChanged
 from domain.principals import Principal
 from domain.users import Email
+from schema.entities import Declaration
+from tests.entities.samples import create_values
 from tests.entities.vendors import DECLARATIONS
 from tests.fakes import FakeUnitOfWorkFactory
 
@@ -72,3 +74,24 @@ async def test_an_invariant_refusal_writes_and_publishes_nothing() -> None:
     with pytest.raises(ValidationError, match="rating: must be between 0 and 5"):
         await service.update(Principal.system(), created.id, {"rating": 9})
     assert _names(recorder) == [("VendorCreated", created.id)]
+
+
+@pytest.mark.parametrize("declaration", DECLARATIONS, ids=lambda d: d.name)
+async def test_every_test_only_entity_publishes_after_the_commit_only(
+    declaration: Declaration,
+) -> None:
+    uow, recorder = FakeUnitOfWorkFactory(), Recorder()
+    service = declaration.new_service(uow, recorder)
+    system, entity = Principal.system(), declaration.name
+    # The fakes keep no foreign keys: any id will do as a reference.
+    refs = {name: [7] for name in ("User", "Vendor", "VendorTag")}
+    values = create_values(declaration.model, 1, refs)
+    uow.fail_next_commit()
+    with pytest.raises(ConflictError):
+        await service.create(system, values)
+    created = await service.create(system, values)
+    uow.fail_next_commit()
+    with pytest.raises(ConflictError):
+        await service.delete(system, created.id)
+    await service.delete(system, created.id)
+    assert _names(recorder) == [(f"{entity}Created", created.id), (f"{entity}Deleted", created.id)]
