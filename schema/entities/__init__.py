@@ -36,6 +36,10 @@ The declaration format (public; the scaffold writes it):
 - `many_to_one(key, target)`, `one_to_many(target, key, order, page_size)`:
   relationships, batched by dataloaders and planned as SQL subqueries (the read
   planner plans every declared entity from its declaration).
+- `many_to_many(target, through, key, target_key, page_size)`: a connection over the
+  `target` rows the rows of the declared association entity `through` link to this
+  one (`key` its reference to this entity, `target_key` to the target), each once;
+  links are made and removed by the association's own mutations.
 - `count_of(relation)`: a computed field, how many rows of a one-to-many relation
   the caller sees (its dataloader on the resolver path, a subquery when planned).
 - `computed(expression)`: a count or an amount of money computed from the row
