@@ -136,6 +136,10 @@ class RelationKind(enum.StrEnum):
     MANY_TO_ONE = "many_to_one"  # `key` is this entity's REF attribute
     ONE_TO_MANY = "one_to_many"  # `key` is the target's REF attribute naming this entity
     MANY_TO_MANY = "many_to_many"  # through an association entity: `key` then `target_key`
+    # The parts of an aggregate (an order's lines): the target rows whose `key` holds
+    # this entity's id, held by the entity itself (the relation's name is one of its
+    # dataclass fields, a tuple), loaded and stored with it, listed by id.
+    PARTS = "parts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +225,14 @@ class EntityModel:
     mutations: frozenset[Mutation] = frozenset(Mutation)
     subscriptions: frozenset[Change] = frozenset()
     default_sort: Sort = field(default_factory=lambda: Sort("id", Direction.ASC))
+    # The aggregate this entity is a part of (`OrderLine` of `Order`): it has no global
+    # id nor root fields, and is read and written only through its owner.
+    part_of: str | None = None
+
+    @property
+    def parts(self) -> tuple[Relation, ...]:
+        """The relations to this aggregate's parts (`RelationKind.PARTS`)."""
+        return tuple(r for r in self.relations if r.kind is RelationKind.PARTS)
 
     def attribute(self, name: str) -> Attribute:
         for candidate in self.attributes:
@@ -305,6 +317,20 @@ class EntityRegistry:
                         )
                 if relation.kind is RelationKind.MANY_TO_MANY:
                     self._check_through(model, relation)
+                if relation.kind is RelationKind.PARTS:
+                    part = self._models.get(relation.target)
+                    if part is None or part.part_of != model.name:
+                        raise DeclarationError(
+                            model.name, relation.name, f"{relation.target} is no part of it"
+                        )
+            if model.part_of is not None:
+                owner = self._models.get(model.part_of)
+                if owner is None or not any(r.target == model.name for r in owner.parts):
+                    raise DeclarationError(
+                        model.name, "part_of", f"{model.part_of} holds no parts of it"
+                    )
+            if model.part_of is not None:
+                continue  # a part has no commands: its owner's policy rules it
             for action, permission in model.policy.permissions():
                 if not known_permission(permission):
                     raise DeclarationError(

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 
 from domain.errors import FieldProblem, InvalidTransitionError, ValidationError
 from domain.events import OrderPlaced, OrderStatusChanged, RecordsEvents
+from domain.model import Policy
 from domain.money import Money, total
+from domain.visibility import visible_orders
 
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
@@ -31,6 +33,11 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
 }
+
+
+# Staff read every order, a customer their own (anonymous callers none); orders change
+# only through their use cases (`domain.services.orders`), never by generic updates.
+POLICY = Policy(write="orders:update", visible=visible_orders)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from domain.events import DomainEvent
 from domain.items import Item
 from domain.mail import MailMessage
 from domain.model import Through
-from domain.orders import Order, OrderLine
+from domain.orders import Order
 from domain.paging import Page, PageRequest
 from domain.specifications import Specification
 from domain.users import Email, User
@@ -78,24 +78,6 @@ class ItemRepository(Repository[Item], Protocol):
         ...
 
 
-class OrderRepository(Repository[Order], Protocol):
-    async def first_per_customer(
-        self, customer_ids: Sequence[int], spec: Specification, request: PageRequest
-    ) -> Mapping[int, Page[Order]]:
-        """A page of each customer's orders, for all customers in one statement."""
-        ...
-
-    async def count_per_customer(
-        self, customer_ids: Sequence[int], spec: Specification
-    ) -> Mapping[int, int]:
-        """How many orders each customer has that satisfy `spec`."""
-        ...
-
-    async def lines_of(self, order_ids: Sequence[int]) -> Mapping[int, Sequence[OrderLine]]:
-        """The lines of every order among `order_ids`, in one statement."""
-        ...
-
-
 class EntityRepository(Repository[Any], Protocol):
     """The repository of a declared entity (`domain.model.EntityModel`)."""
 
@@ -140,7 +122,12 @@ class UnitOfWork(Protocol):
 
     users: UserRepository
     items: ItemRepository
-    orders: OrderRepository
+
+    @property
+    def orders(self) -> Repository[Order]:
+        """The declared `Order`'s repository: orders are loaded and stored with their
+        lines."""
+        ...
 
     def repository(self, entity: str) -> EntityRepository:
         """The repository of a declared entity; raises KeyError for an unknown name."""

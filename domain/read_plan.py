@@ -7,13 +7,12 @@ builds a plan (`schema.planner.compile`), the persistence side turns it into SQL
 Every selection carries its response key (alias or field name) and keeps the order
 of the operation's fields, so the database can build the response in that order.
 Field permissions are already settled here (`Null`, `Owned`); object-level
-rules are named (an `Entity`, or a `Source`'s entity) and supplied per request as
+rules are named (a `Source`'s entity) and supplied per request as
 specifications in a `Scope`.
 
-A declared entity is described by data alone (`Source`: its table, its columns and
-their stored types), so the SQL side writes any declared entity's statement without
-knowing the entity; the demo's own types (`Entity`, `Link`) are read from hand tables
-until they are declared.
+Every entity is described by data alone (`Source`: its table, its columns and their
+stored types, from its declaration), so the SQL side writes any entity's statement
+without knowing the entity.
 """
 
 from __future__ import annotations
@@ -25,12 +24,6 @@ from dataclasses import dataclass
 from domain.model import FieldType, Through
 from domain.paging import PageRequest
 from domain.specifications import Specification
-
-
-class Entity(enum.StrEnum):
-    ORDER = "Order"
-    LINE = "OrderLine"
-
 
 # --- declared entities, as data ---------------------------------------------------------
 
@@ -66,14 +59,6 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
-class Value:
-    """A stored string, integer or boolean, output as it is (`name`, `stock`, ...)."""
-
-    key: str
-    column: str
-
-
-@dataclass(frozen=True, slots=True)
 class Stored:
     """A declared attribute's value, written as JSON by its stored type (null if NULL):
     text as a string, an integer, a boolean, a time as `isoformat()`, a reference as
@@ -103,22 +88,6 @@ class Null:
 class GlobalId:
     key: str
     type_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Timestamp:
-    """A UTC time as `datetime.isoformat()` writes it."""
-
-    key: str
-    column: str
-
-
-@dataclass(frozen=True, slots=True)
-class EnumName:
-    """A stored enum value output as the GraphQL enum name (upper case)."""
-
-    key: str
-    column: str
 
 
 class MoneyPart(enum.Enum):
@@ -183,21 +152,6 @@ class Owned:
 # --- nested objects ---------------------------------------------------------------------
 
 
-class Link(enum.Enum):
-    LINE_ITEM = "line_item"  # OrderLine.item: null when hidden
-    ORDER_CUSTOMER = "order_customer"  # Order.customer: null when hidden
-    ORDER_LINES = "order_lines"  # Order.lines, in line order
-
-
-@dataclass(frozen=True, slots=True)
-class Child:
-    """A single related object, or a list of them (`Order.lines`)."""
-
-    key: str
-    link: Link
-    target: Selection
-
-
 @dataclass(frozen=True, slots=True)
 class ManyToOne:
     """The object whose id is in this row's `column` (null when missing or hidden)."""
@@ -227,6 +181,16 @@ class ManyToMany:
 
 
 @dataclass(frozen=True, slots=True)
+class Parts:
+    """An aggregate's parts (an order's lines): every `target` row whose `column` holds
+    this row's id, as a list by id."""
+
+    key: str
+    column: str
+    target: Selection
+
+
+@dataclass(frozen=True, slots=True)
 class Count:
     """How many `source` rows the caller sees whose `column` holds this row's id."""
 
@@ -236,14 +200,11 @@ class Count:
 
 
 type Field = (
-    Value
-    | Constant
+    Constant
     | GlobalId
-    | Timestamp
-    | EnumName
     | Money
     | Computed
-    | Child
+    | Parts
     | Stored
     | Owned
     | Null
@@ -258,7 +219,7 @@ type Field = (
 class Selection:
     """The fields selected on one object type, in response order."""
 
-    entity: Entity | Source
+    entity: Source
     fields: tuple[Field, ...]
 
 
@@ -304,7 +265,7 @@ class TotalCount:
 class Connection:
     """A keyset page of `entity` rows matching `spec` (the caller's filter)."""
 
-    entity: Entity | Source
+    entity: Source
     spec: Specification
     request: PageRequest
     fields: tuple[Edges | PageInfo | TotalCount | Constant, ...]
@@ -354,9 +315,9 @@ class Plan:
     fallback: frozenset[str] = frozenset()
 
 
-def rule_name(entity: Entity | Source) -> str:
+def rule_name(entity: Source) -> str:
     """The name of an entity's object-level rule in a `Plan` and a `Scope`."""
-    return entity.entity if isinstance(entity, Source) else entity.value
+    return entity.entity
 
 
 @dataclass(frozen=True, slots=True)

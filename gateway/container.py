@@ -41,7 +41,6 @@ from domain.rbac import ADMIN, CUSTOMER, STAFF, RoleRegistry, default_registry, 
 from domain.services.accounts import AccountService
 from domain.services.audit import AuditService
 from domain.services.items import ItemService
-from domain.services.orders import OrderService
 from domain.services.users import UserService
 from domain.upstreams import UpstreamKind
 from gateway.auth import dev_keys
@@ -83,7 +82,7 @@ from persistence import tables
 from persistence.audit import SqlAuditLog
 from persistence.database import BACKGROUND, create_engine
 from persistence.database_check import DatabaseCheck
-from persistence.entities import repositories
+from persistence.entities import DeclaredRepository, repositories
 from persistence.event_bus import InProcessEventBus
 from persistence.event_dispatch import InProcessDispatch
 from persistence.handler_runner import (
@@ -731,16 +730,23 @@ def checked_entities(declared: Sequence[Declaration]) -> tuple[EntityRegistry, R
     check_computed(declared)
     roles = role_registry(entities)
     every = roles.permissions_for(roles.names)
-    entities.check(("User", "Item", "Order"), lambda permission: grants(every, permission))
+    entities.check((), lambda permission: grants(every, permission))
     return entities, roles
+
+
+def application_repositories() -> dict[str, type[DeclaredRepository]]:
+    """The repository class of every declared entity of the application, by name (their
+    tables derived on first use): what a unit of work outside a container is given.
+    Raises DeclarationError for a declaration that cannot work."""
+    models, _ = checked_entities(application())
+    return repositories(models)
 
 
 def application_tables() -> sa.MetaData:
     """Every table the application maps, the declared entities' included: what the
     migrations follow (`gateway db revision`, the models-match-migrations test).
     Raises DeclarationError for a declaration that cannot work."""
-    models, _ = checked_entities(application())
-    repositories(models)  # derives each declared entity's table into the metadata
+    application_repositories()  # derives each declared entity's table into the metadata
     return tables.METADATA
 
 
@@ -815,7 +821,6 @@ def build_container(
     services = Services(
         users=UserService(uow),
         items=ItemService(uow, publisher),
-        orders=OrderService(uow, publisher),
         accounts=accounts,
         audit=AuditService(SqlAuditLog(engine)),
         entities={d.name: d.new_service(uow, publisher) for d in declared},

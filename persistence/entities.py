@@ -16,6 +16,7 @@ them when they differ).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -23,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from domain.model import Attribute, EntityModel, EntityRegistry, FieldType, Through
+from domain.model import Attribute, EntityModel, EntityRegistry, FieldType, Relation, Through
 from domain.money import Money
 from domain.paging import Page, PageRequest
 from domain.specifications import Specification
@@ -33,15 +34,11 @@ from persistence.read_sources import association_table
 from persistence.repository import SqlContext, SqlRepository, check_first, id_in
 from persistence.specifications import FieldMap, Kind, SqlField
 
-# Tables of the entities not yet declared, by the name a REF attribute uses.
-_UNDECLARED: dict[str, sa.Table] = {"Order": tables.ORDERS}
 _DERIVED: dict[str, sa.Table] = {}
 
 
 def _target_table(name: str) -> sa.Table:
     found = _DERIVED.get(name)
-    if found is None:
-        found = _UNDECLARED.get(name)
     if found is None:
         raise KeyError(f"no table for entity {name}; derive its table first")
     return found
@@ -214,25 +211,101 @@ def _encode(attribute: Attribute, value: Any) -> dict[str, Any]:
     return {column: value}
 
 
+def _stored(model: EntityModel, entity: Any) -> dict[str, Any]:
+    """The columns of `entity`'s attributes."""
+    values: dict[str, Any] = {}
+    for attribute in model.attributes:
+        values.update(_encode(attribute, getattr(entity, attribute.name)))
+    return values
+
+
 class DeclaredRepository(SqlRepository[Any, Any]):
-    """`domain.ports.EntityRepository` over the table derived from an entity model."""
+    """`domain.ports.EntityRepository` over the table derived from an entity model.
+
+    An aggregate's parts (`RelationKind.PARTS`: an order's lines) are loaded with it,
+    one statement for every part of the rows a statement read, and written with it on
+    `add`; a part never changes afterwards (`save` writes the aggregate's own row) and
+    goes with it on `delete`.
+    """
 
     model: EntityModel
     table: sa.Table
+    # The model's parts: each relation with its part's repository (set by `repositories`).
+    parts: tuple[tuple[Relation, type[DeclaredRepository]], ...] = ()
 
     def __init__(self, db: SqlContext) -> None:
         self._db = db
         self._table = self.table
 
     def _from_row(self, row: sa.RowMapping) -> Any:
-        values = {a.name: _decode(a, row) for a in self.model.attributes}
-        return self.model.factory(id=row["id"], **values)
+        return self._built(row, {})
+
+    @classmethod
+    def _built(cls, row: sa.RowMapping, held: Mapping[str, tuple[Any, ...]]) -> Any:
+        values = {a.name: _decode(a, row) for a in cls.model.attributes}
+        return cls.model.factory(id=row["id"], **values, **held)
 
     def _values(self, entity: Any) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for attribute in self.model.attributes:
-            values.update(_encode(attribute, getattr(entity, attribute.name)))
+        return _stored(self.model, entity)
+
+    def _audit_values(self, entity: Any) -> dict[str, Any]:
+        values = self._values(entity)
+        for relation, part in self.parts:
+            values[relation.name] = [_stored(part.model, p) for p in getattr(entity, relation.name)]
         return values
+
+    async def _load(self, statement: sa.Select[Any]) -> list[Any]:
+        rows = list((await self._db.execute(statement)).mappings())
+        if not self.parts:
+            return self._seen([self._built(row, {}) for row in rows])
+        held = await self._held([row["id"] for row in rows])
+        return self._seen([self._built(row, held[row["id"]]) for row in rows])
+
+    async def _held(self, owners: Sequence[int]) -> dict[int, dict[str, tuple[Any, ...]]]:
+        """The parts of each of `owners`, by relation name: a statement per relation."""
+        held: dict[int, dict[str, tuple[Any, ...]]] = {owner: {} for owner in owners}
+        for relation, part in self.parts:
+            grouped: defaultdict[int, list[Any]] = defaultdict(list)
+            if owners:
+                table = part.table
+                key = table.c[relation.key]
+                statement = (
+                    sa.select(table)
+                    .where(id_in(key, sorted(set(owners)), self._db.dialect))
+                    .order_by(key, table.c.id)
+                )
+                for row in (await self._db.execute(statement)).mappings():
+                    grouped[row[relation.key]].append(part._built(row, {}))
+            for owner in owners:
+                held[owner][relation.name] = tuple(grouped.get(owner, ()))
+        return held
+
+    async def add(self, entity: Any) -> None:
+        """Insert the row, then each relation's parts in one batched statement."""
+        await super().add(entity)
+        for relation, part in self.parts:
+            held = getattr(entity, relation.name)
+            if not held:
+                continue
+            table = part.table
+            params = [{**_stored(part.model, p), relation.key: entity.id} for p in held]
+            if self._db.dialect == "postgresql":
+                statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+                ids = list((await self._db.execute(statement, params)).scalars())
+            else:
+                # SQLAlchemy cannot promise RETURNING order for a batched SQLite insert and
+                # would send one INSERT per row. One multi-row INSERT under the write lock
+                # (BEGIN IMMEDIATE, AUTOINCREMENT) numbers the rows in VALUES order instead.
+                values = sa.insert(table).values(params).returning(table.c.id)
+                ids = sorted((await self._db.execute(values)).scalars())
+            stored = (dataclasses.replace(p, id=i) for p, i in zip(held, ids, strict=True))
+            setattr(entity, relation.name, tuple(stored))
+
+    async def delete(self, entity: Any) -> None:
+        for relation, part in self.parts:
+            owned = part.table.c[relation.key] == entity.id
+            await self._db.execute(sa.delete(part.table).where(owned))
+        await super().delete(entity)
 
     async def page_per(
         self, key: str, owners: Sequence[int], spec: Specification, request: PageRequest
@@ -382,7 +455,7 @@ def repositories(registry: EntityRegistry) -> dict[str, type[DeclaredRepository]
             m
             for m in pending
             if all(
-                a.target in _DERIVED or a.target in _UNDECLARED or a.target == m.name
+                a.target in _DERIVED or a.target == m.name
                 for a in m.attributes
                 if a.type is FieldType.REF
             )
@@ -393,4 +466,7 @@ def repositories(registry: EntityRegistry) -> dict[str, type[DeclaredRepository]
             declared_table(model)
             ordered.append(model)
             pending.remove(model)
-    return {model.name: repository_class(model) for model in ordered}
+    classes = {model.name: repository_class(model) for model in ordered}
+    for model in ordered:
+        classes[model.name].parts = tuple((r, classes[r.target]) for r in model.parts)
+    return classes

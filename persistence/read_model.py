@@ -31,7 +31,6 @@ produces and this module consumes; neither imports the other.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -44,7 +43,6 @@ from domain.errors import ValidationError
 from domain.model import FieldType
 from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
-from persistence import tables
 from persistence.availability import outage_of
 from persistence.database import NO_TRANSACTION
 from persistence.driver_reads import DriverStatement, compile_for_driver, fetch_text
@@ -65,58 +63,26 @@ from persistence.json_text import (
     quoted,
     text,
 )
-from persistence.orders import ORDER_FIELDS, SqlOrderRepository
 from persistence.read_sources import association_table, source_fields, source_table, stored_json
-from persistence.specifications import FieldMap, Kind, Predicate, SqlField, compile_spec
+from persistence.specifications import FieldMap, Kind, Predicate, compile_spec
 
 type Owner = Callable[[sa.FromClause], Predicate]
 
-_TABLES: dict[plan.Entity, sa.Table] = {
-    plan.Entity.ORDER: tables.ORDERS,
-    plan.Entity.LINE: tables.ORDER_LINES,
-}
-_FIELDS: dict[plan.Entity, FieldMap] = {
-    plan.Entity.ORDER: ORDER_FIELDS,
-}
-_SORT_FIELDS: dict[plan.Entity, frozenset[str]] = {
-    plan.Entity.ORDER: SqlOrderRepository.sort_fields,
-}
+
+def _table(entity: plan.Source) -> sa.FromClause:
+    """A fresh alias of the entity's table, from the plan's data."""
+    return source_table(entity).alias()
 
 
-def _aliased(fields: FieldMap, table: sa.FromClause) -> dict[str, SqlField]:
-    def column(original: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        assert original.key is not None
-        return table.c[original.key]
-
-    return {
-        name: dataclasses.replace(
-            sql_field,
-            column=column(sql_field.column),
-            currency=column(sql_field.currency) if sql_field.currency is not None else None,
-        )
-        for name, sql_field in fields.items()
-    }
-
-
-def _table(entity: plan.Entity | plan.Source) -> sa.FromClause:
-    """A fresh alias of the entity's table: declared ones from the plan's data."""
-    if isinstance(entity, plan.Source):
-        return source_table(entity).alias()
-    return _TABLES[entity].alias()
-
-
-def _fields(entity: plan.Entity | plan.Source, row: sa.FromClause) -> FieldMap:
-    if isinstance(entity, plan.Source):
-        return source_fields(entity, row)
-    return _aliased(_FIELDS[entity], row)
+def _fields(entity: plan.Source, row: sa.FromClause) -> FieldMap:
+    return source_fields(entity, row)
 
 
 # --- paging, as SqlRepository pages ------------------------------------------------------
 
 
-def _sort_field(entity: plan.Entity | plan.Source, request: PageRequest) -> str:
-    allowed = entity.sort_fields if isinstance(entity, plan.Source) else _SORT_FIELDS[entity]
-    if request.sort.field not in allowed:
+def _sort_field(entity: plan.Source, request: PageRequest) -> str:
+    if request.sort.field not in entity.sort_fields:
         kind = plan.rule_name(entity).lower()
         raise ValidationError.single("orderBy", f"cannot sort {kind}s by {request.sort.field}")
     return request.sort.field
@@ -162,7 +128,7 @@ class _Builder:
         self._scope = scope
         self._sql = dialect
 
-    def _rule(self, entity: plan.Entity | plan.Source, fields: FieldMap) -> Predicate:
+    def _rule(self, entity: plan.Source, fields: FieldMap) -> Predicate:
         name = plan.rule_name(entity)
         rule = self._scope.rules.get(name)
         if rule is None:
@@ -281,9 +247,7 @@ class _Builder:
             [(f.key, self.field(selection.entity, f, row)) for f in selection.fields]
         )
 
-    def field(
-        self, entity: plan.Entity | plan.Source, field: plan.Field, row: sa.FromClause
-    ) -> Json:
+    def field(self, entity: plan.Source, field: plan.Field, row: sa.FromClause) -> Json:
         if isinstance(field, plan.Stored):
             return stored_json(field, row, self._sql, self.global_id)
         if isinstance(field, plan.Null):
@@ -302,39 +266,15 @@ class _Builder:
             return [self.many_to_many(field, row)]
         if isinstance(field, plan.Count):
             return number(self.count(field, row))
-        if isinstance(field, plan.Value):
-            return self.value(entity, field.column, row)
         if isinstance(field, plan.Constant):
             return constant(field.text)
         if isinstance(field, plan.GlobalId):
             return quoted(self.global_id(field.type_name, row.c.id))
-        if isinstance(field, plan.Timestamp):
-            return quoted(self._sql.iso_timestamp(row.c[field.column]))
-        if isinstance(field, plan.EnumName):
-            # Enum values are plain ASCII words (a CHECK constraint lists them).
-            return quoted(sa.func.upper(row.c[field.column]))
         if isinstance(field, plan.Money):
             return self.money(field, row)
         if isinstance(field, plan.Computed):
             return self.computed(field, row)
-        return self.child(field, row)
-
-    def value(self, entity: plan.Entity | plan.Source, column: str, row: sa.FromClause) -> Json:
-        """A stored value with the JSON type of its column: a number, boolean or string."""
-        assert isinstance(entity, plan.Entity), "declared entities' values are `Stored`"
-        stored = _TABLES[entity].c[column]
-        found = row.c[column]
-        kind = stored.type.python_type
-        value: Json
-        if kind is bool:
-            value = [self._sql.boolean(found)]
-        elif kind is int:
-            value = number(found)
-        elif kind is str:
-            value = self._sql.string(found)
-        else:
-            raise ValueError(f"no JSON writing for {stored} of {kind.__name__}")
-        return or_null(text(value)) if stored.nullable else value
+        return [self.parts(field, row)]
 
     def money(self, money: plan.Money, row: sa.FromClause) -> Json:
         cents_column, currency_column = money.source.columns
@@ -400,33 +340,20 @@ class _Builder:
         assert currency is not None
         return self.money_object(computed.parts, amount, currency)
 
-    def child(self, child: plan.Child, row: sa.FromClause) -> Json:
-        target = child.target
+    def parts(self, parts: plan.Parts, owner: sa.FromClause) -> SqlText:
+        """The JSON array of an aggregate's parts (an order's lines), by id."""
+        target = parts.target
         table = _table(target.entity)
-        if child.link is plan.Link.ORDER_LINES:
-            return [self.order_lines(target, table, row)]
-        fields = _fields(target.entity, table)
-        parent_key = row.c.item_id if child.link is plan.Link.LINE_ITEM else row.c.customer_id
-        found = (
-            sa.select(text(self.selection(target, table)))
-            .where(table.c.id == parent_key, self._rule(target.entity, fields))
-            .scalar_subquery()
-        )
-        return or_null(found)  # a hidden object is null
-
-    def order_lines(
-        self, line: plan.Selection, table: sa.FromClause, order: sa.FromClause
-    ) -> SqlText:
-        """The JSON array of an order's lines, by id."""
-        of_order = table.c.order_id == order.c.id
+        where = [
+            table.c[parts.column] == owner.c.id,
+            self._rule(target.entity, _fields(target.entity, table)),
+        ]
         if self._sql.ordered_aggregates:
-            source, where = table, [of_order]
+            source = table
         else:
-            source = (
-                sa.select(table).where(of_order).order_by(table.c.id).correlate(order).subquery()
-            )
+            source = sa.select(table).where(*where).order_by(table.c.id).correlate(owner).subquery()
             where = []
-        listed = self._sql.listed(text(self.selection(line, source)), [source.c.id], None)
+        listed = self._sql.listed(text(self.selection(target, source)), [source.c.id], None)
         return (
             sa.select(text(json_array(listed))).select_from(source).where(*where).scalar_subquery()
         )

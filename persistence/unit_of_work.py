@@ -27,7 +27,6 @@ from persistence.database import READ_ONLY
 from persistence.entities import DeclaredRepository
 from persistence.errors import domain_error_for
 from persistence.items import SqlItemRepository
-from persistence.orders import SqlOrderRepository
 from persistence.outbox import outbox_rows
 from persistence.repository import SqlContext
 from persistence.users import SqlUserRepository
@@ -43,7 +42,6 @@ class SqlUnitOfWork:
     # Typed as the ports: the protocol's attributes are settable, hence invariant.
     users: ports.UserRepository
     items: ports.ItemRepository
-    orders: ports.OrderRepository
 
     def __init__(
         self,
@@ -89,7 +87,6 @@ class SqlUnitOfWork:
         self._db, self._entities = db, {}
         self.users = SqlUserRepository(db)
         self.items = SqlItemRepository(db)
-        self.orders = SqlOrderRepository(db)
         return self
 
     async def __aexit__(
@@ -105,6 +102,11 @@ class SqlUnitOfWork:
         finally:
             await session.close()
             self._session = None
+
+    @property
+    def orders(self) -> DeclaredRepository:
+        """The declared `Order`'s repository (orders come with their lines)."""
+        return self.repository("Order")
 
     def repository(self, entity: str) -> DeclaredRepository:
         """The repository of a declared entity, made on first use in this unit of work."""

@@ -78,7 +78,6 @@ class Services:
 
     users: UserService
     items: ItemService
-    orders: OrderService
     accounts: AccountService
     audit: AuditService
     # The generic (or replaced) service of each declared entity, by entity name.
@@ -87,6 +86,13 @@ class Services:
     # UPSTREAM_UNAVAILABLE ("not configured").
     upstreams: UpstreamFetcher | None = None
 
+    @property
+    def orders(self) -> OrderService:
+        """The order use cases: the service of the declared `Order`."""
+        service = self.entities["Order"]
+        assert isinstance(service, OrderService)
+        return service
+
     def for_request(self, context: AuditContext) -> Services:
         """These services, every change they make audited as made by `context` (a field
         added later is carried over as it is: only the services that write are rebound)."""
@@ -94,7 +100,6 @@ class Services:
             self,
             users=self.users.for_request(context),
             items=self.items.for_request(context),
-            orders=self.orders.for_request(context),
             accounts=self.accounts.for_request(context),
             entities={name: s.for_request(context) for name, s in self.entities.items()},
         )
@@ -162,7 +167,6 @@ class Context:
         # The loaders only read: the shared services serve them (nothing to audit).
         loaders = build_loaders(
             principal,
-            orders=services.orders,
             entities=services.entities,
             upstreams=services.upstreams,
             **({"observe": observe_batch} if observe_batch is not None else {}),

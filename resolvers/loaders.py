@@ -11,23 +11,18 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from functools import cached_property
 from typing import Any, Protocol
 
 from aiodataloader import DataLoader
 
 from domain.errors import UpstreamUnavailableError
 from domain.model import Through
-from domain.orders import Order
 from domain.paging import Page, PageRequest
 from domain.principals import Principal
 from domain.services.entities import EntityService
-from domain.services.orders import OrderService
 from domain.specifications import Specification
 from domain.upstreams import UpstreamFetcher, UpstreamSource
 
-type CustomerOrdersKey = tuple[int, Specification, PageRequest]
-type CustomerCountKey = tuple[int, Specification]
 # Wraps every batch, given the loader's name and the number of keys: the composition
 # root passes one in (metrics, spans), so resolvers know nothing of either.
 type BatchObserver = Callable[[str, int], AbstractContextManager[object]]
@@ -64,45 +59,6 @@ class _ByIdLoader[T](DataLoader[int, T | None]):
     async def batch_load_fn(self, keys: list[int]) -> list[T | None]:
         found = await self._fetch(keys)
         return [found.get(key) for key in keys]
-
-
-class _CustomerOrdersLoader(DataLoader[CustomerOrdersKey, Page[Order]]):
-    """One page of orders per customer; keys with the same filter share one statement."""
-
-    def __init__(self, orders: OrderService, principal: Principal) -> None:
-        super().__init__(loop=asyncio.get_running_loop())
-        self._orders, self._principal = orders, principal
-
-    async def batch_load_fn(self, keys: list[CustomerOrdersKey]) -> list[Page[Order]]:
-        groups: dict[tuple[Specification, PageRequest], list[int]] = defaultdict(list)
-        for customer_id, spec, request in keys:
-            groups[spec, request].append(customer_id)
-        pages: dict[CustomerOrdersKey, Page[Order]] = {}
-        for (spec, request), customer_ids in groups.items():
-            found = await self._orders.page_per_customer(
-                self._principal, customer_ids, spec, request
-            )
-            empty: Page[Order] = Page((), (), has_next_page=False, has_previous_page=False)
-            for customer_id in customer_ids:
-                pages[customer_id, spec, request] = found.get(customer_id, empty)
-        return [pages[key] for key in keys]
-
-
-class _CustomerOrderCountLoader(DataLoader[CustomerCountKey, int]):
-    def __init__(self, orders: OrderService, principal: Principal) -> None:
-        super().__init__(loop=asyncio.get_running_loop())
-        self._orders, self._principal = orders, principal
-
-    async def batch_load_fn(self, keys: list[CustomerCountKey]) -> list[int]:
-        groups: dict[Specification, list[int]] = defaultdict(list)
-        for customer_id, spec in keys:
-            groups[spec].append(customer_id)
-        counts: dict[CustomerCountKey, int] = {}
-        for spec, customer_ids in groups.items():
-            found = await self._orders.count_per_customer(self._principal, customer_ids, spec)
-            for customer_id in customer_ids:
-                counts[customer_id, spec] = found.get(customer_id, 0)
-        return [counts[key] for key in keys]
 
 
 type ChildrenKey = tuple[int, Specification, PageRequest]
@@ -216,20 +172,18 @@ class Loaders:
     """One request's dataloaders, each made on first use.
 
     Most requests need one loader or none (a planned or prepared answer needs none):
-    making the five up front was a measurable share of a small request's time.
+    making them all up front was a measurable share of a small request's time.
     """
 
     def __init__(
         self,
         principal: Principal,
         *,
-        orders: OrderService,
         entities: Mapping[str, EntityService] | None = None,
         upstreams: UpstreamFetcher | None = None,
         observe: BatchObserver = _unobserved,
     ) -> None:
         self._principal, self._observe = principal, observe
-        self._orders = orders
         self._entities = entities or {}
         self._upstreams = upstreams
         self._declared: dict[tuple[str, str], DataLoader[Any, Any]] = {}
@@ -298,10 +252,6 @@ class Loaders:
         loader = _ByIdLoader(lambda ids: service.get_many(principal, ids))
         return _observed(loader, name, self._observe)
 
-    @cached_property
-    def orders(self) -> DataLoader[int, Order | None]:
-        return self._by_id(self._orders, "orders")
-
     def upstream[K, V](self, source: UpstreamSource[K, V]) -> DataLoader[K, V | None]:
         """A declared upstream source's value by key (None when the upstream does not
         know the key); the loader is named by the source in metrics and spans."""
@@ -311,21 +261,10 @@ class Loaders:
             found = self._sources[source.name] = _observed(loader, source.name, self._observe)
         return found
 
-    @cached_property
-    def customer_orders(self) -> DataLoader[CustomerOrdersKey, Page[Order]]:
-        loader = _CustomerOrdersLoader(self._orders, self._principal)
-        return _observed(loader, "customer_orders", self._observe)
-
-    @cached_property
-    def customer_order_counts(self) -> DataLoader[CustomerCountKey, int]:
-        loader = _CustomerOrderCountLoader(self._orders, self._principal)
-        return _observed(loader, "customer_order_counts", self._observe)
-
 
 def build_loaders(
     principal: Principal,
     *,
-    orders: OrderService,
     entities: Mapping[str, EntityService] | None = None,
     upstreams: UpstreamFetcher | None = None,
     observe: BatchObserver = _unobserved,
@@ -333,7 +272,6 @@ def build_loaders(
     """A fresh set of loaders for one request (use them inside the running event loop)."""
     return Loaders(
         principal,
-        orders=orders,
         entities=entities,
         upstreams=upstreams,
         observe=observe,

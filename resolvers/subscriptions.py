@@ -158,7 +158,7 @@ def _visible_order(context: Context, order: Order | None) -> Order | None:
     # The rule the order service applies to every read, here per subscriber.
     if order is None or not visible_orders(context.principal).is_satisfied_by(order):
         return None
-    context.loaders.orders.prime(order.id, order)
+    context.loaders.entity("Order").prime(order.id, order)
     return order
 
 

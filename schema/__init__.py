@@ -36,7 +36,6 @@ from schema.input_limits import (
 )
 from schema.limits import Limits, OperationLimits
 from schema.mutation import Mutation
-from schema.orders import Order
 from schema.parser_cache import ReportingParserCache
 from schema.query import Query
 from schema.subscriptions import Subscription
@@ -176,7 +175,7 @@ def build_schema(
     query = _with_fields(Query, roots.query)
     mutation = _with_fields(Mutation, roots.mutation)
     subscription = _with_fields(Subscription, roots.subscription)
-    types = [Order, *roots.types]
+    types = list(roots.types)
     schema: GatewaySchema
     if options.federation:
         keys = federation.entity_types(types)

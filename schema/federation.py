@@ -32,10 +32,8 @@ from strawberry.types.field import StrawberryField
 
 from domain.errors import ValidationError
 from resolvers import entities as entity_resolvers
-from resolvers import orders as order_resolvers
 from resolvers.context import Context
 from schema.node import Node, decode_id
-from schema.orders import Order
 
 type Info = strawberry.Info[Context, None]
 type Reference = Callable[[Context, int], Awaitable[object | None]]
@@ -57,15 +55,6 @@ def service_field() -> StrawberryField:
     own would print the schema again, after the keys are gone)."""
     # A resolver's overload types the call as the resolver's return type.
     return cast("StrawberryField", strawberry.field(name="_service", resolver=_service))
-
-
-async def _order(context: Context, key: int) -> Order | None:
-    found = await order_resolvers.order(context, key)
-    return Order.from_domain(found) if found else None
-
-
-# The hand-written entity; declared ones (Item and User among them) load through their loaders.
-_DEMO_REFERENCES: Mapping[str, Reference] = {"Order": _order}
 
 
 def _declared(entity: str) -> Reference:
@@ -140,11 +129,7 @@ class FederatedSchema(FederationSchema):
 def references(types: Iterable[type], declared: Iterable[str]) -> dict[str, Reference]:
     """How each entity type's objects are loaded, by GraphQL type name."""
     names = {cls.__strawberry_definition__.name for cls in types}  # type: ignore[attr-defined]  # entity types
-    found: dict[str, Reference] = {
-        name: resolve for name, resolve in _DEMO_REFERENCES.items() if name in names
-    }
-    found.update((entity, _declared(entity)) for entity in declared if entity in names)
-    return found
+    return {entity: _declared(entity) for entity in declared if entity in names}
 
 
 def print_subgraph(schema: FederatedSchema) -> str:

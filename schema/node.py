@@ -9,8 +9,9 @@ import strawberry
 
 from domain.errors import ValidationError
 
-# The types whose global ids parse; declared entities add themselves (`register_node_type`).
-NODE_TYPES: set[str] = {"Order"}
+# The types whose global ids parse: each declared entity adds itself when its type is
+# built (`register_node_type`); nothing is listed by hand.
+NODE_TYPES: set[str] = set()
 
 
 def register_node_type(type_name: str) -> None:

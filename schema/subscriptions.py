@@ -23,9 +23,10 @@ from resolvers import subscriptions as realtime
 from resolvers.context import Context
 from schema import errors as error_table
 from schema.declarations.items import Item
+from schema.declarations.orders import Order
 from schema.money import Money
 from schema.node import decode_id
-from schema.orders import Order, OrderStatus
+from schema.orders import OrderStatus
 
 EVENT_ID_DESCRIPTION = (
     "The event's id: pass it as `after` when subscribing again to receive what came next."
@@ -77,7 +78,7 @@ async def _order_status_changes(
         async for delivered in changes:
             event = delivered.event
             yield OrderStatusChange(
-                order=Order.from_domain(delivered.subject),
+                order=cast(Order, delivered.subject),  # the declared type's root
                 previous=OrderStatus(event.previous),
                 current=OrderStatus(event.current),
                 occurred_at=event.occurred_at,
@@ -92,7 +93,7 @@ async def _placed_orders(
 ) -> AsyncGenerator[Order, None]:
     async with aclosing(placed):
         async for delivered in placed:
-            yield Order.from_domain(delivered.subject)
+            yield cast(Order, delivered.subject)  # the declared type's root
 
 
 async def _item_price_changes(

@@ -10,7 +10,7 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, cast
 
 from domain import paging, ports, specifications
 from domain.audit import SYSTEM, AuditContext, AuditRecord
@@ -18,7 +18,7 @@ from domain.errors import ConflictError, StaleStateError
 from domain.events import DomainEvent, RecordsEvents
 from domain.items import Item
 from domain.model import Through
-from domain.orders import Order, OrderLine
+from domain.orders import Order
 from domain.users import Email, User
 
 
@@ -174,34 +174,6 @@ class FakeItemRepository(FakeRepository[Item]):
         return any(line.item_id == key for order in self._orders.values() for line in order.lines)
 
 
-class FakeOrderRepository(FakeRepository[Order]):
-    async def first_per_customer(
-        self,
-        customer_ids: Sequence[int],
-        spec: specifications.Specification,
-        request: paging.PageRequest,
-    ) -> Mapping[int, paging.Page[Order]]:
-        return {
-            customer_id: await self.page(
-                spec & (specifications.field("customer_id") == customer_id), request
-            )
-            for customer_id in customer_ids
-        }
-
-    async def count_per_customer(
-        self, customer_ids: Sequence[int], spec: specifications.Specification
-    ) -> Mapping[int, int]:
-        return {
-            customer_id: await self.count(
-                spec & (specifications.field("customer_id") == customer_id)
-            )
-            for customer_id in customer_ids
-        }
-
-    async def lines_of(self, order_ids: Sequence[int]) -> Mapping[int, Sequence[OrderLine]]:
-        return {key: self._rows[key].lines for key in order_ids if key in self._rows}
-
-
 class FakeEntityRepository(FakeRepository[_Identified]):
     """Any declared entity (`domain.ports.EntityRepository`), rows kept by the store."""
 
@@ -272,7 +244,6 @@ class FakeUnitOfWork:
 
     users: ports.UserRepository
     items: ports.ItemRepository
-    orders: ports.OrderRepository
 
     def __init__(
         self,
@@ -293,13 +264,25 @@ class FakeUnitOfWork:
         self._orders = {key: _detached(order) for key, order in store.orders.items()}
         self.users = FakeUserRepository(self._users, store, self._touched, lambda: store.users)
         self.items = FakeItemRepository(self._items, store, self._touched, self._orders)
-        self.orders = FakeOrderRepository(self._orders, store, self._touched, lambda: store.orders)
+        # The declared `Order`'s rows: kept apart, as items read them (`is_referenced`).
+        self._order_rows = FakeEntityRepository(
+            self._orders,  # type: ignore[arg-type]  # an order has an id
+            store,
+            self._touched,
+            lambda: store.orders,
+        )
         self._entities: dict[str, dict[int, _Identified]] = {
             name: {key: _detached(row) for key, row in rows.items()}  # type: ignore[misc]  # rows of a declared entity have an id
             for name, rows in store.entities.items()
         }
 
+    @property
+    def orders(self) -> ports.Repository[Order]:
+        return cast("ports.Repository[Order]", self._order_rows)
+
     def repository(self, entity: str) -> FakeEntityRepository:
+        if entity == "Order":
+            return self._order_rows
         rows = self._entities.setdefault(entity, {})
         store = self._store
         return FakeEntityRepository(

@@ -1,28 +1,24 @@
-"""Order service: placing orders and moving them through their life."""
+"""Order use cases: placing orders and moving them through their life."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain.errors import InvalidTransitionError, NotFoundError, StaleStateError
 from domain.events import EntityUpdated
 from domain.orders import LineRequest, Order, OrderLine, OrderStatus, check_line_requests
-from domain.paging import Page, PageRequest
-from domain.ports import EventPublisher, UnitOfWork, UnitOfWorkFactory
+from domain.paging import PageRequest
+from domain.ports import UnitOfWork
 from domain.principals import Principal
-from domain.services.audit import AuditedService
-from domain.specifications import Specification, field
+from domain.services.entities import EntityService
+from domain.specifications import field
 from domain.visibility import visible_orders
 
-ORDER_SORT_FIELDS = frozenset({"id", "created_at", "status"})
 
-
-class OrderService(AuditedService):
-    """Order queries and commands; events are published after commit."""
-
-    def __init__(self, uow: UnitOfWorkFactory, publisher: EventPublisher) -> None:
-        self._uow, self._publisher = uow, publisher
+class OrderService(EntityService):
+    """The declared `Order`'s use cases (its reads are the generic service's); events
+    are published after commit."""
 
     async def place(self, principal: Principal, lines: Sequence[LineRequest]) -> Order:
         """Reserve stock and place an order.
@@ -121,41 +117,3 @@ class OrderService(AuditedService):
         if order is None or not visible_orders(principal).is_satisfied_by(order):
             raise NotFoundError("Order", order_id)
         return order
-
-    async def get_many(self, principal: Principal, ids: Sequence[int]) -> Mapping[int, Order]:
-        """Orders among `ids` the caller may see, with their lines."""
-        rule = visible_orders(principal)
-        async with self._uow(read_only=True) as uow:
-            found = await uow.orders.get_many(ids)
-        return {key: order for key, order in found.items() if rule.is_satisfied_by(order)}
-
-    async def page(
-        self, principal: Principal, spec: Specification, request: PageRequest
-    ) -> Page[Order]:
-        async with self._uow(read_only=True) as uow:
-            return await uow.orders.page(spec & visible_orders(principal), request)
-
-    async def count(self, principal: Principal, spec: Specification) -> int:
-        async with self._uow(read_only=True) as uow:
-            return await uow.orders.count(spec & visible_orders(principal))
-
-    async def page_per_customer(
-        self,
-        principal: Principal,
-        customer_ids: Sequence[int],
-        spec: Specification,
-        request: PageRequest,
-    ) -> Mapping[int, Page[Order]]:
-        """A page of orders for each customer, fetched for all of them at once."""
-        async with self._uow(read_only=True) as uow:
-            return await uow.orders.first_per_customer(
-                customer_ids, spec & visible_orders(principal), request
-            )
-
-    async def count_per_customer(
-        self, principal: Principal, customer_ids: Sequence[int], spec: Specification
-    ) -> Mapping[int, int]:
-        async with self._uow(read_only=True) as uow:
-            return await uow.orders.count_per_customer(
-                customer_ids, spec & visible_orders(principal)
-            )

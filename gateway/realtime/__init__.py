@@ -64,7 +64,6 @@ def build_realtime(
     def new_loaders(principal: Principal) -> Loaders:
         return build_loaders(
             principal,
-            orders=services.orders,
             entities=services.entities,
             upstreams=services.upstreams,
             observe=observe_batch,

@@ -30,8 +30,7 @@ def known_in_project() -> Known:
         if isinstance(gql_type, graphql.GraphQLObjectType) and node in gql_type.interfaces
     }
     models, _ = checked_entities(application())
-    entity_tables = {"Order": "orders"}  # not declared yet
-    entity_tables.update({model.name: model.table for model in models})
+    entity_tables = {model.name: model.table for model in models}
     return Known(
         entities=frozenset(entities),
         types=frozenset(types),

@@ -3,12 +3,10 @@ mutations (accounts change through register, login, passwords and roles: the acc
 service's use cases in `domain.services.accounts`).
 
 The email is personal data: its owner and admins read it (`owner="id"`), and the
-`roles` and `orders` fields are written here as Strawberry fields of their own.
+`roles` field is written here as a Strawberry field of its own.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import auto
@@ -16,44 +14,15 @@ from strawberry import auto
 from domain import users
 from domain.model import EQUALITY
 from domain.services import users as user_services
-from domain.specifications import Op, all_of
-from resolvers import orders as order_resolvers
-from resolvers.context import Context
+from domain.specifications import Op
 from schema.cache_control import CacheScope, cache_control
-from schema.entities import declared, entity
+from schema.entities import declared, entity, one_to_many
 from schema.node import Node
-from schema.pagination import Connection, connection, page_request
 from schema.users import Role
-
-if TYPE_CHECKING:
-    from schema.orders import Order, OrderFilter, OrderOrder
-
-type Info = strawberry.Info[Context, None]
 
 
 def _roles(root: strawberry.Parent[users.User]) -> list[Role]:
     return sorted((Role(role.value) for role in root.roles), key=lambda role: role.value)
-
-
-async def _orders(
-    root: strawberry.Parent[users.User],
-    info: Info,
-    first: int | None = 10,
-    after: str | None = None,
-    filter: Annotated[OrderFilter, strawberry.lazy("schema.orders")]
-    | None = None,  # GraphQL argument name
-    order_by: Annotated[OrderOrder, strawberry.lazy("schema.orders")] | None = None,
-) -> Connection[Annotated[Order, strawberry.lazy("schema.orders")]]:
-    from schema.orders import Order, OrderOrder, order_sort
-
-    request = page_request(first, after, *order_sort(order_by or OrderOrder()))
-    spec = filter.to_spec() if filter else all_of([])
-    page = await order_resolvers.customer_orders(info.context, root.id, spec, request)
-    return connection(
-        page,
-        Order.from_domain,
-        lambda: order_resolvers.count_customer_orders(info.context, root.id, spec),
-    )
 
 
 @cache_control(max_age=30, scope=CacheScope.PRIVATE)
@@ -75,6 +44,6 @@ class User(Node):
         owner="id",
         description="Visible to the user and to admins; null for anyone else.",
     )
-    orders = strawberry.field(
-        resolver=_orders, description="The user's orders, newest first by default."
+    orders: auto = one_to_many(
+        "Order", "customer_id", description="The user's orders, newest first by default."
     )

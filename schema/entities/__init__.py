@@ -47,6 +47,9 @@ The declaration format (public; the scaffold writes it):
   the caller sees (`sum_of("lines", "subtotal")`); the expression
   (`domain.expressions`) is evaluated in Python by the resolvers and written as SQL by
   the planner.
+- `parts(target, key)`: the parts of an aggregate (an order's lines), a field of the
+  domain dataclass itself, listed by id and stored with it; the target is declared with
+  `@entity(..., part_of="Order")` and has no id nor root fields of its own.
 
 The application's declarations live in the `schema.declarations` package (every
 module there is imported at start-up: adding one edits nothing else).
@@ -67,6 +70,7 @@ from schema.entities.declare import (
     many_to_many,
     many_to_one,
     one_to_many,
+    parts,
 )
 
 __all__ = [
@@ -84,4 +88,5 @@ __all__ = [
     "many_to_many",
     "many_to_one",
     "one_to_many",
+    "parts",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +37,6 @@ from domain.model import (
 from domain.specifications import Compare, Op, Specification, all_of
 from domain.users import Email
 from resolvers import entities as entity_resolvers
-from resolvers import orders as order_resolvers
 from resolvers.context import Context
 from schema.entities.declare import (
     Computed,
@@ -92,6 +91,27 @@ def _graphql_enum(choices: type[enum.Enum]) -> Any:
     return found
 
 
+def _bind_enums(decl: Declaration) -> None:
+    """Expose the StrEnum attributes declared with `enum=` as that Strawberry enum."""
+    for name, option in decl.exposed.items():
+        if not isinstance(option, Declared) or option.enum is None:
+            continue
+        choices = decl.model.attribute(name).choices
+        if choices is None:
+            raise DeclarationError(decl.name, name, "`enum` needs a StrEnum attribute")
+        given = option.enum
+        values: set[object] = set()
+        if isinstance(given, enum.EnumMeta):
+            values = {member.value for member in cast(Any, given)}
+        if values != {member.value for member in choices}:
+            shown = getattr(given, "__name__", repr(given))
+            raise DeclarationError(
+                decl.name, name, f"{shown} has other values than {choices.__name__}"
+            )
+        if _ENUMS.setdefault(choices, given) is not given:
+            raise DeclarationError(decl.name, name, f"{choices.__name__} is exposed already")
+
+
 def _output(attribute: Attribute) -> object:
     if attribute.type is FieldType.ENUM:
         assert attribute.choices is not None
@@ -117,21 +137,6 @@ _PLAIN = frozenset(
         FieldType.MONEY,
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Undeclared:
-    """A relationship target the schema still defines by hand (the demo's own types)."""
-
-    type: type
-    load: Callable[[Context, int], Awaitable[Any]]
-    convert: Callable[[Any], Any]
-
-
-def _undeclared() -> dict[str, Undeclared]:
-    from schema.orders import Order
-
-    return {"Order": Undeclared(Order, order_resolvers.order, Order.from_domain)}
 
 
 def _optional(annotation: Any) -> Any:
@@ -229,7 +234,8 @@ class _Types:
 class _Builder:
     def __init__(self, declarations: Sequence[Declaration]) -> None:
         self.by_name = {d.name: d for d in declarations}
-        self.undeclared = _undeclared()
+        for decl in declarations:
+            _bind_enums(decl)
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -377,9 +383,10 @@ class _Builder:
         def global_id(root: Any) -> strawberry.ID:
             return to_global_id(model.name, root.id)
 
-        cls.id = strawberry.field(  # type: ignore[attr-defined]  # a field of the type being built
-            resolver=_function("id", [("root", _EMPTY, _EMPTY)], strawberry.ID, global_id)
-        )
+        if model.part_of is None:
+            cls.id = strawberry.field(  # type: ignore[attr-defined]  # a field of the type being built
+                resolver=_function("id", [("root", _EMPTY, _EMPTY)], strawberry.ID, global_id)
+            )
         for name, option in decl.exposed.items():
             annotations.pop(name, None)
             if isinstance(option, Related):
@@ -411,7 +418,8 @@ class _Builder:
 
         cls.is_type_of = classmethod(is_type_of)  # type: ignore[attr-defined]
         strawberry.type(cls, description=decl.description)
-        register_node_type(model.name)
+        if model.part_of is None:
+            register_node_type(model.name)
         decl.built = True
 
     def attribute(self, entity: str, attribute: Attribute, option: Declared) -> Resolver:
@@ -471,8 +479,12 @@ class _Builder:
 
         async def compute(root: Any, info: Info) -> Any:
             rows = {
-                relation_name: await entity_resolvers.all_children(
-                    info.context, relation.target, relation.key, root.id
+                relation_name: (
+                    getattr(root, relation_name)  # the aggregate holds its parts
+                    if relation.kind is RelationKind.PARTS
+                    else await entity_resolvers.all_children(
+                        info.context, relation.target, relation.key, root.id
+                    )
                 )
                 for relation_name, relation in summed.items()
             }
@@ -485,7 +497,7 @@ class _Builder:
         relation = option.relation
         target = relation.target
         if relation.kind is RelationKind.MANY_TO_ONE:
-            return self.many_to_one(name, relation.key, target)
+            return self.many_to_one(decl.name, name, relation.key, target)
         if relation.kind is RelationKind.ONE_TO_MANY:
             found = self.by_name.get(target)
             if found is None:
@@ -493,35 +505,38 @@ class _Builder:
             return self.one_to_many(name, found, relation.key, relation.page_size)
         if relation.kind is RelationKind.MANY_TO_MANY:
             return self.many_to_many(decl, name, relation)
+        if relation.kind is RelationKind.PARTS:
+            found = self.by_name.get(target)
+            if found is None:
+                raise DeclarationError(decl.name, name, f"refers to unknown entity {target}")
+            return self.parts(name, found)
         raise DeclarationError(decl.name, name, f"{relation.kind} is not supported")
 
-    def many_to_one(self, name: str, key: str, target: str) -> Resolver:
+    def parts(self, name: str, target: Declaration) -> Resolver:
+        self.complete(target)
+
+        def listed(root: Any) -> list[Any]:
+            return list(getattr(root, name))
+
+        return _function(name, [("root", _EMPTY, _EMPTY)], _list_of(target.cls), listed)
+
+    def many_to_one(self, entity: str, name: str, key: str, target: str) -> Resolver:
         declared = self.by_name.get(target)
-        if declared is not None:
-            returns: object = _optional(declared.cls)
+        if declared is None:
+            raise DeclarationError(entity, name, f"refers to unknown entity {target}")
 
-            async def declared_target(root: Any, info: Info) -> Any:
-                owner = getattr(root, key)
-                return (
-                    None
-                    if owner is None
-                    else await entity_resolvers.one(info.context, target, owner)
-                )
+        async def related(root: Any, info: Info) -> Any:
+            owner = getattr(root, key)
+            return (
+                None if owner is None else await entity_resolvers.one(info.context, target, owner)
+            )
 
-            body: Resolver = declared_target
-        else:
-            hand = self.undeclared[target]
-            returns = _optional(hand.type)
-
-            async def hand_target(root: Any, info: Info) -> Any:
-                owner = getattr(root, key)
-                if owner is None:
-                    return None
-                found = await hand.load(info.context, owner)
-                return None if found is None else hand.convert(found)
-
-            body = hand_target
-        return _function(name, [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)], returns, body)
+        return _function(
+            name,
+            [("root", _EMPTY, _EMPTY), ("info", Info, _EMPTY)],
+            _optional(declared.cls),
+            related,
+        )
 
     def one_to_many(self, name: str, target: Declaration, key: str, page_size: int) -> Resolver:
         self.complete(target)
@@ -644,9 +659,10 @@ def build_roots(declarations: Sequence[Declaration]) -> EntityRoots:
     for decl in declarations:
         builder.complete(decl)
     for decl in declarations:
-        _queries(decl, builder.inputs(decl), roots.query)
-        _mutations(decl, builder.inputs(decl), roots.mutation)
-        _subscriptions(decl, roots.subscription)
+        if decl.model.part_of is None:  # a part is reached through its owner alone
+            _queries(decl, builder.inputs(decl), roots.query)
+            _mutations(decl, builder.inputs(decl), roots.mutation)
+            _subscriptions(decl, roots.subscription)
         roots.types.append(decl.cls)
     return roots
 

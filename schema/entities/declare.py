@@ -80,6 +80,7 @@ class Declared:
     description: str | None = None
     columns: tuple[str, ...] = ()
     owner: str | None = None
+    enum: object | None = None
 
 
 def declared(
@@ -95,12 +96,17 @@ def declared(
     description: str | None = None,
     columns: tuple[str, ...] = (),
     owner: str | None = None,
+    enum: object | None = None,
 ) -> Any:
     """How an `auto` field is filtered, sorted, read (`read`: a permission, else null,
     except on the objects whose attribute `owner` is the caller's id), written (`write`:
     in the create and update inputs, in neither, or only in the one named,
     `Mutation.CREATE` or `Mutation.UPDATE`) and stored (`text`: long text; `ref`: the id
-    of another entity; `columns`: the column names of a table written by hand)."""
+    of another entity; `columns`: the column names of a table written by hand).
+
+    `enum` names the Strawberry enum a StrEnum attribute is exposed as, when the schema
+    defines one already (its members' values must be the domain enum's); by default a
+    GraphQL enum named after the domain enum is derived."""
     if isinstance(write, Mutation):
         writes = frozenset({write})
     else:
@@ -117,6 +123,7 @@ def declared(
         description,
         columns,
         owner,
+        enum,
     )
 
 
@@ -161,6 +168,14 @@ def one_to_many(
     """A connection over the `target` rows whose attribute `key` is this entity's id."""
     relation = Relation("", RelationKind.ONE_TO_MANY, target, key, order=order, page_size=page_size)
     return Related(relation, description)
+
+
+def parts(target: str, key: str, *, description: str | None = None) -> Any:
+    """The parts of this aggregate (an order's lines): the field is the domain
+    dataclass's own tuple of `target` objects, whose table's column `key` holds this
+    entity's id; they are loaded and stored with it and listed by id. `target` is
+    declared with `part_of` naming this entity."""
+    return Related(Relation("", RelationKind.PARTS, target, key), description)
 
 
 def many_to_many(
@@ -219,9 +234,13 @@ def computed(expression: Expression, *, description: str | None = None) -> Any:
 def summed_relation(decl: Declaration, name: str, relation_name: str) -> Relation:
     """The one-to-many relation a computed field sums over; raises DeclarationError."""
     for relation in decl.model.relations:
-        if relation.name == relation_name and relation.kind is RelationKind.ONE_TO_MANY:
+        if relation.name == relation_name and relation.kind in _LISTED:
             return relation
     raise _error(decl.name, name, f"sums over {relation_name}, which is no one-to-many relation")
+
+
+# Relations a computed field may sum over: rows whose `key` holds this entity's id.
+_LISTED = frozenset({RelationKind.ONE_TO_MANY, RelationKind.PARTS})
 
 
 def computed_expression(
@@ -394,13 +413,16 @@ def entity(
     description: str | None = None,
     filters: Mapping[str, ComputedFilter] | None = None,
     descriptions: Mapping[str, str] | None = None,
+    part_of: str | None = None,
 ) -> Callable[[type], type]:
     """Bind a Strawberry type to the domain dataclass `factory` (see the module doc).
 
     `filters` adds computed filter arguments by Python name; `descriptions` gives the
     derived GraphQL elements their descriptions by Python name (`items`, `item`,
     `create_item`, `update_item`, `delete_item`, and `order`, `filter`, `create`,
-    `update` for the inputs).
+    `update` for the inputs). `part_of` declares a part of another entity's aggregate
+    (`OrderLine` of `Order`, which lists it with `parts`): no global id, no root fields,
+    no mutations; it is read and written through its owner.
 
     Raises DeclarationError (one line naming the entity and the field) for a field
     whose type the layers cannot store or expose.
@@ -415,6 +437,7 @@ def entity(
         exposed: dict[str, Declared | Related | Counted | Computed] = {}
         options: dict[str, Declared] = {}
         relations: list[Relation] = []
+        held: set[str] = set()  # dataclass fields holding the aggregate's parts
         for attr_name, annotation in annotations.items():
             value = cls.__dict__.get(attr_name)
             if isinstance(value, Counted | Computed):
@@ -428,6 +451,10 @@ def entity(
                 if relation.kind is RelationKind.MANY_TO_ONE:
                     ref = options.get(relation.key, Declared())
                     options[relation.key] = dataclasses.replace(ref, ref=relation.target)
+                elif relation.kind is RelationKind.PARTS:
+                    if attr_name not in hints:
+                        raise _error(name, attr_name, f"{factory.__name__} has no such field")
+                    held.add(attr_name)
             elif _is_auto(annotation):
                 chosen = value if isinstance(value, Declared) else Declared()
                 if attr_name not in hints:
@@ -438,7 +465,7 @@ def entity(
                 )
         attributes: list[Attribute] = []
         for dc_field in dataclasses.fields(factory):
-            if dc_field.name == "id" or dc_field.name.startswith("_"):
+            if dc_field.name == "id" or dc_field.name.startswith("_") or dc_field.name in held:
                 continue
             chosen = options.get(dc_field.name, Declared())
             kind, nullable, choices = _field_type(name, dc_field.name, hints[dc_field.name], chosen)
@@ -470,9 +497,12 @@ def entity(
             relations=tuple(relations),
             policy=policy,
             mutations=frozenset(mutations),
-            subscriptions=frozenset(subscriptions),
+            subscriptions=frozenset(() if part_of else subscriptions),
             default_sort=default_order,
+            part_of=part_of,
         )
+        if part_of is not None:
+            model = dataclasses.replace(model, mutations=frozenset())
         declaration = Declaration(
             cls, model, service, exposed, description, dict(filters or {}), dict(descriptions or {})
         )

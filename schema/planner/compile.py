@@ -6,8 +6,7 @@ merged), and arguments are coerced and converted exactly as Strawberry does befo
 calling a resolver; the resolvers' own argument rules (`page_request`, the filters'
 `to_spec`) then run unchanged.
 
-What a root field may hold comes from the declarations (`schema.planner.declared`)
-or, for the demo types not yet declared, from hand tables (`schema.planner.hand`).
+What a root field may hold comes from the declarations (`schema.planner.declared`).
 A root field holding anything else, an argument the resolver would refuse, or an
 object-level rule that refuses the caller is left to the resolvers, which produce the
 answer or the error; the other root fields stay planned.
@@ -54,7 +53,6 @@ from schema.planner.declared import (
     declared_rule,
     source_of,
 )
-from schema.planner.hand import RULES, hand_leaf, hand_request, hand_root
 
 # Fields planned per object at most; a wider selection takes the resolver path (it bounds
 # the size of the statement, whose text chains are split for Postgres's parser anyway).
@@ -76,9 +74,9 @@ def scope_for(principal: Principal, rules: frozenset[str]) -> plan.Scope:
 
 def _rule(name: str, principal: Principal) -> Specification:
     declared = declared_rule(name, principal)
-    if declared is not None:
-        return declared
-    return RULES[plan.Entity(name)](principal)
+    if declared is None:
+        raise LookupError(f"no rule for {name}")
+    return declared
 
 
 def plan_operation(
@@ -210,15 +208,12 @@ class _Planner:
     def refuse(self, what: str) -> NoReturn:
         raise NotPlannableError(what)
 
-    def target(self, graphql_type: GraphQLObjectType) -> plan.Entity | plan.Source:
-        """The plan's name for an object type: a declared entity's source, or a demo type."""
+    def target(self, graphql_type: GraphQLObjectType) -> plan.Source:
+        """The plan's description of an object type: its declaration's source."""
         decl = declaration_for(graphql_type)
-        if decl is not None:
-            return source_of(decl)
-        try:
-            return plan.Entity(graphql_type.name)
-        except ValueError:
+        if decl is None:
             return self.refuse(graphql_type.name)
+        return source_of(decl)
 
     # --- roots ------------------------------------------------------------------------
 
@@ -226,7 +221,14 @@ class _Planner:
         name = details[0].node.name.value
         if name == "__typename":
             return plan.RootConstant(key, '"Query"')
-        found = declared_root(self, key, details, query) or hand_root(self, key, details, query)
+        if name == "me":  # the caller's own account (`Query.me`): null when anonymous
+            if self.principal.user_id is None:
+                return plan.RootConstant(key, "null")
+            account = get_named_type(self.field(query, name).type)
+            assert isinstance(account, GraphQLObjectType)
+            target = self.target(account)
+            return plan.RootObject(key, self.object(target, details, query, name), None)
+        found = declared_root(self, key, details, query)
         if found is None:
             self.refuse(name)
         return found
@@ -235,16 +237,13 @@ class _Planner:
 
     def connection(
         self,
-        entity: plan.Entity | plan.Source,
+        entity: plan.Source,
         args: dict[str, Any],
         details: Details,
         parent: GraphQLObjectType,
         name: str,
     ) -> plan.Connection:
-        if isinstance(entity, plan.Source):
-            request, spec = declared_request(entity, args)
-        else:
-            request, spec = hand_request(entity, args)
+        request, spec = declared_request(entity, args)
         self.rules.add(plan.rule_name(entity))
         connection_type = get_named_type(self.field(parent, name).type)
         assert isinstance(connection_type, GraphQLObjectType)
@@ -278,7 +277,7 @@ class _Planner:
         key: str,
         details: Details,
         parent: GraphQLObjectType,
-        entity: plan.Entity | plan.Source,
+        entity: plan.Source,
     ) -> plan.Edges:
         edge_type = get_named_type(self.field(parent, "edges").type)
         assert isinstance(edge_type, GraphQLObjectType)
@@ -299,22 +298,19 @@ class _Planner:
 
     def object(
         self,
-        entity: plan.Entity | plan.Source,
+        entity: plan.Source,
         details: Details,
         parent: GraphQLObjectType,
         name: str,
     ) -> plan.Selection:
-        if entity is not plan.Entity.LINE:
-            self.rules.add(plan.rule_name(entity))
+        self.rules.add(plan.rule_name(entity))
         own_type = self._type(plan.rule_name(entity))
         fields: list[plan.Field] = []
         for key, sub in self.subfields(details, parent, name).items():
             if sub[0].node.name.value == "__typename":
                 fields.append(plan.Constant(key, own_type.name))
-            elif isinstance(entity, plan.Source):
-                fields.append(declared_leaf(self, entity, key, sub, own_type))
             else:
-                fields.append(hand_leaf(self, entity, key, sub, own_type))
+                fields.append(declared_leaf(self, entity, key, sub, own_type))
         return plan.Selection(entity, tuple(fields))
 
     def money(

@@ -38,7 +38,6 @@ from schema.entities.declare import snake as snake_case
 from schema.node import decode_id
 from schema.pagination import OrderDirection, page_request
 from schema.planner.computed import computed_leaf
-from schema.planner.hand import hand_children
 
 if TYPE_CHECKING:
     from schema.planner.compile import Details, _Planner
@@ -84,6 +83,12 @@ def source_of(decl: Declaration) -> plan.Source:
         for a in model.attributes
         if a.type in _WRITTEN
     )
+    if model.part_of is not None:
+        # A part's row names its owner in a column no attribute holds (an order line's
+        # `order_id`): the column its owner's `parts` relation lists it by.
+        owner = _named(model.part_of).model
+        keys = {r.key for r in owner.parts if r.target == model.name}
+        columns += tuple(plan.Column(key, FieldType.REF, (key,)) for key in sorted(keys))
     sortable = {"id"} | {a.name for a in model.attributes if a.orderable and a.type in _SORTED}
     return plan.Source(model.name, model.table, columns, frozenset(sortable))
 
@@ -225,9 +230,9 @@ def declared_leaf(
             return plan.OneToMany(key, relation.key, connection)
         if relation.kind is RelationKind.MANY_TO_MANY:
             return _many_to_many(planner, key, details, own, relation)
-    if option is None:
-        # A connection to a type still planned from hand tables (`User.orders`).
-        return hand_children(planner, own, key, details, name)
+        if relation.kind is RelationKind.PARTS:
+            part = source_of(_named(relation.target))
+            return plan.Parts(key, relation.key, planner.object(part, details, own, name))
     return planner.refuse(f"{source.entity}.{name}")
 
 

@@ -8,7 +8,7 @@ import sys
 import types
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import strawberry
@@ -18,7 +18,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from domain.principals import Principal
-from domain.services.orders import OrderService
 from gateway.container import upstream_sources
 from gateway.settings import load_settings
 from resolvers.loaders import build_loaders
@@ -90,12 +89,8 @@ async def test_the_guides_field_asks_the_reviews_service_once_and_nulls_only_its
     fetcher, clients = upstream_sources(settings, schema, Unobserved())
 
     async def ask() -> Any:
-        # Only the loaders are read by an upstream field (the orders service is unused).
-        loaders = build_loaders(
-            Principal.anonymous(),
-            orders=cast(OrderService, None),  # never asked: the test schema has no orders
-            upstreams=fetcher,
-        )
+        # Only the loaders are read by an upstream field.
+        loaders = build_loaders(Principal.anonymous(), upstreams=fetcher)
         return await schema.execute(
             "{ items { sku rating } }", context_value=types.SimpleNamespace(loaders=loaders)
         )

@@ -33,6 +33,9 @@ def entity_settings(url: str, *, planner: bool = True) -> Settings:
 
 # Every declared entity: the application's and the test-only ones.
 DECLARED: list[Declaration] = [*application(), *DECLARATIONS]
+# The entities with root fields of their own (a part, as an order's lines, is read
+# through its owner only): what the generic suites run over.
+ROOTED: list[Declaration] = [d for d in DECLARED if d.model.part_of is None]
 
 
 async def open_container(settings: Settings, **options: Any) -> Container:

@@ -13,11 +13,11 @@ from gateway.app import create_app
 from gateway.container import Container
 from gateway.settings import Settings
 from schema.entities import Declaration
-from tests.entities.apps import DECLARED, Api, entity_settings, open_container
+from tests.entities.apps import ROOTED, Api, entity_settings, open_container
 from tests.gateway.world import World, populate
 
 
-@pytest.fixture(params=DECLARED, ids=lambda d: d.name)
+@pytest.fixture(params=ROOTED, ids=lambda d: d.name)
 def declaration(request: pytest.FixtureRequest) -> Declaration:
     """Each declared entity in turn, for the generic suites."""
     found: Declaration = request.param

@@ -139,9 +139,13 @@ async def seed_rows(
     items = await container.services.items.page(
         Principal.system(), Always(), PageRequest(first=100)
     )
+    orders = await container.services.orders.page(
+        Principal.system(), Always(), PageRequest(first=100)
+    )
     keys: dict[str, list[int]] = {
         "User": [u.id for u in users.items],
         "Item": [i.id for i in items.items],
+        "Order": [o.id for o in orders.items],
     }
     # Entities without a generic create (accounts) are the world's rows only.
     pending = [d for d in declarations if Mutation.CREATE in d.model.mutations]

@@ -15,7 +15,7 @@ from domain.specifications import Compare
 from gateway.container import Container
 from schema.entities import Declaration
 from schema.entities.declare import snake
-from tests.entities.apps import DECLARED, Api
+from tests.entities.apps import DECLARED, ROOTED, Api
 from tests.entities.samples import (
     SUFFIX,
     camel,
@@ -89,7 +89,7 @@ async def test_malformed_and_foreign_ids_are_refused(
 ) -> None:
     single = camel(snake(declaration.name))
     query = f"query($id: ID!) {{ {single}(id: $id) {{ id }} }}"
-    foreign = next(d.name for d in DECLARED if d.name != declaration.name)
+    foreign = next(d.name for d in ROOTED if d.name != declaration.name)
     for value, message in (
         ("not base64!", "id: is not a valid id"),
         (gid("Nope", 1), "id: is not a valid id"),

@@ -18,6 +18,8 @@ from tests.gateway.world import World, as_user
 def _selection(body: dict[str, Any]) -> str:
     parts = []
     for key, value in body.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            value = value[0]  # a list of objects (an order's lines) selects as one
         parts.append(f"{key} {{ {_selection(value)} }}" if isinstance(value, dict) else key)
     return " ".join(parts)
 

@@ -20,6 +20,7 @@ from persistence import migrate
 from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.helpers import scratch_postgres_database
+from tests.orders import unit_of_work_factory
 from tests.persistence.databases import TABLES, sqlite_url_for
 from tests.services import require_service
 
@@ -85,7 +86,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def uow_factory(engine: AsyncEngine) -> SqlUnitOfWorkFactory:
-    return SqlUnitOfWorkFactory(engine)
+    return unit_of_work_factory(engine)
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from domain.money import Money
 from domain.orders import LineRequest
 from domain.paging import PageRequest
 from domain.principals import Principal
-from domain.services.orders import OrderService
 from domain.users import Email, Role, User
 from persistence import tables
 from persistence.audit import SqlAuditLog
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.orders import order_service, unit_of_work_factory
 from tests.persistence.builders import Recorder, a_user, an_item, store_items, store_users
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -59,7 +59,7 @@ async def test_a_placed_order_is_recorded_with_its_actor_request_and_the_stock_i
     (customer,) = await store_users(uow_factory, [a_user()])
     (item,) = await store_items(uow_factory, [an_item(stock=10, price=Money.of("2.50"))])
     request = AuditContext(customer.id, "req-place-0001", "203.0.113.9")
-    orders = OrderService(uow_factory, Recorder()).for_request(request)
+    orders = order_service(uow_factory, Recorder()).for_request(request)
 
     order = await orders.place(
         Principal(customer.id, frozenset({Role.CUSTOMER})), [LineRequest(item.id, 3)]
@@ -153,7 +153,7 @@ async def test_a_change_that_is_rolled_back_leaves_no_audit_row(
         uow_factory, [an_item(sku="PLENTY-1", stock=50), an_item(sku="SCARCE-1", stock=1)]
     )
     before = await rows_in_table(engine)
-    orders = OrderService(uow_factory, Recorder()).for_request(AuditContext(customer.id))
+    orders = order_service(uow_factory, Recorder()).for_request(AuditContext(customer.id))
     buyer = Principal(customer.id, frozenset({Role.CUSTOMER}))
 
     # The first line is reserved, then the second fails: nothing of it commits.
@@ -186,7 +186,7 @@ async def test_concurrent_orders_each_get_their_row_and_the_stock_changes_chain(
     racers = 8
 
     async def place(n: int) -> int:
-        service = OrderService(uow_factory, Recorder())
+        service = order_service(uow_factory, Recorder())
         bound = service.for_request(AuditContext(customer.id, f"req-race-{n:04d}", None))
         return (await bound.place(buyer, [LineRequest(item.id, 1)])).id
 
@@ -207,7 +207,7 @@ async def test_pages_visit_each_entry_once_newest_first_and_filters_combine(
     engine: AsyncEngine,
 ) -> None:
     clock = iter(T0 + timedelta(minutes=n) for n in range(100))
-    factory = SqlUnitOfWorkFactory(engine, now=lambda: next(clock))
+    factory = unit_of_work_factory(engine, now=lambda: next(clock))
     records = [
         (AuditContext(1, f"req-{n:04d}-filter"), AuditRecord(action, "User", n % 3 + 1))
         for n, action in enumerate(
@@ -248,7 +248,7 @@ async def test_pages_visit_each_entry_once_newest_first_and_filters_combine(
 
 async def test_the_purge_removes_only_entries_older_than_the_cutoff(engine: AsyncEngine) -> None:
     times = iter([T0, T0 + timedelta(days=1), T0 + timedelta(days=40), T0 + timedelta(days=41)])
-    factory = SqlUnitOfWorkFactory(engine, now=lambda: next(times))
+    factory = unit_of_work_factory(engine, now=lambda: next(times))
     for n in range(4):
         async with factory.on_behalf_of(AuditContext(7, f"req-purge-{n}"))() as uow:
             uow.audit(AuditRecord(AuditAction.LOGIN, "User", 7))

@@ -23,12 +23,11 @@ from domain.errors import DomainError
 from domain.orders import LineRequest, Order, OrderStatus
 from domain.paging import PageRequest
 from domain.principals import Principal
-from domain.services.orders import OrderService
 from domain.specifications import Always
 from domain.users import Role
 from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
-from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.orders import order_service, unit_of_work_factory
 from tests.persistence.builders import a_user, an_item, store_items, store_users
 from tests.persistence.databases import TABLES, sqlite_url_for
 
@@ -54,8 +53,8 @@ def _machine(database_url: str, prepare: str) -> type[RuleBasedStateMachine]:
             super().__init__()
             self.runner = asyncio.Runner()
             self.engine: AsyncEngine = self.runner.run(_fresh_engine(database_url, prepare))
-            factory = SqlUnitOfWorkFactory(self.engine)
-            self.service = OrderService(factory, InProcessEventBus())
+            factory = unit_of_work_factory(self.engine)
+            self.service = order_service(factory, InProcessEventBus())
             self.factory = factory
             users = self.runner.run(store_users(factory, [a_user() for _ in range(CLIENTS)]))
             self.clients = [Principal(user.id, frozenset({Role.CUSTOMER})) for user in users]

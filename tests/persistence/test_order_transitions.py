@@ -22,6 +22,7 @@ from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from schema.errors import rule_for
+from tests.orders import order_service, unit_of_work_factory
 from tests.persistence.builders import a_user, an_item, store_items, store_users
 
 CONCURRENT = 20
@@ -48,8 +49,8 @@ async def _placed_order(factory: SqlUnitOfWorkFactory, service: OrderService) ->
 async def test_concurrent_cancels_of_one_order_release_its_stock_once(
     wide_engine: AsyncEngine,
 ) -> None:
-    factory = SqlUnitOfWorkFactory(wide_engine)
-    service = OrderService(factory, InProcessEventBus())
+    factory = unit_of_work_factory(wide_engine)
+    service = order_service(factory, InProcessEventBus())
     order = await _placed_order(factory, service)
     owner = Principal(order.customer_id, frozenset({Role.CUSTOMER}))
     [item_id] = order.item_quantities
@@ -78,8 +79,8 @@ async def test_concurrent_cancels_of_one_order_release_its_stock_once(
 async def test_a_cancel_racing_a_payment_leaves_one_consistent_outcome(
     wide_engine: AsyncEngine,
 ) -> None:
-    factory = SqlUnitOfWorkFactory(wide_engine)
-    service = OrderService(factory, InProcessEventBus())
+    factory = unit_of_work_factory(wide_engine)
+    service = order_service(factory, InProcessEventBus())
     order = await _placed_order(factory, service)
     [item_id] = order.item_quantities
 
@@ -104,7 +105,7 @@ async def test_a_cancel_racing_a_payment_leaves_one_consistent_outcome(
 async def test_a_compare_and_set_on_a_changed_row_writes_nothing(
     uow_factory: SqlUnitOfWorkFactory,
 ) -> None:
-    service = OrderService(uow_factory, InProcessEventBus())
+    service = order_service(uow_factory, InProcessEventBus())
     order = await _placed_order(uow_factory, service)
     async with uow_factory() as uow:
         stale = await uow.orders.get(order.id)

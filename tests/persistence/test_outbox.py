@@ -19,11 +19,11 @@ from domain.events import DomainEvent, EntityUpdated, ItemPriceChanged, OrderPla
 from domain.money import Money
 from domain.orders import LineRequest
 from domain.principals import Principal
-from domain.services.orders import OrderService
 from domain.users import Role
 from persistence import outbox, tables
 from persistence.outbox_relay import OutboxRelay
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.orders import order_service, unit_of_work_factory
 from tests.persistence.builders import Recorder, a_user, an_item, store_items, store_users
 
 
@@ -68,7 +68,7 @@ async def test_events_are_stored_with_the_change_that_recorded_them(
 ) -> None:
     (customer,) = await store_users(uow_factory, [a_user()])
     (item,) = await store_items(uow_factory, [an_item(price=Money(100))])
-    service = OrderService(uow_factory, Recorder())
+    service = order_service(uow_factory, Recorder())
     order = await service.place(
         Principal(customer.id, frozenset({Role.CUSTOMER})), [LineRequest(item.id, 2)]
     )
@@ -214,7 +214,7 @@ async def test_a_commit_wakes_the_running_relay(engine: AsyncEngine) -> None:
     sink = Signalling()
     # Polls only once an hour: the event arriving shows the commit woke it.
     relay = OutboxRelay(engine, sink, poll_seconds=3600)
-    uow_factory = SqlUnitOfWorkFactory(engine, on_events_committed=relay.wake)
+    uow_factory = unit_of_work_factory(engine, on_events_committed=relay.wake)
     event = price_change(1, 100)
     try:
         await commit_events(uow_factory, event)

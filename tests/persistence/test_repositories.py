@@ -258,12 +258,12 @@ async def test_an_order_comes_back_with_its_lines(uow_factory: SqlUnitOfWorkFact
     (order,) = await store_orders(uow_factory, [an_order(customer.id, items)])
     async with uow_factory(read_only=True) as uow:
         loaded = await uow.orders.get(order.id)
-        lines = await uow.orders.lines_of([order.id, 999])
+        many = await uow.orders.get_many([order.id, 999])
     assert loaded is not None
     assert order_state(loaded) == order_state(order)
     assert [line.id for line in order.lines] == [1, 2, 3]
     assert loaded.total == Money(sum(i.price.cents * q for q, i in enumerate(items, 1)))
-    assert {k: list(v) for k, v in lines.items()} == {order.id: list(order.lines)}
+    assert {k: list(v.lines) for k, v in many.items()} == {order.id: list(order.lines)}
 
 
 async def test_saving_an_order_writes_its_status(uow_factory: SqlUnitOfWorkFactory) -> None:
@@ -296,11 +296,13 @@ async def test_orders_page_and_count_per_customer(uow_factory: SqlUnitOfWorkFact
     )
     request = PageRequest(first=2, sort=Sort("created_at", Direction.DESC))
     async with uow_factory(read_only=True) as uow:
-        pages = await uow.orders.first_per_customer([alice.id, bob.id, carol.id], Always(), request)
-        paid = await uow.orders.count_per_customer(
-            [alice.id, bob.id, carol.id], field("status") == OrderStatus.PAID
+        pages = await uow.orders.page_per(
+            "customer_id", [alice.id, bob.id, carol.id], Always(), request
         )
-        every = await uow.orders.count_per_customer([alice.id, bob.id, carol.id], Always())
+        paid = await uow.orders.count_per(
+            "customer_id", [alice.id, bob.id, carol.id], field("status") == OrderStatus.PAID
+        )
+        every = await uow.orders.count_per("customer_id", [alice.id, bob.id, carol.id], Always())
     summary = {key: ([o.id for o in page.items], page.has_next_page) for key, page in pages.items()}
     assert summary == {
         alice.id: ([orders[3].id, orders[2].id], True),
@@ -329,8 +331,8 @@ async def test_first_per_customer_continues_after_a_cursor(
     )
     after = Cursor(orders[1].id, orders[1].id)
     async with uow_factory(read_only=True) as uow:
-        pages = await uow.orders.first_per_customer(
-            [alice.id, bob.id], Always(), PageRequest(first=1, after=after)
+        pages = await uow.orders.page_per(
+            "customer_id", [alice.id, bob.id], Always(), PageRequest(first=1, after=after)
         )
     summary = {k: ([o.id for o in p.items], p.has_next_page) for k, p in pages.items()}
     assert summary == {alice.id: ([orders[2].id], True), bob.id: ([orders[3].id], False)}

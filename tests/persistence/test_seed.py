@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.orders import OrderStatus
 from domain.paging import PageRequest
 from domain.passwords import PasswordPolicy
-from domain.services.orders import OrderService
 from domain.specifications import Always
 from domain.users import Email, Role
 from persistence import tables
@@ -30,6 +29,7 @@ from persistence.seed import (
     seed,
 )
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.orders import order_service, unit_of_work_factory
 from tests.persistence.builders import a_user, an_item
 from tests.persistence.databases import sqlite_url_for
 
@@ -198,7 +198,7 @@ async def test_the_first_start_changes_no_seeded_order(engine: AsyncEngine) -> N
     # change the data (and the README's answers) under the user (59 of 200 once did).
     await seed(engine, users=50, items=40, orders=200, seed=42, password_hash="fixed")
     before = await _dump(engine)
-    orders = OrderService(SqlUnitOfWorkFactory(engine), InProcessEventBus())
+    orders = order_service(unit_of_work_factory(engine), InProcessEventBus())
     cancelled = await orders.cancel_unpaid(datetime.now(UTC), limit=1_000)
     assert (cancelled, await _dump(engine)) == ([], before)
 

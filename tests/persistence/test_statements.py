@@ -30,14 +30,17 @@ async def _customers_with_orders(factory: SqlUnitOfWorkFactory, customers: int) 
 
 
 @pytest.mark.parametrize("customers", [5, 50])
-async def test_first_per_customer_costs_two_statements(
+async def test_a_page_of_orders_per_customer_costs_two_statements(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, customers: int
 ) -> None:
     ids = await _customers_with_orders(uow_factory, customers)
     async with uow_factory(read_only=True) as uow:
         with count_statements(engine) as log:
-            pages = await uow.orders.first_per_customer(
-                ids, field("status") == "placed", PageRequest(first=2, sort=Sort("created_at"))
+            pages = await uow.orders.page_per(
+                "customer_id",
+                ids,
+                field("status") == "placed",
+                PageRequest(first=2, sort=Sort("created_at")),
             )
     assert log.count == 2
     assert [len(pages[i].items) for i in ids] == [2] * customers
@@ -55,7 +58,7 @@ async def test_loading_and_counting_orders_costs_a_fixed_number_of_statements(
         async with assert_max_statements(engine, 2):
             page = await uow.orders.page(Always(), PageRequest(first=customers))
         with assert_max_statements(engine, 1):
-            counts = await uow.orders.count_per_customer(ids, Always())
+            counts = await uow.orders.count_per("customer_id", ids, Always())
     assert (len(found), len(page.items), set(counts.values())) == (customers * 3, customers, {3})
 
 

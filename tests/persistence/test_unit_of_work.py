@@ -12,11 +12,11 @@ from domain.events import EntityUpdated, ItemPriceChanged, OrderPlaced, OrderSta
 from domain.money import Money
 from domain.orders import LineRequest, OrderStatus
 from domain.principals import Principal
-from domain.services.orders import OrderService
 from domain.specifications import Always
 from domain.users import Email, Role
 from persistence.event_bus import InProcessEventBus
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.orders import order_service
 from tests.persistence.builders import a_user, an_item, store_items, store_users
 
 
@@ -84,7 +84,7 @@ async def test_an_order_for_a_missing_customer_is_a_conflict(
     uow_factory: SqlUnitOfWorkFactory,
 ) -> None:
     (item,) = await store_items(uow_factory, [an_item()])
-    service = OrderService(uow_factory, InProcessEventBus())
+    service = order_service(uow_factory, InProcessEventBus())
     with pytest.raises(ConflictError) as raised:
         await service.place(Principal(4242, frozenset({Role.CUSTOMER})), [LineRequest(item.id, 1)])
     assert str(raised.value) == "the change refers to a row that does not exist or is in use"
@@ -100,7 +100,7 @@ async def test_events_of_loaded_and_added_aggregates_are_collected(
     (customer,) = await store_users(uow_factory, [a_user()])
     (item,) = await store_items(uow_factory, [an_item(price=Money(100))])
     bus = InProcessEventBus()
-    service = OrderService(uow_factory, bus)
+    service = order_service(uow_factory, bus)
     with bus.subscribe() as subscription:
         order = await service.place(
             Principal(customer.id, frozenset({Role.CUSTOMER})), [LineRequest(item.id, 2)]
@@ -144,7 +144,7 @@ async def test_placing_an_order_reserves_stock_and_stores_the_order(
 ) -> None:
     (customer,) = await store_users(uow_factory, [a_user()])
     first, second = await store_items(uow_factory, [an_item(stock=5), an_item(stock=2)])
-    service = OrderService(uow_factory, InProcessEventBus())
+    service = order_service(uow_factory, InProcessEventBus())
     placed = await service.place(
         Principal(customer.id, frozenset({Role.CUSTOMER})),
         [LineRequest(second.id, 2), LineRequest(first.id, 3)],
@@ -165,7 +165,7 @@ async def test_a_failed_place_leaves_stock_and_orders_unchanged(
 ) -> None:
     (customer,) = await store_users(uow_factory, [a_user()])
     plenty, scarce = await store_items(uow_factory, [an_item(stock=9), an_item(stock=1)])
-    service = OrderService(uow_factory, InProcessEventBus())
+    service = order_service(uow_factory, InProcessEventBus())
     with pytest.raises(OutOfStockError) as raised:
         await service.place(
             Principal(customer.id, frozenset({Role.CUSTOMER})),

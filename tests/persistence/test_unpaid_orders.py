@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.orders import LineRequest, OrderStatus
 from domain.principals import Principal
-from domain.services.orders import OrderService
 from domain.users import Role
 from persistence import tables
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.orders import order_service
 from tests.persistence.builders import Recorder, a_user, an_item, store_items, store_users
 
 
@@ -47,7 +47,7 @@ async def test_two_workers_racing_release_the_stock_of_each_unpaid_order_once(
     (customer,) = await store_users(uow_factory, [a_user()])
     (item,) = await store_items(uow_factory, [an_item(stock=100)])
     buyer = Principal(customer.id, frozenset({Role.CUSTOMER}))
-    orders = OrderService(uow_factory, Recorder())
+    orders = order_service(uow_factory, Recorder())
     unpaid = [(await orders.place(buyer, [LineRequest(item.id, 2)])).id for _ in range(6)]
     paid = (await orders.place(buyer, [LineRequest(item.id, 5)])).id
     await orders.change_status(Principal.system(), paid, OrderStatus.PAID)
@@ -56,7 +56,7 @@ async def test_two_workers_racing_release_the_stock_of_each_unpaid_order_once(
     recent = (await orders.place(buyer, [LineRequest(item.id, 3)])).id
     assert await stock_of(uow_factory, item.id) == 100 - 12 - 5 - 3
 
-    first, second = OrderService(uow_factory, Recorder()), OrderService(uow_factory, Recorder())
+    first, second = order_service(uow_factory, Recorder()), order_service(uow_factory, Recorder())
     by_first, by_second = await asyncio.gather(
         first.cancel_unpaid(cutoff), second.cancel_unpaid(cutoff)
     )

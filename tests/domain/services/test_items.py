@@ -21,10 +21,10 @@ from domain.orders import LineRequest
 from domain.paging import Direction, PageRequest, Sort
 from domain.principals import Principal
 from domain.services.items import ItemChanges, ItemService
-from domain.services.orders import OrderService
 from domain.specifications import Always, field
 from domain.users import Role
 from tests.fakes import FakeUnitOfWorkFactory, RecordingPublisher
+from tests.orders import order_service
 
 CUSTOMER = Principal(101, frozenset({Role.CUSTOMER}))
 STAFF = Principal(900, frozenset({Role.STAFF}))
@@ -272,7 +272,7 @@ async def test_deleting_an_item_an_order_references_is_a_conflict(
     publisher: RecordingPublisher,
     widget: Item,
 ) -> None:
-    await OrderService(uow, publisher).place(CUSTOMER, [LineRequest(widget.id, 1)])
+    await order_service(uow, publisher).place(CUSTOMER, [LineRequest(widget.id, 1)])
     before = _items(uow)
 
     with pytest.raises(ConflictError) as caught:

@@ -24,6 +24,7 @@ from domain.services.orders import OrderService
 from domain.specifications import Always
 from domain.users import Role
 from tests.fakes import FakeUnitOfWorkFactory, RecordingPublisher
+from tests.orders import order_service
 
 ANN = Principal(101, frozenset({Role.CUSTOMER}))
 BOB = Principal(102, frozenset({Role.CUSTOMER}))
@@ -44,7 +45,7 @@ def _stock(uow: FakeUnitOfWorkFactory) -> dict[int, int]:
 
 @pytest.fixture
 def service(uow: FakeUnitOfWorkFactory, publisher: RecordingPublisher) -> OrderService:
-    return OrderService(uow, publisher)
+    return order_service(uow, publisher)
 
 
 @pytest.fixture
@@ -202,7 +203,7 @@ async def test_staff_see_every_order(service: OrderService, widget: Item) -> Non
     second = await service.place(BOB, [LineRequest(widget.id, 1)])
 
     page = await service.page(STAFF, Always(), PageRequest(first=10))
-    per_customer = await service.count_per_customer(STAFF, [101, 102, 103], Always())
+    per_customer = await service.count_per(STAFF, "customer_id", [101, 102, 103], Always())
 
     assert ([o.id for o in page.items], per_customer) == (
         [first.id, second.id],
@@ -214,7 +215,7 @@ async def test_per_customer_pages_respect_visibility(service: OrderService, widg
     mine = await service.place(ANN, [LineRequest(widget.id, 1)])
     await service.place(BOB, [LineRequest(widget.id, 1)])
 
-    pages = await service.page_per_customer(ANN, [101, 102], Always(), PageRequest(first=5))
+    pages = await service.page_per(ANN, "customer_id", [101, 102], Always(), PageRequest(first=5))
 
     assert {key: [o.id for o in page.items] for key, page in pages.items()} == {
         101: [mine.id],

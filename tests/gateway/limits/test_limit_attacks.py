@@ -70,7 +70,9 @@ async def http(client: httpx.AsyncClient, world: World) -> AsyncIterator[httpx.A
     started = time.monotonic()
     response = await client.post("/graphql", json={"query": NORMAL})
     assert (response.status_code, response.json()["data"]) == (200, NORMAL_DATA)
-    assert time.monotonic() - started < 1.0
+    # Bounded loosely: nothing of the attack is left running (a query waiting behind one
+    # would take the execution timeout), whatever else the machine is doing.
+    assert time.monotonic() - started < 5.0
 
 
 async def refusal(http: httpx.AsyncClient, query: str, **body: Any) -> tuple[int, Any]:

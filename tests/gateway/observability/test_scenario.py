@@ -193,7 +193,7 @@ async def test_spans_nest_http_operation_phases_loaders_and_sql(scenario: Scenar
             "GraphQL query AliceOrders",
             (
                 "GraphQL execute",
-                ("dataloader customer_orders", ("SQL SELECT",), ("SQL SELECT",)),
+                ("dataloader Order.customer_id", ("SQL SELECT",), ("SQL SELECT",)),
                 ("dataloader items", ("SQL SELECT",)),
                 ("dataloader users", ("SQL SELECT",)),
             ),

@@ -21,6 +21,7 @@ from domain.specifications import Always, Specification, field
 from persistence.database import create_engine
 from persistence.read_model import SqlReadModel
 from schema.declarations.items import Item
+from schema.declarations.orders import Order, OrderLine
 from schema.entities import declaration_of
 from schema.planner.declared import source_of
 from tests.gateway.planner.diff import first_difference
@@ -107,11 +108,16 @@ async def test_missing_and_hidden_objects_and_empty_pages_are_null_or_empty(
                 )
             )
         ).scalar_one()
+    lines = source_of(declaration_of(OrderLine))
     line = plan.Selection(
-        plan.Entity.LINE,
-        (plan.Value("quantity", "quantity"), plan.Child("item", plan.Link.LINE_ITEM, ITEM)),
+        lines,
+        (
+            plan.Stored("quantity", lines.column("quantity")),
+            plan.ManyToOne("item", "item_id", ITEM),
+        ),
     )
-    order = plan.Selection(plan.Entity.ORDER, (plan.Child("lines", plan.Link.ORDER_LINES, line),))
+    order_source = source_of(declaration_of(Order))
+    order = plan.Selection(order_source, (plan.Parts("lines", "order_id", line),))
     nothing = field("stock") < -1
     texts = await _fetch(
         engine,
@@ -120,7 +126,7 @@ async def test_missing_and_hidden_objects_and_empty_pages_are_null_or_empty(
             plan.RootObject("missing", ITEM, 1_000_000),
             plan.RootConnection("none", _items(3, nothing)),
         ),
-        {"Item": ONLY_ACTIVE, "Order": Always()},
+        {"Item": ONLY_ACTIVE, "Order": Always(), "OrderLine": Always()},
     )
     assert all(text == _compact(text) for text in texts.values())
     items = [line["item"] for line in json.loads(texts["order"])["lines"]]

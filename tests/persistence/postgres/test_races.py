@@ -11,12 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.errors import OutOfStockError
 from domain.orders import LineRequest, Order, OrderStatus
 from domain.principals import Principal
-from domain.services.orders import OrderService
 from domain.specifications import Always, field
 from domain.users import Role
 from persistence.database import create_engine, ping
 from persistence.event_bus import InProcessEventBus
-from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.orders import order_service, unit_of_work_factory
 from tests.persistence.builders import (
     a_user,
     an_item,
@@ -30,10 +29,10 @@ from tests.persistence.builders import (
 async def test_two_customers_racing_for_the_last_unit_one_wins(
     postgres_engine: AsyncEngine,
 ) -> None:
-    factory = SqlUnitOfWorkFactory(postgres_engine)
+    factory = unit_of_work_factory(postgres_engine)
     alice, bob = await store_users(factory, [a_user(), a_user()])
     (item,) = await store_items(factory, [an_item(stock=1)])
-    service = OrderService(factory, InProcessEventBus())
+    service = order_service(factory, InProcessEventBus())
 
     async def place(customer_id: int) -> Order:
         principal = Principal(customer_id, frozenset({Role.CUSTOMER}))
@@ -53,7 +52,7 @@ async def test_two_customers_racing_for_the_last_unit_one_wins(
 async def test_lock_many_makes_a_second_locker_wait_for_the_first(
     postgres_engine: AsyncEngine,
 ) -> None:
-    factory = SqlUnitOfWorkFactory(postgres_engine)
+    factory = unit_of_work_factory(postgres_engine)
     (item,) = await store_items(factory, [an_item(stock=3)])
     order_of_events: list[str] = []
     first_holds = asyncio.Event()
@@ -90,7 +89,7 @@ async def test_the_conditional_write_alone_lets_one_concurrent_writer_through(
     """
     writers = 10
     engine = create_engine(postgres_url, pool_size=writers)
-    factory = SqlUnitOfWorkFactory(engine)
+    factory = unit_of_work_factory(engine)
     (customer,) = await store_users(factory, [a_user()])
     (item,) = await store_items(factory, [an_item(stock=5)])
     (order,) = await store_orders(factory, [an_order(customer.id, [item])])
@@ -118,7 +117,7 @@ async def test_the_conditional_write_alone_lets_one_concurrent_writer_through(
 
 
 async def test_read_only_units_of_work_refuse_writes(postgres_engine: AsyncEngine) -> None:
-    factory = SqlUnitOfWorkFactory(postgres_engine)
+    factory = unit_of_work_factory(postgres_engine)
     with pytest.raises(DBAPIError, match="read-only transaction"):
         async with factory(read_only=True) as uow:
             await uow.items.add(an_item())

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import ValidationError
-from persistence.unit_of_work import SqlUnitOfWorkFactory
+from tests.orders import unit_of_work_factory
 from tests.persistence.builders import a_user, an_item, store_users
 
 OUT_OF_RANGE = "input: a value is outside what the database can store"
@@ -15,7 +15,7 @@ OUT_OF_RANGE = "input: a value is outside what the database can store"
 async def test_a_nul_character_in_text_is_a_validation_error(
     postgres_engine: AsyncEngine,
 ) -> None:
-    uow_factory = SqlUnitOfWorkFactory(postgres_engine)
+    uow_factory = unit_of_work_factory(postgres_engine)
     with pytest.raises(ValidationError) as raised:
         await store_users(uow_factory, [a_user(name="Ada\x00")])
     assert str(raised.value) == OUT_OF_RANGE
