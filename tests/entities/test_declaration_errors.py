@@ -13,6 +13,7 @@ from domain.model import DeclarationError, Policy
 from domain.money import Money
 from gateway.container import build_container, checked_entities
 from gateway.settings import Settings
+from schema.declarations import application
 from schema.entities import (
     computed,
     count_of,
@@ -208,7 +209,7 @@ class PlacementType(Node):
     ("through", "key", "target_key", "message"),
     [
         ("Placing", "shelf_id", "item_id", "refers to unknown entity Placing"),
-        ("Item", "shelf_id", "item_id", "goes through Item, which is not declared"),
+        ("Item", "shelf_id", "item_id", "Item.shelf_id is no reference to ShelfType"),
         ("PlacementType", "shelf", "item_id", "PlacementType.shelf is no reference to ShelfType"),
         ("PlacementType", "shelf_id", "id", "PlacementType.id is no reference to Item"),
         (
@@ -224,11 +225,12 @@ def test_a_many_to_many_through_no_declared_association_stops_start_up(
 ) -> None:
     shelves = _shelves(through, key, target_key)
     with pytest.raises(DeclarationError) as refused:
-        checked_entities([declaration_of(shelves), declaration_of(PlacementType)])
+        checked_entities([*application(), declaration_of(shelves), declaration_of(PlacementType)])
     assert str(refused.value) == f"entity ShelfType, field items: {message}"
 
 
 def test_a_many_to_many_through_a_declared_association_starts() -> None:
     shelves = _shelves("PlacementType", "shelf_id", "item_id")
-    entities, _ = checked_entities([declaration_of(shelves), declaration_of(PlacementType)])
-    assert [model.name for model in entities] == ["ShelfType", "PlacementType"]
+    declared = [declaration_of(shelves), declaration_of(PlacementType)]
+    entities, _ = checked_entities([*application(), *declared])
+    assert [model.name for model in entities][-2:] == ["ShelfType", "PlacementType"]
