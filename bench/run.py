@@ -662,7 +662,7 @@ async def _logins(base_url: str, email: str, password: str, count: int) -> list[
 def login_burst(server: Server, email: str, password: str) -> Measurement:
     """`LOGIN_BURST` logins at once, inside a peak-RSS window of their own.
 
-    Each login hashes the password with argon2id (64 MiB while it runs): the peak
+    Each login hashes the password with argon2id (46 MiB by default while it runs): the peak
     resident memory of the gateway includes whatever the burst takes at once.
     """
     title = f"burst of {LOGIN_BURST} concurrent logins"

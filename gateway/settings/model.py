@@ -161,15 +161,17 @@ class SecuritySettings(BaseModel):
     password_min_length: int = Field(default=12, ge=8, le=128)
     """Password policy (also: 3 of 4 character classes, no runs of 4, not the email)."""
     argon2_time_cost: int = Field(default=3, ge=1)
-    """argon2id passes (RFC 9106's low-memory profile by default)."""
-    argon2_memory_kib: int = Field(default=65536, ge=1024)
-    """argon2id memory per hash, in KiB."""
+    """argon2id passes (3, as RFC 9106's low-memory profile)."""
+    argon2_memory_kib: int = Field(default=47104, ge=1024)
+    """argon2id memory per hash, in KiB (46 MiB, OWASP's figure for argon2id: one hash
+    beside the gateway's own ~140 MB stays within 200 MB). Hashes made with other
+    parameters still verify and are rehashed with these at their next login."""
     argon2_parallelism: int = Field(default=4, ge=1)
     """argon2id lanes."""
-    password_hash_memory_mib: int = Field(default=64, ge=1, le=65_536)
+    password_hash_memory_mib: int = Field(default=46, ge=1, le=65_536)
     """Each hash holds `SECURITY__ARGON2_MEMORY_KIB` while it runs: at most this much
-    memory is spent on hashing at once (64 MiB: one default hash; a burst of 32 logins
-    then peaks near the idle RSS + 64 MiB), unless a concurrency is set outright."""
+    memory is spent on hashing at once (46 MiB: one default hash; a burst of 32 logins
+    then peaks near the idle RSS + 46 MiB), unless a concurrency is set outright."""
     password_hash_concurrency: int | None = Field(default=None, ge=1, le=256)
     """Hashes run at once, overriding the memory budget above."""
     password_hash_max_waiting: int = Field(default=64, ge=0, le=100_000)

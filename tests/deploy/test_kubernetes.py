@@ -33,7 +33,7 @@ CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 # The committed benchmark run (`make bench`), and the RSS target (README, Performance).
 BENCHMARK_RESULTS = ROOT / "docs" / "benchmarks" / "results.json"
 RSS_TARGET_MIB = 200
-# What argon2id hashing may hold at once per process (one 64 MiB hash by default).
+# What argon2id hashing may hold at once per process (one 46 MiB hash by default).
 PASSWORD_HASHING_MIB = SecuritySettings().password_hash_memory_mib
 POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
 INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS = 60

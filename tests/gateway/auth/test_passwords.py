@@ -49,16 +49,44 @@ async def test_changed_parameters_call_for_a_rehash() -> None:
     assert await stronger.verify(old, "pw") is True
 
 
-def test_the_defaults_are_the_rfc_9106_low_memory_profile() -> None:
+# OWASP Password Storage Cheat Sheet, argon2id (KiB, passes; one lane): each row is a
+# minimum configuration of equal strength, trading memory for passes.
+OWASP_ARGON2ID_MINIMUMS = [(47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5)]
+
+
+def test_the_defaults_are_rfc_9106_passes_and_lanes_with_owasp_memory() -> None:
     hasher = Argon2PasswordHasher()
-    params = argon2.profiles.RFC_9106_LOW_MEMORY
-    assert (hasher._hasher.time_cost, hasher._hasher.memory_cost, hasher._hasher.parallelism) == (
-        params.time_cost,
-        params.memory_cost,
-        params.parallelism,
-    )
-    # One 64 MiB hash at a time: the default memory budget holds one.
+    params = (hasher._hasher.time_cost, hasher._hasher.memory_cost, hasher._hasher.parallelism)
+    assert params == (3, 46 * 1024, 4)
+    rfc = argon2.profiles.RFC_9106_LOW_MEMORY
+    assert (params[0], params[2]) == (rfc.time_cost, rfc.parallelism)
+    assert [m <= params[1] and t <= params[0] for m, t in OWASP_ARGON2ID_MINIMUMS] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    # One 46 MiB hash at a time: the default memory budget holds one.
     assert (hasher.max_concurrency, hasher.max_waiting) == (1, 64)
+    assert Settings().security.model_dump(include={"argon2_time_cost", "argon2_memory_kib"}) == {
+        "argon2_time_cost": 3,
+        "argon2_memory_kib": 46 * 1024,
+    }
+
+
+async def test_a_hash_of_the_former_defaults_verifies_and_is_due_for_a_rehash() -> None:
+    # RFC 9106's low-memory profile (64 MiB), the default until the RSS budget (issue 18).
+    former = argon2.PasswordHasher.from_parameters(argon2.profiles.RFC_9106_LOW_MEMORY)
+    hashed = former.hash("correct horse")
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    hasher = password_hasher(Settings())
+    assert [await hasher.verify(hashed, "correct horse"), await hasher.verify(hashed, "wrong")] == [
+        True,
+        False,
+    ]
+    assert hasher.needs_rehash(hashed) is True
+    assert hasher.needs_rehash(await hasher.hash("correct horse")) is False
 
 
 async def test_hashing_runs_off_the_event_loop_at_most_n_at_a_time(
@@ -211,8 +239,9 @@ def test_a_negative_queue_bound_is_refused() -> None:
     ("security", "expected"),
     [
         ({}, (1, 64)),
-        ({"password_hash_memory_mib": 256}, (4, 64)),
-        ({"argon2_memory_kib": 8192, "password_hash_max_waiting": 5}, (8, 5)),
+        ({"password_hash_memory_mib": 256}, (5, 64)),
+        ({"argon2_memory_kib": 8192, "password_hash_max_waiting": 5}, (5, 5)),
+        ({"argon2_memory_kib": 8192, "password_hash_memory_mib": 64}, (8, 64)),
         ({"password_hash_concurrency": 3, "password_hash_memory_mib": 64}, (3, 64)),
     ],
 )
