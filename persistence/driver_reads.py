@@ -4,9 +4,12 @@ A planned statement is compiled once per plan (its values belong to the plan; on
 caller's id changes between executions), so SQLAlchemy's execution of it (execution
 context, cache lookup, parameter processing, result wrapping) is pure overhead: about
 100 µs of CPU per statement, a sixth of a read by id (docs/benchmarks/design-notes.md).
-Here the read still checks a connection out of the engine's pool (its size, fairness
-and ping after idle apply), then hands the compiled text to the driver, whose own
-prepared-statement cache keeps the server-side plan.
+Here the read still checks a connection out of the engine's pool (its size, fairness,
+ping after idle and checkout/checkin events apply), then hands the compiled text to the
+driver, whose own prepared-statement cache keeps the server-side plan. It checks the
+connection out from the pool itself rather than through `AsyncEngine.connect()`: the
+async `Connection` around it (two more greenlet runs, the isolation level set and reset)
+cost as much Python as the statement (docs/benchmarks/design-notes.md).
 
 What SQLAlchemy did around a statement is kept: the engine's cursor events fire (the
 statement counters, the N+1 guard and the database spans see the read as any other),
@@ -19,14 +22,16 @@ model runs it through SQLAlchemy as before.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from domain.errors import TimedOutError, UnavailableError
 from persistence.availability import MESSAGE, RETRY_AFTER_SECONDS, means_unavailable
@@ -65,43 +70,83 @@ def compile_for_driver(
     return DriverStatement(str(compiled), values, names.index(caller) if caller in names else None)
 
 
-async def fetch_text(
-    conn: AsyncConnection, statement: DriverStatement, caller_id: int | None, outage: Outage
-) -> Any:
-    """The first column of the first row `statement` returns (None without a row)."""
-    values = list(statement.values)
-    if statement.caller_at is not None:
-        values[statement.caller_at] = caller_id
-    sync = conn.sync_connection
-    assert sync is not None  # a connection that is open
-    raw = await conn.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
-    # Stands in for SQLAlchemy's execution context: listeners keep per-statement state
-    # on it (the database span).
-    context = SimpleNamespace()
-    sync.dispatch.before_cursor_execute(sync, None, statement.sql, values, context, False)
-    try:
-        return await driver.fetchval(statement.sql, *values)
-    except Exception as error:
-        translated = _translated(error)
+class DriverReads:
+    """Runs compiled statements on connections of one engine's pool, through asyncpg."""
+
+    def __init__(self, engine: AsyncEngine, outage: Outage) -> None:
+        self._engine = engine.sync_engine
+        self._outage = outage
+
+    async def fetch(
+        self, statements: Sequence[DriverStatement], caller_id: int | None
+    ) -> list[Any]:
+        """The first column of the first row of each statement (None without a row), run
+        in order on one pooled connection; raises UnavailableError, TimedOutError,
+        ValidationError (a value the database refuses)."""
+        engine = self._engine
+        try:
+            # In a greenlet: the pool may wait for a free connection, open one or ping it.
+            pooled = await greenlet_spawn(engine.raw_connection)
+        except engine.dialect.loaded_dbapi.Error as error:  # the dialect's first queries
+            raise self._translated(error) from error
+        # The listeners of the engine's cursor events are handed a Connection (the
+        # statement counters read its execution options); it is never executed on.
+        conn = Connection(engine, pooled)
+        driver: asyncpg.Connection = pooled.driver_connection
+        try:
+            texts = [await self._fetch(conn, driver, one, caller_id) for one in statements]
+        except UnavailableError as error:
+            # Lost: not handed out again.
+            await greenlet_spawn(pooled.invalidate, error.__cause__)
+            raise
+        except Exception:
+            await greenlet_spawn(pooled.close)
+            raise
+        except BaseException:
+            # Cancelled under a statement: the connection may still be busy with it.
+            await greenlet_spawn(pooled.invalidate)
+            raise
+        await greenlet_spawn(pooled.close)
+        return texts
+
+    async def _fetch(
+        self,
+        conn: Connection,
+        driver: asyncpg.Connection,
+        statement: DriverStatement,
+        caller_id: int | None,
+    ) -> Any:
+        values = list(statement.values)
+        if statement.caller_at is not None:
+            values[statement.caller_at] = caller_id
+        dispatch = self._engine.dispatch
+        # Stands in for SQLAlchemy's execution context: listeners keep per-statement state
+        # on it (the database span).
+        context = SimpleNamespace()
+        dispatch.before_cursor_execute(conn, None, statement.sql, values, context, False)
+        try:
+            return await driver.fetchval(statement.sql, *values)
+        except Exception as error:
+            raise self._translated(error, closed=driver.is_closed()) from error
+        finally:
+            dispatch.after_cursor_execute(conn, None, statement.sql, values, context, False)
+
+    def _translated(self, error: Exception, *, closed: bool = False) -> Exception:
+        translated = _translated(error, closed)
         if isinstance(translated, UnavailableError):
-            outage.failed(error)
-            await conn.invalidate(error)
-        raise translated from error
-    except BaseException:
-        # Cancelled under the statement: the connection may still be busy with it.
-        await conn.invalidate()
-        raise
-    finally:
-        sync.dispatch.after_cursor_execute(sync, None, statement.sql, values, context, False)
+            self._outage.failed(error)
+        return translated
 
 
-def _translated(error: Exception) -> Exception:
+def _translated(error: Exception, closed: bool) -> Exception:
     code = getattr(error, "sqlstate", None)
     code = code if isinstance(code, str) else ""
     if code == QUERY_CANCELED:  # the statement timeout fired
         return TimedOutError("a database statement")
-    if means_unavailable(error) or isinstance(error, asyncpg.ConnectionDoesNotExistError):
+    # Any error on a connection the driver has seen closed is the connection's loss, as
+    # the asyncpg dialect's `is_disconnect` decides (the server's goodbye may arrive
+    # before the statement is sent: "connection is closed").
+    if closed or means_unavailable(error) or isinstance(error, asyncpg.ConnectionDoesNotExistError):
         return UnavailableError(MESSAGE, retry_after=RETRY_AFTER_SECONDS)
     if code.startswith("22"):  # a value the column cannot hold (as persistence.errors)
         return out_of_range()

@@ -45,7 +45,7 @@ from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
 from persistence.availability import outage_of
 from persistence.database import NO_TRANSACTION
-from persistence.driver_reads import DriverStatement, compile_for_driver, fetch_text
+from persistence.driver_reads import DriverReads, DriverStatement, compile_for_driver
 from persistence.errors import domain_error_for, out_of_range
 from persistence.json_postgres import PostgresJson
 from persistence.json_sqlite import SqliteJson
@@ -522,7 +522,8 @@ class SqlReadModel:
         self._dialect = json_dialect(engine)
         # Postgres reads go to asyncpg itself (persistence.driver_reads), on an engine
         # whose outages are reported (every engine `create_engine` makes).
-        self._outage = outage_of(engine) if engine.dialect.name == "postgresql" else None
+        outage = outage_of(engine) if engine.dialect.name == "postgresql" else None
+        self._driver = None if outage is None else DriverReads(engine, outage)
         if engine.dialect.name == "postgresql":
             # Autocommit, on the same pool: one SELECT needs no transaction, and each
             # statement has its own snapshot under READ COMMITTED either way. It spares
@@ -543,7 +544,7 @@ class SqlReadModel:
             self._statements.move_to_end(key)
             return found
         prepared: Statements = [*statements(built, plan.Scope(scope.user_id, rules), self._dialect)]
-        if self._outage is not None:
+        if self._driver is not None:
             dialect = self._engine.dialect
             prepared = [(name, _for_driver(statement, dialect)) for name, statement in prepared]
         self._statements[key] = prepared
@@ -559,16 +560,19 @@ class SqlReadModel:
         if len(answers) == len(planned):
             # Constants only (`__typename`, `me` for an anonymous caller): no connection.
             return {key: answers[key] for key, _ in planned}
-        async with self._engine.connect() as conn:
-            for key, statement in planned:
-                if isinstance(statement, DriverStatement):
-                    assert self._outage is not None
-                    text = await fetch_text(conn, statement, scope.user_id, self._outage)
-                elif not isinstance(statement, str):
-                    text = (await _execute(conn, statement, parameters)).scalar_one()
-                else:
-                    continue
+        compiled = [(k, s) for k, s in planned if isinstance(s, DriverStatement)]
+        if compiled:
+            assert self._driver is not None  # compiled only for it
+            texts = await self._driver.fetch([s for _, s in compiled], scope.user_id)
+            for (key, _), text in zip(compiled, texts, strict=True):
                 answers[key] = "null" if text is None else str(text)
+        if len(answers) < len(planned):
+            # Statements whose parameters need SQLAlchemy's processing.
+            async with self._engine.connect() as conn:
+                for key, statement in planned:
+                    if isinstance(statement, sa.Select):
+                        text = (await _execute(conn, statement, parameters)).scalar_one()
+                        answers[key] = "null" if text is None else str(text)
         # In the order of the selection, as the executor writes the keys.
         return {key: answers[key] for key, _ in planned}
 

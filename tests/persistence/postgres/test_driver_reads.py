@@ -1,5 +1,5 @@
-"""Planned reads sent to asyncpg itself: the same answers, events and errors as through
-SQLAlchemy's execution (persistence.driver_reads)."""
+"""Planned reads sent to asyncpg itself, on the engine's pool: the same answers, events,
+errors and pool bookkeeping as through SQLAlchemy's execution (persistence.driver_reads)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.errors import TimedOutError, ValidationError
+from domain.errors import TimedOutError, UnavailableError, ValidationError
 from persistence.availability import outage_of
 from persistence.database import create_engine
-from persistence.driver_reads import DriverStatement, compile_for_driver, fetch_text
-from persistence.outages import Outage
+from persistence.driver_reads import DriverReads, DriverStatement, compile_for_driver
 from persistence.statements import count_statements
 
 CALLER = sa.bindparam("caller_id", type_=sa.Integer)
@@ -36,10 +35,16 @@ def _compiled(engine: AsyncEngine, statement: sa.Select[Any]) -> DriverStatement
     return compiled
 
 
-def _outage(engine: AsyncEngine) -> Outage:
+def _reads(engine: AsyncEngine) -> DriverReads:
     outage = outage_of(engine)
     assert outage is not None  # create_engine installs it
-    return outage
+    return DriverReads(engine, outage)
+
+
+def _checked_out(engine: AsyncEngine) -> int:
+    pool = engine.pool
+    assert isinstance(pool, sa.pool.QueuePool)
+    return pool.checkedout()
 
 
 async def test_values_and_the_callers_id_reach_the_driver(postgres_engine: AsyncEngine) -> None:
@@ -51,12 +56,10 @@ async def test_values_and_the_callers_id_reach_the_driver(postgres_engine: Async
         )
     )
     compiled = _compiled(postgres_engine, statement)
-    async with postgres_engine.connect() as conn:
-        answers = [
-            await fetch_text(conn, compiled, caller, _outage(postgres_engine))
-            for caller in (3, None)
-        ]
-    assert answers == ["caller 3 of 7", "caller nobody of 7"]
+    reads = _reads(postgres_engine)
+    answers = [await reads.fetch([compiled, compiled], caller) for caller in (3, None)]
+    assert answers == [["caller 3 of 7"] * 2, ["caller nobody of 7"] * 2]
+    assert _checked_out(postgres_engine) == 0
 
 
 async def test_each_read_fires_the_engines_statement_events(
@@ -71,9 +74,7 @@ async def test_each_read_fires_the_engines_statement_events(
     sa.event.listen(postgres_engine.sync_engine, "after_cursor_execute", after)
     compiled = _compiled(postgres_engine, sa.select(sa.literal(1)))
     with count_statements(postgres_engine) as log:
-        async with postgres_engine.connect() as conn:
-            for _ in range(3):
-                await fetch_text(conn, compiled, None, _outage(postgres_engine))
+        await _reads(postgres_engine).fetch([compiled] * 3, None)
     assert (log.count, ended) == (3, ["SELECT"] * 3)
 
 
@@ -82,19 +83,20 @@ async def test_a_statement_past_the_timeout_is_timed_out_and_the_pool_serves_on(
 ) -> None:
     sleep = _compiled(timing_out, sa.select(sa.func.pg_sleep(30).cast(sa.Text)))
     one = _compiled(timing_out, sa.select(sa.literal(1)))
-    async with timing_out.connect() as conn:
-        with pytest.raises(TimedOutError):
-            await fetch_text(conn, sleep, None, _outage(timing_out))
-        assert await fetch_text(conn, one, None, _outage(timing_out)) == 1
+    reads = _reads(timing_out)
+    with pytest.raises(TimedOutError):
+        await reads.fetch([sleep], None)
+    assert _checked_out(timing_out) == 0
+    assert await reads.fetch([one], None) == [1]
 
 
 async def test_a_value_the_database_refuses_is_the_clients_error(
     postgres_engine: AsyncEngine,
 ) -> None:
     refused = _compiled(postgres_engine, sa.select(sa.cast(sa.literal("not a number"), sa.Integer)))
-    async with postgres_engine.connect() as conn:
-        with pytest.raises(ValidationError):
-            await fetch_text(conn, refused, None, _outage(postgres_engine))
+    with pytest.raises(ValidationError):
+        await _reads(postgres_engine).fetch([refused], None)
+    assert _checked_out(postgres_engine) == 0
 
 
 async def test_a_cancelled_read_discards_its_connection(postgres_engine: AsyncEngine) -> None:
@@ -104,20 +106,68 @@ async def test_a_cancelled_read_discards_its_connection(postgres_engine: AsyncEn
     backend = _compiled(postgres_engine, sa.select(sa.func.pg_backend_pid()))
     started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
-    async def read() -> None:
-        async with postgres_engine.connect() as conn:
-            started.set_result(await fetch_text(conn, backend, None, _outage(postgres_engine)))
-            await fetch_text(conn, sleep, None, _outage(postgres_engine))
+    def sleeping_on(conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        # The listeners are handed the Connection of the pooled connection the read runs on.
+        driver = conn.connection.driver_connection
+        if "pg_sleep" in statement and driver is not None:
+            started.set_result(driver.get_server_pid())
 
-    task = asyncio.create_task(read())
+    sa.event.listen(postgres_engine.sync_engine, "before_cursor_execute", sleeping_on)
+    reads = _reads(postgres_engine)
+    task = asyncio.create_task(reads.fetch([sleep], None))
     cancelled_pid = await started
     await asyncio.sleep(0.2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    async with postgres_engine.connect() as conn:
-        pid = await asyncio.wait_for(fetch_text(conn, backend, None, _outage(postgres_engine)), 10)
-    assert pid != cancelled_pid
+    assert _checked_out(postgres_engine) == 0
+    pids = [await asyncio.wait_for(reads.fetch([backend], None), 10) for _ in range(5)]
+    assert cancelled_pid not in {pid for (pid,) in pids}
+
+
+async def test_reads_wait_for_the_pools_connections(postgres_url: str) -> None:
+    # The pool's size holds for these reads: with one connection, the second read waits
+    # for the first to give it back, and both run on the same server backend.
+    engine = create_engine(postgres_url, pool_size=1)
+    try:
+        backend = _compiled(engine, sa.select(sa.func.pg_backend_pid()))
+        slow = _compiled(engine, sa.select(sa.func.pg_sleep(0.3).cast(sa.Text)))
+        reads = _reads(engine)
+        first = asyncio.create_task(reads.fetch([backend, slow], None))
+        await asyncio.sleep(0.1)
+        assert _checked_out(engine) == 1
+        second = await reads.fetch([backend], None)
+        assert first.done()
+        assert (await first)[0] == second[0]
+        assert _checked_out(engine) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lost_connection_is_unavailable_and_replaced(
+    postgres_engine: AsyncEngine, postgres_url: str
+) -> None:
+    backend = _compiled(postgres_engine, sa.select(sa.func.pg_backend_pid()))
+    reads = _reads(postgres_engine)
+    (pid,) = await reads.fetch([backend], None)
+    # A backend killed while its connection sits in the pool (as a server restart does),
+    # taken again within the ping window: its first statement finds it gone.
+    admin = create_engine(postgres_url)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await admin.dispose()
+    await asyncio.sleep(0.2)
+    answers: list[int] = []
+    for _ in range(6):  # the pool's connections in turn, the killed one among them
+        try:
+            answers.extend(await reads.fetch([backend], None))
+        except UnavailableError:
+            answers.append(-1)
+    assert -1 in answers
+    assert pid not in answers
+    assert _checked_out(postgres_engine) == 0
 
 
 def test_parameters_that_need_sqlalchemy_stay_with_sqlalchemy(postgres_engine: AsyncEngine) -> None:
