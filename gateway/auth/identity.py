@@ -16,6 +16,8 @@ from domain.tokens import TokenClaims
 DEBUG_HEADER = "x-debug-user"
 # Far larger than any token we issue; anything bigger is refused before parsing.
 MAX_AUTHORIZATION_BYTES = 8192
+# Distinct (user, roles) pairs whose principal is kept; past it the memo starts over.
+MAX_REMEMBERED_PRINCIPALS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +60,23 @@ class BearerAuthenticator:
 
     def __init__(self, accounts: AccountService, registry: RoleRegistry) -> None:
         self._accounts, self._registry = accounts, registry
+        # A principal is a value of its user and role names (and the registry, fixed at
+        # start-up): built once per pair rather than per request. Every request's token
+        # is still verified and checked against the revocations.
+        self._principals: dict[tuple[int, frozenset[str]], Principal] = {}
 
     async def authenticate(self, headers: Mapping[str, str]) -> Identity:
         token = bearer_token(headers)
         if token is None:
             return Identity.anonymous()
         claims = await self._accounts.verify_access(token)
-        return Identity(principal_from(claims, self._registry), claims)
+        key = (claims.subject, claims.roles)
+        principal = self._principals.get(key)
+        if principal is None:
+            if len(self._principals) >= MAX_REMEMBERED_PRINCIPALS:
+                self._principals.clear()
+            principal = self._principals[key] = principal_from(claims, self._registry)
+        return Identity(principal, claims)
 
 
 class DebugHeaderAuthenticator:
