@@ -508,7 +508,9 @@ def json_dialect(engine: AsyncEngine) -> JsonDialect:
 
 
 type Statements = list[tuple[str, sa.Select[Any] | DriverStatement | str]]
-type StatementKey = tuple[plan.Plan, bool, frozenset[tuple[str, Specification]]]
+# The plan by identity (`id`): hashing a plan walks all of it, on every request. An
+# entry holds its plan, so no other object can take that id while the entry lives.
+type StatementKey = tuple[int, bool, frozenset[tuple[str, Specification]]]
 
 
 class SqlReadModel:
@@ -533,21 +535,22 @@ class SqlReadModel:
         else:
             # The same on SQLite: each statement reads its own snapshot.
             self._engine = engine.execution_options(**{NO_TRANSACTION: True})
-        self._statements: OrderedDict[StatementKey, Statements] = OrderedDict()
+        self._statements: OrderedDict[StatementKey, tuple[plan.Plan, Statements]] = OrderedDict()
         self._cache_size = cache_size
 
     def _prepared(self, built: plan.Plan, scope: plan.Scope) -> Statements:
         rules = {entity: parameterized(rule, scope.user_id) for entity, rule in scope.rules.items()}
-        key: StatementKey = (built, scope.user_id is None, frozenset(rules.items()))
+        key: StatementKey = (id(built), scope.user_id is None, frozenset(rules.items()))
         found = self._statements.get(key)
-        if found is not None:
+        if found is not None and found[0] is built:
             self._statements.move_to_end(key)
-            return found
+            return found[1]
         prepared: Statements = [*statements(built, plan.Scope(scope.user_id, rules), self._dialect)]
         if self._driver is not None:
             dialect = self._engine.dialect
             prepared = [(name, _for_driver(statement, dialect)) for name, statement in prepared]
-        self._statements[key] = prepared
+        self._statements[key] = (built, prepared)
+        self._statements.move_to_end(key)
         if len(self._statements) > self._cache_size:
             self._statements.popitem(last=False)
         return prepared
