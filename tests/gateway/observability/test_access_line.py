@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from gateway.observability.logging import (
+    _UTC_Z,
     ACCESS_FIELDS,
     REDACTED,
     AccessLog,
@@ -89,6 +91,14 @@ def test_the_direct_line_is_the_chains_line(
     assert direct == lines_of(scope, direct=False, bound=bound)
     assert len(direct) == 1
     assert not {"password", "api_key"} & set(direct[0])
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_the_direct_lines_timestamp_is_the_timestampers_text(instant: datetime) -> None:
+    # The chain's TimeStamper writes isoformat() with Z; the direct line has orjson write
+    # the instant (microseconds only when not zero, in both).
+    stamped = instant.isoformat().replace("+00:00", "Z")
+    assert orjson.dumps(instant, option=_UTC_Z) == orjson.dumps(stamped)
 
 
 def test_client_text_is_redacted_by_field_and_the_rest_kept() -> None:
