@@ -210,6 +210,8 @@ class Tracing:
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
         """A CLIENT span per SQL statement (the statement has placeholders, no values)."""
+        if isinstance(self.provider, trace.NoOpTracerProvider):
+            return  # nothing would be recorded: no listener to run on every statement
         system = engine.dialect.name
         tracer = self.tracer
 

@@ -9,9 +9,11 @@ from typing import cast
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,8 +24,9 @@ from gateway.http.edge import EdgeMiddleware
 from gateway.observability import build_observability
 from gateway.observability.logging import current_trace_id
 from gateway.observability.metrics import Metrics
-from gateway.observability.tracing import tracer_provider_for
+from gateway.observability.tracing import Tracing, tracer_provider_for
 from gateway.settings import Settings
+from persistence.database import create_engine
 from tests.gateway.world import World, as_user
 
 
@@ -219,3 +222,21 @@ async def test_the_edge_reads_trace_headers_as_the_otel_middleware_does(
     headers: list[tuple[bytes, bytes]],
 ) -> None:
     assert await _through(_edge, headers) == await _through(_no_op_otel, headers)
+
+
+async def test_sql_spans_listen_to_the_engine_only_when_a_provider_records() -> None:
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    exporter = InMemorySpanExporter()
+    recording = TracerProvider()
+    recording.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        listening = len(engine.sync_engine.dispatch.before_cursor_execute)
+        Tracing(trace.NoOpTracerProvider()).instrument_engine(engine)
+        assert len(engine.sync_engine.dispatch.before_cursor_execute) == listening
+        Tracing(recording).instrument_engine(engine)
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        assert [span.name for span in exporter.get_finished_spans()] == ["SQL SELECT"]
+    finally:
+        await engine.dispose()
+        recording.shutdown()
