@@ -36,6 +36,7 @@ from gateway.http.idempotency import (
     parse_key,
 )
 from gateway.http.negotiation import RequestError, accepts_json
+from gateway.http.request_headers import header_map
 from gateway.http.request_id import request_id_of
 from gateway.rest.operation import RestOperation
 from gateway.rest.problems import (
@@ -99,6 +100,9 @@ class PathEndpoint:
     async def handle(self, request: Request) -> Response:
         method = "GET" if request.method == "HEAD" else request.method
         operation = self.operations.get(method)
+        # Decoded once a request (the identity read it already); Starlette's `Headers`
+        # decodes and compares the raw list on every lookup.
+        headers = header_map(request.scope)
         try:
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers={"Allow": self.allow})
@@ -108,13 +112,13 @@ class PathEndpoint:
                     f"{request.method} is not allowed here",
                     headers={"Allow": self.allow},
                 )
-            accept = request.headers.get("accept")
+            accept = headers.get("accept")
             if accept and not accepts_json(accept):
                 raise Problem(
                     NOT_ACCEPTABLE,
                     f"answers are application/json (problem+json for errors), not: {accept}",
                 )
-            key = request.headers.get(IDEMPOTENCY_HEADER)
+            key = headers.get(IDEMPOTENCY_HEADER.lower())
             if key is not None and operation.operation_type == "mutation":
                 return await self._serve_once(operation, request, key)
             # HEAD runs GET; the server drops the body.
@@ -202,7 +206,7 @@ class PathEndpoint:
             location = _location(operation.location, value)
             if location is not None:
                 headers.append(("Location", location))
-        if_none_match = request.headers.get("if-none-match")
+        if_none_match = header_map(request.scope).get("if-none-match")
         if operation.method == "GET" and if_none_match and _matches(if_none_match, etag):
             return _response(b"", 304, headers)
         return _response(payload, operation.status, headers, "application/json")
