@@ -21,9 +21,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from structlog.testing import capture_logs
 
 from domain.audit import AuditContext
+from domain.tokens import TokenKind
 from gateway.app import create_app
 from gateway.container import build_container
 from gateway.observability import build_observability
+from persistence.driver_reads import DriverReads
 from resolvers.context import Services
 from tests.gateway.observability.capture import labels, samples
 from tests.gateway.planner.diff import first_difference
@@ -407,3 +409,35 @@ async def test_paging_by_time_with_the_answers_own_cursors_replays_each_page_ali
         after = info["endCursor"]
     # Strawberry ran for each page's first ask and its reference: every replay skipped it.
     assert (executions.count, pages) == (2 * pages, 2 if root == "users" else 4)
+
+
+async def test_a_replayed_read_takes_the_driver_on_postgres_and_refuses_a_revoked_token(
+    planner_on: Gateway, planner_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The replay on Postgres sends its statement to the driver on a pooled connection
+    # (persistence.driver_reads); the token is still checked on every request.
+    reads: list[int] = []
+    original = DriverReads.fetch
+
+    async def counted(self: DriverReads, *args: Any) -> list[Any]:
+        reads.append(1)
+        return await original(self, *args)
+
+    monkeypatch.setattr(DriverReads, "fetch", counted)
+    container = planner_on.container
+    token, claims = container.tokens.issue(TokenKind.ACCESS, CUSTOMER, ["customer"])
+    headers = {"Authorization": f"Bearer {token}"}
+    query = {"query": "{ items(first: 2) { edges { node { sku } } } }"}
+    first, again = [
+        await planner_on.client.post("/graphql", json=query, headers=headers) for _ in range(2)
+    ]
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+    assert "errors" not in again.json()
+    on_postgres = planner_database_url.startswith("postgresql")
+    assert len(reads) == (2 if on_postgres else 0)  # the full path's read, the replay's
+    await container.revocations.revoke(claims.jti, claims.expires_at)
+    refused = await planner_on.client.post("/graphql", json=query, headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert len(reads) == (2 if on_postgres else 0)
