@@ -54,6 +54,11 @@ async def test_links_are_made_and_removed_through_the_association_entity(
 
     # A link stored twice lists its tag once.
     assert await api.ask(TAGS, {"id": vendor}, user=staff) == listed("bulk", "local")
+    # A linked row stays until its links are removed.
+    kept = await api.ask(
+        "mutation($id: ID!) { deleteVendorTag(id: $id) { deletedId } }", {"id": bulk}, user=staff
+    )
+    assert (kept["data"], kept["errors"][0]["extensions"]) == (None, {"code": "CONFLICT"})
     for made in (linked, twice):
         ident = made["data"]["createVendorTagging"]["id"]
         removed = await api.ask(UNLINK, {"id": ident}, user=staff)
