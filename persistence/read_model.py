@@ -180,7 +180,11 @@ class _Builder:
             .where(*matching(table), _after(fields, table, sort_field, request))
             .correlate(*correlated)
             .order_by(*order_by)
-            .limit(request.first + 1)
+            # Written in the statement, not bound: Postgres plans a `LIMIT $n` it cannot
+            # see as a tenth of the table, so the cached generic plan looks costly and
+            # every execution is planned again (docs/benchmarks/design-notes.md, "Page
+            # size as a literal").
+            .limit(integer(request.first + 1))
             .subquery()
         )
         in_page = page.c._page_position <= integer(request.first)
