@@ -290,6 +290,11 @@ async def _lookup(config: Config, name: str) -> dict[str, Any]:
         # High stock, and every item on sale: the bounded placeOrder run takes items by id
         # in turn and must never run out or meet one a customer cannot order.
         await conn.execute("UPDATE items SET stock = 100000000, active = true")
+        # As autovacuum leaves a database a minute later (this machine's server runs
+        # without it): dead rows gone, the visibility map set. Without it, index-only
+        # scans are costed as heap fetches and Postgres picks other plans for both
+        # servers' nested reads (docs/benchmarks/design-notes.md, "Page size as a literal").
+        await conn.execute("VACUUM ANALYZE")
         counts = {
             table: await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608  # fixed names
             for table in ("users", "items", "orders", "order_lines")
