@@ -99,7 +99,7 @@ class SqliteJson:
         )
         return whole.concat(fraction).concat(literal("+00:00"))
 
-    def base64(self, value: SqlText) -> SqlText:
+    def base64(self, value: SqlText, *, one_line: bool = False) -> SqlText:
         return sa.Function(BASE64, value, type_=sa.Text)
 
     def base64url(self, value: SqlText) -> SqlText:

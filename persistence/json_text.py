@@ -138,8 +138,9 @@ class JsonDialect(Protocol):
         """`datetime.isoformat()` of a stored UTC time (`+00:00`, microseconds if not 0)."""
         ...
 
-    def base64(self, value: SqlText) -> SqlText:
-        """Standard base64 of the UTF-8 text, padded, on one line."""
+    def base64(self, value: SqlText, *, one_line: bool = False) -> SqlText:
+        """Standard base64 of the UTF-8 text, padded, on one line; `one_line`: the text
+        is known to be at most 56 bytes, which base64 writes on one line anyway."""
         ...
 
     def base64url(self, value: SqlText) -> SqlText:

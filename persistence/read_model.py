@@ -364,7 +364,11 @@ class _Builder:
 
     def global_id(self, type_name: str, key: sa.ColumnElement[Any]) -> SqlText:
         """`schema.node.to_global_id`: standard base64 of `Type:key`, padded."""
-        return self._sql.base64(literal(f"{type_name}:").concat(key))
+        prefix = f"{type_name}:"
+        # An integer key (64 bits) is at most 20 characters with its sign.
+        integral = isinstance(key.type, sa.Integer)
+        one_line = integral and len(prefix.encode()) + 20 <= _BASE64_LINE
+        return self._sql.base64(literal(prefix).concat(key), one_line=one_line)
 
     def cursor(self, fields: FieldMap, row: sa.FromClause, sort_field: str) -> SqlText:
         """`Cursor(sort_key(value), id).encode()`: base64url of the JSON `[key,id]` as
@@ -478,6 +482,10 @@ def statements(
             result.append((root.key, statement))
     return result
 
+
+# The most bytes Postgres's encode() writes as base64 without a line break: it ends every
+# full line of 76 characters (57 bytes) with one, the last included.
+_BASE64_LINE = 56
 
 # The caller's id in every statement; its value comes with each execution, so one
 # statement serves every caller with the same roles.

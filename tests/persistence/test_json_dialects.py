@@ -8,6 +8,7 @@ values, on SQLite and on Postgres.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +76,21 @@ async def test_a_global_id_is_the_one_python_encodes(
         sa.literal(f"{type_name}:", sa.Text).concat(sa.bindparam("k", type_=sa.Integer))
     )
     assert await _value(engine, expression, k=key) == to_global_id(type_name, key)
+
+
+@pytest.mark.parametrize("size", [1, 55, 56, 57, 200])
+async def test_base64_is_one_line_up_to_56_bytes_and_joined_beyond(
+    engine: AsyncEngine, size: int
+) -> None:
+    # Global ids skip the joining of base64 lines when they fit in 56 bytes: Postgres
+    # ends a full line of 76 characters (57 bytes) with a line break, even the last.
+    sql = json_dialect(engine)
+    value = ("Order:" + "9" * size)[:size]
+    expected = base64.b64encode(value.encode()).decode()
+    written = [await _value(engine, sql.base64(_text_param("v")), v=value)]
+    if size <= 56:
+        written.append(await _value(engine, sql.base64(_text_param("v"), one_line=True), v=value))
+    assert written == [expected] * len(written)
 
 
 @PROPERTY
