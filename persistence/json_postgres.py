@@ -67,7 +67,8 @@ class PostgresJson:
 
     def money_amount(self, cents: sa.ColumnElement[Any]) -> SqlText:
         # A product's scale is the sum of its factors' scales: whole cents times 0.01 have
-        # exactly two places, without numeric division and rounding (a fifth cheaper).
+        # exactly two places, without numeric division and rounding (cheaper: see
+        # docs/benchmarks/design-notes.md, "Page size as a literal").
         return sa.cast(cents * _CENT, sa.Text)
 
     def role_names(self, roles: sa.ColumnElement[Any]) -> SqlText:
