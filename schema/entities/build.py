@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -540,41 +540,15 @@ class _Builder:
 
     def one_to_many(self, name: str, target: Declaration, key: str, page_size: int) -> Resolver:
         self.complete(target)
-        inputs = self.inputs(target)
         entity = target.name
 
-        async def children(
-            root: Any,
-            info: Info,
-            first: int | None,
-            after: str | None,
-            filter: Any,  # GraphQL argument name
-            order_by: Any,
-        ) -> Connection[Any]:
-            request = _request(target, first, after, order_by, inputs.order)
-            spec = filter.to_spec() if filter else all_of([])
-            page = await entity_resolvers.children(
-                info.context, entity, key, root.id, spec, request
-            )
-            return connection(
-                page,
-                _same,
-                lambda: entity_resolvers.count_children(info.context, entity, key, root.id, spec),
-            )
+        def page(context: Context, owner: int, spec: Specification, request: Any) -> Any:
+            return entity_resolvers.children(context, entity, key, owner, spec, request)
 
-        return _function(
-            name,
-            [
-                ("root", _EMPTY, _EMPTY),
-                ("info", Info, _EMPTY),
-                ("first", _optional(int), page_size),
-                ("after", _optional(str), None),
-                ("filter", _optional(inputs.filter), None),
-                ("order_by", _optional(inputs.order), None),
-            ],
-            _connection_of(target.cls),
-            children,
-        )
+        def count(context: Context, owner: int, spec: Specification) -> Any:
+            return entity_resolvers.count_children(context, entity, key, owner, spec)
+
+        return self.connection_field(name, target, page_size, page, count)
 
     def many_to_many(self, decl: Declaration, name: str, relation: Relation) -> Resolver:
         """A connection over the target rows the association entity's rows link to this
@@ -593,10 +567,29 @@ class _Builder:
         through = Through.of(association.model, relation)
         # Not completed here, as a one-to-many's target is: the reverse direction would
         # complete this type again; `build_roots` completes every declared type.
-        inputs = self.inputs(target)
         entity = target.name
 
-        async def linked(
+        def page(context: Context, owner: int, spec: Specification, request: Any) -> Any:
+            return entity_resolvers.linked(context, entity, through, owner, spec, request)
+
+        def count(context: Context, owner: int, spec: Specification) -> Any:
+            return entity_resolvers.count_linked(context, entity, through, owner, spec)
+
+        return self.connection_field(name, target, relation.page_size, page, count)
+
+    def connection_field(
+        self,
+        name: str,
+        target: Declaration,
+        page_size: int,
+        page: Callable[[Context, int, Specification, Any], Awaitable[Any]],
+        count: Callable[[Context, int, Specification], Awaitable[int]],
+    ) -> Resolver:
+        """A relationship's connection: the target's filter, order and paging, a page of
+        the rows related to this one (`page`) and their `totalCount` (`count`)."""
+        inputs = self.inputs(target)
+
+        async def related(
             root: Any,
             info: Info,
             first: int | None,
@@ -607,25 +600,21 @@ class _Builder:
             request = _request(target, first, after, order_by, inputs.order)
             spec = filter.to_spec() if filter else all_of([])
             context = info.context
-            page = await entity_resolvers.linked(context, entity, through, root.id, spec, request)
-            return connection(
-                page,
-                _same,
-                lambda: entity_resolvers.count_linked(context, entity, through, root.id, spec),
-            )
+            found = await page(context, root.id, spec, request)
+            return connection(found, _same, lambda: count(context, root.id, spec))
 
         return _function(
             name,
             [
                 ("root", _EMPTY, _EMPTY),
                 ("info", Info, _EMPTY),
-                ("first", _optional(int), relation.page_size),
+                ("first", _optional(int), page_size),
                 ("after", _optional(str), None),
                 ("filter", _optional(inputs.filter), None),
                 ("order_by", _optional(inputs.order), None),
             ],
             _connection_of(target.cls),
-            linked,
+            related,
         )
 
 
