@@ -10,7 +10,7 @@ stored with the order, listed by id, with no id of their own.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 from strawberry import auto
@@ -22,14 +22,9 @@ from domain.paging import Direction, Sort
 from domain.services.orders import OrderService
 from domain.specifications import Op, Specification, field
 from schema.cache_control import CacheScope, cache_control
-from schema.entities import computed, computed_filter, declared, entity, many_to_one, parts
+from schema.entities import as_utc, computed, computed_filter, declared, entity, many_to_one, parts
 from schema.node import Node, decode_id
 from schema.orders import OrderStatus
-
-
-def _aware(moment: datetime) -> datetime:
-    # A timestamp without an offset is read as UTC, the zone every stored time uses.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _of_customer(customer: strawberry.ID) -> Specification:
@@ -37,11 +32,11 @@ def _of_customer(customer: strawberry.ID) -> Specification:
 
 
 def _created_after(moment: datetime) -> Specification:
-    return field("created_at") > _aware(moment)
+    return field("created_at") > as_utc(moment)
 
 
 def _created_before(moment: datetime) -> Specification:
-    return field("created_at") < _aware(moment)
+    return field("created_at") < as_utc(moment)
 
 
 @cache_control(max_age=30, scope=CacheScope.PRIVATE)

@@ -55,6 +55,7 @@ The application's declarations live in the `schema.declarations` package (every
 module there is imported at start-up: adding one edits nothing else).
 """
 
+from schema.entities.build import as_utc
 from schema.entities.declare import (
     Computed,
     ComputedFilter,
@@ -77,6 +78,7 @@ __all__ = [
     "Computed",
     "ComputedFilter",
     "Declaration",
+    "as_utc",
     "check_computed",
     "computed",
     "computed_filter",

@@ -188,7 +188,9 @@ _EMPTY = inspect.Parameter.empty
 _ALL = all_of([])
 
 
-def _aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """An input time as stored: one without an offset is read as UTC, the zone of every
+    stored time."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -205,7 +207,7 @@ def _to_domain(attribute: Attribute, value: Any, field_name: str) -> Any:
             assert attribute.target is not None
             return decode_id(value, attribute.target, field_name)
         case FieldType.DATETIME:
-            return _aware(value)
+            return as_utc(value)
         case FieldType.ENUM:
             assert attribute.choices is not None
             return attribute.choices(value.value)
