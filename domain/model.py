@@ -329,7 +329,6 @@ class EntityRegistry:
                     raise DeclarationError(
                         model.name, "part_of", f"{model.part_of} holds no parts of it"
                     )
-            if model.part_of is not None:
                 continue  # a part has no commands: its owner's policy rules it
             for action, permission in model.policy.permissions():
                 if not known_permission(permission):
