@@ -1,15 +1,67 @@
-"""The baseline: a bare Starlette JSON route, served with the gateway's uvicorn options."""
+"""The baselines: a bare Starlette JSON route, and the same app reading one row by id.
+
+Served with the gateway's uvicorn options. `/item/{id}` is the floor of a read: one
+asyncpg `fetchval` on a pooled connection, Postgres building the JSON as the gateway's
+planner has it do, nothing else (no GraphQL, auth, limits or logging). It answers only
+when `BENCH_BARE_DATABASE` (a libpq URL) is set; a read by id through the gateway can
+be no cheaper than it, so its ratio to the bare route bounds what any row reading one
+row by id can reach on the machine of the run.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+# The fields of the gateway's `item(id)` row (bench.scenarios.BY_ID), in its shape.
+ITEM_BY_ID = (
+    "SELECT json_build_object('data', json_build_object('item', json_build_object("
+    "'id', id, 'sku', sku, 'name', name, 'stock', stock)))::text FROM items WHERE id = $1"
+)
+DATABASE = "BENCH_BARE_DATABASE"
+# As the gateway's default pool.
+POOL_SIZE = 5
 
 
 async def hello(_: Request) -> Response:
     return JSONResponse({"data": {"hello": "world"}})
 
 
-app = Starlette(routes=[Route("/json", hello, methods=["GET", "POST"])])
+async def item(request: Request) -> Response:
+    pool: asyncpg.Pool | None = request.app.state.pool
+    if pool is None:
+        return JSONResponse({"error": f"{DATABASE} is not set"}, status_code=503)
+    async with pool.acquire() as conn:
+        body = await conn.fetchval(ITEM_BY_ID, request.path_params["id"])
+    if body is None:
+        return JSONResponse({"data": {"item": None}})
+    return Response(body, media_type="application/json")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    url = os.environ.get(DATABASE)
+    app.state.pool = (
+        await asyncpg.create_pool(url, min_size=POOL_SIZE, max_size=POOL_SIZE) if url else None
+    )
+    try:
+        yield
+    finally:
+        if app.state.pool is not None:
+            await app.state.pool.close()
+
+
+app = Starlette(
+    routes=[
+        Route("/json", hello, methods=["GET", "POST"]),
+        Route("/item/{id:int}", item, methods=["GET"]),
+    ],
+    lifespan=lifespan,
+)

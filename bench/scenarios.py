@@ -32,6 +32,8 @@ PLACE_ORDER = (
     "mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id status "
     "total { amount } } }"
 )
+# The bare app reading one row (bench.bare): the floor of the read-by-id rows.
+BARE_READ = "bare_read"
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
@@ -101,6 +103,13 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
             "bare Starlette JSON route",
             "bare",
             Request("GET", "/json", {"accept": "application/json"}),
+        ),
+        Scenario(
+            BARE_READ,
+            "bare Starlette route + one asyncpg read by id (the floor of a read)",
+            "bare",
+            Request("GET", f"/item/{first_item}", {"accept": "application/json"}),
+            note="no GraphQL, auth, limits or logging: the most a read by id can reach",
         ),
         Scenario(
             "trivial",
