@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, ExceptionContext
@@ -130,7 +131,10 @@ def _ping_after_idle(engine: AsyncEngine, window: float) -> None:
 def _sqlite_engine(url: str, *, echo: bool, pool_size: int, busy_timeout_ms: int) -> AsyncEngine:
     parsed = sa.make_url(url)
     in_memory = parsed.database in (None, "", ":memory:")
-    options: dict[str, Any] = {"echo": echo}
+    # The dialect's own hook for opening the driver's connection (what `async_creator`
+    # sets), given here through the connect arguments so that `do_connect` listeners
+    # (`report_outages`) still see every attempt.
+    options: dict[str, Any] = {"echo": echo, "connect_args": {"async_creator_fn": _open_sqlite}}
     if not in_memory:
         options["pool_size"] = pool_size
     engine = create_async_engine(url, **options)
@@ -170,6 +174,23 @@ def _sqlite_engine(url: str, *, echo: bool, pool_size: int, busy_timeout_ms: int
 
     report_outages(engine)
     return engine
+
+
+async def _open_sqlite(*args: Any, **options: Any) -> aiosqlite.Connection:
+    """An aiosqlite connection, as the dialect opens one; after a failure to open, only
+    once its worker thread has ended."""
+    connection = aiosqlite.connect(*args, **options)
+    # As the dialect does: an open connection's thread never holds up the interpreter's exit.
+    worker = connection._thread
+    worker.daemon = True
+    try:
+        return await connection
+    except BaseException:
+        # aiosqlite stops the worker without waiting, and the worker then hands its last
+        # result to this event loop: a loop closed first (a test's, at shutdown) kills that
+        # thread with "Event loop is closed", reported wherever the process is by then.
+        await asyncio.to_thread(worker.join)
+        raise
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

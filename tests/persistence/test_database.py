@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,21 @@ async def test_ping_is_false_when_the_database_cannot_be_opened(tmp_path: Path) 
         assert await ping(engine, timeout=5) is False
     finally:
         await engine.dispose()
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_leaves_no_driver_thread_behind(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
+    try:
+        assert await ping(engine, timeout=5) is False
+    finally:
+        await engine.dispose()
+    # The failed connection's worker thread hands its last result to this test's event
+    # loop: one still running once the loop is closed dies with "Event loop is closed",
+    # an error pytest then reports in whichever test runs next.
+    workers = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+    assert workers == []
 
 
 async def test_ping_is_false_when_postgres_is_unreachable() -> None:
