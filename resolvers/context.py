@@ -6,7 +6,7 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.audit import AuditContext
 from domain.caching import CacheHint
@@ -35,12 +35,12 @@ class PlannedData(enum.Enum):
     DECODED = enum.auto()
 
 
-@dataclass(frozen=True, slots=True)
-class Prepaid:
+class Prepaid(NamedTuple):
     """The cost budget's decision, taken before execution (by the prepared path).
 
     Paid or refused, the full path reuses it rather than debiting again: a refusal
-    takes nothing, and nothing is taken twice.
+    takes nothing, and nothing is taken twice. A named tuple: one is made per request,
+    and a frozen dataclass's __init__ costs ~1 µs more.
     """
 
     cost: int

@@ -21,14 +21,12 @@ for the rest of that window).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 
 import limits
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -57,8 +55,10 @@ class Strategy(enum.Enum):
     MOVING = "moving-window"
 
 
-@dataclass(frozen=True, slots=True)
-class Quota:
+# Quota, Decision and Hit are named tuples, not frozen dataclasses: a few are made and
+# hashed on every request, and a frozen dataclass's __init__ and __hash__ run in Python
+# (~1 µs to make one; docs/benchmarks/design-notes.md).
+class Quota(NamedTuple):
     """`amount` per `window` seconds."""
 
     amount: int
@@ -80,8 +80,7 @@ class Quota:
         return f"{self.amount};w={self.window}"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The outcome of one hit: allowed or not, and the state of the quota after it."""
 
     allowed: bool
@@ -101,8 +100,7 @@ class Decision:
         return max(1, self.reset_after)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """`cost` taken from the quota counted under `key`."""
 
     quota: Quota
@@ -183,6 +181,11 @@ class Limiter:
         if self._primary is None:
             return await self._hit_all_on(self._memory, hits)
         if self._clock() >= self._down_until:
+            if self._reservations is not None:
+                held = self._spent_from_held(self._reservations, hits)
+                if held is not None:
+                    self._outage.succeeded()
+                    return held
             try:
                 if self._reservations is not None and all(
                     hit.strategy is Strategy.SLIDING for hit in hits
@@ -211,6 +214,29 @@ class Limiter:
         if self._on_error == "closed":
             return [Decision(False, hit.quota, 0, now + self._retry_after, now) for hit in hits]
         return await self._hit_all_on(self._memory, hits)
+
+    def _spent_from_held(
+        self, reservations: Reservations, hits: Sequence[Hit]
+    ) -> list[Decision] | None:
+        """`hit_all` when the units this replica holds cover every hit: what
+        `_hit_all_reserved` decides then, without its claims (None otherwise)."""
+        namespace = self._namespace
+        spends: list[tuple[str, int]] = []
+        for hit in hits:
+            if hit.strategy is not Strategy.SLIDING:
+                return None
+            spends.append((_limits_key(namespace, hit.quota, hit.key), hit.cost))
+        now = self._clock()
+        states = reservations.spend_held(spends, now)
+        if states is None:
+            return None
+        decisions: list[Decision] = []
+        for index, hit in enumerate(hits):
+            quota = hit.quota
+            remaining = reservations.remaining(states[index], quota.amount)
+            reset_at = states[index].reset_at if remaining < quota.amount else now
+            decisions.append(Decision(True, quota, remaining, reset_at, now))
+        return decisions
 
     async def _hit_all_reserved(
         self, reservations: Reservations, hits: Sequence[Hit]
@@ -314,9 +340,9 @@ class Limiter:
             if allowed:
                 # Refused by this replica's own count (Redis came back without what it
                 # had counted): as `_counted_here_too` refuses.
-                return dataclasses.replace(shared, remaining=0)
+                return shared._replace(remaining=0)
             return shared
-        return dataclasses.replace(shared, remaining=reservations.remaining(state, quota.amount))
+        return shared._replace(remaining=reservations.remaining(state, quota.amount))
 
     def _kept_in_memory(self, key: str, quota: Quota, taken: int, minimum: int) -> int:
         """What Redis took, counted in this process's memory as well (see the module's
@@ -348,9 +374,7 @@ class Limiter:
                 if not here.allowed:
                     refused = here
             if refused is not None and decision.allowed:
-                decision = dataclasses.replace(
-                    decision, allowed=False, remaining=0, reset_at=refused.reset_at
-                )
+                decision = decision._replace(allowed=False, remaining=0, reset_at=refused.reset_at)
             final.append(decision)
         return final
 
@@ -366,7 +390,7 @@ class Limiter:
             if decisions and not decisions[-1].allowed:
                 # Only read: a refused hit before this one takes nothing here either.
                 read = await self._hit_on(storage, hit.quota, hit.key, 0, hit.strategy)
-                decisions.append(dataclasses.replace(read, allowed=False))
+                decisions.append(read._replace(allowed=False))
             else:
                 decisions.append(
                     await self._hit_on(storage, hit.quota, hit.key, hit.cost, hit.strategy)

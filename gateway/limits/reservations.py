@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # Keys followed at most; past it the least recently hit go first. Their held units stay
@@ -126,14 +127,7 @@ class Reservations:
         if cost <= 0:
             return Claim(state, cost, 0, 0, remote=True)
         if not again:
-            if now - state.period_start >= self._lease:
-                recent = now - state.period_start < 2 * self._lease
-                state.previous_hits = state.hits if recent else 0
-                state.previous_units = state.units if recent else 0
-                state.hits = state.units = 0
-                state.period_start = now
-            state.hits += 1
-            state.units += cost
+            self._count(state, cost, now)
         if state.held and now >= state.expires_at:
             self._lapse(state, state.held, state.window_end)
             state.held = 0
@@ -168,6 +162,42 @@ class Reservations:
             refund_counted=refund_counted,
             extra=extra > 0,
         )
+
+    def spend_held(self, spends: Sequence[tuple[str, int]], now: float) -> list[KeyState] | None:
+        """Each (key, cost) taken from what is held for the key, when the unexpired held
+        units cover every one of them (distinct keys, positive costs); otherwise None and
+        nothing is taken. What `claim` does for hits admitted here, without a `Claim`."""
+        entries = self._keys
+        found: list[tuple[str, int, KeyState]] = []
+        for key, cost in spends:
+            state = entries.get(key)
+            if state is None or not 0 < cost <= state.held or now >= state.expires_at:
+                return None
+            found.append((key, cost, state))
+        if len(found) > 1 and len({key for key, _ in spends}) < len(found):
+            return None  # one key's hits add up: claimed one after the other instead
+        for key, cost, state in found:
+            entries.move_to_end(key)
+            if now - state.period_start >= self._lease:
+                self._next_period(state, now)
+            state.hits += 1
+            state.units += cost
+            state.held -= cost
+        return [state for _, _, state in found]
+
+    def _count(self, state: KeyState, cost: int, now: float) -> None:
+        """The hit in the key's recent rate, which sizes its next extra batch."""
+        if now - state.period_start >= self._lease:
+            self._next_period(state, now)
+        state.hits += 1
+        state.units += cost
+
+    def _next_period(self, state: KeyState, now: float) -> None:
+        recent = now - state.period_start < 2 * self._lease
+        state.previous_hits = state.hits if recent else 0
+        state.previous_units = state.units if recent else 0
+        state.hits = state.units = 0
+        state.period_start = now
 
     def settle(
         self,
