@@ -18,6 +18,7 @@ parser.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -52,28 +53,38 @@ def subject_key(user_id: int | None, client_ip: str) -> str:
     return f"user:{user_id}" if user_id is not None else f"ip:{client_ip}"
 
 
-def rate_limit_headers(decision: Decision) -> dict[str, str]:
-    headers = {
-        "RateLimit-Limit": str(decision.quota.amount),
-        "RateLimit-Remaining": str(decision.remaining),
-        "RateLimit-Reset": str(decision.reset_after),
-        "RateLimit-Policy": decision.quota.policy,
-    }
+type RawHeaders = list[tuple[bytes, bytes]]
+
+
+def rate_limit_headers(decision: Decision) -> RawHeaders:
+    """`RateLimit-*` (and, refused, `Retry-After`) as ASGI headers, in that order."""
+    limit, policy = _quota_headers(decision.quota)
+    reset = decision.reset_after
+    headers = [
+        limit,
+        (b"ratelimit-remaining", b"%d" % decision.remaining),
+        (b"ratelimit-reset", b"%d" % reset),
+        policy,
+    ]
     if not decision.allowed:
-        headers["Retry-After"] = str(decision.retry_after)
+        headers.append((b"retry-after", b"%d" % max(1, reset)))  # Decision.retry_after
     return headers
 
 
-def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [
-        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
-    ]
+@functools.lru_cache(maxsize=64)
+def _quota_headers(quota: Quota) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+    # Encoded once per quota: building every header from a dict of strings each
+    # request was ~4% of a cheap request's CPU.
+    return (
+        (b"ratelimit-limit", b"%d" % quota.amount),
+        (b"ratelimit-policy", quota.policy.encode("latin-1")),
+    )
 
 
-def _add_headers(message: Message, headers: dict[str, str]) -> None:
+def _add_headers(message: Message, headers: RawHeaders) -> None:
     # Appended, not set: nothing inside this layer writes these names (and Starlette's
     # MutableHeaders would scan the list once per name).
-    message["headers"] = [*message.get("headers", ()), *_raw(headers)]
+    message["headers"] = [*message.get("headers", ()), *headers]
 
 
 class PendingRequestHit:
@@ -213,7 +224,7 @@ class RequestRateLimitMiddleware:
             self._refused.popitem(last=False)
 
     async def _refuse(
-        self, scope: Scope, send: Send, decision: Decision, headers: dict[str, str]
+        self, scope: Scope, send: Send, decision: Decision, headers: RawHeaders
     ) -> None:
         rule = error_table.rule_for(RateLimitedError(decision.retry_after))
         body: dict[str, Any]
@@ -236,7 +247,7 @@ class RequestRateLimitMiddleware:
             )
         payload = orjson.dumps(body)
         raw = [
-            *_raw(headers),
+            *headers,
             (b"content-type", content_type.encode()),
             (b"content-length", str(len(payload)).encode()),
         ]

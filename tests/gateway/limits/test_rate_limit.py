@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 from unittest.mock import patch
 
 import pytest
@@ -18,6 +19,7 @@ from structlog.testing import capture_logs
 from domain.errors import RateLimitedError
 from domain.sliding_windows import WindowHit
 from gateway.container import build_limiter
+from gateway.limits.cost_budget import report
 from gateway.limits.login_throttle import RateLimitLoginThrottle
 from gateway.limits.memory_windows import MemorySlidingWindow
 from gateway.limits.rate_limit import (
@@ -28,7 +30,7 @@ from gateway.limits.rate_limit import (
     Strategy,
     redis_storage,
 )
-from gateway.limits.rate_limit_http import RequestRateLimitMiddleware
+from gateway.limits.rate_limit_http import RequestRateLimitMiddleware, rate_limit_headers
 from gateway.settings import RateLimitSettings, SettingsError, load_settings
 from persistence.outages import Outage
 
@@ -133,6 +135,42 @@ def test_a_decision_rounds_its_delays_up() -> None:
     assert (decision.reset_after, decision.retry_after) == (2, 2)
     fresh = Decision(True, Quota(1, 60), 1, reset_at=99.0, now=99.0)
     assert (fresh.reset_after, fresh.retry_after) == (0, 1)
+
+
+@given(
+    st.booleans(),
+    st.integers(min_value=1, max_value=10**9),
+    st.integers(min_value=1, max_value=86_400),
+    st.integers(min_value=0, max_value=10**9),
+    st.floats(min_value=0, max_value=100_000, allow_nan=False),
+)
+def test_rate_limit_headers_are_the_decision_written_out(
+    allowed: bool, amount: int, window: int, remaining: int, wait: float
+) -> None:
+    decision = Decision(allowed, Quota(amount, window), remaining, 1.7e9 + wait, 1.7e9)
+    expected = [
+        (b"ratelimit-limit", str(amount).encode()),
+        (b"ratelimit-remaining", str(remaining).encode()),
+        (b"ratelimit-reset", str(decision.reset_after).encode()),
+        (b"ratelimit-policy", f"{amount};w={window}".encode()),
+    ]
+    if not allowed:
+        expected.append((b"retry-after", str(decision.retry_after).encode()))
+    assert rate_limit_headers(decision) == expected
+
+
+@given(
+    st.floats(min_value=0, max_value=4e9, allow_nan=False)
+    | st.integers(min_value=0, max_value=4 * 10**9).map(lambda second: second - 4e-7)
+)
+def test_a_reported_reset_is_the_second_it_falls_in_as_datetime_reads_it(reset_at: float) -> None:
+    decision = Decision(True, Quota(10, 60), 3, reset_at, 0.0)
+    second = datetime.fromtimestamp(reset_at, UTC).replace(microsecond=0)
+    assert report(2, decision) == {
+        "cost": 2,
+        "remaining": 3,
+        "resetAt": second.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def test_a_budget_smaller_than_one_allowed_operation_stops_start_up() -> None:
