@@ -51,11 +51,13 @@ class CostBudget:
         """
         quota = self.user if user_id is not None else self.anonymous
         cost_hit = Hit(quota, ("cost", subject_key(user_id, client_ip)), cost)
-        if request_hit is None or request_hit.decision is not None:
-            (decision,) = await self._limiter.hit_all([cost_hit])
-            return decision
-        request_hit.decision, decision = await self._limiter.hit_all([request_hit.hit, cost_hit])
-        return decision
+        pending = request_hit if request_hit is not None and request_hit.decision is None else None
+        hits = [cost_hit] if pending is None else [pending.hit, cost_hit]
+        # A busy caller's hits are mostly paid from held units: no coroutine for them.
+        decisions = self._limiter.spend_held(hits) or await self._limiter.hit_all(hits)
+        if pending is not None:
+            pending.decision = decisions[0]
+        return decisions[-1]
 
 
 def report(cost: int, decision: Decision) -> dict[str, Any]:

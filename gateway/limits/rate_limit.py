@@ -181,11 +181,9 @@ class Limiter:
         if self._primary is None:
             return await self._hit_all_on(self._memory, hits)
         if self._clock() >= self._down_until:
-            if self._reservations is not None:
-                held = self._spent_from_held(self._reservations, hits)
-                if held is not None:
-                    self._outage.succeeded()
-                    return held
+            held = self.spend_held(hits)
+            if held is not None:
+                return held
             try:
                 if self._reservations is not None and all(
                     hit.strategy is Strategy.SLIDING for hit in hits
@@ -215,11 +213,22 @@ class Limiter:
             return [Decision(False, hit.quota, 0, now + self._retry_after, now) for hit in hits]
         return await self._hit_all_on(self._memory, hits)
 
+    def spend_held(self, hits: Sequence[Hit]) -> list[Decision] | None:
+        """`hit_all`'s decisions when the units this replica holds cover every hit (taken
+        from them, no await); None, and nothing taken, otherwise."""
+        reservations = self._reservations
+        if reservations is None or self._primary is None or self._clock() < self._down_until:
+            return None
+        decisions = self._spent_from_held(reservations, hits)
+        if decisions is not None:
+            self._outage.succeeded()
+        return decisions
+
     def _spent_from_held(
         self, reservations: Reservations, hits: Sequence[Hit]
     ) -> list[Decision] | None:
-        """`hit_all` when the units this replica holds cover every hit: what
-        `_hit_all_reserved` decides then, without its claims (None otherwise)."""
+        """What `_hit_all_reserved` decides when the held units cover every hit, without
+        its claims (None otherwise)."""
         namespace = self._namespace
         spends: list[tuple[str, int]] = []
         for hit in hits:

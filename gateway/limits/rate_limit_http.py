@@ -187,7 +187,8 @@ class RequestRateLimitMiddleware:
         async def send_when_decided(message: Message) -> None:
             nonlocal refused
             if message["type"] == "http.response.start":
-                decision = await pending.take()
+                # Taken with the cost, as a prepared or planned operation's is: no await.
+                decision = pending.decision or await pending.take()
                 headers = rate_limit_headers(decision)
                 if not decision.allowed:
                     # Whatever the app answered (the budget's refusal, an error): the
