@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import aiosqlite
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.util.concurrency import in_greenlet
 
 from domain.errors import TimedOutError, UnavailableError
 from persistence.availability import report_outages
@@ -97,6 +99,22 @@ def _statement_timeouts(engine: AsyncEngine) -> None:
             )
 
 
+# Each engine's ping window (`_ping_after_idle`), for `pings_on_checkout`.
+_PING_WINDOWS: WeakKeyDictionary[sa.Engine, float] = WeakKeyDictionary()
+
+
+def pings_on_checkout(engine: sa.Engine, entry: ConnectionPoolEntry) -> bool:
+    """Whether checking `entry` out of `engine`'s pool now would ping it (awaiting the
+    driver); True for an engine `create_engine` did not make."""
+    window = _PING_WINDOWS.get(engine)
+    return window is None or _due(entry, window)
+
+
+def _due(entry: ConnectionPoolEntry, window: float) -> bool:
+    last_used: float = entry.info.get(_LAST_USED, 0.0)
+    return time.monotonic() - last_used >= window
+
+
 def _ping_after_idle(engine: AsyncEngine, window: float) -> None:
     # Instead of `pool_pre_ping`, which pings on every checkout: the asyncpg dialect's
     # ping is three round trips, a large share of a trivial request (design-notes.md).
@@ -104,6 +122,8 @@ def _ping_after_idle(engine: AsyncEngine, window: float) -> None:
     # less than `window` seconds ago is handed out unpinged: it was just seen working.
     # The price is that one killed within the window fails its caller's first
     # statement (and is then invalidated) instead of being replaced silently.
+    _PING_WINDOWS[engine.sync_engine] = window
+
     @event.listens_for(engine.sync_engine, "connect")
     def _connected(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         record.info[_LAST_USED] = time.monotonic()
@@ -116,8 +136,10 @@ def _ping_after_idle(engine: AsyncEngine, window: float) -> None:
     def _checkout(
         dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
     ) -> None:
-        idle = time.monotonic() - record.info.get(_LAST_USED, 0.0)
-        if idle < window:
+        # Outside a greenlet, only a planned read checks out, having seen no ping due
+        # (`pings_on_checkout`); the microseconds since cannot make one worth a lost
+        # connection (the ping could not await the driver here).
+        if not _due(record, window) or not in_greenlet():
             return
         try:
             # Runs in the pool's greenlet, so the dialect may await the driver here.

@@ -22,21 +22,23 @@ model runs it through SQLAlchemy as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from domain.errors import TimedOutError, UnavailableError
 from persistence.availability import MESSAGE, RETRY_AFTER_SECONDS, means_unavailable
-from persistence.database import QUERY_CANCELED
+from persistence.database import QUERY_CANCELED, pings_on_checkout
 from persistence.errors import out_of_range
+from persistence.fair_pool import FairAsyncQueuePool
 from persistence.outages import Outage
 
 
@@ -76,6 +78,8 @@ class DriverReads:
     def __init__(self, engine: AsyncEngine, outage: Outage) -> None:
         self._engine = engine.sync_engine
         self._outage = outage
+        pool = self._engine.pool
+        self._pool = pool if isinstance(pool, FairAsyncQueuePool) else None
 
     async def fetch(
         self, statements: Sequence[DriverStatement], caller_id: int | None
@@ -84,14 +88,14 @@ class DriverReads:
         in order on one pooled connection; raises UnavailableError, TimedOutError,
         ValidationError (a value the database refuses)."""
         engine = self._engine
-        try:
-            # In a greenlet: the pool may wait for a free connection, open one or ping it.
-            pooled = await greenlet_spawn(engine.raw_connection)
-        except engine.dialect.loaded_dbapi.Error as error:  # the dialect's first queries
-            raise self._translated(error) from error
-        # The listeners of the engine's cursor events are handed a Connection (the
-        # statement counters read its execution options); it is never executed on.
-        conn = Connection(engine, pooled)
+        pooled = self._checked_out_at_once()
+        if pooled is None:
+            try:
+                # In a greenlet: the pool may wait for a free connection, open one or ping it.
+                pooled = await greenlet_spawn(engine.raw_connection)
+            except engine.dialect.loaded_dbapi.Error as error:  # the dialect's first queries
+                raise self._translated(error) from error
+        conn = _Listened(engine, pooled)
         driver: asyncpg.Connection = pooled.driver_connection
         try:
             texts = [await self._fetch(conn, driver, one, caller_id) for one in statements]
@@ -106,12 +110,30 @@ class DriverReads:
             # Cancelled under a statement: the connection may still be busy with it.
             await greenlet_spawn(pooled.invalidate)
             raise
-        await greenlet_spawn(pooled.close)
+        # Without a greenlet: giving back a connection the driver has just answered on
+        # awaits nothing (no transaction to roll back: the reads never begin one; the
+        # checkin listeners and the queue are synchronous).
+        pooled.close()
         return texts
+
+    def _checked_out_at_once(self) -> PoolProxiedConnection | None:
+        """A connection checked out without a greenlet when the pool has one ready that
+        needs no ping (the pool's checkout, events and bookkeeping as always); else None.
+
+        Two greenlet runs (checkout and checkin) were a tenth of a read by id
+        (docs/benchmarks/design-notes.md); a checkout that must wait, connect or ping
+        still takes one."""
+        pool = self._pool
+        if pool is None:
+            return None
+        entry = pool.ready()
+        if entry is None or pings_on_checkout(self._engine, entry):
+            return None
+        return self._engine.raw_connection()
 
     async def _fetch(
         self,
-        conn: Connection,
+        conn: _Listened,
         driver: asyncpg.Connection,
         statement: DriverStatement,
         caller_id: int | None,
@@ -136,6 +158,22 @@ class DriverReads:
         if isinstance(translated, UnavailableError):
             self._outage.failed(error)
         return translated
+
+
+class _Listened:
+    """What the cursor-event listeners are handed for a read, in place of a `Connection`
+    (whose construction, events joined and `engine_connect` fired, cost as much as a
+    greenlet run): the listeners read its execution options (the engine's: the reads
+    set none), and its `connection` is the pooled connection the read runs on."""
+
+    __slots__ = ("connection", "engine")
+
+    def __init__(self, engine: Engine, connection: PoolProxiedConnection) -> None:
+        self.engine = engine
+        self.connection = connection
+
+    def get_execution_options(self) -> Mapping[str, Any]:
+        return self.engine.get_execution_options()
 
 
 def _translated(error: Exception, closed: bool) -> Exception:

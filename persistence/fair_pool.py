@@ -8,17 +8,20 @@ docs/benchmarks/design-notes.md).
 
 Here a FIFO semaphore counts the free connections: a connection goes to whoever has
 waited longest, and nobody takes one past a waiter (`asyncio.Semaphore` has been fair
-since Python 3.11).
+since Python 3.11). The queue keeps its free connections itself, so the pool can tell
+which one a checkout would take now (`FairAsyncQueuePool.ready`): the planned reads
+check a ready one out without a greenlet (persistence.driver_reads).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 from sqlalchemy.util.concurrency import await_
-from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
+from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty, Full
 
 
 class FairQueue(AsyncAdaptedQueue[ConnectionPoolEntry]):
@@ -26,6 +29,7 @@ class FairQueue(AsyncAdaptedQueue[ConnectionPoolEntry]):
 
     def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
         super().__init__(maxsize, use_lifo)
+        self._entries: deque[ConnectionPoolEntry] = deque()
         self._free: asyncio.Semaphore | None = None
 
     @property
@@ -35,27 +39,43 @@ class FairQueue(AsyncAdaptedQueue[ConnectionPoolEntry]):
             self._free = asyncio.Semaphore(0)
         return self._free
 
+    def empty(self) -> bool:
+        return not self._entries
+
+    def full(self) -> bool:
+        return 0 < self.maxsize <= len(self._entries)
+
+    def qsize(self) -> int:
+        return len(self._entries)
+
     def put_nowait(self, item: ConnectionPoolEntry) -> None:
-        super().put_nowait(item)
+        if self.full():  # an overflow connection: the pool closes it
+            raise Full()
+        self._entries.append(item)
         self.free.release()
 
     def put(
         self, item: ConnectionPoolEntry, block: bool = True, timeout: float | None = None
     ) -> None:
-        if not block:
-            self.put_nowait(item)  # counted there
-            return
-        super().put(item, block, timeout)
-        self.free.release()
+        # Never blocks: the pool returns a connection with block=False, and more
+        # connections than the queue holds are never checked out at once.
+        self.put_nowait(item)
+
+    def next_free(self) -> ConnectionPoolEntry | None:
+        """The entry `get` would hand out now without waiting; None when none is free or
+        others are waiting first."""
+        if self.free.locked():
+            return None
+        return self._entries[-1] if self.use_lifo else self._entries[0]
 
     def get_nowait(self) -> ConnectionPoolEntry:
         if self.free.locked():  # none free, or others are waiting first
             raise Empty()
-        await_(self.free.acquire())  # returns at once: not locked
-        return super().get_nowait()
+        _acquire_at_once(self.free)
+        return self._take()
 
     def get(self, block: bool = True, timeout: float | None = None) -> ConnectionPoolEntry:
-        if not block:
+        if not block or not self.free.locked():
             return self.get_nowait()
         try:
             if timeout is not None:
@@ -64,10 +84,45 @@ class FairQueue(AsyncAdaptedQueue[ConnectionPoolEntry]):
                 await_(self.free.acquire())
         except TimeoutError as error:
             raise Empty() from error
-        return super().get_nowait()
+        return self._take()
+
+    def _take(self) -> ConnectionPoolEntry:
+        return self._entries.pop() if self.use_lifo else self._entries.popleft()
+
+
+def _acquire_at_once(free: asyncio.Semaphore) -> None:
+    # An unlocked semaphore's acquire() returns without suspending: run it here rather
+    # than through a greenlet switch to the event loop and back.
+    acquiring = free.acquire()
+    try:
+        acquiring.send(None)
+    except StopIteration:
+        return
+    acquiring.close()
+    raise RuntimeError("the pool's semaphore was taken while it looked free")
 
 
 class FairAsyncQueuePool(AsyncAdaptedQueuePool):
     """`AsyncAdaptedQueuePool` whose waiters are served first come, first served."""
 
     _queue_class: Any = FairQueue
+
+    def ready(self) -> ConnectionPoolEntry | None:
+        """The free connection a checkout would take now without waiting or reconnecting
+        (free with nobody waiting first, connected, not due for recycling); else None.
+
+        Checkout listeners still run on it (a ping after idle may be due)."""
+        queue = self._pool
+        assert isinstance(queue, FairQueue)  # the class's `_queue_class`
+        entry = queue.next_free()
+        if entry is None or entry.dbapi_connection is None:
+            return None  # none free, or invalidated: the checkout reconnects
+        if self._recycle > -1 or self._pre_ping:
+            return None
+        # What `_ConnectionRecord.get_connection` compares to decide on reconnecting:
+        # the pool's or the record's own invalidation since the connection was opened.
+        started: float = getattr(entry, "starttime", 0.0)
+        invalidated: float = getattr(entry, "_soft_invalidate_time", 0.0)
+        if self._invalidate_time > started or invalidated > started:
+            return None
+        return entry

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.util.concurrency import greenlet_spawn
-from sqlalchemy.util.queue import Empty
+from sqlalchemy.util.queue import Empty, Full
 
 from persistence.fair_pool import FairQueue
 
@@ -42,3 +42,34 @@ async def test_a_wait_past_its_timeout_is_empty_and_takes_nothing() -> None:
     await greenlet_spawn(queue.put_nowait, "conn")
     taken: Any = await greenlet_spawn(queue.get, True, 0.01)
     assert taken == "conn"
+
+
+async def test_the_next_free_connection_is_none_while_a_waiter_is_first_in_line() -> None:
+    queue: Any = FairQueue(maxsize=2)  # strings stand for connections
+    waiter = asyncio.create_task(greenlet_spawn(queue.get, True, None))
+    await asyncio.sleep(0)  # the waiter is now waiting for a connection
+    queue.put_nowait("first")  # promised to the waiter, though not yet taken
+    ahead = queue.next_free()
+    assert (ahead, await waiter, queue.next_free()) == (None, "first", None)
+
+
+async def test_connections_come_back_out_in_the_order_given_and_next_free_names_the_next() -> None:
+    queue: Any = FairQueue(maxsize=2)  # strings stand for connections
+    queue.put_nowait("first")
+    queue.put_nowait("second")
+    # Without a greenlet: a free connection is taken without waiting on anything.
+    taken = [queue.next_free(), queue.get(True, None), queue.next_free(), queue.get(True, None)]
+    assert (taken, queue.next_free(), queue.qsize()) == (
+        ["first", "first", "second", "second"],
+        None,
+        0,
+    )
+
+
+def test_a_connection_past_the_queues_size_is_refused() -> None:
+    # The pool closes an overflow connection on this refusal instead of keeping it.
+    queue: Any = FairQueue(maxsize=1)  # strings stand for connections
+    queue.put_nowait("pooled")
+    with pytest.raises(Full):
+        queue.put("overflow", False)
+    assert (queue.qsize(), queue.full()) == (1, True)

@@ -4,12 +4,13 @@ errors and pool bookkeeping as through SQLAlchemy's execution (persistence.drive
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from domain.errors import TimedOutError, UnavailableError, ValidationError
 from persistence.availability import outage_of
@@ -178,3 +179,113 @@ def test_parameters_that_need_sqlalchemy_stay_with_sqlalchemy(postgres_engine: A
         None,
         None,
     ]
+
+
+def _count_greenlet_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions the reads run in a greenlet, in order (a spy: the
+    greenlet runs are what a ready connection spares)."""
+    runs: list[str] = []
+
+    async def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        runs.append(getattr(fn, "__name__", repr(fn)))
+        return await greenlet_spawn(fn, *args, **kwargs)
+
+    monkeypatch.setattr("persistence.driver_reads.greenlet_spawn", spawn)
+    return runs
+
+
+def _pool_events(engine: AsyncEngine) -> list[str]:
+    """The pool's checkout and checkin events, in order (the pool gauge follows them)."""
+    events: list[str] = []
+    for name in ("checkout", "checkin"):
+        sa.event.listen(engine.pool, name, lambda *_, name=name: events.append(name))
+    return events
+
+
+async def test_a_ready_connection_is_read_on_without_a_greenlet_and_counted_by_the_pool(
+    postgres_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = _compiled(postgres_engine, sa.select(sa.func.pg_backend_pid()))
+    reads = _reads(postgres_engine)
+    (pid,) = await reads.fetch([backend], None)  # opens the pool's first connection
+    runs, events = _count_greenlet_runs(monkeypatch), _pool_events(postgres_engine)
+    pids = [await reads.fetch([backend], None) for _ in range(3)]
+    pool = postgres_engine.pool
+    assert isinstance(pool, sa.pool.QueuePool)
+    assert (runs, events, pids) == ([], ["checkout", "checkin"] * 3, [[pid]] * 3)
+    assert (pool.checkedout(), pool.checkedin()) == (0, 1)
+
+
+async def test_a_read_on_a_connection_idle_past_the_window_pings_it_first(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(postgres_url, ping_after_idle_seconds=0.05)
+    try:
+        backend = _compiled(engine, sa.select(sa.func.pg_backend_pid()))
+        reads = _reads(engine)
+        (pid,) = await reads.fetch([backend], None)
+        pings: list[str] = []
+        real_ping = engine.dialect.do_ping
+
+        def do_ping(dbapi_connection: Any) -> bool:
+            pings.append("ping")
+            return bool(real_ping(dbapi_connection))
+
+        monkeypatch.setattr(engine.dialect, "do_ping", do_ping)
+        runs = _count_greenlet_runs(monkeypatch)
+        await asyncio.sleep(0.25)
+        assert await reads.fetch([backend], None) == [pid]
+        assert (pings, runs) == (["ping"], ["raw_connection"])
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_killed_while_idle_is_replaced_before_a_read(
+    postgres_url: str,
+) -> None:
+    engine = create_engine(postgres_url, ping_after_idle_seconds=0.05)
+    admin = create_engine(postgres_url)
+    try:
+        backend = _compiled(engine, sa.select(sa.func.pg_backend_pid()))
+        reads = _reads(engine)
+        (pid,) = await reads.fetch([backend], None)
+        async with admin.connect() as conn:
+            statement = sa.text("SELECT pg_terminate_backend(:pid, 5000)")
+            await conn.execute(statement, {"pid": pid})
+        await asyncio.sleep(0.25)
+        (replacement,) = await reads.fetch([backend], None)  # the failed ping replaced it
+        assert replacement != pid
+        assert _checked_out(engine) == 0
+    finally:
+        await admin.dispose()
+        await engine.dispose()
+
+
+async def test_after_a_disconnect_invalidates_the_pool_a_read_gets_a_new_connection(
+    postgres_engine: AsyncEngine, postgres_url: str
+) -> None:
+    # SQLAlchemy invalidates the whole pool when a statement finds its connection gone:
+    # the connections opened before are reconnected at their next checkout, a planned
+    # read's included.
+    backend = _compiled(postgres_engine, sa.select(sa.func.pg_backend_pid()))
+    reads = _reads(postgres_engine)
+    (kept,) = await reads.fetch([backend], None)
+    admin = create_engine(postgres_url)
+    first, second = await postgres_engine.connect(), await postgres_engine.connect()
+    try:
+        pid = sa.text("SELECT pg_backend_pid()")
+        assert (await first.execute(pid)).scalar_one() == kept
+        lost = (await second.execute(pid)).scalar_one()
+        async with admin.connect() as conn:
+            statement = sa.text("SELECT pg_terminate_backend(:pid, 5000)")
+            await conn.execute(statement, {"pid": lost})
+        with pytest.raises(UnavailableError):
+            await second.execute(pid)
+        await first.close()
+    finally:
+        await second.close()
+        await admin.dispose()
+    # In line: the lost one's record (invalidated, back at once), then the kept one.
+    pids = [await reads.fetch([backend], None) for _ in range(2)]
+    assert {kept, lost}.isdisjoint(pid for (pid,) in pids)
+    assert _checked_out(postgres_engine) == 0
