@@ -67,9 +67,27 @@ class NotPlannableError(Exception):
     """Raised while planning a root field; the resolvers answer that field."""
 
 
+type _ScopeKey = tuple[int | None, frozenset[str], frozenset[str], frozenset[str]]
+
+# Scopes already built, by caller and rule names: a rule is a function of the caller's
+# id, roles and permissions alone (`domain.visibility`), and asking the declarations for
+# it took a few percent of a read by id (docs/benchmarks/design-notes.md). A refusal is
+# not kept: it is asked again.
+_SCOPES: dict[_ScopeKey, plan.Scope] = {}
+_SCOPES_KEPT = 1_000
+
+
 def scope_for(principal: Principal, rules: frozenset[str]) -> plan.Scope:
     """The caller's object-level rules for one execution (raises DomainError if refused)."""
-    return plan.Scope(principal.user_id, {name: _rule(name, principal) for name in rules})
+    key = (principal.user_id, principal.roles, principal.permissions, rules)
+    found = _SCOPES.get(key)
+    if found is not None:
+        return found
+    built = plan.Scope(principal.user_id, {name: _rule(name, principal) for name in rules})
+    if len(_SCOPES) >= _SCOPES_KEPT:
+        del _SCOPES[next(iter(_SCOPES))]  # the oldest
+    _SCOPES[key] = built
+    return built
 
 
 def _rule(name: str, principal: Principal) -> Specification:

@@ -9,13 +9,14 @@ import strawberry
 from graphql import parse
 
 from domain import read_plan as plan
+from domain.errors import UnauthenticatedError
 from domain.paging import Direction, PageRequest, Sort
 from domain.principals import Principal
 from domain.specifications import Always, field
 from domain.users import Role
 from schema import build_schema
 from schema.entities.declare import declarations
-from schema.planner.compile import plan_operation
+from schema.planner.compile import plan_operation, scope_for
 from schema.planner.declared import source_of
 
 ADMIN = Principal(1, frozenset({Role.ADMIN}))
@@ -154,3 +155,23 @@ def test_an_object_the_caller_can_see_none_of_is_null_without_the_database(
     # As `user(id)`: an anonymous caller sees no order, so every id reads as null.
     found = _plan(schema, '{ order(id: "T3JkZXI6MQ==") { id } }', ANONYMOUS)
     assert found == plan.Plan((plan.RootConstant("order", "null"),), frozenset())
+
+
+def test_a_callers_scope_follows_their_id_and_permissions_and_a_refusal_stays_refused() -> None:
+    rules = frozenset({"Order", "Item"})
+    active = field("active") == True  # noqa: E712  # builds a specification, not a bool
+    customer_again = Principal(4, frozenset({Role.CUSTOMER}))
+    other_customer = Principal(5, frozenset({Role.CUSTOMER}))
+    # Same id and roles, more permissions (another role registry's): not the same rules.
+    granted = Principal(4, frozenset({Role.CUSTOMER}), frozenset({"orders:read"}))
+    scopes = [scope_for(p, rules) for p in (CUSTOMER, customer_again, other_customer)]
+    assert scopes == [
+        plan.Scope(4, {"Order": field("customer_id") == 4, "Item": active}),
+        plan.Scope(4, {"Order": field("customer_id") == 4, "Item": active}),
+        plan.Scope(5, {"Order": field("customer_id") == 5, "Item": active}),
+    ]
+    assert scope_for(granted, rules) == plan.Scope(4, {"Order": Always(), "Item": active})
+    assert scope_for(ADMIN, rules) == plan.Scope(1, {"Order": Always(), "Item": Always()})
+    for _ in range(2):
+        with pytest.raises(UnauthenticatedError):
+            scope_for(ANONYMOUS, frozenset({"Order"}))
