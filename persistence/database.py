@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
-from sqlalchemy.util.concurrency import in_greenlet
+from sqlalchemy.util.concurrency import await_, in_greenlet
 
 from domain.errors import TimedOutError, UnavailableError
 from persistence.availability import report_outages
@@ -65,28 +65,39 @@ def create_engine(
             poolclass=FairAsyncQueuePool,
             # JIT pays off for long analytic scans, never for our short statements: it
             # made the planner's nested statement ten times slower (design-notes.md).
-            connect_args={"server_settings": _server_settings(statement_timeout_seconds)},
+            connect_args={"server_settings": {"jit": "off"}},
         )
         _ping_after_idle(engine, ping_after_idle_seconds)
-        _statement_timeouts(engine)
+        _statement_timeouts(engine, statement_timeout_seconds)
         report_outages(engine)
         return engine
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
-
-
-def _server_settings(statement_timeout_seconds: float | None) -> dict[str, str]:
-    settings = {"jit": "off"}
-    if statement_timeout_seconds is not None:
-        # Milliseconds; at least 1, since 0 would turn the timeout off.
-        settings["statement_timeout"] = str(max(1, round(statement_timeout_seconds * 1000)))
-    return settings
 
 
 # SQLSTATE 57014 query_canceled: the statement timeout fired (or an operator cancelled it).
 QUERY_CANCELED = "57014"
 
 
-def _statement_timeouts(engine: AsyncEngine) -> None:
+def _statement_timeouts(engine: AsyncEngine, seconds: float | None) -> None:
+    if seconds is not None:
+        # Milliseconds; at least 1, since 0 would turn the timeout off.
+        limit = max(1, round(seconds * 1000))
+
+        # Set once the connection is ready, not as a startup parameter: what the driver
+        # and the dialect send to set a connection up is not the application's to bound.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _limit(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+            driver = dbapi_connection.driver_connection
+            # asyncpg introspects an array type the first time a statement on the
+            # connection binds one (the repositories' `= ANY($1)` of ids), with a recursive
+            # catalog query, the costliest of a connection's life. Under the timeout a
+            # loaded server cancelled it, and a request that reached a new connection
+            # there answered TIMEOUT (a dataloader's field null beside the error).
+            await_(driver.fetchval("SELECT $1::int4[]", None))
+            # On the driver itself: outside the transaction the adapter would open, whose
+            # rollback at check-in would undo the setting.
+            await_(driver.execute(f"SET statement_timeout = {limit}"))
+
     @event.listens_for(engine.sync_engine, "handle_error")
     def _cancelled(context: ExceptionContext) -> None:
         original = context.original_exception
