@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +51,8 @@ def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> Event
 _TIMESTAMPER: Final = structlog.processors.TimeStamper(fmt="iso", utc=True)
 # How the access line writes the TimeStamper's text (`isoformat()` with "Z" for UTC).
 _UTC_Z: Final = orjson.OPT_UTC_Z
+# The line's newline written by orjson into the same buffer, rather than by a copy.
+_LINE: Final = _UTC_Z | orjson.OPT_APPEND_NEWLINE
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +174,10 @@ def unconfigure_logging() -> None:
 
 def current_trace_id() -> str | None:
     """The active trace id as 32 hex digits, or None outside a trace."""
-    context = trace.get_current_span().get_span_context()
+    span = trace.get_current_span()
+    if span is trace.INVALID_SPAN:  # no span at all, the usual case: nothing to ask it
+        return None
+    context = span.get_span_context()
     return trace.format_trace_id(context.trace_id) if context.is_valid else None
 
 
@@ -180,6 +185,9 @@ def _operations(state: RequestState | None) -> tuple[str | None, str | None]:
     operations = state.graphql_operations if state is not None else None
     if not operations:
         return None, None
+    if len(operations) == 1:  # all but batches: no join, set or sort
+        name, kind = operations[0]
+        return (name or "anonymous")[:200], kind
     names = ",".join(name or "anonymous" for name, _ in operations)
     types = ",".join(sorted({kind for _, kind in operations}))
     return names[:200], types
@@ -216,6 +224,57 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+# structlog's live configuration and its context variables, read where they are kept:
+# `get_config()` builds a new dict on every call and `get_contextvars()` copies the
+# whole context to find the (usually no) bound keys, together ~3 µs of every access
+# line (docs/benchmarks/design-notes.md). Either name missing (a structlog that moved
+# them) falls back to the public call.
+_STRUCTLOG_CONFIG: Final[Any] = getattr(structlog._config, "_CONFIG", None)
+_STRUCTLOG_VARS: Final[Mapping[str, object] | None] = getattr(
+    structlog.contextvars, "_CONTEXT_VARS", None
+)
+
+
+def _live_config() -> tuple[object, Sequence[Processor]]:
+    config = _STRUCTLOG_CONFIG
+    if config is None:
+        public = structlog.get_config()
+        return public["wrapper_class"], public["processors"]
+    return config.default_wrapper_class, config.default_processors
+
+
+def _bound_contextvars() -> dict[str, Any]:
+    if _STRUCTLOG_VARS is not None and not _STRUCTLOG_VARS:
+        return {}  # nothing was ever bound in this process
+    return structlog.contextvars.get_contextvars()
+
+
+# The access line's client-chosen texts repeat (the method, the path of /graphql, the
+# peer's address, operation names): each one's redacted form is kept, as redaction is
+# a pure function of the text. Bounded in count and length, as the texts are a client's.
+_REMEMBERED_TEXTS: Final = 4096
+_REMEMBERED_LENGTH: Final = 256
+_redacted_texts: dict[str, str] = {}
+
+
+def _redacted(text: str) -> str:
+    found = _redacted_texts.get(text)
+    if found is None:
+        found = redact_text(text)
+        if len(_redacted_texts) < _REMEMBERED_TEXTS and len(text) <= _REMEMBERED_LENGTH:
+            _redacted_texts[text] = found
+    return found
+
+
+_HEX_DIGITS: Final = "0123456789abcdef"
+
+
+def _redacted_id(request_id: str) -> str:
+    # The gateway's own ids are hex digits, and every word redaction looks for has a
+    # letter past `f` (or an `@`): nothing to look for (`str.strip` is one C loop).
+    return request_id if not request_id.strip(_HEX_DIGITS) else redact_text(request_id)
+
+
 # The access line's fields and how each is redacted: text a client chose (the method,
 # the path, the peer's address, operation names) as any logged text; the rest are
 # numbers, None or the gateway's own words. `AccessLog.write` applies them field by
@@ -247,13 +306,12 @@ class AccessLog:
 
     def enabled(self) -> bool:
         """Whether the level lets the line through; ask before the request, not after."""
-        config = structlog.get_config()
-        wrapper_class = config["wrapper_class"]
+        wrapper_class, processors = _live_config()
         if wrapper_class is not self._wrapper_class:
             is_enabled_for = getattr(self._log.bind(), "is_enabled_for", None)
             self._writes_info = is_enabled_for is None or bool(is_enabled_for(logging.INFO))
             self._wrapper_class = wrapper_class
-        lines, processors = _JSON_LINES, config["processors"]
+        lines = _JSON_LINES
         direct = (
             self._allow_direct
             and lines is not None
@@ -289,27 +347,27 @@ class AccessLog:
         # (written out: a loop over the table cost a call a field on every request).
         line: dict[str, Any] = {
             "event": "request",
-            "method": redact_text(method),
-            "path": redact_text(path),
+            "method": _redacted(method),
+            "path": _redacted(path),
             "status": status,
             "duration_ms": duration_ms,
-            "client_ip": None if client_ip is None else redact_text(client_ip),
+            "client_ip": None if client_ip is None else _redacted(client_ip),
             "principal_id": principal_id,
-            "operation_name": None if name is None else redact_text(name),
+            "operation_name": None if name is None else _redacted(name),
             "operation_type": kind,
         }
         request_id = _REQUEST_ID.get()
         if request_id is not None:
-            line["request_id"] = redact_text(request_id)
+            line["request_id"] = _redacted_id(request_id)
             line["trace_id"] = current_trace_id()
         line["level"] = "info"
         line["logger"] = ACCESS_LOGGER
         # The TimeStamper's text (ISO 8601, UTC as Z, microseconds unless zero), written
         # by orjson from the instant instead of through isoformat() and a replace.
         line["timestamp"] = datetime.now(UTC)
-        bound = structlog.contextvars.get_contextvars()
+        bound = _bound_contextvars()
         if bound:  # as merge_contextvars: the line's own fields win
             for key, value in redact_value(bound).items():
                 line.setdefault(key, value)
-        self._direct.write(orjson.dumps(line, option=_UTC_Z) + b"\n")
+        self._direct.write(orjson.dumps(line, option=_LINE))
         self._direct.flush()

@@ -17,8 +17,11 @@ from gateway.observability.logging import (
     ACCESS_FIELDS,
     REDACTED,
     AccessLog,
+    _redacted,
+    _redacted_id,
     bind_request_ids,
     configure_logging,
+    redact_text,
     unbind_request_ids,
     unconfigure_logging,
 )
@@ -91,6 +94,24 @@ def test_the_direct_line_is_the_chains_line(
     assert direct == lines_of(scope, direct=False, bound=bound)
     assert len(direct) == 1
     assert not {"password", "api_key"} & set(direct[0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    operations=st.lists(
+        st.tuples(st.one_of(st.none(), hostile), st.sampled_from(["query", "mutation"])),
+        max_size=3,
+    )
+)
+def test_a_batchs_direct_line_is_the_chains_line(operations: list[tuple[str | None, str]]) -> None:
+    scope = scope_for("POST", "/graphql", "127.0.0.1", operations)
+    assert lines_of(scope, direct=True, bound={}) == lines_of(scope, direct=False, bound={})
+
+
+@given(st.one_of(st.text(alphabet="0123456789abcdef"), st.text(max_size=40), hostile))
+def test_request_ids_and_remembered_texts_are_redacted_as_any_text(text: str) -> None:
+    # The second `_redacted` call answers from what the first remembered.
+    assert [_redacted_id(text), _redacted(text), _redacted(text)] == [redact_text(text)] * 3
 
 
 @given(st.datetimes(timezones=st.just(UTC)))
