@@ -76,13 +76,18 @@ class RequestContexts:
                 {"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
                 extensions=error_table.error_details(exc),
             ) from None
-        request_state(request.scope).principal_id = identity.principal.user_id
+        scope = request.scope
+        # One look at the state the edge stored, rather than one per value read from it.
+        state = request_state(scope)
+        state.principal_id = identity.principal.user_id
+        request_id = state.request_id
+        client_ip = state.client_ip
         return Context.build(
             identity.principal,
             self._services,
-            request_id_of(request.scope),
+            request_id if request_id is not None else request_id_of(scope),
             token=identity.token,
-            client_ip=client_ip_of(request.scope),
+            client_ip=client_ip if client_ip is not None else client_ip_of(scope),
             request=request,
             observe_batch=self._observe_batch,
         )

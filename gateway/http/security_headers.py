@@ -44,3 +44,7 @@ class SecurityHeaders:
     def for_scope(self, scope: Scope) -> RawHeaders:
         """The defaults for this request's responses (HSTS only if the client used https)."""
         return self._https_defaults if is_https(scope) else _BASE_RAW
+
+    def for_scheme(self, scheme: str | None) -> RawHeaders:
+        """`for_scope` given the scheme the edge determined (`http`, `https`)."""
+        return self._https_defaults if scheme == "https" else _BASE_RAW

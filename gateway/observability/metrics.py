@@ -408,7 +408,10 @@ class OperationMetrics(SchemaExtension):
 
 
 def _method(scope: Scope) -> str:
-    method = str(scope.get("method", "")).upper()
+    method = scope.get("method", "")
+    if method in _METHODS:  # as servers send it: no new string a request
+        return str(method)
+    method = str(method).upper()
     return method if method in _METHODS else OTHER
 
 
