@@ -23,6 +23,7 @@ from gateway.http.edge import EdgeMiddleware
 from gateway.http.health import live
 from gateway.http.load_shedding import LoadSheddingMiddleware
 from gateway.limits.rate_limit_http import request_rate_limit
+from gateway.observability.logging import flush_access_lines
 from gateway.settings import Settings, load_settings
 
 log = structlog.get_logger("gateway")
@@ -70,8 +71,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with built.serving():
-            yield
+        try:
+            async with built.serving():
+                yield
+        finally:
+            # The last turn's access lines, before the server's process may end.
+            flush_access_lines()
 
     async def jwks(_: Request) -> Response:
         return JSONResponse(built.tokens.jwks(), headers={"Cache-Control": "public, max-age=300"})

@@ -11,6 +11,8 @@ not go through structlog's processor chain: its fields are known, so it is built
 the chain would build it, redacted by field (the fields a client controls pass through
 `redact_text`, the typed ones as they are), and rendered once with orjson. Under any
 other configuration (the console in dev, a test's `capture_logs`) it takes the chain.
+Written directly, the lines of one event-loop turn go out in one write at its end
+(`turn_lines`); a reader in the same turn calls `flush_access_lines` first.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from domain.redaction import REDACTED as REDACTED
 from domain.redaction import redact_text as redact_text
 from domain.redaction import redact_value as redact_value
 from gateway.observability.request_state import RequestState, stored_state
+from gateway.observability.turn_lines import TurnLines, flush_all
 
 ACCESS_LOGGER = "gateway.access"
 # Libraries that log every call (aiosqlite: each statement with its parameters).
@@ -61,8 +64,9 @@ class _JsonLines:
     line is written directly only while the chain still ends with it: `capture_logs`
     and others edit the configured list in place)."""
 
-    output: BinaryIO
     renderer: Processor
+    # The access lines bound for prod's output, written once a loop turn.
+    access: TurnLines
 
 
 _JSON_LINES: _JsonLines | None = None
@@ -113,7 +117,8 @@ def configure_logging(profile: str, level: str = "info", *, output: BinaryIO | N
         cache_logger_on_first_use=False,
     )
     global _JSON_LINES
-    _JSON_LINES = _JsonLines(binary, to_bytes) if profile == "prod" else None
+    flush_access_lines()  # into the output they were bound for
+    _JSON_LINES = _JsonLines(to_bytes, TurnLines(binary)) if profile == "prod" else None
     _configure_stdlib(numeric, binary, shared, [exceptions, redact, to_text])
 
 
@@ -164,12 +169,19 @@ def _configure_stdlib(
 def unconfigure_logging() -> None:
     """Undo `configure_logging` (tests): structlog defaults, our stdlib handler removed."""
     global _JSON_LINES
+    flush_access_lines()
     _JSON_LINES = None
     structlog.reset_defaults()
     root = logging.getLogger()
     for existing in list(root.handlers):
         if existing.name == _HANDLER_NAME:
             root.removeHandler(existing)
+
+
+def flush_access_lines() -> None:
+    """Write the access lines still waiting for the end of their loop turn (the app's
+    shutdown, a reader in the turn that wrote them)."""
+    flush_all()
 
 
 def current_trace_id() -> str | None:
@@ -302,7 +314,7 @@ class AccessLog:
         self._wrapper_class: object = None
         self._writes_info = True
         self._allow_direct = direct
-        self._direct: BinaryIO | None = None
+        self._direct: TurnLines | None = None
 
     def enabled(self) -> bool:
         """Whether the level lets the line through; ask before the request, not after."""
@@ -318,7 +330,7 @@ class AccessLog:
             and bool(processors)
             and processors[-1] is lines.renderer
         )
-        self._direct = lines.output if direct and lines is not None else None
+        self._direct = lines.access if direct and lines is not None else None
         return self._writes_info
 
     def write(self, scope: Scope, status: int, seconds: float) -> None:
@@ -369,5 +381,4 @@ class AccessLog:
         if bound:  # as merge_contextvars: the line's own fields win
             for key, value in redact_value(bound).items():
                 line.setdefault(key, value)
-        self._direct.write(orjson.dumps(line, option=_LINE))
-        self._direct.flush()
+        self._direct.add(orjson.dumps(line, option=_LINE))

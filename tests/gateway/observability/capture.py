@@ -10,6 +10,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.observability.logging import flush_access_lines
+
 type Labels = frozenset[tuple[str, str]]
 
 
@@ -21,6 +23,8 @@ class LogCapture:
 
     @property
     def raw(self) -> bytes:
+        # Access lines wait for the end of their loop turn; a test reads in that turn.
+        flush_access_lines()
         return self.buffer.getvalue()
 
     def lines(self) -> list[dict[str, Any]]:
