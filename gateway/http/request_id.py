@@ -19,12 +19,23 @@ HEADER_KEY = HEADER.encode()
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
-def new_request_id() -> str:
-    """32 random hex digits, as `uuid4().hex` but without building a UUID (every request).
+# Random ids drawn ahead, 64 to a system call: a `getrandom` call a request was ~2% of
+# a persisted trivial query (docs/benchmarks/design-notes.md). Each id is still 16
+# bytes of `os.urandom`, used once: `list.pop` hands an id to one caller only (the GIL
+# makes it atomic), and a forked child starts empty rather than repeat its parent's.
+_DRAWN_AT_ONCE = 64
+_drawn: list[str] = []
+os.register_at_fork(after_in_child=_drawn.clear)
 
-    `os.urandom` directly: `secrets.token_hex` reaches it through three Python calls.
-    """
-    return os.urandom(16).hex()
+
+def new_request_id() -> str:
+    """32 random hex digits, as `uuid4().hex` but without building a UUID (every request)."""
+    try:
+        return _drawn.pop()
+    except IndexError:
+        digits = os.urandom(16 * _DRAWN_AT_ONCE).hex()
+        _drawn.extend([digits[at : at + 32] for at in range(0, len(digits), 32)])
+        return _drawn.pop()
 
 
 def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:

@@ -10,7 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.http.edge import EdgeMiddleware
-from gateway.http.request_id import request_id_of
+from gateway.http.request_id import new_request_id, request_id_of
 from gateway.observability.metrics import Metrics
 
 # One response object sent for every request: the middleware must not grow its headers.
@@ -77,3 +77,9 @@ async def test_a_response_object_sent_twice_is_left_as_it_was() -> None:
         ["first-12345678"],
         ["second-12345678"],
     )
+
+
+def test_fresh_ids_are_32_hex_digits_and_never_repeat() -> None:
+    ids = [new_request_id() for _ in range(1000)]  # several draws of the pool
+    assert (len(set(ids)), {len(one) for one in ids}) == (1000, {32})
+    assert all(not one.strip("0123456789abcdef") for one in ids)
