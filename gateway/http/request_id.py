@@ -44,6 +44,8 @@ def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name == HEADER_KEY:
             incoming = value  # the last one, as before
+    if not incoming:  # the usual request: nothing to decode or match
+        return new_request_id()
     text = incoming.decode("latin-1")
     return text if _VALID.match(text) else new_request_id()
 
