@@ -20,14 +20,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.settings.model import DatabaseSettings
+
 # The fields of the gateway's `item(id)` row (bench.scenarios.BY_ID), in its shape.
 ITEM_BY_ID = (
     "SELECT json_build_object('data', json_build_object('item', json_build_object("
     "'id', id, 'sku', sku, 'name', name, 'stock', stock)))::text FROM items WHERE id = $1"
 )
 DATABASE = "BENCH_BARE_DATABASE"
-# As the gateway's default pool.
-POOL_SIZE = 5
+# As many connections as the gateway's pool holds by default.
+POOL_SIZE: int = DatabaseSettings.model_fields["pool_size"].default
 
 
 async def hello(_: Request) -> Response:
