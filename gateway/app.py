@@ -24,6 +24,7 @@ from gateway.http.health import live
 from gateway.http.load_shedding import LoadSheddingMiddleware
 from gateway.limits.rate_limit_http import request_rate_limit
 from gateway.observability.logging import flush_access_lines
+from gateway.rest.dispatch import RestRoutes
 from gateway.settings import Settings, load_settings
 
 log = structlog.get_logger("gateway")
@@ -134,6 +135,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
     # Innermost, after every limit: the GraphQL path's own shortcut past the router.
     middleware.append(Middleware(DirectRoute, route=graphql_route))
+    # And the REST paths', by a table of the same routes (same 404s and 405s).
+    middleware.append(Middleware(RestRoutes, routes=routes, prefix=REST_PREFIX))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.container = built
     app.state.readiness = readiness

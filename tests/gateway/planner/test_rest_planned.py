@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
+from gateway.rest.endpoint import etag_of
 from schema.node import to_global_id
 from tests.gateway.planner.gateways import ADMIN, CUSTOMER, Gateway, Planned
 
@@ -43,3 +45,47 @@ async def test_a_rest_refusal_is_the_resolvers(
     assert (got.status_code, problem) == (expected.status_code, reference)
     assert got.status_code == 401
     assert planned.count == 0
+
+
+BY_ID = [
+    # Every character class JSON escapes, non-ASCII, quotes and backslashes.
+    (f"/api/v1/items/{to_global_id('Item', 2)}", None),
+    (f"/api/v1/items/{to_global_id('Item', 3)}", CUSTOMER),
+    (f"/api/v1/items/{to_global_id('Item', 4)}", None),
+    (f"/api/v1/orders/{to_global_id('Order', 5)}", ADMIN),
+    ("/api/v1/users/me", CUSTOMER),
+    ("/api/v1/users/me", None),  # `null`, an answer
+]
+
+
+@pytest.mark.parametrize(("path", "user"), BY_ID)
+async def test_a_rest_read_sends_the_planned_json_as_decoding_and_encoding_it_wrote_it(
+    planner_on: Gateway, planner_off: Gateway, planned: Planned, path: str, user: int | None
+) -> None:
+    # The body is the planner's JSON text as is; it must be the bytes (and so the ETag)
+    # that decoding it and encoding it with orjson again wrote, and the resolvers' answer.
+    headers = {"X-Debug-User": str(user)} if user is not None else {}
+    first = await planner_on.client.get(path, headers=headers)  # planned by Strawberry
+    again = await planner_on.client.get(path, headers=headers)  # the prepared replay
+    expected = await planner_off.client.get(path, headers=headers)
+    assert planned.count >= 1  # the replay of an anonymous `me` is a constant: no fetch
+    for got in (first, again):
+        assert (got.status_code, got.content) == (200, expected.content)
+        assert got.content == orjson.dumps(orjson.loads(got.content))
+        assert got.headers["etag"] == expected.headers["etag"] == etag_of(got.content)
+
+
+async def test_a_rest_read_of_nothing_is_a_404_from_the_plan_and_its_replay(
+    planner_on: Gateway, planner_off: Gateway, planned: Planned
+) -> None:
+    path = f"/api/v1/items/{to_global_id('Item', 99_999)}"
+    answers = [await planner_on.client.get(path) for _ in range(2)]
+    expected = await planner_off.client.get(path)
+    reference = expected.json()
+    reference.pop("requestId")
+    for got in answers:
+        problem = got.json()
+        problem.pop("requestId")
+        assert (got.status_code, problem) == (404, reference)
+    assert expected.status_code == 404
+    assert planned.count == 2
