@@ -102,6 +102,12 @@ class RestRoutes:
                 found = self._find(path, {"type": "http", "path": path, "method": "GET"})
                 if found is not None and found[0] is candidate.route:
                     self._exact[path] = candidate.route
+        # A path in the dict never reaches the templates, and no other path can match a
+        # template without placeholders: those are not tried again.
+        for length, group in self._by_length.items():
+            self._by_length[length] = [
+                c for c in group if not (isinstance(c, _Template) and c.route.path in self._exact)
+            ]
 
     def _find(self, path: str, scope: Scope) -> tuple[Route, dict[str, str]] | None:
         parts = path.split("/")
