@@ -128,7 +128,12 @@ class ReplicatedRevocationStore:
         return await self.cache.revoked_before(user_id)
 
     async def is_token_revoked(self, claims: TokenClaims) -> bool:
-        await self._current()
+        # Every request asks: between refreshes, loaded, only the listener is looked at
+        # (what `_current` does then, without awaiting a coroutine for it).
+        if self._loaded and self._clock() < self._next_refresh:
+            self._ensure_listening()
+        else:
+            await self._current()
         return self.cache.check(claims)
 
     async def refresh(self) -> None:

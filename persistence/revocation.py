@@ -19,6 +19,8 @@ from domain.tokens import TokenClaims
 
 # Kinds of entry: a token, a session (token family), a user's cutoff, a used refresh token.
 JTI, FAMILY, USER, USED = "jti", "fam", "user", "used"
+# Tokens remembered as found not revoked (one small tuple each); past it the memo starts over.
+MAX_REMEMBERED_CLEAR = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,13 @@ class InMemoryRevocationStore:
         self._entries: dict[str, tuple[datetime, datetime | None]] = {}
         self._expiry: list[tuple[datetime, str]] = []
         self._lock = threading.Lock()
+        # Counts the entries stored. A token found not revoked stays so until an entry is
+        # stored (sweeping expired entries only ever clears tokens), so the verdict is
+        # remembered with the count it was reached at, by jti, with the very claims
+        # object it was reached for (an access token's claims come from the verified
+        # tokens' memo, the same object on every request).
+        self._stored = 0
+        self._clear: dict[str, tuple[TokenClaims, int]] = {}
 
     def apply(self, entry: Revocation) -> None:
         """Merge an entry read from the database or the broadcast (idempotent)."""
@@ -64,15 +73,25 @@ class InMemoryRevocationStore:
 
     def check(self, claims: TokenClaims) -> bool:
         """Whether the token's jti, family or user cutoff revokes it; no I/O."""
+        # Without the lock: one dict read and one int read. A revocation stored meanwhile
+        # by another thread is as if stored just after this check.
+        known = self._clear.get(claims.jti)
+        if known is not None and known[0] is claims and known[1] == self._stored:
+            return False
         with self._lock:
             self._sweep(self._now())
             entries = self._entries
             user = entries.get(f"user:{claims.subject}")
-            return (
+            revoked = (
                 f"jti:{claims.jti}" in entries
                 or f"fam:{claims.family}" in entries
                 or _revoked_by_cutoff(claims, None if user is None else user[1])
             )
+            if not revoked:
+                if len(self._clear) >= MAX_REMEMBERED_CLEAR:
+                    self._clear.clear()
+                self._clear[claims.jti] = (claims, self._stored)
+            return revoked
 
     def __len__(self) -> int:
         """Live entries (after sweeping the expired ones)."""
@@ -140,6 +159,7 @@ class InMemoryRevocationStore:
         if until <= now:
             return  # the token is already dead: nothing to remember
         self._entries[key] = (until, value)
+        self._stored += 1
         heapq.heappush(self._expiry, (until, key))
 
     def _sweep(self, now: datetime) -> None:

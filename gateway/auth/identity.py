@@ -16,7 +16,8 @@ from domain.tokens import TokenClaims
 DEBUG_HEADER = "x-debug-user"
 # Far larger than any token we issue; anything bigger is refused before parsing.
 MAX_AUTHORIZATION_BYTES = 8192
-# Distinct (user, roles) pairs whose principal is kept; past it the memo starts over.
+# Distinct (user, roles) pairs whose principal is kept, and tokens whose identity is;
+# past it a memo starts over.
 MAX_REMEMBERED_PRINCIPALS = 10_000
 
 
@@ -64,19 +65,33 @@ class BearerAuthenticator:
         # start-up): built once per pair rather than per request. Every request's token
         # is still verified and checked against the revocations.
         self._principals: dict[tuple[int, frozenset[str]], Principal] = {}
+        # The identity of each token's claims, by jti, kept with the claims object it was
+        # made of: a verified token's claims are the same object on every request (the
+        # verification memo's), so a hit is `is`, not a comparison of ten fields.
+        self._identities: dict[str, Identity] = {}
 
     async def authenticate(self, headers: Mapping[str, str]) -> Identity:
         token = bearer_token(headers)
         if token is None:
             return Identity.anonymous()
+        # Verified, its expiry and its revocation checked, on every request.
         claims = await self._accounts.verify_access(token)
+        known = self._identities.get(claims.jti)
+        if known is not None and known.token is claims:
+            return known
+        if len(self._identities) >= MAX_REMEMBERED_PRINCIPALS:
+            self._identities.clear()
+        identity = self._identities[claims.jti] = Identity(self._principal(claims), claims)
+        return identity
+
+    def _principal(self, claims: TokenClaims) -> Principal:
         key = (claims.subject, claims.roles)
         principal = self._principals.get(key)
         if principal is None:
             if len(self._principals) >= MAX_REMEMBERED_PRINCIPALS:
                 self._principals.clear()
             principal = self._principals[key] = principal_from(claims, self._registry)
-        return Identity(principal, claims)
+        return principal
 
 
 class DebugHeaderAuthenticator:

@@ -30,6 +30,7 @@ from strawberry.extensions import SchemaExtension
 from domain import read_plan as plan
 from domain.errors import DomainError, UnavailableError
 from domain.principals import Principal
+from domain.users import Role
 from resolvers.context import Context, PlannedData
 from schema.cost import execution_cost
 from schema.planner import partial
@@ -39,6 +40,10 @@ log = structlog.get_logger("gateway.planner")
 
 
 type Fetch = Callable[[plan.Plan, plan.Scope], Awaitable[dict[str, str]]]
+
+# The role names of each set of roles, made once: every prepared replay builds a key,
+# and the sets are few (subsets of `Role`; bounded by it).
+_ROLE_NAMES: dict[frozenset[Role], frozenset[str]] = {}
 
 
 class PlanCache:
@@ -65,10 +70,14 @@ class PlanCache:
             frozen = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             return None
+        roles = principal.roles
+        names = _ROLE_NAMES.get(roles)
+        if names is None:
+            names = _ROLE_NAMES[roles] = frozenset(role.value for role in roles)
         return (
             query,
             operation_name,
-            frozenset(role.value for role in principal.roles),
+            names,
             principal.permissions,
             principal.is_authenticated,
             frozen,

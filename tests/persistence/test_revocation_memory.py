@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from persistence.revocation import InMemoryRevocationStore
+from domain.tokens import TokenClaims
+from persistence import revocation
+from persistence.revocation import FAMILY, InMemoryRevocationStore, Revocation
 from tests.persistence.revocation_contract import RevocationStoreContract, claims
 
 T0 = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
@@ -109,3 +112,50 @@ async def test_uses_from_many_threads_let_exactly_one_through(
     for thread in threads:
         thread.join()
     assert sorted(results) == [False] * 7 + [True]
+
+
+def _revoke_jti(store: InMemoryRevocationStore, token: TokenClaims) -> Awaitable[None]:
+    return store.revoke(token.jti, T0 + timedelta(hours=1))
+
+
+def _revoke_family(store: InMemoryRevocationStore, token: TokenClaims) -> Awaitable[None]:
+    return store.revoke_family(token.family, T0 + timedelta(hours=1))
+
+
+def _revoke_user(store: InMemoryRevocationStore, token: TokenClaims) -> Awaitable[None]:
+    return store.revoke_all_for_user(token.subject, issued_before=T0, until=T0 + timedelta(hours=1))
+
+
+async def _apply_family(store: InMemoryRevocationStore, token: TokenClaims) -> None:
+    store.apply(Revocation(FAMILY, token.family, T0 + timedelta(hours=1)))
+
+
+@pytest.mark.parametrize("revoke", [_revoke_jti, _revoke_family, _revoke_user, _apply_family])
+async def test_a_token_found_not_revoked_is_refused_at_once_when_revoked(
+    store: InMemoryRevocationStore,
+    revoke: Callable[[InMemoryRevocationStore, TokenClaims], Awaitable[None]],
+) -> None:
+    # A clear verdict is remembered for the claims object; any revocation stored ends it.
+    token = claims(issued_at=T0 - timedelta(minutes=1))
+    assert [store.check(token), store.check(token)] == [False, False]
+    await revoke(store, token)
+    assert [store.check(token), store.check(token)] == [True, True]
+
+
+async def test_a_clear_verdict_serves_only_the_claims_object_it_was_reached_for(
+    store: InMemoryRevocationStore,
+) -> None:
+    # Same jti, another family (revoked): the remembered verdict is not reused.
+    clear = claims(issued_at=T0, family="fam-clear")
+    await store.revoke_family("fam-revoked", T0 + timedelta(hours=1))
+    assert store.check(clear) is False
+    assert store.check(claims(issued_at=T0, family="fam-revoked")) is True
+
+
+async def test_the_remembered_clear_verdicts_are_bounded(
+    store: InMemoryRevocationStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(revocation, "MAX_REMEMBERED_CLEAR", 3)
+    tokens = [claims(issued_at=T0, jti=f"j{n}") for n in range(10)]
+    assert [store.check(token) for token in tokens] == [False] * 10
+    assert len(store._clear) <= 3

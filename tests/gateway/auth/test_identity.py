@@ -113,3 +113,33 @@ async def test_the_remembered_principals_are_bounded(
     assert [answer.principal.user_id for answer in answers] == [1, 2, 3, 1]
     assert len(authenticator._principals) <= 2
     assert answers[0] == Identity(answers[3].principal, answers[0].token)
+
+
+async def test_a_remembered_identity_is_served_only_while_its_token_is_live(
+    revocations: InMemoryRevocationStore,
+) -> None:
+    clock = [NOW]
+    tokens = JwtTokenService(
+        SigningKey.hs256(b"k" * 32), issuer="gw", audience="api", now=lambda: clock[0]
+    )
+    accounts = AccountService(
+        FakeUnitOfWorkFactory(), NoPasswords(), tokens, revocations, now=lambda: clock[0]
+    )
+    authenticator = BearerAuthenticator(accounts, rbac.default_registry())
+    headers = bearer(tokens, 7, "customer")
+    first = await authenticator.authenticate(headers)
+    assert await authenticator.authenticate(headers) is first
+    assert first.token is not None
+    clock[0] = first.token.expires_at + tokens.leeway
+    with pytest.raises(UnauthenticatedError) as caught:
+        await authenticator.authenticate(headers)
+    assert str(caught.value) == "token expired"
+
+
+async def test_the_remembered_identities_are_bounded(
+    authenticator: BearerAuthenticator, tokens: JwtTokenService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(identity, "MAX_REMEMBERED_PRINCIPALS", 2)
+    for user_id in (1, 2, 3, 4, 5):
+        await authenticator.authenticate(bearer(tokens, user_id, "customer"))
+    assert len(authenticator._identities) <= 2

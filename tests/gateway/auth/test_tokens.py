@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -496,3 +497,20 @@ def test_a_size_of_zero_verifies_every_time() -> None:
     for _ in range(3):
         svc.verify(token, TokenKind.ACCESS)
     assert (len(svc.verified), svc.full_checks) == (0, 3)
+
+
+def test_under_the_real_clock_a_remembered_token_is_refused_once_it_expires() -> None:
+    # The default clock reads `time.time` for remembered tokens: no fake clock here.
+    svc = CountingService(
+        HS,
+        issuer="gw",
+        audience="api",
+        access_ttl=timedelta(milliseconds=200),
+        leeway=timedelta(0),
+    )
+    token, claims = svc.issue(TokenKind.ACCESS, 7, [])
+    assert [svc.verify(token, TokenKind.ACCESS) for _ in range(3)] == [claims] * 3
+    assert svc.full_checks == 1
+    time.sleep(max(0.0, (claims.expires_at - datetime.now(UTC)).total_seconds()) + 0.01)
+    assert reason(svc, token) == "token expired"
+    assert (len(svc.verified), svc.full_checks) == (0, 2)
