@@ -11,6 +11,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from typing import Any, Protocol
 
 from aiodataloader import DataLoader
@@ -65,30 +66,41 @@ type ChildrenKey = tuple[int, Specification, PageRequest]
 type ChildCountKey = tuple[int, Specification]
 
 
-class _ChildrenLoader(DataLoader[ChildrenKey, Page[Any]]):
-    """A page of related entities per owner (one-to-many); one statement per filter."""
+# A service's batched read of one relationship, bound to its principal and relation:
+# pages (or counts) per owner id, for owners sharing one filter (and page request).
+type PagesFetch = Callable[
+    [list[int], Specification, PageRequest], Awaitable[Mapping[int, Page[Any]]]
+]
+type CountsFetch = Callable[[list[int], Specification], Awaitable[Mapping[int, int]]]
 
-    def __init__(self, service: EntityService, key: str, principal: Principal) -> None:
+
+class _PagesLoader(DataLoader[ChildrenKey, Page[Any]]):
+    """A page of related entities per owner (one-to-many, or many-to-many through an
+    association); one statement per filter and page request."""
+
+    def __init__(self, fetch: PagesFetch) -> None:
         super().__init__(loop=asyncio.get_running_loop())
-        self._service, self._key, self._principal = service, key, principal
+        self._fetch = fetch
 
     async def batch_load_fn(self, keys: list[ChildrenKey]) -> list[Page[Any]]:
         groups: dict[tuple[Specification, PageRequest], list[int]] = defaultdict(list)
         for owner, spec, request in keys:
             groups[spec, request].append(owner)
         pages: dict[ChildrenKey, Page[Any]] = {}
+        empty: Page[Any] = Page((), (), has_next_page=False, has_previous_page=False)
         for (spec, request), owners in groups.items():
-            found = await self._service.page_per(self._principal, self._key, owners, spec, request)
-            empty: Page[Any] = Page((), (), has_next_page=False, has_previous_page=False)
+            found = await self._fetch(owners, spec, request)
             for owner in owners:
                 pages[owner, spec, request] = found.get(owner, empty)
         return [pages[key] for key in keys]
 
 
-class _ChildCountLoader(DataLoader[ChildCountKey, int]):
-    def __init__(self, service: EntityService, key: str, principal: Principal) -> None:
+class _CountsLoader(DataLoader[ChildCountKey, int]):
+    """The number of related entities per owner; one statement per filter."""
+
+    def __init__(self, fetch: CountsFetch) -> None:
         super().__init__(loop=asyncio.get_running_loop())
-        self._service, self._key, self._principal = service, key, principal
+        self._fetch = fetch
 
     async def batch_load_fn(self, keys: list[ChildCountKey]) -> list[int]:
         groups: dict[Specification, list[int]] = defaultdict(list)
@@ -96,7 +108,7 @@ class _ChildCountLoader(DataLoader[ChildCountKey, int]):
             groups[spec].append(owner)
         counts: dict[ChildCountKey, int] = {}
         for spec, owners in groups.items():
-            found = await self._service.count_per(self._principal, self._key, owners, spec)
+            found = await self._fetch(owners, spec)
             for owner in owners:
                 counts[owner, spec] = found.get(owner, 0)
         return [counts[key] for key in keys]
@@ -112,45 +124,6 @@ class _RowsLoader(DataLoader[int, list[Any]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[Any]]:
         found = await self._service.rows_per(self._principal, self._key, keys)
         return [list(found.get(owner, ())) for owner in keys]
-
-
-class _LinkedLoader(DataLoader[ChildrenKey, Page[Any]]):
-    """A page of linked entities per owner (many-to-many); one statement per filter."""
-
-    def __init__(self, service: EntityService, through: Through, principal: Principal) -> None:
-        super().__init__(loop=asyncio.get_running_loop())
-        self._service, self._through, self._principal = service, through, principal
-
-    async def batch_load_fn(self, keys: list[ChildrenKey]) -> list[Page[Any]]:
-        groups: dict[tuple[Specification, PageRequest], list[int]] = defaultdict(list)
-        for owner, spec, request in keys:
-            groups[spec, request].append(owner)
-        pages: dict[ChildrenKey, Page[Any]] = {}
-        for (spec, request), owners in groups.items():
-            found = await self._service.page_through(
-                self._principal, self._through, owners, spec, request
-            )
-            empty: Page[Any] = Page((), (), has_next_page=False, has_previous_page=False)
-            for owner in owners:
-                pages[owner, spec, request] = found.get(owner, empty)
-        return [pages[key] for key in keys]
-
-
-class _LinkedCountLoader(DataLoader[ChildCountKey, int]):
-    def __init__(self, service: EntityService, through: Through, principal: Principal) -> None:
-        super().__init__(loop=asyncio.get_running_loop())
-        self._service, self._through, self._principal = service, through, principal
-
-    async def batch_load_fn(self, keys: list[ChildCountKey]) -> list[int]:
-        groups: dict[Specification, list[int]] = defaultdict(list)
-        for owner, spec in keys:
-            groups[spec].append(owner)
-        counts: dict[ChildCountKey, int] = {}
-        for spec, owners in groups.items():
-            found = await self._service.count_through(self._principal, self._through, owners, spec)
-            for owner in owners:
-                counts[owner, spec] = found.get(owner, 0)
-        return [counts[key] for key in keys]
 
 
 class _UpstreamLoader[K, V](DataLoader[K, V | None]):
@@ -202,14 +175,14 @@ class Loaders:
         """Pages of the declared entity `name` by the owner id in its attribute `key`."""
         found = self._declared.get((name, key))
         if found is None:
-            loader = _ChildrenLoader(self._entities[name], key, self._principal)
+            loader = _PagesLoader(partial(self._entities[name].page_per, self._principal, key))
             found = self._declared[name, key] = _observed(loader, f"{name}.{key}", self._observe)
         return found
 
     def child_counts(self, name: str, key: str) -> DataLoader[ChildCountKey, int]:
         found = self._declared.get((name, f"#{key}"))
         if found is None:
-            loader = _ChildCountLoader(self._entities[name], key, self._principal)
+            loader = _CountsLoader(partial(self._entities[name].count_per, self._principal, key))
             found = self._declared[name, f"#{key}"] = _observed(
                 loader, f"{name}.{key}.count", self._observe
             )
@@ -231,7 +204,8 @@ class Loaders:
         slot = (name, f"~{through.entity}.{through.key}")
         found = self._declared.get(slot)
         if found is None:
-            loader = _LinkedLoader(self._entities[name], through, self._principal)
+            service = self._entities[name]
+            loader = _PagesLoader(partial(service.page_through, self._principal, through))
             found = self._declared[slot] = _observed(
                 loader, f"{name}.{through.entity}.{through.key}", self._observe
             )
@@ -241,7 +215,8 @@ class Loaders:
         slot = (name, f"#~{through.entity}.{through.key}")
         found = self._declared.get(slot)
         if found is None:
-            loader = _LinkedCountLoader(self._entities[name], through, self._principal)
+            service = self._entities[name]
+            loader = _CountsLoader(partial(service.count_through, self._principal, through))
             found = self._declared[slot] = _observed(
                 loader, f"{name}.{through.entity}.{through.key}.count", self._observe
             )
