@@ -31,7 +31,7 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from domain.errors import TimedOutError, UnavailableError
@@ -88,70 +88,78 @@ class DriverReads:
         in order on one pooled connection; raises UnavailableError, TimedOutError,
         ValidationError (a value the database refuses)."""
         engine = self._engine
-        pooled = self._checked_out_at_once()
-        if pooled is None:
+        pool = self._pool
+        entry = self._ready()
+        pooled: PoolProxiedConnection | None = None
+        if entry is not None:
+            assert pool is not None  # ready only with the fair pool
+            # Lent: checked out and in without a greenlet and without a new proxy.
+            proxy = pool.lend(entry)
+        else:
             try:
                 # In a greenlet: the pool may wait for a free connection, open one or ping it.
-                pooled = await greenlet_spawn(engine.raw_connection)
+                pooled = proxy = await greenlet_spawn(engine.raw_connection)
             except engine.dialect.loaded_dbapi.Error as error:  # the dialect's first queries
                 raise self._translated(error) from error
-        conn = _Listened(engine, pooled)
-        driver: asyncpg.Connection = pooled.driver_connection
+        conn = _Listened(engine, proxy)
+        driver: asyncpg.Connection = proxy.driver_connection
+        dispatch = engine.dispatch
+        texts: list[Any] = []
         try:
-            texts = [await self._fetch(conn, driver, one, caller_id) for one in statements]
+            for statement in statements:
+                values = list(statement.values)
+                if statement.caller_at is not None:
+                    values[statement.caller_at] = caller_id
+                sql = statement.sql
+                # Stands in for SQLAlchemy's execution context: listeners keep
+                # per-statement state on it (the database span).
+                context = SimpleNamespace()
+                dispatch.before_cursor_execute(conn, None, sql, values, context, False)
+                try:
+                    texts.append(await driver.fetchval(sql, *values))
+                except Exception as error:
+                    raise self._translated(error, closed=driver.is_closed()) from error
+                finally:
+                    dispatch.after_cursor_execute(conn, None, sql, values, context, False)
         except UnavailableError as error:
             # Lost: not handed out again.
-            await greenlet_spawn(pooled.invalidate, error.__cause__)
+            await greenlet_spawn(_invalidated, pool, pooled, entry, error.__cause__)
             raise
         except Exception:
-            await greenlet_spawn(pooled.close)
+            if entry is not None:
+                _given_back(pool, entry)  # nothing to await: see below
+            else:
+                assert pooled is not None
+                await greenlet_spawn(pooled.close)
             raise
         except BaseException:
             # Cancelled under a statement: the connection may still be busy with it.
-            await greenlet_spawn(pooled.invalidate)
+            await greenlet_spawn(_invalidated, pool, pooled, entry, None)
             raise
         # Without a greenlet: giving back a connection the driver has just answered on
         # awaits nothing (no transaction to roll back: the reads never begin one; the
         # checkin listeners and the queue are synchronous).
-        pooled.close()
+        if entry is not None:
+            _given_back(pool, entry)
+        else:
+            assert pooled is not None
+            pooled.close()
         return texts
 
-    def _checked_out_at_once(self) -> PoolProxiedConnection | None:
-        """A connection checked out without a greenlet when the pool has one ready that
-        needs no ping (the pool's checkout, events and bookkeeping as always); else None.
+    def _ready(self) -> ConnectionPoolEntry | None:
+        """The pool's entry to lend without a greenlet when it has one ready that needs no
+        ping (the pool's checkout, events and bookkeeping as always); else None.
 
         Two greenlet runs (checkout and checkin) were a tenth of a read by id
         (docs/benchmarks/design-notes.md); a checkout that must wait, connect or ping
         still takes one."""
         pool = self._pool
-        if pool is None:
+        if pool is None or not pool.lends:
             return None
         entry = pool.ready()
         if entry is None or pings_on_checkout(self._engine, entry):
             return None
-        return self._engine.raw_connection()
-
-    async def _fetch(
-        self,
-        conn: _Listened,
-        driver: asyncpg.Connection,
-        statement: DriverStatement,
-        caller_id: int | None,
-    ) -> Any:
-        values = list(statement.values)
-        if statement.caller_at is not None:
-            values[statement.caller_at] = caller_id
-        dispatch = self._engine.dispatch
-        # Stands in for SQLAlchemy's execution context: listeners keep per-statement state
-        # on it (the database span).
-        context = SimpleNamespace()
-        dispatch.before_cursor_execute(conn, None, statement.sql, values, context, False)
-        try:
-            return await driver.fetchval(statement.sql, *values)
-        except Exception as error:
-            raise self._translated(error, closed=driver.is_closed()) from error
-        finally:
-            dispatch.after_cursor_execute(conn, None, statement.sql, values, context, False)
+        return entry
 
     def _translated(self, error: Exception, *, closed: bool = False) -> Exception:
         translated = _translated(error, closed)
@@ -174,6 +182,27 @@ class _Listened:
 
     def get_execution_options(self) -> Mapping[str, Any]:
         return self.engine.get_execution_options()
+
+
+def _given_back(pool: FairAsyncQueuePool | None, entry: ConnectionPoolEntry) -> None:
+    assert pool is not None  # entries are lent by the fair pool only
+    pool.give_back(entry)
+
+
+def _invalidated(
+    pool: FairAsyncQueuePool | None,
+    pooled: PoolProxiedConnection | None,
+    entry: ConnectionPoolEntry | None,
+    error: BaseException | None,
+) -> None:
+    """Close a connection for good and check it in (reconnected at its next checkout);
+    in a greenlet."""
+    if pooled is not None:
+        pooled.invalidate(error)
+        return
+    assert pool is not None  # lent by the fair pool
+    assert entry is not None
+    pool.discard_lent(entry, error)
 
 
 def _translated(error: Exception, closed: bool) -> Exception:

@@ -10,16 +10,19 @@ Here a FIFO semaphore counts the free connections: a connection goes to whoever 
 waited longest, and nobody takes one past a waiter (`asyncio.Semaphore` has been fair
 since Python 3.11). The queue keeps its free connections itself, so the pool can tell
 which one a checkout would take now (`FairAsyncQueuePool.ready`): the planned reads
-check a ready one out without a greenlet (persistence.driver_reads).
+check a ready one out without a greenlet (persistence.driver_reads), and lend it
+(`FairAsyncQueuePool.lend`) without building a new proxy for every checkout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from typing import Any
 
-from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool.base import _ConnectionFairy, _ConnectionRecord
 from sqlalchemy.util.concurrency import await_
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty, Full
 
@@ -126,3 +129,62 @@ class FairAsyncQueuePool(AsyncAdaptedQueuePool):
         if self._invalidate_time > started or invalidated > started:
             return None
         return entry
+
+    def lend(self, entry: ConnectionPoolEntry) -> PoolProxiedConnection:
+        """Check out `entry`, which `ready` has just named (nothing awaited since), as a
+        checkout does, but without a new `_ConnectionFairy` and its finalizer: the pool's
+        queue and semaphore, its `checkedout()` count and the `checkout` event as always,
+        the event given the entry's own proxy (kept with the entry while its connection
+        lives). Give it back with `give_back`; the caller guarantees it is given back or
+        invalidated (no garbage-collection safety net, which a fairy brings).
+
+        A fairy's construction, finalizer and check-in (reset included) were about a
+        tenth of a planned read by id (docs/benchmarks/design-notes.md)."""
+        assert isinstance(entry, _ConnectionRecord)
+        queue = self._pool
+        assert isinstance(queue, FairQueue)  # the class's `_queue_class`
+        taken = queue.get_nowait()
+        assert taken is entry, "the pool's next free connection changed under a lend"
+        connection = entry.dbapi_connection
+        proxy: _ConnectionFairy | None = entry.info.get(_PROXY)
+        if proxy is None or proxy.dbapi_connection is not connection:
+            assert connection is not None  # `ready` names connected entries only
+            proxy = _ConnectionFairy(self, connection, entry, False)
+            # The entry keeps its proxy while its connection lives, so the proxy is never
+            # collected while the entry is lent (its finalizer checks in only an entry
+            # whose proxy was collected: `needs_gc`).
+            entry.info[_PROXY] = proxy
+        # Lent, to the pool (`in_use`) and to a double check-in's check.
+        entry.fairy_ref = weakref.ref(proxy)
+        entry.fresh = False
+        if self.dispatch.checkout:
+            try:
+                self.dispatch.checkout(connection, entry, proxy)
+            except BaseException:
+                entry.checkin()
+                raise
+        return proxy
+
+    def give_back(self, entry: ConnectionPoolEntry) -> None:
+        """Check a lent entry in: the `checkin` event and the queue, as a fairy's check-in
+        after a reset that has nothing to roll back (the lent connection began no
+        transaction through the dialect: the planned reads use the driver itself)."""
+        assert isinstance(entry, _ConnectionRecord)
+        entry.checkin()
+
+    def discard_lent(self, entry: ConnectionPoolEntry, error: BaseException | None) -> None:
+        """Close a lent entry's connection for good (reconnected at its next checkout) and
+        check the entry in, as a proxy's `invalidate` does; in a greenlet (the dialect
+        may await the driver)."""
+        assert isinstance(entry, _ConnectionRecord)
+        entry.invalidate(error)
+        entry.checkin()
+
+    @property
+    def lends(self) -> bool:
+        """Whether `lend` keeps the pool's contract: no `reset` listener would be skipped."""
+        return not self.dispatch.reset
+
+
+# Key in a pool entry's `info` (cleared when the entry reconnects): its lent proxy.
+_PROXY = "gw_lent_proxy"
