@@ -18,7 +18,6 @@ caller the object-level rules refuse, an argument the SQL refuses, a planner fau
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -31,6 +30,7 @@ from strawberry.types import ExecutionResult
 from domain import read_plan as plan
 from domain.errors import UnavailableError
 from domain.principals import Principal
+from gateway.graphql.deadlines import Deadlines
 from gateway.limits.cost_budget import CostBudget, prepaid_by
 from gateway.limits.rate_limit_http import pending_request_hit
 from resolvers.context import Context, PlannedData, Prepaid
@@ -92,7 +92,8 @@ class PreparedOperations:
         timeout_seconds: float = 10.0,
     ) -> None:
         self._fetch, self._observer = fetch, observer
-        self._timeout = timeout_seconds
+        # The operation's execution timeout, for all operations with one timer.
+        self._deadlines = Deadlines(timeout_seconds)
         self._budget, self._report_budget = budget, report_budget
         self._entries: OrderedDict[plan.PlanKey, Prepared] = OrderedDict()
         self._maxsize = maxsize
@@ -183,8 +184,8 @@ class PreparedOperations:
         try:
             # The operation's execution timeout, around the only wait that can be long;
             # the caller answers TIMEOUT when it fires, as for the full path.
-            async with asyncio.timeout(self._timeout):
-                texts = await self._fetch(planned.plan, scope_for(principal, planned.plan.rules))
+            scope = scope_for(principal, planned.plan.rules)
+            texts = await self._deadlines.bounded(self._fetch(planned.plan, scope))
         except (TimeoutError, UnavailableError):
             raise  # the caller's answer, not a reason to try the full path again
         except Exception:
