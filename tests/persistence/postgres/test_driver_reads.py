@@ -289,3 +289,20 @@ async def test_after_a_disconnect_invalidates_the_pool_a_read_gets_a_new_connect
     pids = [await reads.fetch([backend], None) for _ in range(2)]
     assert {kept, lost}.isdisjoint(pid for (pid,) in pids)
     assert _checked_out(postgres_engine) == 0
+
+
+async def test_with_a_pool_reset_listener_a_read_is_checked_in_through_the_reset(
+    postgres_engine: AsyncEngine,
+) -> None:
+    # A lent connection is checked in without the proxy's reset: with a listener on
+    # the pool's `reset` event, the reads check out as SQLAlchemy does, and it fires.
+    backend = _compiled(postgres_engine, sa.select(sa.func.pg_backend_pid()))
+    reads = _reads(postgres_engine)
+    await reads.fetch([backend], None)
+    resets: list[str] = []
+    sa.event.listen(postgres_engine.pool, "reset", lambda *_: resets.append("reset"))
+    events = _pool_events(postgres_engine)
+    for _ in range(2):
+        await reads.fetch([backend], None)
+    assert (resets, events) == (["reset"] * 2, ["checkout", "checkin"] * 2)
+    assert _checked_out(postgres_engine) == 0
