@@ -8,14 +8,14 @@ permissions, limits). Nothing here knows an entity.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 from graphql import GraphQLError, GraphQLList, GraphQLNonNull
-from starlette.datastructures import URL, QueryParams
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -54,12 +54,13 @@ from schema import errors as error_table
 
 type ContextFactory = Callable[[Request], Awaitable[Any]]
 type HeaderList = list[tuple[str, str]]
+type RawHeaders = list[tuple[bytes, bytes]]
 type Reply = Response | Answer
 
 _TYPES = {"query": {OperationType.QUERY}, "mutation": {OperationType.MUTATION}}
-_NO_QUERY = QueryParams()
 # Shapes whose body is the root field's value unchanged (a page is reshaped).
 _AS_IS = frozenset({"object", "value"})
+_JSON = b"application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,25 +78,31 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
+def _raw(headers: HeaderList | Mapping[str, str]) -> RawHeaders:
+    """Headers as ASGI sends them: names lowercased, both encoded (as Starlette does)."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+
+
 class Answer:
     """A finished answer sent as the two ASGI messages Starlette's `Response` sends for the
     same status, headers and body (same header names and order), without building one:
-    its header handling is a tenth of a planned read's CPU."""
+    its header handling is a tenth of a planned read's CPU. `headers` are raw already
+    (`_raw`): the endpoint writes its own names lowercased and encoded."""
 
     __slots__ = ("body", "raw_headers", "status_code")
 
     def __init__(
-        self, body: bytes, status: int, headers: HeaderList, media_type: str | None = None
+        self, body: bytes, status: int, headers: RawHeaders, media_type: bytes | None = None
     ) -> None:
         self.body, self.status_code = body, status
-        raw: list[tuple[bytes, bytes]] = []
-        if not (status < 200 or status in (204, 304)):
-            raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        if status < 200 or status == 204 or status == 304:
+            raw: RawHeaders = []
+        else:
+            raw = [(b"content-length", str(len(body)).encode("latin-1"))]
         if body and media_type is not None:
-            raw.append((b"content-type", media_type.encode("latin-1")))
-        raw += [
-            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
-        ]
+            raw.append((b"content-type", media_type))
+        raw += headers
         self.raw_headers = raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -118,7 +125,8 @@ class PathEndpoint:
     ) -> None:
         self.runtime = runtime
         self.operations = operations
-        # (operation, path parameters) -> headers its answers carry (deprecation notices).
+        # (operation, path parameters) -> headers its answers carry (deprecation notices):
+        # asked only for an operation with deprecations, the others carry none.
         self.extra_headers: Callable[[RestOperation, dict[str, str]], HeaderList] = extra_headers
         methods = set(operations) | ({"HEAD"} if "GET" in operations else set())
         self.allow = ", ".join(sorted(methods | {"OPTIONS"}))
@@ -221,27 +229,31 @@ class PathEndpoint:
         if operation.method == "PATCH" and operation.conditional_get is not None:
             await self._check_if_match(operation.conditional_get, request, variables)
         value, hint = await self._execute(operation, request, variables)
-        headers: HeaderList = self.extra_headers(operation, dict(request.path_params))
+        headers: RawHeaders = (
+            _raw(self.extra_headers(operation, dict(request.path_params)))
+            if operation.deprecations
+            else []
+        )
         if operation.shape == "empty":
             return Answer(b"", operation.status, headers)
         body: Any = value
         if operation.shape == "connection":
             body = {"data": [edge["node"] for edge in value["edges"]]}
             body.update((k, v) for k, v in value.items() if k != "edges")
-            headers += _page_links(request.url, value.get("pageInfo") or {})
+            headers += _raw(_page_links(request.url, value.get("pageInfo") or {}))
         payload = orjson.dumps(body)
         etag = etag_of(payload)
-        headers.append(("ETag", etag))
+        headers.append((b"etag", etag.encode("latin-1")))
         if operation.method == "GET" and self.runtime.pipeline.cache is not None:
-            headers.extend(cache_headers(*hint).items())
+            headers += _raw(cache_headers(*hint))
         if operation.status == 201 and operation.location is not None:
             location = _location(operation.location, value)
             if location is not None:
-                headers.append(("Location", location))
+                headers.append((b"location", location.encode("latin-1")))
         if_none_match = header_map(request.scope).get("if-none-match")
         if operation.method == "GET" and if_none_match and _matches(if_none_match, etag):
             return Answer(b"", 304, headers)
-        return Answer(payload, operation.status, headers, "application/json")
+        return Answer(payload, operation.status, headers, _JSON)
 
     async def _execute(
         self, operation: RestOperation, request: Request, variables: dict[str, Any]
@@ -342,15 +354,28 @@ def _page_links(url: URL, page_info: dict[str, Any]) -> HeaderList:
 
 async def bind(operation: RestOperation, request: Request, max_body: int) -> dict[str, Any]:
     """The operation's variables from path, query and body; every bad field is reported."""
-    variables: dict[str, Any] = {}
+    variables: dict[str, Any]
     problems: list[FieldProblem] = []
-    for name, gql_type in operation.path_params.items():
-        value, message = parse_query_value(request.path_params[name], gql_type)
-        problems += [FieldProblem(name, message)] if message else check(value, gql_type, name)
-        variables[name] = value
-    # Most reads have no query string: parsing an empty one still costs microseconds.
-    query = request.query_params if request.scope.get("query_string") else _NO_QUERY
-    known = {param.name for param in operation.query_params}
+    path_params: dict[str, str] = request.path_params
+    if operation.path_as_is:  # IDs and strings: the segments as they are, nothing to check
+        variables = {name: path_params[name] for name in operation.path_params}
+    else:
+        variables = {}
+        for name, gql_type in operation.path_params.items():
+            value, message = parse_query_value(path_params[name], gql_type)
+            problems += [FieldProblem(name, message)] if message else check(value, gql_type, name)
+            variables[name] = value
+    if not request.scope.get("query_string"):
+        # Most reads have none: nothing to parse, only the required parameters are missing
+        # (what the loop below finds for an empty query).
+        problems += [FieldProblem(name, "is required") for name in operation.required_query]
+        if operation.body is not None:
+            problems += await _bind_body(operation, request, variables, max_body)
+        if problems:
+            raise Problem.invalid(problems)
+        return variables
+    query = request.query_params
+    known = operation.query_names
     unknown = sorted({key for key in query if key not in known})
     if unknown:
         raise Problem.bad_request(

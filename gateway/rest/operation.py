@@ -22,6 +22,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -45,6 +46,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _PATH_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 # Input objects nested deeper than this are not offered as query parameters (use GraphQL).
 MAX_PARAM_DEPTH = 2
+# Scalars whose value is the path segment's text as it is.
+_AS_IS_SCALARS = frozenset({"ID", "String"})
 
 type Shape = Literal["object", "connection", "empty", "value"]
 
@@ -126,6 +129,20 @@ class RestOperation:
     # Filled by the registry once every route is known.
     location: str | None = None
     conditional_get: RestOperation | None = field(default=None, repr=False)
+    # Derived from the above once (see `__post_init__`): what binding a request needs.
+    path_as_is: bool = field(init=False, repr=False)
+    required_query: tuple[str, ...] = field(init=False, repr=False)
+    query_names: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # A path segment is a non-empty string: an ID or String parameter takes it as
+        # it is, with nothing to parse or check (`parse_query_value` and `check` pass it).
+        self.path_as_is = all(
+            isinstance(leaf := nullable(t), GraphQLScalarType) and leaf.name in _AS_IS_SCALARS
+            for t in self.path_params.values()
+        )
+        self.required_query = tuple(p.name for p in self.query_params if p.required)
+        self.query_names = frozenset(p.name for p in self.query_params)
 
     @property
     def deprecated_route(self) -> Deprecated | None:
