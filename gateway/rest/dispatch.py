@@ -33,9 +33,16 @@ class _Template:
     route: Route
     segments: tuple[str | None, ...]
     names: tuple[tuple[int, str], ...]  # (segment index, parameter name)
+    # The literal text before the first placeholder ("/api/v1/items/"), compared in one
+    # `startswith` (segments hold no "/"), and the segments from that placeholder on.
+    prefix: str
+    rest: tuple[tuple[int, str | None], ...]
 
-    def params(self, parts: list[str]) -> dict[str, str] | None:
-        for index, literal in enumerate(self.segments):
+    def params(self, path: str, parts: list[str]) -> dict[str, str] | None:
+        """`parts` is `path` split on "/", as many as `segments`."""
+        if not path.startswith(self.prefix):
+            return None
+        for index, literal in self.rest:
             part = parts[index]
             if literal is None:
                 if not part:  # a placeholder is Starlette's `[^/]+`: any non-empty segment
@@ -64,7 +71,10 @@ def _template(route: BaseRoute) -> _Template | None:
             return None
         else:
             segments.append(part)
-    return _Template(route, tuple(segments), tuple(names))
+    first = names[0][0] if names else len(segments)
+    prefix = "/".join(str(part) for part in segments[:first]) + "/" if names else ""
+    rest = tuple(enumerate(segments))[first:] if names else tuple(enumerate(segments))
+    return _Template(route, tuple(segments), tuple(names), prefix, rest)
 
 
 def _may_take(route: BaseRoute, prefix: str) -> bool:
@@ -113,7 +123,7 @@ class RestRoutes:
         parts = path.split("/")
         for candidate in self._by_length.get(len(parts), ()):
             if isinstance(candidate, _Template):
-                params = candidate.params(parts)
+                params = candidate.params(path, parts)
                 if params is not None:
                     return candidate.route, params
             elif candidate.matches(scope)[0] is not Match.NONE:
@@ -138,5 +148,6 @@ class RestRoutes:
         # What the router would have set: metrics and spans read the route template.
         scope["route"] = route
         scope["endpoint"] = route.endpoint
-        scope["path_params"] = {**scope.get("path_params", {}), **params}
+        above = scope.get("path_params")
+        scope["path_params"] = {**above, **params} if above else params
         await route.app(scope, receive, send)
