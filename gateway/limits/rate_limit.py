@@ -109,6 +109,8 @@ class Hit(NamedTuple):
     strategy: Strategy = Strategy.SLIDING
 
 
+_SLIDING = Strategy.SLIDING  # a global read rather than an enum attribute, per hit
+
 _STORAGE_ERRORS = (StorageError, RedisError, OSError, TimeoutError)
 
 
@@ -232,19 +234,23 @@ class Limiter:
         namespace = self._namespace
         spends: list[tuple[str, int]] = []
         for hit in hits:
-            if hit.strategy is not Strategy.SLIDING:
+            if hit.strategy is not _SLIDING:
                 return None
             spends.append((_limits_key(namespace, hit.quota, hit.key), hit.cost))
         now = self._clock()
         states = reservations.spend_held(spends, now)
         if states is None:
             return None
+        # `Reservations.remaining` and the reset as `_reserved_decision` gives them for a
+        # hit admitted here, written out: no call a hit on every request.
         decisions: list[Decision] = []
-        for index, hit in enumerate(hits):
+        for hit, state in zip(hits, states, strict=True):
             quota = hit.quota
-            remaining = reservations.remaining(states[index], quota.amount)
-            reset_at = states[index].reset_at if remaining < quota.amount else now
-            decisions.append(Decision(True, quota, remaining, reset_at, now))
+            remaining = state.remaining + state.held
+            if remaining >= quota.amount:
+                decisions.append(Decision(True, quota, quota.amount, now, now))
+            else:
+                decisions.append(Decision(True, quota, remaining, state.reset_at, now))
         return decisions
 
     async def _hit_all_reserved(

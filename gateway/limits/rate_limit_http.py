@@ -19,6 +19,7 @@ parser.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -59,7 +60,9 @@ type RawHeaders = list[tuple[bytes, bytes]]
 def rate_limit_headers(decision: Decision) -> RawHeaders:
     """`RateLimit-*` (and, refused, `Retry-After`) as ASGI headers, in that order."""
     limit, policy = _quota_headers(decision.quota)
-    reset = decision.reset_after
+    # `decision.reset_after` written out (a property call a response).
+    wait = decision.reset_at - decision.now
+    reset = math.ceil(wait) if wait > 0 else 0
     headers = [
         limit,
         (b"ratelimit-remaining", b"%d" % decision.remaining),
@@ -89,6 +92,8 @@ def _add_headers(message: Message, headers: RawHeaders) -> None:
 
 class PendingRequestHit:
     """A request's hit on its quota, taken at the latest when its response starts."""
+
+    __slots__ = ("_limiter", "decision", "hit", "subject")
 
     def __init__(self, limiter: Limiter, quota: Quota, subject: str) -> None:
         self._limiter = limiter

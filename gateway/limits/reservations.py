@@ -168,22 +168,29 @@ class Reservations:
         units cover every one of them (distinct keys, positive costs); otherwise None and
         nothing is taken. What `claim` does for hits admitted here, without a `Claim`."""
         entries = self._keys
-        found: list[tuple[str, int, KeyState]] = []
+        states: list[KeyState] = []
         for key, cost in spends:
             state = entries.get(key)
             if state is None or not 0 < cost <= state.held or now >= state.expires_at:
                 return None
-            found.append((key, cost, state))
-        if len(found) > 1 and len({key for key, _ in spends}) < len(found):
-            return None  # one key's hits add up: claimed one after the other instead
-        for key, cost, state in found:
+            states.append(state)
+        # Distinct keys are distinct states (one per key): one key's hits add up, and
+        # are claimed one after the other instead. Compared by identity, no set for two.
+        count = len(states)
+        if count == 2:
+            if states[0] is states[1]:
+                return None
+        elif count > 2 and len({id(state) for state in states}) < count:
+            return None
+        lease = self._lease
+        for (key, cost), state in zip(spends, states, strict=True):
             entries.move_to_end(key)
-            if now - state.period_start >= self._lease:
+            if now - state.period_start >= lease:
                 self._next_period(state, now)
             state.hits += 1
             state.units += cost
             state.held -= cost
-        return [state for _, _, state in found]
+        return states
 
     def _count(self, state: KeyState, cost: int, now: float) -> None:
         """The hit in the key's recent rate, which sizes its next extra batch."""
