@@ -55,7 +55,7 @@ class OperationObserver(Protocol):
     """
 
     def prepared_operation(
-        self, request_scope: dict[str, Any] | None, name: str | None
+        self, request_scope: dict[str, Any] | None, name: str | None, *, sends_sql: bool = True
     ) -> AbstractContextManager[Observation]: ...
 
 
@@ -146,8 +146,11 @@ class PreparedOperations:
             if self._report_budget:
                 extensions["rateLimit"] = dict(paid.report)
         scope = getattr(context.request, "scope", None)
-        with self._observer.prepared_operation(scope, planned.operation_name) as observation:
-            data = prepared.constant
+        data = prepared.constant
+        observed = self._observer.prepared_operation(
+            scope, planned.operation_name, sends_sql=data is None
+        )
+        with observed as observation:
             if data is None:
                 try:
                     data = await self._data(key, planned, context.principal)

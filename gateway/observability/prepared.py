@@ -41,10 +41,14 @@ class PreparedObserver:
         self._series: dict[str | None, _Series] = {}
 
     def prepared_operation(
-        self, request_scope: dict[str, Any] | None, name: str | None
+        self, request_scope: dict[str, Any] | None, name: str | None, *, sends_sql: bool = True
     ) -> Observation:
-        """Use as `with observer.prepared_operation(scope, name) as observation:`."""
-        return Observation(self, request_scope, name)
+        """Use as `with observer.prepared_operation(scope, name) as observation:`.
+
+        `sends_sql=False`: the answer is known without a fetch (every root a constant),
+        so no statement is counted for it (0 is recorded without a counter in place).
+        """
+        return Observation(self, request_scope, name, sends_sql)
 
     def record(
         self,
@@ -107,25 +111,37 @@ class Observation:
     )
 
     def __init__(
-        self, observer: PreparedObserver, scope: dict[str, Any] | None, name: str | None
+        self,
+        observer: PreparedObserver,
+        scope: dict[str, Any] | None,
+        name: str | None,
+        sends_sql: bool = True,
     ) -> None:
         self._observer, self._scope, self._name = observer, scope, name
-        self._counting = CountingStatements()
+        # No counter for an answer without a fetch: setting and resetting its context
+        # variable was a share of the cheapest prepared answer (`{ __typename }`).
+        self._counting = CountingStatements() if sends_sql else None
         self.answered = False
 
     def __enter__(self) -> Observation:
         self._started = time.perf_counter()
-        self._statements = self._counting.__enter__()
-        # Spans start here (`traced` enters them), so they cover exactly the block.
-        self._spans = self._observer.traced(self._name)
-        self._spans.__enter__()
+        counting = self._counting
+        self._statements = counting.__enter__() if counting is not None else None
+        # Spans start here (`traced` enters them), so they cover exactly the block; the
+        # shared empty context of an observer without spans is not entered at all.
+        spans = self._spans = self._observer.traced(self._name)
+        if spans is not _NO_SPANS:
+            spans.__enter__()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         try:
-            self._spans.__exit__(*exc_info)
+            if self._spans is not _NO_SPANS:
+                self._spans.__exit__(*exc_info)
         finally:
-            self._counting.__exit__(*exc_info)
+            if self._counting is not None:
+                self._counting.__exit__(*exc_info)
         if self.answered and exc_info[0] is None:
             seconds = time.perf_counter() - self._started
-            self._observer.record(self._scope, self._name, seconds, self._statements.value)
+            statements = self._statements.value if self._statements is not None else 0
+            self._observer.record(self._scope, self._name, seconds, statements)
