@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 RESULT_PREFIX = "BENCH_RESULT "
@@ -26,8 +26,11 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes = b""
-    # Bodies sent in turn instead of `body` (writes that must not collide).
+    # Bodies sent in turn instead of `body` (writes that must not collide; reads spread
+    # over many rows).
     alternatives: tuple[bytes, ...] = ()
+    # Paths sent in turn instead of `path` (REST reads spread over many rows).
+    paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +67,20 @@ end
     rotate = (
         "local bodies = {"
         + ", ".join(_lua_string(body) for body in request.alternatives)
+        + "}\nlocal paths = {"
+        + ", ".join(_lua_string(path) for path in request.paths)
         + """}
 local turn = 0
 function request()
   turn = turn + 1
-  return wrk.format(nil, nil, nil, bodies[turn % #bodies + 1])
+  local body = nil
+  local path = nil
+  if #bodies > 0 then body = bodies[turn % #bodies + 1] end
+  if #paths > 0 then path = paths[turn % #paths + 1] end
+  return wrk.format(nil, path, nil, body)
 end
 """
-        if request.alternatives
+        if request.alternatives or request.paths
         else ""
     )
     return f"""
@@ -206,9 +215,14 @@ async def run_asyncio(
     max_requests: int | None,
 ) -> LoadResult:
     """The fallback when wrk is unavailable: slower, so it saturates less."""
-    raws = [_raw_request(host, port, request, body) for body in request.alternatives] or [
-        _raw_request(host, port, request, request.body)
-    ]
+    raws = (
+        [_raw_request(host, port, request, body) for body in request.alternatives]
+        or [
+            _raw_request(host, port, replace(request, path=path), request.body)
+            for path in request.paths
+        ]
+        or [_raw_request(host, port, request, request.body)]
+    )
     latencies: list[float] = []
     tally = {"errors": 0, "non_2xx": 0}
     budget = [max_requests if max_requests else 1 << 62]

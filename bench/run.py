@@ -288,6 +288,8 @@ async def _lookup(config: Config, name: str) -> dict[str, Any]:
             "SELECT email FROM users WHERE email LIKE 'user%@example.com' ORDER BY id LIMIT 1"
         )
         item = await conn.fetchval("SELECT min(id) FROM items")
+        # Reads by id go over every item in turn, as clients read many rows, not one.
+        items = [row["id"] for row in await conn.fetch("SELECT id FROM items ORDER BY id")]
         # High stock, and every item on sale: the bounded placeOrder run takes items by id
         # in turn and must never run out or meet one a customer cannot order.
         await conn.execute("UPDATE items SET stock = 100000000, active = true")
@@ -306,6 +308,7 @@ async def _lookup(config: Config, name: str) -> dict[str, Any]:
         "admin_email": admin,
         "customer_email": customer,
         "item": item,
+        "items": items,
         "counts": counts,
     }
 

@@ -74,6 +74,15 @@ def graphql(body: dict[str, Any], token: str | None = None) -> Request:
     return Request("POST", "/graphql", headers, orjson.dumps(body))
 
 
+def each_item(request: Request, items: list[dict[str, Any]]) -> Request:
+    """`request` sent with each item's id in turn as its `id` variable."""
+    body = orjson.loads(request.body)
+    return replace(
+        request,
+        alternatives=tuple(orjson.dumps({**body, "variables": one}) for one in items),
+    )
+
+
 def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
     """Every scenario, in report order.
 
@@ -83,6 +92,9 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
     `_anonymous` ones (the configuration without limits, a secondary row).
     """
     item = {"id": global_id("Item", int(ids["item"]))}
+    # Reads by id take every item in turn (`ids["items"]`), as clients read many rows.
+    item_ids = [int(row) for row in ids.get("items") or [ids["item"]]]
+    items = [{"id": global_id("Item", row)} for row in item_ids]
     bearer = {"authorization": f"Bearer {ids['customer_token']}"}
     admin, customer = str(ids["admin_token"]), str(ids["customer_token"])
     first_item = int(ids["item"])
@@ -108,7 +120,10 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
             BARE_READ,
             "bare Starlette route + one asyncpg read by id (the floor of a read)",
             "bare",
-            Request("GET", f"/item/{first_item}", {"accept": "application/json"}),
+            replace(
+                Request("GET", f"/item/{first_item}", {"accept": "application/json"}),
+                paths=tuple(f"/item/{row}" for row in item_ids),
+            ),
             note="no GraphQL, auth, limits or logging: the most a read by id can reach",
         ),
         Scenario(
@@ -136,20 +151,22 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
             "by_id",
             "item(id) with four fields",
             "gateway",
-            graphql({"query": BY_ID, "variables": item}, customer),
+            each_item(graphql({"query": BY_ID, "variables": item}, customer), items),
         ),
         Scenario(
             "by_id_anonymous",
             "item(id) with four fields, anonymous",
             "gateway",
-            graphql({"query": BY_ID, "variables": item}),
+            each_item(graphql({"query": BY_ID, "variables": item}), items),
             variant_only=True,
         ),
         Scenario(
             "apq_by_id",
             "persisted query (APQ hash only), item(id)",
             "gateway",
-            graphql({"extensions": persisted(BY_ID), "variables": item}, customer),
+            each_item(
+                graphql({"extensions": persisted(BY_ID), "variables": item}, customer), items
+            ),
             note="registered once before the run",
         ),
         Scenario(
@@ -160,6 +177,7 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
                 "GET",
                 f"/api/v1/items/{quote(item['id'], safe='')}",
                 {"accept": "application/json", **bearer},
+                paths=tuple(f"/api/v1/items/{quote(one['id'], safe='')}" for one in items),
             ),
         ),
         Scenario(

@@ -48,12 +48,12 @@ async def capture(database_url: str, scenario: str) -> dict[str, Any]:
     fetch = DriverReads.fetch
 
     async def recording(
-        reads: DriverReads, statements: Sequence[DriverStatement], caller: int | None
+        reads: DriverReads, statements: Sequence[DriverStatement], caller_id: int | None
     ) -> list[Any]:
-        sent.extend((statement, caller) for statement in statements)
-        return await fetch(reads, statements, caller)
+        sent.extend((statement, caller_id) for statement in statements)
+        return await fetch(reads, statements, caller_id)
 
-    DriverReads.fetch = recording  # type: ignore[method-assign]  # a spy, this process only
+    DriverReads.fetch = recording  # type: ignore[method-assign,assignment]  # a spy, this process only
     settings = Settings(
         database={"url": database_url},
         security={"allow_debug_identity": True, "secret_key": "b" * 40},
