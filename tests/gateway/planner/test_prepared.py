@@ -319,9 +319,14 @@ async def test_a_slow_prepared_fetch_is_cancelled_at_the_execution_timeout(
             raise
         return {}
 
+    # The prepared path's bound is the one under test. The first ask runs the full path
+    # on a new engine (a new connection, the plan compiled), which on a busy machine
+    # takes longer than 0.2 s: it runs under the default bound, the replay under 0.2 s.
+    container.pipeline.execution_timeout_seconds = 10.0
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             assert "errors" not in (await client.post("/graphql", json=query)).json()
+            container.pipeline.execution_timeout_seconds = 0.2
             container.prepared._fetch = hangs  # the database stops answering
             started = time.monotonic()
             response = await client.post("/graphql", json=query)
