@@ -89,6 +89,11 @@ async def test_refusals_and_unplanned_operations_are_the_resolvers(
     assert planned.count == 0
 
 
+# 300 examples, each two gateways answering over a real database: 60-80 s on a busy
+# 2-core machine, over the suite's 120 s per test on a slower one (pytest-timeout then
+# fails the test mid-example). The bound still catches a hang; it is not a deadline
+# for each example.
+@pytest.mark.timeout(600)
 @settings(
     max_examples=300,
     deadline=None,
