@@ -53,7 +53,19 @@ class Cursor:
             raise ValidationError.single("after", "is not a valid cursor")
         if (key is not None and not isinstance(key, int | str)) or isinstance(key, bool):
             raise ValidationError.single("after", "is not a valid cursor")
+        if isinstance(key, str) and not _is_text(key):
+            # JSON's \ud800 escapes decode to a lone surrogate, which no stored value
+            # holds and no driver can send (SQLite's refused it as an internal error).
+            raise ValidationError.single("after", "is not a valid cursor")
         return cls(key, ident)
+
+
+def _is_text(key: str) -> bool:
+    try:
+        key.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def sort_key(value: object) -> CursorValue:

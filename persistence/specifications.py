@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -50,10 +50,16 @@ class SqlField:
         """Turn a cursor key (see `domain.paging.sort_key`) back into a column value."""
         python_type = _python_type(self.column)
         if python_type is datetime and isinstance(key, str):
+            # Times are bound as UTC (`tables.UtcDateTime`, a naive one taken as UTC): one
+            # whose UTC form is past datetime's range (9999-12-31T23:00-05:00) is no
+            # position, and binding it overflowed as an internal error.
             try:
-                return datetime.fromisoformat(key)
-            except ValueError:
+                moment = datetime.fromisoformat(key)
+                (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+            except (ValueError, OverflowError):
                 pass
+            else:
+                return moment
         elif python_type is Decimal and isinstance(key, str):
             # `sort_key` writes a Decimal as its string; a client could send any string.
             try:

@@ -111,6 +111,8 @@ def test_any_json_document_is_a_cursor_or_a_validation_error_on_after(document: 
         "[1, Infinity]",
         "[" * 100_000 + "]" * 100_000,
         "[1, " + "9" * 5000 + "]",
+        '["\\ud800", 1]',  # a lone surrogate: no stored text holds one
+        '["a\\udfffb", 1]',
     ],
 )
 def test_wrong_json_shapes_are_refused(document: str) -> None:

@@ -20,6 +20,7 @@ from domain.specifications import Always, And, Compare, Not, Op, Or, Specificati
 from domain.users import Email
 from gateway.container import application_repositories
 from persistence.specifications import Kind, SqlField, compile_spec
+from persistence.tables import UtcDateTime
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.persistence.builders import BASE_TIME, store_items
 
@@ -246,3 +247,25 @@ def test_a_decimal_cursor_that_is_not_a_finite_number_is_refused(key: object) ->
     with pytest.raises(ValidationError) as refused:
         rate.decode_cursor_key(key)
     assert str(refused.value) == "after: is not a valid cursor"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "9999-12-31T23:59:59.999999-05:00",  # past the last datetime once in UTC
+        "0001-01-01T00:00:00+05:00",  # before the first
+        "2025-02-30T00:00:00+00:00",
+        "yesterday",
+    ],
+)
+def test_a_time_cursor_that_is_no_utc_time_is_refused(key: str) -> None:
+    created = SqlField(sa.column("created_at", UtcDateTime()))
+    with pytest.raises(ValidationError) as refused:
+        created.decode_cursor_key(key)
+    assert str(refused.value) == "after: is not a valid cursor"
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_a_time_sort_key_comes_back_from_its_cursor(value: datetime) -> None:
+    created = SqlField(sa.column("created_at", UtcDateTime()))
+    assert created.decode_cursor_key(sort_key(value)) == value

@@ -73,6 +73,13 @@ async def test_the_catalog_is_planned_for_anonymous_callers(
         ("{ users(first: 101) { totalCount } }", ADMIN),  # BAD_USER_INPUT
         ('{ items(after: "bm9wZQ") { totalCount } }', None),  # not a cursor
         ('{ items(orderBy: {field: NAME}, after: "WzEsMV0") { totalCount } }', None),
+        # ["9999-12-31T23:59:59.999999-05:00",3]: past the last time once in UTC
+        (
+            '{ items(orderBy: {field: CREATED_AT}, after: "WyI5OTk5LTEyLTMxVDIzOjU5OjU5Ljk5OTk5'
+            'OS0wNTowMCIsM10") { edges { node { sku } } } }',
+            None,
+        ),
+        ('{ items(orderBy: {field: NAME}, after: "WyJcdWQ4MDAiLDNd") { totalCount } }', None),
         ('{ order(id: "SXRlbTox") { id } }', ADMIN),  # the id of an Item
         ("{ me { orders(first: 500) { totalCount } } }", CUSTOMER),
         ('{ node(id: "SXRlbTox") { id } }', ADMIN),  # node is not planned
