@@ -77,14 +77,17 @@ def in_order(body: Any) -> Any:
     """The body with its errors in a fixed order.
 
     Sibling fields resolve concurrently, so the order of their errors is a race (on
-    either path). When an error nulls the whole `data`, so is their number: the
-    executor answers once the root is null, and a sibling's error counts only if it
-    came first. Then what is compared is which errors (message and code) were seen.
+    either path). When an error nulls the whole `data`, so is which errors are reported
+    at all: the executor answers once the root is null, and a sibling's error counts
+    only if it came first. Two siblings refused for different reasons (one a cursor,
+    one a filter, each under its own root field, each raised after its parent's read)
+    then answer with either message, on one gateway from one ask to the next. What is
+    compared then is the kinds of refusal (the error codes) seen.
     """
     if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
         return body
     errors: list[Any] = body["errors"]
     if body.get("data") is None:
-        seen = {(e.get("message"), e.get("extensions", {}).get("code")) for e in errors}
-        return {**body, "errors": sorted(seen, key=repr)}
+        codes = {e.get("extensions", {}).get("code") for e in errors}
+        return {**body, "errors": sorted(codes, key=repr)}
     return {**body, "errors": sorted(errors, key=lambda e: (repr(e.get("path")), repr(e)))}
