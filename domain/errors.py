@@ -62,6 +62,17 @@ class ValidationError(DomainError):
         return cls(FieldProblem(field, message))
 
 
+class MissingReferenceError(ValidationError):
+    """An input refers to an object that does not exist (a link or reference to a row
+    never stored, or deleted since): the input is at fault, not the stored state. A
+    delete refused because other rows still refer to the object is a ConflictError."""
+
+    def __init__(self, field: str, target: str | None = None) -> None:
+        what = f"a {target}" if target else "an object"
+        super().__init__(FieldProblem(field, f"refers to {what} that does not exist"))
+        self.field, self.target = field, target
+
+
 class ResumeExpiredError(DomainError):
     """The events after `position` are no longer kept (or never were): the subscriber
     missed some and must read the current state again instead of resuming."""

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from domain.audit import AuditAction, AuditRecord, changed_fields
-from domain.errors import StaleStateError, ValidationError
+from domain.errors import MissingReferenceError, StaleStateError, ValidationError
 from domain.paging import Cursor, Direction, Page, PageRequest, Sort, sort_key
 from domain.specifications import Specification
-from persistence.errors import domain_error_for, out_of_range
+from persistence.errors import domain_error_for, missing_reference, out_of_range
 from persistence.specifications import FieldMap, Predicate, SqlField, compile_spec
 from persistence.tables import table_of
 
@@ -50,12 +50,36 @@ class SqlContext:
         try:
             return await self.session.execute(statement, params)
         except exc.DBAPIError as error:
-            translated = domain_error_for(error, values)
+            written = getattr(statement, "table", None)
+            table = written if isinstance(written, sa.Table) else None
+            translated = domain_error_for(error, values, table)
             if translated is None:
                 raise
+            if (
+                isinstance(translated, MissingReferenceError)
+                and translated.field == "input"
+                and self.dialect == "sqlite"
+                and table is not None
+                and values
+            ):
+                translated = await self._missing_reference(table, values) or translated
             raise translated from error
         except OverflowError as error:  # sqlite3: an int past 64 bits, before SQL runs
             raise out_of_range() from error
+
+    async def _missing_reference(
+        self, table: sa.Table, values: Mapping[str, Any]
+    ) -> MissingReferenceError | None:
+        """Which reference of the row `values` is missing, asked of the database when it
+        did not say (SQLite). Only a statement failed: its transaction goes on."""
+        for column in table.columns:  # in the table's order: the same answer each time
+            value = values.get(column.name)
+            for key in column.foreign_keys if value is not None else ():
+                referred = key.column
+                found = await self.session.execute(sa.select(referred).where(referred == value))
+                if found.first() is None:
+                    return missing_reference(column)
+        return None
 
 
 def id_in(column: sa.ColumnElement[int], keys: Sequence[int], dialect: str) -> Predicate:

@@ -71,6 +71,9 @@ ERROR_TABLE: dict[type[BaseException], ErrorRule] = {
     errors.DuplicateError: ErrorRule("ALREADY_EXISTS", 409, "Already exists"),
     errors.OutOfStockError: ErrorRule("OUT_OF_STOCK", 409, "Not enough stock"),
     errors.ValidationError: ErrorRule("BAD_USER_INPUT", 422, "Invalid input"),
+    # An input naming an object that does not exist (a foreign key refused the write);
+    # a delete refused because others still refer to the object stays CONFLICT.
+    errors.MissingReferenceError: ErrorRule("BAD_USER_INPUT", 422, "Invalid input"),
     errors.InvariantViolationError: ErrorRule(
         "INVARIANT_VIOLATED", 422, "A business rule forbids it"
     ),

@@ -22,6 +22,7 @@ import strawberry
 from strawberry.types.field import StrawberryField
 
 from domain import expressions
+from domain.errors import MissingReferenceError
 from domain.events import EntityChanged, EntityCreated, EntityDeleted, EntityUpdated
 from domain.model import (
     Attribute,
@@ -712,15 +713,27 @@ def _values(decl: Declaration, data: Any, mutation: Mutation) -> dict[str, Any]:
     return values
 
 
+def _input_named(decl: Declaration, error: MissingReferenceError) -> MissingReferenceError:
+    """The error naming the input field (`input.vendorId`, as a malformed id there is
+    named) and its entity, where the database named the attribute (`vendor_id`)."""
+    for attribute in decl.model.attributes:
+        if attribute.name == error.field and attribute.type is FieldType.REF:
+            return MissingReferenceError(f"input.{_camel(attribute.name)}", attribute.target)
+    return error
+
+
 def _mutations(decl: Declaration, inputs: _Types, into: dict[str, StrawberryField]) -> None:
     entity, cls, single = decl.name, decl.cls, snake(decl.name)
     mutations = decl.model.mutations
     if inputs.create is not None:
 
         async def create(info: Info, input: Any) -> Any:
-            return await entity_resolvers.create(
-                info.context, entity, _values(decl, input, Mutation.CREATE)
-            )
+            try:
+                return await entity_resolvers.create(
+                    info.context, entity, _values(decl, input, Mutation.CREATE)
+                )
+            except MissingReferenceError as error:
+                raise _input_named(decl, error) from error
 
         into[f"create_{single}"] = strawberry.mutation(
             resolver=_function(
@@ -735,9 +748,12 @@ def _mutations(decl: Declaration, inputs: _Types, into: dict[str, StrawberryFiel
 
         async def update(info: Info, id: strawberry.ID, input: Any) -> Any:
             key = decode_id(id, entity)
-            return await entity_resolvers.update(
-                info.context, entity, key, _values(decl, input, Mutation.UPDATE)
-            )
+            try:
+                return await entity_resolvers.update(
+                    info.context, entity, key, _values(decl, input, Mutation.UPDATE)
+                )
+            except MissingReferenceError as error:
+                raise _input_named(decl, error) from error
 
         into[f"update_{single}"] = strawberry.mutation(
             resolver=_function(
