@@ -282,6 +282,19 @@ class EntityRegistry:
     def with_models(self, *models: EntityModel) -> EntityRegistry:
         return EntityRegistry([*self._models.values(), *models])
 
+    def links(self, association: str) -> frozenset[tuple[str, str]]:
+        """The (key, target_key) pairs of the many-to-many relations going through the
+        entity `association`, in either direction (`(a, b)` and `(b, a)` are one pair):
+        the attributes its rows must hold uniquely together."""
+        return frozenset(
+            (relation.key, relation.target_key)
+            if relation.key <= relation.target_key
+            else (relation.target_key, relation.key)
+            for model in self
+            for relation in model.relations
+            if relation.through == association and relation.target_key is not None
+        )
+
     def grants(self) -> dict[str, frozenset[str]]:
         """The permissions every declaration gives each role."""
         granted: dict[str, frozenset[str]] = {}

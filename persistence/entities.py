@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -83,12 +83,21 @@ def _columns(model: EntityModel, attribute: Attribute) -> list[sa.Column[Any]]:
                 target_name, reference = target.name, target.c.id
             constraint = f"fk_{model.table}_{name}_{target_name}"
             key = sa.ForeignKey(reference, name=constraint)
-            return [sa.Column(name, sa.Integer, key, nullable=nullable, index=True)]
+            # What a reference to a missing row is reported as (persistence.errors).
+            info = {"attribute": attribute.name, "target": attribute.target}
+            return [sa.Column(name, sa.Integer, key, nullable=nullable, index=True, info=info)]
 
 
-def declared_table(model: EntityModel, metadata: sa.MetaData | None = None) -> sa.Table:
+def declared_table(
+    model: EntityModel,
+    metadata: sa.MetaData | None = None,
+    *,
+    links: Iterable[tuple[str, str]] = (),
+) -> sa.Table:
     """The table of `model`, derived on first use (into `metadata`, by default the
-    application's)."""
+    application's). `links` are the pairs of reference columns of a many-to-many's
+    association (`EntityRegistry.links`): each pair is unique, so one pair of objects is
+    linked by one row at most however many requests race to link them."""
     found = _DERIVED.get(model.name)
     if found is not None:
         return found
@@ -105,6 +114,10 @@ def declared_table(model: EntityModel, metadata: sa.MetaData | None = None) -> s
             constraints.append(
                 sa.UniqueConstraint(attribute.name, name=f"uq_{model.table}_{attribute.name}")
             )
+    for pair in sorted(
+        {tuple(sorted(model.attribute(a).column_names[0] for a in p)) for p in links}
+    ):
+        constraints.append(sa.UniqueConstraint(*pair, name=f"uq_{model.table}_{'_'.join(pair)}"))
     table = sa.Table(
         model.table,
         metadata if metadata is not None else tables.METADATA,
@@ -112,6 +125,7 @@ def declared_table(model: EntityModel, metadata: sa.MetaData | None = None) -> s
         *constraints,
         # A deleted row's id never comes back as another row's (see persistence.tables).
         sqlite_autoincrement=True,
+        info={"entity": model.name},
     )
     _DERIVED[model.name] = _sort_indexes(model, table)
     return table
@@ -463,7 +477,7 @@ def repositories(registry: EntityRegistry) -> dict[str, type[DeclaredRepository]
         if not ready:
             ready = pending[:1]  # a cycle: let the KeyError name the missing table
         for model in ready:
-            declared_table(model)
+            declared_table(model, links=registry.links(model.name))
             ordered.append(model)
             pending.remove(model)
     classes = {model.name: repository_class(model) for model in ordered}

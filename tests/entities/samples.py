@@ -112,13 +112,18 @@ def create_values(model: EntityModel, n: int, refs: Mapping[str, Sequence[int]])
     references = [a for a in creatable(model) if a.type is FieldType.REF]
     if len(references) > 1:
         # An association (many-to-many): row n links owner n // 2 with target n * n, so
-        # an owner has several targets and a target several owners, and some none.
+        # an owner has several targets and a target several owners, and some none; the
+        # odd row of an owner takes the next target where n * n would repeat the even
+        # row's (a pair is linked once at most).
         owner, target = references[0], references[1]
         assert owner.target is not None
         assert target.target is not None
         owners, targets = refs[owner.target], refs[target.target]
         values[owner.name] = owners[n // 2 % len(owners)]
-        values[target.name] = targets[n * n % len(targets)]
+        index = n * n % len(targets)
+        if n % 2 and index == (n - 1) * (n - 1) % len(targets):
+            index = (index + 1) % len(targets)
+        values[target.name] = targets[index]
     try:
         model.factory(**values)
     except ValidationError as refused:

@@ -20,7 +20,15 @@ from strawberry import auto
 
 from domain.errors import ValidationError
 from domain.expressions import product, sum_of
-from domain.model import EQUALITY, RANGE_FILTERS, TEXT_FILTERS, Change, Mutation, Policy
+from domain.model import (
+    EQUALITY,
+    RANGE_FILTERS,
+    TEXT_FILTERS,
+    Change,
+    EntityRegistry,
+    Mutation,
+    Policy,
+)
 from domain.money import Money
 from domain.principals import Principal
 from domain.services.entities import EntityService
@@ -214,15 +222,17 @@ class VendorTagging(Node):
     tag: auto = many_to_one("tag_id", "VendorTag")
 
 
-METADATA = sa.MetaData()
-application_tables()  # the application's tables first: a vendor's manager is a User
-VENDORS = declared_table(declaration_of(Vendor).model, METADATA)
-CONTACTS = declared_table(declaration_of(VendorContact).model, METADATA)
-TAGS = declared_table(declaration_of(VendorTag).model, METADATA)
-TAGGINGS = declared_table(declaration_of(VendorTagging).model, METADATA)
 DECLARATIONS = (
     declaration_of(Vendor),
     declaration_of(VendorContact),
     declaration_of(VendorTag),
     declaration_of(VendorTagging),
 )
+METADATA = sa.MetaData()
+application_tables()  # the application's tables first: a vendor's manager is a User
+VENDORS = declared_table(declaration_of(Vendor).model, METADATA)
+CONTACTS = declared_table(declaration_of(VendorContact).model, METADATA)
+TAGS = declared_table(declaration_of(VendorTag).model, METADATA)
+# Derived as the container derives it: each pair of a many-to-many linked once at most.
+LINKS = EntityRegistry(d.model for d in DECLARATIONS).links("VendorTagging")
+TAGGINGS = declared_table(declaration_of(VendorTagging).model, METADATA, links=LINKS)
