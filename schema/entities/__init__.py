@@ -39,7 +39,9 @@ The declaration format (public; the scaffold writes it):
 - `many_to_many(target, through, key, target_key, page_size)`: a connection over the
   `target` rows the rows of the declared association entity `through` link to this
   one (`key` its reference to this entity, `target_key` to the target), each once;
-  links are made and removed by the association's own mutations.
+  links are made and removed by the association's own mutations, each pair once at
+  most (a unique constraint on the two references; a repeated link is
+  `ALREADY_EXISTS`, a link to a missing object `BAD_USER_INPUT`).
 - `count_of(relation)`: a computed field, how many rows of a one-to-many relation
   the caller sees (its dataloader on the resolver path, a subquery when planned).
 - `computed(expression)`: a count or an amount of money computed from the row
