@@ -291,3 +291,70 @@ async def test_a_database_behind_the_head_is_refused_as_the_base_of_a_revision(
         )
     assert str(refused.value) == "Target database is not up to date."
     assert _files(scripts_copy) == before
+
+
+# --- an association's pairs made unique in a later revision ----------------------------
+
+
+def _models_with_shelvings(*, each_pair_once: bool) -> sa.MetaData:
+    """The application's models plus a many-to-many's association table as
+    `persistence.entities.declared_table` derives it, with or without the unique pair."""
+    metadata = sa.MetaData(naming_convention=tables.NAMING_CONVENTION)
+    for table in MODELS.tables.values():
+        table.to_metadata(metadata)
+    pair = [sa.UniqueConstraint("item_id", "user_id", name="uq_shelvings_item_id_user_id")]
+    sa.Table(
+        "shelvings",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "item_id",
+            sa.Integer,
+            sa.ForeignKey("items.id", name="fk_shelvings_item_id_items"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column(
+            "user_id",
+            sa.Integer,
+            sa.ForeignKey("users.id", name="fk_shelvings_user_id_users"),
+            nullable=False,
+            index=True,
+        ),
+        *(pair if each_pair_once else []),
+        sqlite_autoincrement=True,
+    )
+    return metadata
+
+
+async def _unique_constraints(url: str, table: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.run_sync(lambda c: sa.inspect(c).get_unique_constraints(table))
+            return sorted(str(u["name"]) for u in found)
+    finally:
+        await engine.dispose()
+
+
+async def test_an_associations_unique_pair_is_added_by_the_next_revision(
+    scripts_copy: Path, empty_database: str
+) -> None:
+    before = _models_with_shelvings(each_pair_once=False)
+    after = _models_with_shelvings(each_pair_once=True)
+    await migrate.revision("add shelvings", scripts=scripts_copy, metadata=before)
+    await migrate.revision("shelvings link each pair once", scripts=scripts_copy, metadata=after)
+    added, created = migrate.history(scripts_copy)[:2]
+    source = added.path.read_text()
+    assert "batch_op.create_unique_constraint('uq_shelvings_item_id_user_id'" in source, source
+
+    await migrate.upgrade(empty_database, str(created.id), scripts=scripts_copy)
+    without = await _unique_constraints(empty_database, "shelvings")
+    await migrate.upgrade(empty_database, scripts=scripts_copy)
+    with_pair = await _unique_constraints(empty_database, "shelvings")
+    drift_at_head = migrate.describe(await migrate.drift(empty_database, after))
+    await migrate.downgrade(empty_database, str(created.id), scripts=scripts_copy)
+    drift_after_down = migrate.describe(await migrate.drift(empty_database, before))
+
+    assert (without, with_pair) == ([], ["uq_shelvings_item_id_user_id"])
+    assert (drift_at_head, drift_after_down) == ([], [])
