@@ -89,7 +89,7 @@ def _duplicate(
             continue
         columns = list(constraint.columns)
         sqlite = "UNIQUE constraint failed: " + ", ".join(f"{table.name}.{c.name}" for c in columns)
-        if f'"{constraint.name}"' not in message and not message.startswith(sqlite):
+        if f'"{constraint.name}"' not in message and message != sqlite:
             continue
         kind = str(table.info.get("entity", "row")).lower()
         fields = " and ".join(str(c.info.get("attribute", c.name)) for c in columns)
