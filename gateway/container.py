@@ -826,6 +826,8 @@ def build_container(
         entities={d.name: d.new_service(uow, publisher) for d in declared},
         upstreams=fetcher,
     )
+    for service in services.entities.values():
+        service.bind_links(models)
     mailer = mailer_for(settings.mail)
     register_application_handlers(handlers, uow=uow, mailer=mailer)
     jobs = Jobs()

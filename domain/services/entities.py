@@ -14,9 +14,15 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.errors import DuplicateError, ForbiddenError, NotFoundError, UnauthenticatedError
+from domain.errors import (
+    DuplicateError,
+    ForbiddenError,
+    MissingReferenceError,
+    NotFoundError,
+    UnauthenticatedError,
+)
 from domain.events import DomainEvent, EntityCreated, EntityDeleted, EntityUpdated
-from domain.model import EntityModel, Through
+from domain.model import EntityModel, EntityRegistry, Through
 from domain.paging import Page, PageRequest
 from domain.ports import EntityRepository, EventPublisher, UnitOfWork, UnitOfWorkFactory
 from domain.principals import Principal
@@ -27,11 +33,26 @@ from domain.specifications import Always, Specification, field
 class EntityService(AuditedService):
     """Queries and commands over one declared entity."""
 
+    # The models of the objects a many-to-many's association row links, by the
+    # attribute naming each (`bind_links`); empty for every other entity.
+    _linked: Mapping[str, EntityModel] = {}
+
     def __init__(
         self, model: EntityModel, uow: UnitOfWorkFactory, publisher: EventPublisher
     ) -> None:
         self.model = model
         self._uow, self._publisher = uow, publisher
+
+    def bind_links(self, registry: EntityRegistry) -> None:
+        """Learn which references of this entity are the links of a many-to-many (when it
+        is the association of one): a link is made only between objects the caller sees."""
+        names = sorted({name for pair in registry.links(self.model.name) for name in pair})
+        linked: dict[str, EntityModel] = {}
+        for name in names:
+            target = self.model.attribute(name).target
+            assert target is not None  # the registry's check: each is a reference
+            linked[name] = registry[target]
+        self._linked = linked
 
     # --- the policy ---------------------------------------------------------------
 
@@ -144,6 +165,7 @@ class EntityService(AuditedService):
         entity = self.model.factory(**values)
         async with self._uow() as uow:
             repository = self._repository(uow)
+            await self._check_links(principal, uow, values)
             await self._check_unique(repository, entity)
             await repository.add(entity)
             uow.record(EntityCreated(entity=self.model.name, key=entity.id))
@@ -159,6 +181,7 @@ class EntityService(AuditedService):
             repository = self._repository(uow)
             current = await self._writable(principal, repository, key)
             entity = dataclasses.replace(current, **changes)
+            await self._check_links(principal, uow, changes)
             await self._check_unique(repository, entity, changed=changes)
             await repository.save(entity)
             uow.record(EntityUpdated(entity=self.model.name, key=key))
@@ -194,6 +217,20 @@ class EntityService(AuditedService):
         rule = self.model.policy.visible(principal)
         return isinstance(rule, Always) or rule.is_satisfied_by(entity)
 
+    async def _check_links(
+        self, principal: Principal, uow: UnitOfWork, values: Mapping[str, Any]
+    ) -> None:
+        """Raises MissingReferenceError for a link to an object the caller does not see
+        (its entity's `read` permission and `visible` rule), as for one that does not
+        exist: a link neither reaches nor reveals a hidden object."""
+        for name, target in self._linked.items():
+            key = values.get(name)
+            if key is None:
+                continue
+            found = await uow.repository(target.name).get(key)
+            if found is None or not _linkable(target, principal, found):
+                raise MissingReferenceError(name, target.name)
+
     async def _check_unique(
         self,
         repository: EntityRepository,
@@ -212,3 +249,15 @@ class EntityService(AuditedService):
 
     async def _publish(self, events: Sequence[DomainEvent]) -> None:
         await self._publisher.publish(events)
+
+
+def _linkable(model: EntityModel, principal: Principal, entity: object) -> bool:
+    """Whether the policy of `model` lets the caller see `entity` (and so link it)."""
+    read = model.policy.read
+    if read is not None and not principal.can(read):
+        return False
+    try:
+        rule = model.policy.visible(principal)
+    except (UnauthenticatedError, ForbiddenError):
+        return False  # a rule that lets the caller see nothing
+    return isinstance(rule, Always) or rule.is_satisfied_by(entity)

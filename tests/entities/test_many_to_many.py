@@ -184,6 +184,32 @@ async def test_an_update_referring_to_an_object_that_does_not_exist_is_bad_input
     assert "errors" not in kept, kept
 
 
+async def test_a_link_to_an_object_the_caller_does_not_see_is_as_to_none(
+    api: Api, world: World, container: Container
+) -> None:
+    # Staff link vendors and tags (`vendors:write`) but see neither inactive vendors
+    # nor private tags: those are refused exactly as objects that do not exist.
+    admin, staff = world.admin, world.staff
+    active = {"name": "Acme", "email": "sales@acme.example"}
+    vendor = await _create(api, admin, VENDOR, active)
+    inactive = await _create(api, admin, VENDOR, {**active, "name": "Old", "active": False})
+    public = await _create(api, admin, TAG, {"label": "local"})
+    private = await _create(api, admin, TAG, {"label": "watch", "public": False})
+    for variables, field, target in (
+        ({"vendor": vendor, "tag": private}, "input.tagId", "VendorTag"),
+        ({"vendor": inactive, "tag": public}, "input.vendorId", "Vendor"),
+    ):
+        refused = await api.ask(LINK, variables, user=staff)
+        message = f"refers to a {target} that does not exist"
+        assert refused["errors"][0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "problems": [{"field": field, "message": message}],
+        }, refused
+        allowed = await api.ask(LINK, variables, user=admin)
+        assert "errors" not in allowed, allowed
+    assert len(await _stored_links(container)) == 2
+
+
 async def test_a_link_is_never_updated(api: Api, world: World) -> None:
     update = 'mutation { updateVendorTagging(id: "x", input: {}) { id } }'
     absent = await api.ask(update, user=world.staff)
