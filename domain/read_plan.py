@@ -282,11 +282,17 @@ class RootConnection:
 
 @dataclass(frozen=True, slots=True)
 class RootObject:
-    """One object by key; `key_value` None means the caller's own account (`me`)."""
+    """One object by key; `key_value` None means the caller's own account (`me`).
+
+    `key_from` names the operation's variable the key was decoded from when that
+    variable is used nowhere else in the operation: the plan then serves any value of
+    it, the key given per execution (`Scope.keys`), as a prepared template.
+    """
 
     key: str
     target: Selection
     key_value: int | None
+    key_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,10 +328,12 @@ def rule_name(entity: Source) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Who asks, for one execution of a plan."""
+    """Who asks, for one execution of a plan; `keys` are the by-id roots' keys for this
+    execution by response key, in place of their `RootObject.key_value` (a template's)."""
 
     user_id: int | None
     rules: Mapping[str, Specification]
+    keys: Mapping[str, int] | None = None
 
 
 # Document, operation name, roles, permissions, whether the caller is signed in, variables.

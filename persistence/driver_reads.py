@@ -45,15 +45,18 @@ from persistence.outages import Outage
 @dataclass(frozen=True, slots=True)
 class DriverStatement:
     """A compiled statement: its text with `$n` placeholders and the values to send, where
-    `caller_at` (if any) is the place of the caller's id, given at each execution."""
+    `caller_at` (if any) is the place of the caller's id, given at each execution, and
+    `key_at` (if any) the place of a by-id root's key (its value in `values` the plan's,
+    replaced by the read model for an execution that gives another)."""
 
     sql: str
     values: tuple[Any, ...]
     caller_at: int | None
+    key_at: int | None = None
 
 
 def compile_for_driver(
-    statement: sa.Select[Any], dialect: Dialect, caller: str
+    statement: sa.Select[Any], dialect: Dialect, caller: str, key: str | None = None
 ) -> DriverStatement | None:
     """`statement` as asyncpg takes it, or None when a parameter needs SQLAlchemy (an
     expanding or literal-rendered one, or a type with its own bind processing)."""
@@ -69,7 +72,12 @@ def compile_for_driver(
             return None
     params = compiled.construct_params({caller: None})
     values = tuple(None if name == caller else params[name] for name in names)
-    return DriverStatement(str(compiled), values, names.index(caller) if caller in names else None)
+    return DriverStatement(
+        str(compiled),
+        values,
+        names.index(caller) if caller in names else None,
+        names.index(key) if key is not None and key in names else None,
+    )
 
 
 class DriverReads:

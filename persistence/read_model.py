@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -142,8 +143,12 @@ class _Builder:
         if isinstance(root, plan.RootConnection):
             return self.connection(root.connection, None, None)
         target = root.target
-        key = root.key_value if root.key_value is not None else CALLER
         table = _table(target.entity)
+        key: sa.BindParameter[Any] = CALLER
+        if root.key_value is not None:
+            # A parameter, its value the plan's unless the execution gives one
+            # (`Scope.keys`): one statement serves every id of a prepared template.
+            key = sa.bindparam(ROOT_KEY, root.key_value, type_=table.c.id.type)
         fields = _fields(target.entity, table)
         found = (
             sa.select(text(self.selection(target, table)))
@@ -490,6 +495,8 @@ _BASE64_LINE = 56
 # The caller's id in every statement; its value comes with each execution, so one
 # statement serves every caller with the same roles.
 CALLER = sa.bindparam("caller_id", type_=sa.Integer)
+# The name of a by-id root's key parameter in its statement (one root per statement).
+ROOT_KEY = "root_key"
 
 
 def parameterized(spec: Specification, user_id: int | None) -> Specification:
@@ -575,7 +582,12 @@ class SqlReadModel:
         if len(answers) == len(planned):
             # Constants only (`__typename`, `me` for an anonymous caller): no connection.
             return {key: answers[key] for key, _ in planned}
-        compiled = [(k, s) for k, s in planned if isinstance(s, DriverStatement)]
+        keys = scope.keys
+        compiled = [
+            (k, s if not keys or k not in keys else _keyed(s, keys[k]))
+            for k, s in planned
+            if isinstance(s, DriverStatement)
+        ]
         if compiled:
             assert self._driver is not None  # compiled only for it
             texts = await self._driver.fetch([s for _, s in compiled], scope.user_id)
@@ -586,7 +598,10 @@ class SqlReadModel:
             async with self._engine.connect() as conn:
                 for key, statement in planned:
                     if isinstance(statement, sa.Select):
-                        text = (await _execute(conn, statement, parameters)).scalar_one()
+                        given = parameters
+                        if keys and key in keys:
+                            given = {**parameters, ROOT_KEY: keys[key]}
+                        text = (await _execute(conn, statement, given)).scalar_one()
                         answers[key] = "null" if text is None else str(text)
         # In the order of the selection, as the executor writes the keys.
         return {key: answers[key] for key, _ in planned}
@@ -596,8 +611,17 @@ def _for_driver(
     statement: sa.Select[Any] | DriverStatement | str, dialect: sa.Dialect
 ) -> sa.Select[Any] | DriverStatement | str:
     if isinstance(statement, sa.Select):
-        return compile_for_driver(statement, dialect, CALLER.key) or statement
+        return compile_for_driver(statement, dialect, CALLER.key, ROOT_KEY) or statement
     return statement
+
+
+def _keyed(statement: DriverStatement, key: int) -> DriverStatement:
+    """`statement` with the by-id key of this execution."""
+    if statement.key_at is None:
+        raise ValueError("a key for a statement that takes none")
+    values = list(statement.values)
+    values[statement.key_at] = key
+    return replace(statement, values=tuple(values))
 
 
 async def _execute(
