@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 import strawberry
@@ -27,7 +27,10 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     OperationType,
+    VariableNode,
+    Visitor,
     get_named_type,
+    visit,
 )
 from graphql.execution.collect_fields import (
     FieldDetails,
@@ -143,7 +146,38 @@ def plan_operation(
     if fallback and (len(fallback) == len(collected.grouped_field_set) or not _plain(built)):
         return None
     planned = frozenset(planner.rules)
-    return plan.Plan(tuple(r for r in roots if r.key not in fallback), planned, frozenset(fallback))
+    used = _variable_uses(document)
+    kept = tuple(_keyed(root, used) for root in roots if root.key not in fallback)
+    return plan.Plan(kept, planned, frozenset(fallback))
+
+
+def _keyed(root: plan.Root, used: Mapping[str, int]) -> plan.Root:
+    """`root`, its key's variable forgotten unless the document uses it exactly once (as
+    that root's `id`): a variable used anywhere else (another field, a directive, another
+    operation of the document) may shape the plan, so its value stays in the key."""
+    if not isinstance(root, plan.RootObject) or root.key_from is None:
+        return root
+    return root if used.get(root.key_from, 0) == 1 else replace(root, key_from=None)
+
+
+def _variable_uses(document: DocumentNode) -> dict[str, int]:
+    """How many times each variable name is used in the whole document (definitions
+    aside), in every operation and fragment."""
+    counter = _VariableUses()
+    visit(document, counter)
+    return counter.uses
+
+
+class _VariableUses(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.uses: dict[str, int] = {}
+
+    def enter_variable_definition(self, *_: Any) -> Any:
+        return self.SKIP  # a definition, not a use (its default value is a constant)
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.uses[node.name.value] = self.uses.get(node.name.value, 0) + 1
 
 
 def _plain(built: Executor[Any]) -> bool:

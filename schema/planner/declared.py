@@ -13,7 +13,13 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLOutputType, get_named_type
+from graphql import (
+    GraphQLEnumType,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    VariableNode,
+    get_named_type,
+)
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.utils.str_converters import to_camel_case
 
@@ -119,7 +125,8 @@ def declared_root(
         ident = decode_id(planner.arguments(query, details)["id"], decl.name)
         if _sees_none(decl, planner.principal):
             return plan.RootConstant(key, "null")  # as the loader: every id reads as null
-        return plan.RootObject(key, planner.object(source_of(decl), details, query, name), ident)
+        selection = planner.object(source_of(decl), details, query, name)
+        return plan.RootObject(key, selection, ident, _id_variable(details))
     edges = returned.fields.get("edges")
     if edges is None:
         return None
@@ -134,6 +141,17 @@ def declared_root(
         planner.refuse(f"{name}: the resolver refuses the caller")
     args = planner.arguments(query, details)
     return plan.RootConnection(key, planner.connection(source_of(decl), args, details, query, name))
+
+
+def _id_variable(details: Details) -> str | None:
+    """The variable a by-id root's `id` argument is, if it is one (`item(id: $id)`) on a
+    field written once; whether the operation uses it elsewhere is `plan_operation`'s."""
+    if len(details) != 1 or details[0].fragment_variable_values is not None:
+        return None
+    for argument in details[0].node.arguments or ():
+        if argument.name.value == "id" and isinstance(argument.value, VariableNode):
+            return argument.value.name.value
+    return None
 
 
 def _sees_none(decl: Declaration, principal: Principal) -> bool:
