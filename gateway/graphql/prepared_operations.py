@@ -10,6 +10,16 @@ the same key skips to what still changes per request: the budget is debited, the
 caller's object-level rules are bound, the plan's SQL runs, and the answer is
 written with the same `extensions` the full path wrote.
 
+A by-id root whose `id` is a variable used nowhere else (`item(id: $id)`) makes the
+entry a template for every id: it is filed under the key with that variable's value
+replaced by a marker (`_SLOT`), and a request of the same document and operation
+name whose value is the canonical global id of the root's type is answered from it,
+the decoded key given to the fetch (`Scope.keys`; one statement for every id). The
+answer, the cost and the extensions of a by-id root do not depend on the id's value
+(the cost prices page sizes only), and the caller's rules are bound per execution as
+for any entry. A value that is not such an id (malformed, another type's, written
+otherwise than the gateway writes ids) takes the full path, which answers it as always.
+
 Whatever is not routine goes back to the full path, which answers it as it always
 does: a budget refusal (refused there with the same error, nothing taken twice), a
 caller the object-level rules refuse, an argument the SQL refuses, a planner fault
@@ -28,13 +38,14 @@ import orjson
 from strawberry.types import ExecutionResult
 
 from domain import read_plan as plan
-from domain.errors import UnavailableError
+from domain.errors import DomainError, UnavailableError
 from domain.principals import Principal
 from gateway.graphql.deadlines import Deadlines
 from gateway.limits.cost_budget import CostBudget, prepaid_by
 from gateway.limits.rate_limit_http import pending_request_hit
 from resolvers.context import Context, PlannedData, Prepaid
 from schema.errors import error_details, rule_for
+from schema.node import decode_id, to_global_id
 from schema.planner.compile import scope_for
 from schema.planner.extension import PlanCache
 
@@ -59,6 +70,23 @@ class OperationObserver(Protocol):
     ) -> AbstractContextManager[Observation]: ...
 
 
+# An id variable's value in a template's key: not a string, so never an id a request
+# gives (a request sending this very object sends no id, and is keyed by its values).
+_SLOT = {"\u0000": "by-id"}
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A variable used only as the `id` of the by-id root `root`, of type `entity`."""
+
+    variable: str
+    entity: str
+    root: str
+
+
+type Slots = tuple[Slot, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     planned: plan.Planned
@@ -66,6 +94,51 @@ class Prepared:
     extensions: dict[str, Any]
     # The whole `data` when every root is a constant (`{ __typename }`): no fetch at all.
     constant: dict[str, Any] | None = None
+    # A template's id variables (its key holds `_SLOT` for each).
+    slots: Slots = ()
+
+
+def _slots_of(planned: plan.Planned) -> Slots:
+    """The id variables of a plan whose every one was given as the canonical global id
+    of its root's type (else none: the entry is keyed by the values as any other)."""
+    slots = tuple(
+        Slot(root.key_from, root.target.entity.entity, root.key)
+        for root in planned.plan.roots
+        if isinstance(root, plan.RootObject) and root.key_from is not None
+    )
+    if not slots:
+        return ()
+    variables = orjson.loads(planned.key[5])
+    if not isinstance(variables, dict) or _keys(slots, variables) is None:
+        return ()
+    return slots
+
+
+# Longer than any global id the gateway writes (a type name and a 64-bit key, base64).
+_LONGEST_ID = 200
+
+
+def _keys(slots: Slots, variables: dict[str, Any]) -> dict[str, int] | None:
+    """The by-id keys the slots' values decode to, by root; None unless every value is
+    the canonical global id of its root's type (the only form the full path is sure to
+    answer as it answers the template: no other check of the input limits can fail)."""
+    keys: dict[str, int] = {}
+    for slot in slots:
+        value = variables.get(slot.variable)
+        if type(value) is not str or len(value) > _LONGEST_ID:
+            return None
+        try:
+            decoded = decode_id(value, slot.entity)
+        except (DomainError, ValueError):
+            return None
+        if to_global_id(slot.entity, decoded) != value:
+            return None
+        keys[slot.root] = decoded
+    return keys
+
+
+def _generic(variables: dict[str, Any], slots: Slots) -> dict[str, Any]:
+    return {**variables, **{slot.variable: _SLOT for slot in slots}}
 
 
 def _constant_data(built: plan.Plan) -> dict[str, Any] | None:
@@ -96,6 +169,8 @@ class PreparedOperations:
         self._deadlines = Deadlines(timeout_seconds)
         self._budget, self._report_budget = budget, report_budget
         self._entries: OrderedDict[plan.PlanKey, Prepared] = OrderedDict()
+        # The id variables of the templates, by document and operation name (bounded).
+        self._slots: dict[tuple[str, str | None], Slots] = {}
         self._maxsize = maxsize
         self.hits = self.misses = 0
 
@@ -112,8 +187,19 @@ class PreparedOperations:
             for name, value in (result.extensions or {}).items()
             if name not in PER_REQUEST_EXTENSIONS
         }
-        self._entries[planned.key] = Prepared(planned, extensions, _constant_data(planned.plan))
-        self._entries.move_to_end(planned.key)
+        key = planned.key
+        slots = _slots_of(planned)
+        if slots:
+            variables = orjson.loads(key[5])
+            generic = orjson.dumps(_generic(variables, slots), option=orjson.OPT_SORT_KEYS)
+            key = (*key[:5], generic)
+            operation = (key[0], key[1])
+            self._slots.pop(operation, None)  # the newest last
+            self._slots[operation] = slots
+            if len(self._slots) > self._maxsize:
+                del self._slots[next(iter(self._slots))]
+        self._entries[key] = Prepared(planned, extensions, _constant_data(planned.plan), slots)
+        self._entries.move_to_end(key)
         if len(self._entries) > self._maxsize:
             self._entries.popitem(last=False)
 
@@ -129,8 +215,23 @@ class PreparedOperations:
         state = context.start_operation()
         if context.planned_data is PlannedData.NONE:
             return None
-        key = PlanCache.key(query, operation_name, variables, context.principal)
-        prepared = self._entries.get(key) if key is not None else None
+        key: plan.PlanKey | None = None
+        prepared: Prepared | None = None
+        keys: dict[str, int] | None = None
+        slots = self._slots.get((query, operation_name)) if variables else None
+        if slots is not None and variables is not None:
+            keys = _keys(slots, variables)
+            if keys is not None:
+                generic = _generic(variables, slots)
+                key = PlanCache.key(query, operation_name, generic, context.principal)
+                prepared = self._entries.get(key) if key is not None else None
+                if prepared is not None and prepared.slots != slots:
+                    prepared = None
+            if prepared is None:
+                keys = None
+        if prepared is None:
+            key = PlanCache.key(query, operation_name, variables, context.principal)
+            prepared = self._entries.get(key) if key is not None else None
         if key is None or prepared is None:
             self.misses += 1
             if key is not None:  # the full path runs: file its planned answer under this key
@@ -153,7 +254,7 @@ class PreparedOperations:
         with observed as observation:
             if data is None:
                 try:
-                    data = await self._data(key, planned, context.principal)
+                    data = await self._data(key, planned, context.principal, keys)
                 except UnavailableError as error:
                     return _unavailable(planned, error, extensions)
             observation.answered = data is not None
@@ -183,15 +284,27 @@ class PreparedOperations:
         return paid if paid.allowed else None
 
     async def _data(
-        self, key: plan.PlanKey, planned: plan.Planned, principal: Principal
+        self,
+        key: plan.PlanKey,
+        planned: plan.Planned,
+        principal: Principal,
+        keys: dict[str, int] | None,
     ) -> dict[str, Any] | None:
         try:
             # The operation's execution timeout, around the only wait that can be long;
             # the caller answers TIMEOUT when it fires, as for the full path.
             scope = scope_for(principal, planned.plan.rules)
+            if keys is not None:
+                scope = plan.Scope(scope.user_id, scope.rules, keys)
             texts = await self._deadlines.bounded(self._fetch(planned.plan, scope))
         except (TimeoutError, UnavailableError):
             raise  # the caller's answer, not a reason to try the full path again
+        except DomainError:
+            # Refused for this caller or this id: the full path answers; a template
+            # stays for the other ids (any other entry is not trusted again).
+            if keys is None:
+                self._entries.pop(key, None)
+            return None
         except Exception:
             # Refused by a rule or the SQL, or a planner fault: the full path answers
             # (and logs a fault); this entry is not trusted again.
