@@ -12,12 +12,21 @@ from typing import Any
 
 import pytest
 import strawberry
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.graphql.prepared_operations import PreparedOperations
 from persistence.read_model import SqlReadModel
 from schema.node import to_global_id
 from tests.gateway.planner.diff import first_difference
-from tests.gateway.planner.gateways import ADMIN, CUSTOMER, OTHER_CUSTOMER, Gateway, Planned
+from tests.gateway.planner.gateways import (
+    ADMIN,
+    CUSTOMER,
+    OTHER_CUSTOMER,
+    STAFF,
+    Gateway,
+    Planned,
+)
 
 ITEM = "query Item($id: ID!) { item(id: $id) { id name sku price { amount currency } } }"
 ORDER = "query Order($id: ID!) { order(id: $id) { id status customer { name } } }"
@@ -240,3 +249,32 @@ async def test_ids_asked_in_any_order_answer_as_the_full_path(
             await _same(planner_on, planner_off, order, {"id": value}, user)
     # Three callers' roles: two entries (customers share one), the odd id twice more.
     assert executions.count == 24 + 2 + 3
+
+
+ROOTS = {"Item": ITEM, "Order": ORDER, "User": USER.replace("$v", "$id")}
+_ids = st.one_of(
+    st.builds(to_global_id, st.sampled_from(sorted(ROOTS)), st.integers(-1, 400)),
+    st.text(max_size=12),
+)
+
+
+@pytest.mark.timeout(600)
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    root=st.sampled_from(sorted(ROOTS)),
+    value=_ids,
+    user=st.sampled_from([None, CUSTOMER, OTHER_CUSTOMER, STAFF, ADMIN]),
+)
+async def test_random_ids_answer_as_the_full_path(
+    planner_on: Gateway, planner_off: Gateway, root: str, value: str, user: int | None
+) -> None:
+    """Each example asked of one gateway across the examples: most replay a template."""
+    got = await planner_on.ask(ROOTS[root], {"id": value}, user)
+    expected = await planner_off.ask(ROOTS[root], {"id": value}, user)
+    assert (got.status, got.body) == (expected.status, expected.body), first_difference(
+        (got.status, got.body), (expected.status, expected.body)
+    )
