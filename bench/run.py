@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -373,8 +374,14 @@ SEEDING: dict[str, str | None] = {"PROFILE": "dev", "REDIS__URL": None}
 
 
 def prepare_sqlite(config: Config, db: str, directory: Path) -> str:
-    url = f"sqlite+aiosqlite:///{directory / 'bench.db'}"
+    path = directory / "bench.db"
+    url = f"sqlite+aiosqlite:///{path}"
     seed_database(gateway_env(config, db, {**SEEDING, "DATABASE__URL": url}))
+    # As on Postgres (`_lookup`): every item on sale, so reads by id taking the items in
+    # turn find each one (a customer is not shown an inactive item: REST answered 404).
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE items SET stock = 100000000, active = 1")
+        conn.commit()
     return url
 
 
