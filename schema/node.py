@@ -32,6 +32,10 @@ def parse_global_id(value: str, field: str = "id") -> tuple[str, int]:
     type_name, sep, key = raw.partition(":")
     if not sep or type_name not in NODE_TYPES or not key.isascii() or not key.isdigit():
         raise ValidationError.single(field, "is not a valid id")
+    # More than 19 significant digits is past 2**63 anyway, and `int()` of a long enough
+    # text raises a ValueError of its own (Python's limit on digits converted).
+    if len(key.lstrip("0")) > 19:
+        raise ValidationError.single(field, "is not a valid id")
     number = int(key)
     if number <= 0 or number >= 2**63:
         raise ValidationError.single(field, "is not a valid id")
