@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence import migrate, seed, tables
 from persistence.database import create_engine
+from tests.gateway.planner.executions import executions as executions  # the fixture
 from tests.gateway.planner.gateways import Gateway, Planned, open_gateway
 from tests.gateway.planner.gateways import planned as planned  # the fixture, for this folder
 from tests.helpers import scratch_postgres_database

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import strawberry
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -30,6 +29,7 @@ from resolvers.context import Services
 from tests.gateway.observability.capture import labels, samples
 from tests.gateway.planner.diff import first_difference
 from tests.gateway.planner.examples import EXAMPLES, README_MY_ORDERS
+from tests.gateway.planner.executions import Executions
 from tests.gateway.planner.gateways import (
     ADMIN,
     CUSTOMER,
@@ -42,26 +42,6 @@ from tests.gateway.planner.gateways import (
 from tests.gateway.timeouts import shorten_operation_timeout
 
 MY_ORDERS = "query Mine { me { name orders(first: 3) { edges { node { id status } } } } }"
-
-
-class Executions:
-    """Counts the operations Strawberry executed (the full path)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
-@pytest.fixture
-def executions(monkeypatch: pytest.MonkeyPatch) -> Executions:
-    seen = Executions()
-    original = strawberry.Schema.execute
-
-    async def spy(self: strawberry.Schema, *args: Any, **kwargs: Any) -> Any:
-        seen.count += 1
-        return await original(self, *args, **kwargs)
-
-    monkeypatch.setattr(strawberry.Schema, "execute", spy)
-    return seen
 
 
 @pytest.fixture

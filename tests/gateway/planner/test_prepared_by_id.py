@@ -11,7 +11,6 @@ import base64
 from typing import Any
 
 import pytest
-import strawberry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from gateway.graphql.prepared_operations import PreparedOperations
 from persistence.read_model import SqlReadModel
 from schema.node import to_global_id
 from tests.gateway.planner.diff import first_difference
+from tests.gateway.planner.executions import Executions
 from tests.gateway.planner.gateways import (
     ADMIN,
     CUSTOMER,
@@ -31,25 +31,6 @@ from tests.gateway.planner.gateways import (
 ITEM = "query Item($id: ID!) { item(id: $id) { id name sku price { amount currency } } }"
 ORDER = "query Order($id: ID!) { order(id: $id) { id status customer { name } } }"
 USER = "query User($v: ID!) { user(id: $v) { name email } }"
-
-
-class Executions:
-    def __init__(self) -> None:
-        self.count = 0
-
-
-@pytest.fixture
-def executions(monkeypatch: pytest.MonkeyPatch) -> Executions:
-    """Counts the operations Strawberry executed (the full path)."""
-    seen = Executions()
-    original = strawberry.Schema.execute
-
-    async def spy(self: strawberry.Schema, *args: Any, **kwargs: Any) -> Any:
-        seen.count += 1
-        return await original(self, *args, **kwargs)
-
-    monkeypatch.setattr(strawberry.Schema, "execute", spy)
-    return seen
 
 
 def _prepared(gateway: Gateway) -> PreparedOperations:
