@@ -50,7 +50,7 @@ class Deadlines:
         if timer is None or self._timer_loop is not loop or timer.when() > watch.deadline:
             self._arm(loop, watch.deadline)
         try:
-            return await awaitable
+            result = await awaitable
         except asyncio.CancelledError:
             if watch.expired and task.uncancel() <= watch.cancelling:
                 raise TimeoutError from None
@@ -61,6 +61,9 @@ class Deadlines:
             raise
         finally:
             self._running.pop(watch, None)
+        if watch.expired:
+            task.uncancel()  # swallowed by the awaited code, which returned
+        return result
 
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:

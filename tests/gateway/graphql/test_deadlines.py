@@ -33,7 +33,8 @@ async def test_an_await_past_its_seconds_is_cancelled_there_and_times_out() -> N
     with pytest.raises(TimeoutError):
         await deadlines.bounded(_sleeps(10, cancelled))
     assert len(cancelled) == 1
-    assert 0.1 <= cancelled[0] - started < 0.5
+    # At its deadline, not when the sleep would end (loose above: a busy machine is slow).
+    assert 0.1 <= cancelled[0] - started < 5
     # The task is not left cancelling: it goes on awaiting.
     task = asyncio.current_task()
     assert task is not None
@@ -60,8 +61,9 @@ async def test_each_await_is_bounded_from_its_own_start() -> None:
     second = asyncio.create_task(bounded("second", 10))
     quick = asyncio.create_task(bounded("quick", 0.05))
     assert list(await asyncio.gather(first, second, quick)) == ["timed out", "timed out", "done"]
-    assert 0.3 <= ended["first"] < 0.45
-    assert 0.3 <= ended["second"] < 0.45
+    # Neither at the other's deadline (0.15 s early for the second) nor at the sleep's end.
+    assert 0.3 <= ended["first"] < 5
+    assert 0.3 <= ended["second"] < 5
 
 
 async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
@@ -80,5 +82,23 @@ def test_the_deadlines_work_in_each_new_event_loop() -> None:
     assert asyncio.run(deadlines.bounded(_sleeps(0))) == "done"
     started = time.monotonic()
     with pytest.raises(TimeoutError):
-        asyncio.run(asyncio.wait_for(deadlines.bounded(_sleeps(10)), 2))
-    assert time.monotonic() - started < 1  # the deadline's, not wait_for's
+        asyncio.run(asyncio.wait_for(deadlines.bounded(_sleeps(60)), 30))
+    assert time.monotonic() - started < 10  # the deadline's, not wait_for's
+
+
+async def test_an_await_that_swallows_its_cancellation_leaves_the_task_uncancelled() -> None:
+    # As under `asyncio.timeout`: the cancellation the deadline asked for is taken back
+    # even when the awaited code returns instead of raising it.
+    deadlines = Deadlines(0.05)
+
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return "kept going"
+        return "done"
+
+    assert await deadlines.bounded(stubborn()) == "kept going"
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0

@@ -316,7 +316,8 @@ async def test_a_slow_prepared_fetch_is_cancelled_at_the_execution_timeout(
     assert response.status_code == 200
     assert response.json()["errors"][0]["extensions"]["code"] == "TIMEOUT"
     assert cancelled.is_set()
-    assert 0.2 <= elapsed < 1.0
+    # At the 0.2 s bound, not at the hang's 30 s (loose above: a busy machine is slow).
+    assert 0.2 <= elapsed < 10
 
 
 async def test_the_least_recently_used_entry_is_the_one_forgotten(
