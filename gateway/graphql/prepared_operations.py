@@ -98,20 +98,23 @@ class Prepared:
     slots: Slots = ()
 
 
-def _slots_of(planned: plan.Planned) -> Slots:
+def _filed_as(planned: plan.Planned) -> tuple[Slots, plan.PlanKey]:
     """The id variables of a plan whose every one was given as the canonical global id
-    of its root's type (else none: the entry is keyed by the values as any other)."""
+    of its root's type, and the key with a marker for each (the template's); else no
+    slots and the plan's own key (the entry is keyed by the values as any other)."""
     slots = tuple(
         Slot(root.key_from, root.target.entity.entity, root.key)
         for root in planned.plan.roots
         if isinstance(root, plan.RootObject) and root.key_from is not None
     )
+    key = planned.key
     if not slots:
-        return ()
-    variables = orjson.loads(planned.key[5])
+        return (), key
+    variables = orjson.loads(key[5])
     if not isinstance(variables, dict) or _keys(slots, variables) is None:
-        return ()
-    return slots
+        return (), key
+    generic = orjson.dumps(_generic(variables, slots), option=orjson.OPT_SORT_KEYS)
+    return slots, (*key[:5], generic)
 
 
 # Longer than any global id the gateway writes (a type name and a 64-bit key, base64).
@@ -187,12 +190,8 @@ class PreparedOperations:
             for name, value in (result.extensions or {}).items()
             if name not in PER_REQUEST_EXTENSIONS
         }
-        key = planned.key
-        slots = _slots_of(planned)
+        slots, key = _filed_as(planned)
         if slots:
-            variables = orjson.loads(key[5])
-            generic = orjson.dumps(_generic(variables, slots), option=orjson.OPT_SORT_KEYS)
-            key = (*key[:5], generic)
             operation = (key[0], key[1])
             self._slots.pop(operation, None)  # the newest last
             self._slots[operation] = slots
