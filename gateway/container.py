@@ -688,7 +688,9 @@ def outbox_relay(settings: Settings, engine: AsyncEngine, bus: EventPublisher) -
 
 def build_read_model(settings: Settings, engine: AsyncEngine) -> SqlReadModel | None:
     """The read planner's model (Postgres or SQLite), unless GRAPHQL__PLANNER is off."""
-    return SqlReadModel(engine) if settings.graphql.planner else None
+    if not settings.graphql.planner:
+        return None
+    return SqlReadModel(engine, coalesce=settings.database.coalesce_reads)
 
 
 def read_planner(read_model: SqlReadModel | None) -> list[Callable[[], SchemaExtension]]:

@@ -47,12 +47,15 @@ class DriverStatement:
     """A compiled statement: its text with `$n` placeholders and the values to send, where
     `caller_at` (if any) is the place of the caller's id, given at each execution, and
     `key_at` (if any) the place of a by-id root's key (its value in `values` the plan's,
-    replaced by the read model for an execution that gives another)."""
+    replaced by the read model for an execution that gives another), `key_type` the
+    Postgres integer type of that key when keys may go several in one statement
+    (`persistence.coalesced_reads`)."""
 
     sql: str
     values: tuple[Any, ...]
     caller_at: int | None
     key_at: int | None = None
+    key_type: str | None = None
 
 
 def compile_for_driver(
@@ -72,12 +75,25 @@ def compile_for_driver(
             return None
     params = compiled.construct_params({caller: None})
     values = tuple(None if name == caller else params[name] for name in names)
+    key_at = names.index(key) if key is not None and key in names else None
     return DriverStatement(
         str(compiled),
         values,
         names.index(caller) if caller in names else None,
-        names.index(key) if key is not None and key in names else None,
+        key_at,
+        None if key_at is None else _integer_type(compiled.binds[names[key_at]].type),
     )
+
+
+def _integer_type(column_type: sa.types.TypeEngine[Any]) -> str | None:
+    """The Postgres name of an integer key's type; None for a key of another type."""
+    if isinstance(column_type, sa.SmallInteger):
+        return "int2"
+    if isinstance(column_type, sa.BigInteger):
+        return "int8"
+    if isinstance(column_type, sa.Integer):
+        return "int4"
+    return None
 
 
 class DriverReads:

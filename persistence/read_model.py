@@ -45,6 +45,7 @@ from domain.model import FieldType
 from domain.paging import Direction, PageRequest
 from domain.specifications import And, Compare, Not, Or, Specification
 from persistence.availability import outage_of
+from persistence.coalesced_reads import CoalescedReads
 from persistence.database import NO_TRANSACTION
 from persistence.driver_reads import DriverReads, DriverStatement, compile_for_driver
 from persistence.errors import domain_error_for, out_of_range
@@ -539,12 +540,17 @@ class SqlReadModel:
     building one costs far more Python than running it.
     """
 
-    def __init__(self, engine: AsyncEngine, cache_size: int = 1_000) -> None:
+    def __init__(
+        self, engine: AsyncEngine, cache_size: int = 1_000, *, coalesce: bool = True
+    ) -> None:
         self._dialect = json_dialect(engine)
         # Postgres reads go to asyncpg itself (persistence.driver_reads), on an engine
         # whose outages are reported (every engine `create_engine` makes).
         outage = outage_of(engine) if engine.dialect.name == "postgresql" else None
         self._driver = None if outage is None else DriverReads(engine, outage)
+        self._coalesced = (
+            CoalescedReads(self._driver.fetch) if self._driver is not None and coalesce else None
+        )
         if engine.dialect.name == "postgresql":
             # Autocommit, on the same pool: one SELECT needs no transaction, and each
             # statement has its own snapshot under READ COMMITTED either way. It spares
@@ -583,6 +589,12 @@ class SqlReadModel:
             # Constants only (`__typename`, `me` for an anonymous caller): no connection.
             return {key: answers[key] for key, _ in planned}
         keys = scope.keys
+        if keys and self._coalesced is not None and len(planned) == 1:
+            # One root by id: read with the others of this turn (persistence.coalesced_reads).
+            [(key, statement)] = planned
+            if isinstance(statement, DriverStatement) and key in keys:
+                text = await self._coalesced.read(statement, keys[key], scope.user_id)
+                return {key: "null" if text is None else str(text)}
         compiled = [
             (k, s if not keys or k not in keys else _keyed(s, keys[k]))
             for k, s in planned

@@ -72,6 +72,10 @@ class DatabaseSettings(BaseModel):
     """PostgreSQL: a statement still running after this long is cancelled by the server
     (`statement_timeout`) and answered `TIMEOUT`; below `GRAPHQL__EXECUTION_TIMEOUT_SECONDS`.
     Migrations (`gateway db upgrade`) run without it."""
+    coalesce_reads: bool = True
+    """PostgreSQL: planned reads of one object by id that reach the database in the same
+    event-loop turn with the same statement go as one (`unnest` of their ids), each
+    answered as alone; off: one statement each."""
 
     _url = field_validator("url")(normalise_database_url)
 
