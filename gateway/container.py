@@ -829,7 +829,7 @@ def build_container(
         upstreams=fetcher,
     )
     for service in services.entities.values():
-        service.bind_links(models)
+        service.bind_references(models)
     mailer = mailer_for(settings.mail)
     register_application_handlers(handlers, uow=uow, mailer=mailer)
     jobs = Jobs()

@@ -22,7 +22,7 @@ from domain.errors import (
     UnauthenticatedError,
 )
 from domain.events import DomainEvent, EntityCreated, EntityDeleted, EntityUpdated
-from domain.model import EntityModel, EntityRegistry, Through
+from domain.model import EntityModel, EntityRegistry, FieldType, Through
 from domain.paging import Page, PageRequest
 from domain.ports import EntityRepository, EventPublisher, UnitOfWork, UnitOfWorkFactory
 from domain.principals import Principal
@@ -33,9 +33,10 @@ from domain.specifications import Always, Specification, field
 class EntityService(AuditedService):
     """Queries and commands over one declared entity."""
 
-    # The models of the objects a many-to-many's association row links, by the
-    # attribute naming each (`bind_links`); empty for every other entity.
-    _linked: Mapping[str, EntityModel] = {}
+    # The references this service checks on a write: each REF attribute with the model
+    # of the entity it refers to, in declaration order (`bind_references`); none until
+    # bound, as for a service built outside a container.
+    _references: tuple[tuple[str, EntityModel], ...] = ()
 
     def __init__(
         self, model: EntityModel, uow: UnitOfWorkFactory, publisher: EventPublisher
@@ -43,16 +44,17 @@ class EntityService(AuditedService):
         self.model = model
         self._uow, self._publisher = uow, publisher
 
-    def bind_links(self, registry: EntityRegistry) -> None:
-        """Learn which references of this entity are the links of a many-to-many (when it
-        is the association of one): a link is made only between objects the caller sees."""
-        names = sorted({name for pair in registry.links(self.model.name) for name in pair})
-        linked: dict[str, EntityModel] = {}
-        for name in names:
-            target = self.model.attribute(name).target
-            assert target is not None  # the registry's check: each is a reference
-            linked[name] = registry[target]
-        self._linked = linked
+    def bind_references(self, registry: EntityRegistry) -> None:
+        """Learn the models of the entities this one refers to (each REF attribute's
+        target, the links of a many-to-many's association among them): a reference is
+        written only to an object the caller sees (`_check_references`)."""
+        references = []
+        for attribute in self.model.attributes:
+            # A target outside the registry has no policy here: its foreign key decides.
+            if attribute.type is FieldType.REF and attribute.target in registry:
+                assert attribute.target is not None
+                references.append((attribute.name, registry[attribute.target]))
+        self._references = tuple(references)
 
     # --- the policy ---------------------------------------------------------------
 
@@ -165,7 +167,7 @@ class EntityService(AuditedService):
         entity = self.model.factory(**values)
         async with self._uow() as uow:
             repository = self._repository(uow)
-            await self._check_links(principal, uow, values)
+            await self._check_references(principal, uow, values)
             await self._check_unique(repository, entity)
             await repository.add(entity)
             uow.record(EntityCreated(entity=self.model.name, key=entity.id))
@@ -181,7 +183,7 @@ class EntityService(AuditedService):
             repository = self._repository(uow)
             current = await self._writable(principal, repository, key)
             entity = dataclasses.replace(current, **changes)
-            await self._check_links(principal, uow, changes)
+            await self._check_references(principal, uow, changes)
             await self._check_unique(repository, entity, changed=changes)
             await repository.save(entity)
             uow.record(EntityUpdated(entity=self.model.name, key=key))
@@ -217,19 +219,51 @@ class EntityService(AuditedService):
         rule = self.model.policy.visible(principal)
         return isinstance(rule, Always) or rule.is_satisfied_by(entity)
 
-    async def _check_links(
+    async def _check_references(
         self, principal: Principal, uow: UnitOfWork, values: Mapping[str, Any]
     ) -> None:
-        """Raises MissingReferenceError for a link to an object the caller does not see
-        (its entity's `read` permission and `visible` rule), as for one that does not
-        exist: a link neither reaches nor reveals a hidden object."""
-        for name, target in self._linked.items():
-            key = values.get(name)
-            if key is None:
+        """Raises MissingReferenceError for a reference in `values` (a many-to-one, or a
+        link of a many-to-many's association) to an object the caller does not see (its
+        entity's `read` permission and `visible` rule), as for one that does not exist:
+        a write neither reaches nor reveals a hidden object.
+
+        Every reference given is checked, an unchanged one too (accepting it would tell
+        the caller which hidden object is referred to); a null or absent one costs no
+        read, the others one statement per referenced entity. What this guarantees: the
+        object existed and was visible to the caller when read here, in the writing
+        transaction. Existence is still the foreign key's to decide, at the write: an
+        object deleted meanwhile fails the write as one that never existed, the same
+        answer (MissingReferenceError, from the database). An object hidden meanwhile
+        (its row changed by a transaction committing between this read and the write) is
+        referred to: the outcome of the same writes in the other order, the reference
+        made just before the object was hidden, which hiding never undoes.
+        """
+        given = [(n, t, values[n]) for n, t in self._references if values.get(n) is not None]
+        by_target: dict[str, tuple[EntityModel, set[int]]] = {}
+        for _attribute, target, key in given:
+            by_target.setdefault(target.name, (target, set()))[1].add(key)
+        hidden: set[tuple[str, int]] = set()  # (target, key) missing or not visible
+        for name, (target, keys) in by_target.items():
+            rule = _visible_to(target, principal)
+            if rule is None:  # the caller sees none of them: nothing to read
+                hidden.update((name, key) for key in keys)
                 continue
-            found = await uow.repository(target.name).get(key)
-            if found is None or not _linkable(target, principal, found):
-                raise MissingReferenceError(name, target.name)
+            repository = uow.repository(name)
+            # One statement: how many of them exist and are visible to the caller (the
+            # target's rule, in SQL, as its lists apply it).
+            if await repository.count(field("id").is_in(sorted(keys)) & rule) == len(keys):
+                continue
+            if len(keys) == 1:
+                hidden.update((name, key) for key in keys)
+                continue
+            # Several keys of one entity, some refused: which (a statement each, only
+            # for a write that is refused anyway).
+            for key in sorted(keys):
+                if not await repository.count((field("id") == key) & rule):
+                    hidden.add((name, key))
+        for attribute, target, key in given:  # the first refused, in declaration order
+            if (target.name, key) in hidden:
+                raise MissingReferenceError(attribute, target.name)
 
     async def _check_unique(
         self,
@@ -251,13 +285,12 @@ class EntityService(AuditedService):
         await self._publisher.publish(events)
 
 
-def _linkable(model: EntityModel, principal: Principal, entity: object) -> bool:
-    """Whether the policy of `model` lets the caller see `entity` (and so link it)."""
+def _visible_to(model: EntityModel, principal: Principal) -> Specification | None:
+    """The objects of `model` its policy lets the caller see, or None for none at all."""
     read = model.policy.read
     if read is not None and not principal.can(read):
-        return False
+        return None
     try:
-        rule = model.policy.visible(principal)
+        return model.policy.visible(principal)
     except (UnauthenticatedError, ForbiddenError):
-        return False  # a rule that lets the caller see nothing
-    return isinstance(rule, Always) or rule.is_satisfied_by(entity)
+        return None  # a rule that lets the caller see nothing
