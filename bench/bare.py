@@ -1,11 +1,11 @@
 """The baselines: a bare Starlette JSON route, and the same app reading one row by id.
 
-Served with the gateway's uvicorn options. `/item/{id}` is the floor of a read: one
-asyncpg `fetchval` on a pooled connection, Postgres building the JSON as the gateway's
-planner has it do, nothing else (no GraphQL, auth, limits or logging). It answers only
-when `BENCH_BARE_DATABASE` (a libpq URL) is set; a read by id through the gateway can
-be no cheaper than it, so its ratio to the bare route bounds what any row reading one
-row by id can reach on the machine of the run.
+Served with the gateway's uvicorn options. `/item/{id}` is the floor of one read a
+request: one asyncpg `fetchval` on a pooled connection, Postgres building the JSON as
+the gateway's planner has it do, nothing else (no GraphQL, auth, limits or logging). It
+answers only when `BENCH_BARE_DATABASE` (a libpq URL) is set. A gateway sending each
+read by id on its own could be no cheaper than it; the gateway sends those of one
+event-loop turn together (persistence/coalesced_reads.py), so its rows may pass it.
 """
 
 from __future__ import annotations

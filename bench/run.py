@@ -805,7 +805,8 @@ def write_results(config: Config, env: dict[str, Any], results: list[Measurement
         f"{config.seconds:g} s per scenario. Dataset: {env['dataset']}.\n"
         f"Gateway: {env['gateway']}. `vs bare` is requests/s relative to the bare "
         "Starlette route measured in the same run; the bare route reading one row by id "
-        "(one asyncpg read, nothing else) is the most any read-by-id row can reach here. "
+        "(one asyncpg read a request, nothing else) is the floor of one statement a request; "
+        "the gateway's reads by id of one event-loop turn go as one statement. "
         "Rows in brackets restart the gateway "
         "with one tuning turned off. Regenerate with `make bench`.\n\n"
     )

@@ -118,13 +118,13 @@ def build_scenarios(ids: dict[str, Any], connections: int) -> list[Scenario]:
         ),
         Scenario(
             BARE_READ,
-            "bare Starlette route + one asyncpg read by id (the floor of a read)",
+            "bare Starlette route + one asyncpg read by id a request",
             "bare",
             replace(
                 Request("GET", f"/item/{first_item}", {"accept": "application/json"}),
                 paths=tuple(f"/item/{row}" for row in item_ids),
             ),
-            note="no GraphQL, auth, limits or logging: the most a read by id can reach",
+            note="no GraphQL, auth, limits or logging: the floor of one statement a request",
         ),
         Scenario(
             "trivial",
