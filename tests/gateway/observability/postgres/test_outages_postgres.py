@@ -20,6 +20,9 @@ from gateway.container import Container, build_container
 from gateway.settings import Settings
 from persistence import migrate
 from persistence.unit_of_work import SqlUnitOfWorkFactory
+from schema.node import to_global_id
+from tests.gateway.coalesced import Batches
+from tests.gateway.coalesced import batches as batches  # the fixture
 from tests.gateway.observability.capture import LogCapture
 from tests.gateway.observability.proxy import TcpProxy
 from tests.gateway.world import populate
@@ -169,3 +172,46 @@ async def test_a_token_cannot_be_checked_before_the_revocation_list_is_loaded(
         "5",
         5,
     )
+
+
+ITEM = "query Item($id: ID!) { item(id: $id) { name } }"
+
+
+@pytest.mark.parametrize("gateway", [True], ids=["planner"], indirect=True)  # its path only
+async def test_reads_by_id_sent_together_while_the_database_is_cut_are_each_unavailable(
+    gateway: Gateway, logs: LogCapture, batches: Batches
+) -> None:
+    async def ask_together(keys: range) -> list[httpx.Response]:
+        batches.sizes.clear()
+        batches.expected = len(keys)
+        return list(
+            await asyncio.gather(
+                *(
+                    gateway.client.post(
+                        "/graphql",
+                        json={"query": ITEM, "variables": {"id": to_global_id("Item", key)}},
+                        headers={"accept": GRAPHQL_RESPONSE},
+                    )
+                    for key in keys
+                )
+            )
+        )
+
+    first = await gateway.client.post(
+        "/graphql", json={"query": ITEM, "variables": {"id": to_global_id("Item", 1)}}
+    )
+    assert first.status_code == 200, first.text  # the template prepared
+    await gateway.proxy.cut()
+    cut = await ask_together(range(1, 7))
+    assert batches.sizes == [6]
+    error = {"message": MESSAGE, "path": ["item"], "extensions": UNAVAILABLE}
+    assert [(r.status_code, r.headers.get("retry-after"), r.json()) for r in cut] == [
+        (503, "5", {"data": None, "errors": [error]})
+    ] * 6
+    assert outage_lines(logs) == [("dependency outage started", "queries")]
+
+    gateway.proxy.restore()
+    again = await ask_together(range(1, 7))
+    assert batches.sizes == [6]
+    assert [r.status_code for r in again] == [200] * 6
+    assert all("errors" not in r.json() for r in again)
