@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
-from typing import Any
+from typing import Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from gateway.http.one_write import HeadWithBody
 
 
 class _HeaderDeadline:
@@ -71,7 +73,14 @@ class HttpToolsHeaderTimeout(_HeaderDeadline, HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        before = self.cycle
         super().on_headers_complete()
+        cycle = self.cycle
+        # A new cycle: none for an upgrade (a WebSocket) or a refused request.
+        if cycle is not None and cycle is not before and cycle.scope["method"] != "HEAD":
+            # Its head written with its body (gateway/http/one_write.py); the cycle's
+            # task, just created, has not run yet.
+            cycle.transport = cast(asyncio.Transport, HeadWithBody(self.transport))
 
 
 class H11HeaderTimeout(_HeaderDeadline, H11Protocol):
