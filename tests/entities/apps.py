@@ -10,9 +10,9 @@ import httpx
 
 from gateway.container import Container, build_container
 from gateway.settings import Settings
-from persistence import migrate
 from schema.declarations import application
 from schema.entities import Declaration
+from tests import migrated
 from tests.entities.vendors import DECLARATIONS, METADATA
 
 
@@ -39,11 +39,8 @@ ROOTED: list[Declaration] = [d for d in DECLARED if d.model.part_of is None]
 
 
 async def open_container(settings: Settings, **options: Any) -> Container:
-    await migrate.upgrade(settings.database.url)
-    built = build_container(settings, entities=DECLARED, **options)
-    async with built.engine.begin() as conn:
-        await conn.run_sync(METADATA.create_all)
-    return built
+    await migrated.upgrade(settings.database.url, also=(METADATA,))
+    return build_container(settings, entities=DECLARED, **options)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.gateway.world import World, as_user, gid, populate
 
 # Transitional: tests import these from tests.gateway.world now.
@@ -39,7 +39,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def container(settings: Settings) -> AsyncIterator[Container]:
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     built = build_container(settings)
     yield built
     await built.aclose()

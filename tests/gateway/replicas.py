@@ -17,7 +17,7 @@ import pytest
 from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.helpers import scratch_postgres_database
 from tests.services import require_service
 
@@ -33,7 +33,7 @@ def postgres_replicas_database(postgres_available: bool) -> Iterator[str]:
     """One migrated Postgres database for the fault tests of this session."""
     require_service("PostgreSQL", postgres_available)
     with scratch_postgres_database("gw_test_faults") as url:
-        asyncio.run(migrate.upgrade(url))
+        asyncio.run(migrated.upgrade(url))
         yield url
 
 
@@ -43,7 +43,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         return str(request.getfixturevalue("postgres_replicas_database"))
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
-    asyncio.run(migrate.upgrade(url))
+    asyncio.run(migrated.upgrade(url))
     return url
 
 

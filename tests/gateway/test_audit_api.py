@@ -19,7 +19,7 @@ from gateway.app import create_app
 from gateway.background.jobs import PeriodicJob, application_jobs
 from gateway.container import Container, build_container
 from gateway.settings import AuditSettings, Settings
-from persistence import migrate
+from tests import migrated
 from tests.gateway.accounts import PASSWORD, REGISTER
 from tests.gateway.rest.helpers import operations, problem
 from tests.gateway.world import World, as_user, gid, populate
@@ -41,7 +41,7 @@ AUDIT = f"""query($filter: AuditLogFilter, $first: Int, $after: String) {{
 def audit_postgres(postgres_available: bool) -> Iterator[str]:
     require_service("PostgreSQL", postgres_available)
     with scratch_postgres_database("gw_test_audit") as url:
-        asyncio.run(migrate.upgrade(url))
+        asyncio.run(migrated.upgrade(url))
         yield url
 
 
@@ -68,7 +68,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def container(settings: Settings) -> AsyncIterator[Container]:
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     built = build_container(settings)
     if built.engine.dialect.name == "postgresql":
         async with built.engine.begin() as conn:

@@ -23,7 +23,7 @@ from domain.services.items import ItemChanges
 from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.gateway.world import World, as_user, gid, populate
 
 CALLERS = ["anonymous", "alice", "bob", "staff", "admin"]
@@ -40,7 +40,7 @@ QUERIES = [
 
 
 async def _prepare(settings: Settings) -> tuple[Container, Container, World]:
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     cached = build_container(settings)
     reference = build_container(_without_cache(settings))
     world = await populate(cached)

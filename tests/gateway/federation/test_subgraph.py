@@ -17,9 +17,9 @@ import pytest
 from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
-from persistence import migrate
 from persistence.statements import count_statements
 from schema import SchemaOptions, build_schema, export_sdl
+from tests import migrated
 from tests.gateway.world import as_user, gid, populate
 from tests.helpers import scratch_postgres_database
 from tests.services import require_service
@@ -167,7 +167,7 @@ async def federated(database_url: str) -> AsyncIterator[tuple[Container, httpx.A
         rate_limit={"report_budget": False},
         graphql={"report_cost": False, "federation": True},
     )
-    await migrate.upgrade(database_url)
+    await migrated.upgrade(database_url)
     container = build_container(settings)
     transport = httpx.ASGITransport(app=create_app(settings, container))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

@@ -28,7 +28,7 @@ from hypothesis_graphql import mutations, queries
 from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.gateway.world import World, as_user, gid, populate
 from tests.helpers import scratch_postgres_database
 from tests.persistence.databases import TABLES
@@ -86,7 +86,7 @@ SCALARS = {
 
 
 async def _prepare(settings: Settings) -> tuple[Container, World]:
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     container = build_container(settings)
     async with container.engine.begin() as conn:
         await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))

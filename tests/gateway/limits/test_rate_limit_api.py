@@ -13,8 +13,8 @@ from graphql import get_introspection_query, parse
 
 from gateway.container import Container, build_container
 from gateway.settings import RateLimitSettings, Settings
-from persistence import migrate
 from schema.cost import operation_cost
+from tests import migrated
 from tests.gateway.clock import ManualClock
 from tests.gateway.world import World, as_user
 
@@ -43,7 +43,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def container(settings: Settings, clock: ManualClock) -> AsyncIterator[Container]:
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     built = build_container(settings, limiter_clock=clock)
     yield built
     await built.aclose()

@@ -17,7 +17,7 @@ from gateway.container import Container, build_container
 from gateway.observability import build_observability
 from gateway.observability.logging import configure_logging, unconfigure_logging
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.gateway.observability.capture import LogCapture
 
 
@@ -46,7 +46,7 @@ def tracer_provider(span_exporter: InMemorySpanExporter) -> Iterator[TracerProvi
 async def container(
     settings: Settings, tracer_provider: TracerProvider
 ) -> AsyncIterator[Container]:
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     built = build_container(
         settings, build_observability(settings, tracer_provider=tracer_provider)
     )

@@ -13,7 +13,7 @@ import pytest
 from gateway.app import create_app
 from gateway.container import build_container
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.gateway.world import World, as_user, gid, populate
 from tests.services import REDIS_URL, require_service
 
@@ -41,7 +41,7 @@ async def replicas(
         idempotency={"redis_prefix": f"test-idempotency-{unique}:"},
         events={"stream": f"test-events-{unique}"},
     )
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     first, second = build_container(settings), build_container(settings)
     world = await populate(first)
     try:

@@ -31,7 +31,7 @@ import pytest
 from gateway.app import create_app
 from gateway.container import build_container
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.gateway.accounts import codes, register
 from tests.gateway.clock import ManualClock
 from tests.services import REDIS_URL, require_service
@@ -66,7 +66,7 @@ async def two_replicas(
         # Generous bounds for a busy machine: the operation's own stays above them.
         graphql={"execution_timeout_seconds": 60, **(graphql or {})},
     )
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     first, second = (
         build_container(settings, limiter_clock=clock),
         build_container(settings, limiter_clock=clock),

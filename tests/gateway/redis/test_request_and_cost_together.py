@@ -14,7 +14,7 @@ import pytest
 from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.services import REDIS_URL, require_service
 
 QUERY = {"query": "{ items(first: 1) { edges { node { name } } } }"}
@@ -41,7 +41,7 @@ async def replicas(redis_available: bool, tmp_path: Path) -> AsyncIterator[list[
             "key_prefix": f"test-{uuid.uuid4().hex}",
         },
     )
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     built: list[Replica] = []
     try:
         for name in ("a", "b"):

@@ -13,7 +13,7 @@ import pytest
 from gateway.app import create_app
 from gateway.container import build_container
 from gateway.settings import Settings
-from persistence import migrate
+from tests import migrated
 from tests.gateway.accounts import LOGIN, PASSWORD, codes, gql, register
 from tests.services import REDIS_URL, require_service
 
@@ -42,7 +42,7 @@ async def replicas(
             "key_prefix": f"test-{uuid.uuid4().hex}",
         },
     )
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     first, second = build_container(settings), build_container(settings)
     try:
         async with (

@@ -21,8 +21,8 @@ from gateway.background.heartbeat import STALE_SECONDS, heartbeat_age
 from gateway.container import build_container, stream_worker
 from gateway.settings import Settings
 from gateway.worker import run_worker
-from persistence import migrate
 from persistence.stream_worker import partition_stream
+from tests import migrated
 from tests.gateway.mail import Inbox
 from tests.gateway.mail import inbox as inbox  # the fixture, for this module
 from tests.gateway.realtime.helpers import eventually
@@ -58,7 +58,7 @@ async def test_the_worker_mails_the_customer_of_a_shipped_order(
 ) -> None:
     box, _port = inbox
     box._loop = asyncio.get_running_loop()
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     replica = build_container(settings)
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(settings, stop))
@@ -89,7 +89,7 @@ async def test_the_worker_keeps_a_heartbeat_while_it_runs_and_removes_it_when_it
 ) -> None:
     heartbeat = tmp_path / "worker.alive"
     settings.events.worker_heartbeat_file = str(heartbeat)
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(settings, stop))
     try:
@@ -113,7 +113,7 @@ async def test_a_worker_started_while_redis_is_away_waits_for_it_and_logs_it_onc
         security={"secret_key": "w" * 40},
         events={"stream": stream, "handler_partitions": 2},
     )
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     stop = asyncio.Event()
 
     def outage_lines(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

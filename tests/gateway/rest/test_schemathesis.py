@@ -24,8 +24,8 @@ from gateway.app import create_app
 from gateway.container import Container, build_container
 from gateway.rest import RestApi
 from gateway.settings import Settings
-from persistence import migrate
 from schema import build_schema
+from tests import migrated
 from tests.gateway.world import World, as_user, populate
 
 schemathesis = pytest.importorskip(
@@ -44,7 +44,7 @@ ROUTES = sorted((op.method, op.path) for op in RestApi(build_schema(), _unused_c
 
 
 async def _prepare(settings: Settings) -> tuple[Container, World]:
-    await migrate.upgrade(settings.database.url)
+    await migrated.upgrade(settings.database.url)
     container = build_container(settings)
     return container, await populate(container)
 
