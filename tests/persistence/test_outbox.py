@@ -225,6 +225,28 @@ async def test_a_commit_wakes_the_running_relay(engine: AsyncEngine) -> None:
     assert sink.events == [event]
 
 
+async def test_closing_cancels_a_publish_that_hangs_past_the_close_timeout(
+    uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    entered = asyncio.Event()
+
+    class Hanging(Recorder):
+        async def publish(self, events: Sequence[DomainEvent]) -> None:
+            entered.set()
+            await asyncio.Event().wait()
+
+    # The publish timeout is an hour: only the close's own timeout can end the batch.
+    relay = OutboxRelay(engine, Hanging(), publish_timeout_seconds=3600)
+    event = price_change(1, 100)
+    await commit_events(uow_factory, event)
+    relay.wake()
+    async with asyncio.timeout(10):
+        await entered.wait()
+        await relay.aclose(timeout_seconds=0.1)
+    # Not marked: the next start publishes it.
+    assert await stored(engine) == [(event.event_id, "Item:1", False)]
+
+
 async def test_concurrent_relays_publish_each_event_once_in_order(
     uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine
 ) -> None:
