@@ -17,11 +17,12 @@ class Batches:
     Requests started together through the in-process client reach their reads over a few
     turns (the caller's lookup is a read of its own), not in one as a server's under load
     do; so a leader here waits, instead of one turn, until `expected` reads have arrived
-    (or two seconds have passed: then the sizes say what did)."""
+    (or two seconds have passed: then the sizes say what did); with `expected` None,
+    until none has joined for 20 ms."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sizes: list[int] = []
-        self.expected = 0
+        self.expected: int | None = 0
         together = CoalescedReads._together
 
         async def spy(reads: CoalescedReads, template: Any, keys: list[int], caller: Any) -> Any:
@@ -30,9 +31,15 @@ class Batches:
 
         async def gathered(reads: CoalescedReads) -> None:
             deadline = asyncio.get_running_loop().time() + 2.0
+            seen, still = -1, 0
             while asyncio.get_running_loop().time() < deadline:
                 waiting = sum(len(batch.keys) for batch in reads._open.values())
-                if waiting + sum(self.sizes) >= self.expected:  # here or sent
+                if self.expected is None:
+                    # Unknown: until no read has joined for 20 ms (only the sizes hinge on it).
+                    seen, still = waiting, (still + 1 if waiting == seen else 0)
+                    if still >= 20:
+                        return
+                elif waiting + sum(self.sizes) >= self.expected:  # here or sent
                     return
                 await asyncio.sleep(0.001)
 
