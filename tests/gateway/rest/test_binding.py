@@ -109,3 +109,18 @@ async def test_a_full_query_string_binds_every_parameter() -> None:
     with pytest.raises(Problem) as raised:
         await bind(SEARCH, _request({"id": "x"}, b"term=a&page=2&colour=red"), 1_000)
     assert raised.value.detail == "unknown query parameter(s): colour"
+
+
+@strawberry.type
+class Narrower:
+    @strawberry.field
+    def by_name(self, name: str) -> str:
+        return name
+
+
+def test_a_document_valid_against_one_schema_is_still_checked_against_another() -> None:
+    # Found valid once against SCHEMA (BY_ID above), as another gateway's build would.
+    spec = OperationSpec("GET", "/api/v1/things/{id}", "query($id: ID!) { byId(id: $id) }")
+    compile_operation(strawberry.Schema(query=Query)._schema, spec, SchemaBuilder())
+    with pytest.raises(ValueError, match="Cannot query field 'byId' on type 'Narrower'"):
+        compile_operation(strawberry.Schema(query=Narrower)._schema, spec, SchemaBuilder())
