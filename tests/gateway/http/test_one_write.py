@@ -10,6 +10,7 @@ application failing after it started its response.
 from __future__ import annotations
 
 import asyncio
+import logging
 from asyncio import selector_events
 from collections.abc import AsyncIterator
 from typing import Any
@@ -121,16 +122,24 @@ class _Stream:
 async def port() -> AsyncIterator[int]:
     _Stream.released = asyncio.Event()
     settings = ServerSettings(http="httptools", loop="asyncio")
+    # uvicorn sets its loggers to the level it is given, for the rest of the process: put
+    # back after, or the tests after this one lose uvicorn's warnings (test_logging).
+    loggers = [logging.getLogger(f"uvicorn{part}") for part in ("", ".error", ".access", ".asgi")]
+    levels = [logger.level for logger in loggers]
     options = uvicorn_options(settings, "critical")
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started)
-    bound: int = server.servers[0].sockets[0].getsockname()[1]
-    yield bound
-    _Stream.released.set()
-    server.should_exit = True
-    await task
+    try:
+        await eventually(lambda: server.started)
+        bound: int = server.servers[0].sockets[0].getsockname()[1]
+        yield bound
+        _Stream.released.set()
+        server.should_exit = True
+        await task
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 async def _exchange(port: int, request: bytes, until: bytes, seconds: float = 10.0) -> bytes:
