@@ -546,7 +546,9 @@ def measure(
         result = drive(config, server.base_url, scenario, config.seconds)
         cpu = procstat.cpu_seconds(server.pid) - cpu_before
         pg_cpu = postgres.seconds()
-        loaded_sql = _under_load(loaded_sql, sql_statements(server.base_url), result.requests)
+        # Requests answered by the application: a shed request (503) sends no statement.
+        answered = result.requests - result.non_2xx
+        loaded_sql = _under_load(loaded_sql, sql_statements(server.base_url), answered)
     except (httpx.HTTPError, RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
         return Measurement(scenario.name, title, note=f"failed: {exc}"[:200])
     measured = Measurement(
