@@ -170,7 +170,9 @@ def _group_of(template: DriverStatement, key: int, caller_id: int | None) -> _Gr
         return None
     values = list(template.values)
     values[template.key_at] = None
-    group = (template.sql, tuple(values), caller_id)
+    # The caller's id only where the statement takes it (a rule naming the caller):
+    # reads of a public entity by different callers go together.
+    group = (template.sql, tuple(values), caller_id if template.caller_at is not None else None)
     try:
         hash(group)
     except TypeError:  # a value without a hash (a list for an array column)

@@ -93,6 +93,16 @@ async def test_reads_of_other_callers_or_values_never_go_together() -> None:
     assert any(s.values == (None, [1, 4]) for s in driver.sent)
 
 
+async def test_reads_by_other_callers_go_together_when_the_statement_takes_no_caller() -> None:
+    driver = Driver()
+    reads = CoalescedReads(driver.fetch)
+    public = DriverStatement(SQL, (0, 7), caller_at=None, key_at=1, key_type="int4")
+    got = await _together(reads, (public, 1, 3), (public, 2, 4), (public, 3, None))
+    # The stand-in writes the caller it is given: the leader's, as Postgres would ignore it.
+    assert got == [_text(1, 3), _text(2, 3), _text(3, 3)]
+    assert driver.sizes == [3]
+
+
 @pytest.mark.parametrize(
     ("key", "key_type"),
     [(2**31, "int4"), (-(2**31) - 1, "int4"), (2**15, "int2"), (2**63, "int8"), (True, "int4")],
