@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from gateway.app import create_app
@@ -24,7 +23,7 @@ from tests.gateway.accounts import PASSWORD, REGISTER
 from tests.gateway.rest.helpers import operations, problem
 from tests.gateway.world import World, as_user, gid, populate
 from tests.helpers import scratch_postgres_database
-from tests.persistence.databases import TABLES
+from tests.persistence.databases import EMPTY_POSTGRES
 from tests.services import require_service
 
 CLIENT_IP = "127.0.0.1"  # what httpx's ASGI transport reports as the peer
@@ -72,7 +71,7 @@ async def container(settings: Settings) -> AsyncIterator[Container]:
     built = build_container(settings)
     if built.engine.dialect.name == "postgresql":
         async with built.engine.begin() as conn:
-            await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            await conn.execute(EMPTY_POSTGRES)
     yield built
     await built.aclose()
 

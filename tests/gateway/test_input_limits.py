@@ -13,14 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from gateway.settings import Settings
 from persistence import migrate
 from persistence.database import create_engine
 from tests.gateway.world import World, as_user
 from tests.helpers import scratch_postgres_database
-from tests.persistence.databases import TABLES
+from tests.persistence.databases import EMPTY_POSTGRES
 from tests.services import require_service
 
 
@@ -36,7 +35,7 @@ async def _empty(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            await conn.execute(EMPTY_POSTGRES)
     finally:
         await engine.dispose()
 

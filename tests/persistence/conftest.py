@@ -2,7 +2,7 @@
 
 Several engineers run the suite at once on one server, so the Postgres database gets a
 unique name and is dropped at the end; inside the session, each test starts from
-empty tables (TRUNCATE ... RESTART IDENTITY).
+empty tables and ids from 1 (tests.persistence.databases.EMPTY_POSTGRES).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence import migrate
@@ -21,7 +20,7 @@ from persistence.database import create_engine
 from persistence.unit_of_work import SqlUnitOfWorkFactory
 from tests.helpers import scratch_postgres_database
 from tests.orders import unit_of_work_factory
-from tests.persistence.databases import TABLES, sqlite_url_for
+from tests.persistence.databases import EMPTY_POSTGRES, sqlite_url_for
 from tests.services import require_service
 
 
@@ -58,7 +57,7 @@ def postgres_url(postgres_database: str) -> str:
 
 async def _empty(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        await conn.execute(EMPTY_POSTGRES)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

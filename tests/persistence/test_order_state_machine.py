@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -29,7 +28,7 @@ from persistence.database import create_engine
 from persistence.event_bus import InProcessEventBus
 from tests.orders import order_service, unit_of_work_factory
 from tests.persistence.builders import a_user, an_item, store_items, store_users
-from tests.persistence.databases import TABLES, sqlite_url_for
+from tests.persistence.databases import EMPTY_POSTGRES, sqlite_url_for
 
 ITEMS = 3
 INITIAL_STOCK = 6
@@ -122,7 +121,7 @@ async def _fresh_engine(database_url: str, prepare: str) -> AsyncEngine:
     engine = create_engine(database_url, pool_size=CLIENTS * 2)
     if engine.dialect.name == "postgresql":
         async with engine.begin() as conn:
-            await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            await conn.execute(EMPTY_POSTGRES)
     return engine
 
 

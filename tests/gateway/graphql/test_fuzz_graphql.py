@@ -17,7 +17,6 @@ from typing import Any
 import anyio.from_thread
 import httpx
 import pytest
-import sqlalchemy as sa
 from graphql import IntValueNode, StringValueNode
 from graphql import build_schema as build_sdl
 from hypothesis import HealthCheck, given
@@ -31,7 +30,7 @@ from gateway.settings import Settings
 from tests import migrated
 from tests.gateway.world import World, as_user, gid, populate
 from tests.helpers import scratch_postgres_database
-from tests.persistence.databases import TABLES
+from tests.persistence.databases import EMPTY_POSTGRES
 from tests.services import require_service
 
 SDL = (Path(__file__).parents[3] / "schema" / "schema.graphql").read_text()
@@ -89,7 +88,7 @@ async def _prepare(settings: Settings) -> tuple[Container, World]:
     await migrated.upgrade(settings.database.url)
     container = build_container(settings)
     async with container.engine.begin() as conn:
-        await conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        await conn.execute(EMPTY_POSTGRES)
     return container, await populate(container)
 
 
