@@ -15,11 +15,9 @@ import sqlalchemy as sa
 
 from gateway.container import Container
 from gateway.settings import Settings
-from tests.entities.apps import Api, entity_settings
+from tests.entities.apps import Api, created_id, settings_per_backend
 from tests.entities.vendors import TAGGINGS
 from tests.gateway.world import World, as_user, gid
-from tests.helpers import scratch_postgres_database
-from tests.services import require_service
 
 LINK = """
 mutation($vendor: ID!, $tag: ID!) {
@@ -40,19 +38,7 @@ INTERNAL_WORDS = ("constraint", "foreign key", "sql", "test_vendor", "insert", "
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """The entity tests' gateway over each backend (a fresh database per test)."""
-    if request.param == "sqlite":
-        yield entity_settings(f"sqlite+aiosqlite:///{tmp_path / 'links.db'}")
-        return
-    require_service("PostgreSQL", bool(request.getfixturevalue("postgres_available")))
-    with scratch_postgres_database("gw_test_links") as url:
-        yield entity_settings(url)
-
-
-async def _create(api: Api, user: int, query: str, values: dict[str, Any]) -> str:
-    answer = await api.ask(query, {"input": values}, user=user)
-    assert "errors" not in answer, answer
-    created: str = next(iter(answer["data"].values()))["id"]
-    return created
+    yield from settings_per_backend(request, tmp_path, "links")
 
 
 async def _stored_links(container: Container) -> list[tuple[int, int]]:
@@ -72,9 +58,9 @@ async def test_links_are_made_and_removed_through_the_association_entity(
     api: Api, world: World
 ) -> None:
     staff = world.staff
-    vendor = await _create(api, staff, VENDOR, {"name": "Acme", "email": "sales@acme.example"})
-    local = await _create(api, staff, TAG, {"label": "local"})
-    bulk = await _create(api, staff, TAG, {"label": "bulk"})
+    vendor = await created_id(api, staff, VENDOR, {"name": "Acme", "email": "sales@acme.example"})
+    local = await created_id(api, staff, TAG, {"label": "local"})
+    bulk = await created_id(api, staff, TAG, {"label": "bulk"})
     variables = {"vendor": vendor, "tag": local}
     refused = await api.ask(LINK, variables, user=world.alice)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -117,8 +103,8 @@ async def test_requests_racing_to_link_one_pair_store_one_link(
     api: Api, world: World, container: Container
 ) -> None:
     staff = world.staff
-    vendor = await _create(api, staff, VENDOR, {"name": "Acme", "email": "sales@acme.example"})
-    tag = await _create(api, staff, TAG, {"label": "local"})
+    vendor = await created_id(api, staff, VENDOR, {"name": "Acme", "email": "sales@acme.example"})
+    tag = await created_id(api, staff, TAG, {"label": "local"})
     racing = 6
     answers = await asyncio.gather(
         *(api.ask(LINK, {"vendor": vendor, "tag": tag}, user=staff) for _ in range(racing))
@@ -133,8 +119,8 @@ async def test_a_link_to_an_object_that_does_not_exist_is_bad_input(
     api: Api, world: World, client: httpx.AsyncClient, container: Container
 ) -> None:
     staff = world.staff
-    vendor = await _create(api, staff, VENDOR, {"name": "Acme", "email": "sales@acme.example"})
-    tag = await _create(api, staff, TAG, {"label": "local"})
+    vendor = await created_id(api, staff, VENDOR, {"name": "Acme", "email": "sales@acme.example"})
+    tag = await created_id(api, staff, TAG, {"label": "local"})
     for variables, field, target in (
         ({"vendor": vendor, "tag": gid("VendorTag", 999)}, "input.tagId", "VendorTag"),
         ({"vendor": gid("Vendor", 999), "tag": tag}, "input.vendorId", "Vendor"),
@@ -165,7 +151,7 @@ async def test_a_link_to_an_object_that_does_not_exist_is_bad_input(
 async def test_an_update_referring_to_an_object_that_does_not_exist_is_bad_input(
     api: Api, world: World
 ) -> None:
-    vendor = await _create(
+    vendor = await created_id(
         api, world.staff, VENDOR, {"name": "Acme", "email": "sales@acme.example"}
     )
     update = """mutation($id: ID!, $manager: ID!) {
@@ -191,10 +177,10 @@ async def test_a_link_to_an_object_the_caller_does_not_see_is_as_to_none(
     # nor private tags: those are refused exactly as objects that do not exist.
     admin, staff = world.admin, world.staff
     active = {"name": "Acme", "email": "sales@acme.example"}
-    vendor = await _create(api, admin, VENDOR, active)
-    inactive = await _create(api, admin, VENDOR, {**active, "name": "Old", "active": False})
-    public = await _create(api, admin, TAG, {"label": "local"})
-    private = await _create(api, admin, TAG, {"label": "watch", "public": False})
+    vendor = await created_id(api, admin, VENDOR, active)
+    inactive = await created_id(api, admin, VENDOR, {**active, "name": "Old", "active": False})
+    public = await created_id(api, admin, TAG, {"label": "local"})
+    private = await created_id(api, admin, TAG, {"label": "watch", "public": False})
     for variables, field, target in (
         ({"vendor": vendor, "tag": private}, "input.tagId", "VendorTag"),
         ({"vendor": inactive, "tag": public}, "input.vendorId", "Vendor"),

@@ -22,11 +22,9 @@ from gateway.container import Container
 from gateway.settings import Settings
 from persistence.statements import count_statements
 from schema.node import decode_id
-from tests.entities.apps import Api, entity_settings
+from tests.entities.apps import Api, created_id, settings_per_backend
 from tests.entities.vendors import CONTACTS, VENDORS
 from tests.gateway.world import World, as_user, gid
-from tests.helpers import scratch_postgres_database
-from tests.services import require_service
 
 VENDOR = "mutation($input: CreateVendorInput!) { createVendor(input: $input) { id } }"
 TAG = "mutation($input: CreateVendorTagInput!) { createVendorTag(input: $input) { id } }"
@@ -48,26 +46,14 @@ NOT_THERE = {
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """The entity tests' gateway over each backend (a fresh database per test)."""
-    if request.param == "sqlite":
-        yield entity_settings(f"sqlite+aiosqlite:///{tmp_path / 'references.db'}")
-        return
-    require_service("PostgreSQL", bool(request.getfixturevalue("postgres_available")))
-    with scratch_postgres_database("gw_test_refs") as url:
-        yield entity_settings(url)
-
-
-async def _create(api: Api, user: int, query: str, values: dict[str, Any]) -> str:
-    answer = await api.ask(query, {"input": values}, user=user)
-    assert "errors" not in answer, answer
-    created: str = next(iter(answer["data"].values()))["id"]
-    return created
+    yield from settings_per_backend(request, tmp_path, "refs")
 
 
 async def _vendors(api: Api, world: World, suffix: str = "") -> tuple[str, str]:
     """An active vendor and an inactive one (hidden from staff), created by an admin."""
     values = {"name": f"Acme{suffix}", "email": "sales@acme.example"}
-    active = await _create(api, world.admin, VENDOR, values)
-    inactive = await _create(
+    active = await created_id(api, world.admin, VENDOR, values)
+    inactive = await created_id(
         api, world.admin, VENDOR, {**values, "name": f"Old{suffix}", "active": False}
     )
     return active, inactive
@@ -135,7 +121,9 @@ async def test_an_update_to_a_hidden_object_is_answered_as_one_to_a_missing_one(
     api: Api, world: World, client: httpx.AsyncClient, container: Container
 ) -> None:
     active, inactive = await _vendors(api, world)
-    other = await _create(api, world.admin, VENDOR, {"name": "Beta", "email": "sales@beta.example"})
+    other = await created_id(
+        api, world.admin, VENDOR, {"name": "Beta", "email": "sales@beta.example"}
+    )
     made = await api.ask(CONTACT, {"vendor": active}, user=world.staff)
     contact = made["data"]["createVendorContact"]["id"]
     hidden = await api.ask(MOVE, {"id": contact, "vendor": inactive}, user=world.staff)
@@ -216,8 +204,8 @@ async def test_a_reference_costs_one_read_of_its_entity_and_a_null_one_none(
         )
     assert reads_of("users", log.statements) == 1, log.statements
     # A link's two objects, of two entities: one statement each.
-    vendor = await _create(api, world.staff, VENDOR, {"name": "Gamma", "email": "g@g.example"})
-    tag = await _create(api, world.staff, TAG, {"label": "local"})
+    vendor = await created_id(api, world.staff, VENDOR, {"name": "Gamma", "email": "g@g.example"})
+    tag = await created_id(api, world.staff, TAG, {"label": "local"})
     with count_statements(container.engine) as log:
         linked = await api.ask(
             """mutation($vendor: ID!, $tag: ID!) {
