@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -136,11 +137,7 @@ class CoalescedReads:
             return await self._alone(template, key, caller_id)
 
     async def _alone(self, template: DriverStatement, key: int, caller_id: int | None) -> Any:
-        values = list(template.values)
-        assert template.key_at is not None  # grouped only when keyed
-        values[template.key_at] = key
-        keyed = DriverStatement(template.sql, tuple(values), template.caller_at, template.key_at)
-        [text] = await self._fetch([keyed], caller_id)
+        [text] = await self._fetch([template.keyed(key)], caller_id)
         return text
 
     async def _together(
@@ -148,12 +145,11 @@ class CoalescedReads:
     ) -> list[Any]:
         assert template.key_at is not None  # grouped only when keyed, by an integer
         assert template.key_type is not None
-        values = list(template.values)
-        values[template.key_at] = keys
-        batched = DriverStatement(
-            batched_sql(template.sql, template.key_at, template.key_type),
-            tuple(values),
-            template.caller_at,
+        batched = replace(
+            template.keyed(keys),
+            sql=batched_sql(template.sql, template.key_at, template.key_type),
+            key_at=None,  # the array is the batch's, not a key to give again
+            key_type=None,
         )
         [texts] = await self._fetch([batched], caller_id)
         if not isinstance(texts, list) or len(texts) != len(keys):

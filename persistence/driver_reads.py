@@ -23,7 +23,7 @@ model runs it through SQLAlchemy as before.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -56,6 +56,15 @@ class DriverStatement:
     caller_at: int | None
     key_at: int | None = None
     key_type: str | None = None
+
+    def keyed(self, key: Any) -> DriverStatement:
+        """This statement with `key` (one key, or the array a batch sends) in the key's
+        place; raises ValueError for a statement that takes none."""
+        if self.key_at is None:
+            raise ValueError("a key for a statement that takes none")
+        values = list(self.values)
+        values[self.key_at] = key
+        return replace(self, values=tuple(values))
 
 
 def compile_for_driver(

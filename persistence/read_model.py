@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -596,7 +595,7 @@ class SqlReadModel:
                 text = await self._coalesced.read(statement, keys[key], scope.user_id)
                 return {key: "null" if text is None else str(text)}
         compiled = [
-            (k, s if not keys or k not in keys else _keyed(s, keys[k]))
+            (k, s if not keys or k not in keys else s.keyed(keys[k]))
             for k, s in planned
             if isinstance(s, DriverStatement)
         ]
@@ -625,15 +624,6 @@ def _for_driver(
     if isinstance(statement, sa.Select):
         return compile_for_driver(statement, dialect, CALLER.key, ROOT_KEY) or statement
     return statement
-
-
-def _keyed(statement: DriverStatement, key: int) -> DriverStatement:
-    """`statement` with the by-id key of this execution."""
-    if statement.key_at is None:
-        raise ValueError("a key for a statement that takes none")
-    values = list(statement.values)
-    values[statement.key_at] = key
-    return replace(statement, values=tuple(values))
 
 
 async def _execute(

@@ -78,7 +78,9 @@ async def test_a_read_alone_sends_the_template_keyed_as_before() -> None:
     driver = Driver()
     reads = CoalescedReads(driver.fetch)
     assert await reads.read(TEMPLATE, 12, 3) == _text(12, 3)
-    assert driver.sent == [DriverStatement(SQL, (None, 12), 0, 1)]
+    assert driver.sent == [
+        DriverStatement(SQL, (None, 12), 0, 1, "int4")
+    ]  # as the read model keys it
 
 
 async def test_reads_of_other_callers_or_values_never_go_together() -> None:
