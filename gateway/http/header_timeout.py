@@ -53,7 +53,8 @@ class _HeaderDeadline:
 
 
 class HttpToolsHeaderTimeout(_HeaderDeadline, HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header deadline."""
+    """uvicorn's httptools protocol with a header deadline; each response's head written with
+    its body (gateway/http/one_write.py, hooked where a request's cycle is made)."""
 
     def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
