@@ -10,9 +10,11 @@ import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from gateway.container import Container, build_container
 from gateway.graphql import GRAPHQL_PATH
@@ -47,6 +49,25 @@ CORS_EXPOSED_HEADERS = (
     "sunset",
     "idempotent-replayed",
 )
+
+
+class GatewayApp(Starlette):
+    """Starlette without its outermost `ServerErrorMiddleware`: the edge, the first of
+    the app's middleware, answers an unexpected exception with the same 500 and raises
+    it again (`gateway.http.edge`). Starlette's layer wrapped every request and every
+    message it sent once more, to do that."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        # Only where the edge gives the same answer: no debug page, no 500 handler.
+        if (
+            isinstance(stack, ServerErrorMiddleware)
+            and isinstance(stack.app, EdgeMiddleware)
+            and stack.handler is None
+            and not stack.debug
+        ):
+            return stack.app
+        return stack
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
@@ -137,7 +158,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     middleware.append(Middleware(DirectRoute, route=graphql_route))
     # And the REST paths', by a table of the same routes (same 404s and 405s).
     middleware.append(Middleware(RestRoutes, routes=routes, prefix=REST_PREFIX))
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = GatewayApp(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.container = built
     app.state.readiness = readiness
     app.state.realtime = realtime

@@ -10,6 +10,13 @@ With an SDK tracer provider the OpenTelemetry middleware has to own its server s
 so it stays a layer of its own where it always was: after the request is identified
 (its log lines inside the span carry the request id), before it is observed (the access
 line carries the span's trace id).
+
+It is also the outermost layer of the app (`gateway.app.GatewayApp`): an exception
+that escapes a request before its response started is answered here with Starlette's
+own 500 (`ServerErrorMiddleware`'s, sent past this layer's headers as that middleware
+sent it) and raised again for the server to log. Starlette's middleware did the same
+one layer further out, with a coroutine frame and a `send` wrapper of its own on
+every request.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import context
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.http.client_ip import TrustedProxies, client_of
@@ -129,7 +137,7 @@ class EdgeMiddleware:
         logged = self.access_log.enabled()
         defaults = self.security.for_scheme(state.client_scheme)
         request_id = (HEADER_KEY, str(state.request_id).encode("latin-1"))
-        status = 500  # what a request that never started its response is counted as
+        status = 0  # no response started yet
         started = time.perf_counter()
 
         async def send_at_edge(message: Message) -> None:
@@ -143,8 +151,20 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, receive, send_at_edge)
+        except Exception:
+            if not status:
+                await internal_error(scope, receive, send)
+            raise
         finally:
             seconds = time.perf_counter() - started
+            # A request that never started its response is counted as a 500.
+            status = status or 500
             self.http_metrics.record(scope, status, seconds)
             if logged:
                 self.access_log.write(scope, status, seconds)
+
+
+async def internal_error(scope: Scope, receive: Receive, send: Send) -> None:
+    """What Starlette's `ServerErrorMiddleware` answers an unexpected exception with
+    (without a debug page or a handler of its own, as the gateway's app has none)."""
+    await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)

@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.app import create_app
@@ -136,3 +140,36 @@ async def test_lifespan_passes_straight_through() -> None:
 
     await EdgeMiddleware(app, metrics=Metrics())({"type": "lifespan"}, receive, send)
     assert scopes == [{"type": "lifespan"}]
+
+
+async def test_an_unexpected_exception_is_answered_500_counted_logged_and_raised_again(
+    container: Container, logs: LogCapture
+) -> None:
+    app = create_app(container.settings, container)
+
+    async def fails(_: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app.router.routes.append(Route("/fails", fails))
+    answering = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=answering, base_url="http://gw") as client:
+        answer = await client.get("/fails", headers={"x-request-id": "fails-1234"})
+    # Starlette's own 500, as its outermost middleware sent it (no edge headers).
+    assert (answer.status_code, answer.headers.multi_items(), answer.text) == (
+        500,
+        [("content-length", "21"), ("content-type", "text/plain; charset=utf-8")],
+        "Internal Server Error",
+    )
+    raising = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=raising, base_url="http://gw") as client:
+        with pytest.raises(RuntimeError, match="a bug"):
+            await client.get("/fails")
+    access = [line for line in logs.lines() if line["logger"] == "gateway.access"]
+    assert [(a["path"], a["status"]) for a in access] == [("/fails", 500), ("/fails", 500)]
+    assert access[0]["request_id"] == "fails-1234"
+    found = samples(container.observability.metrics.render().decode())
+    series = labels(method="GET", route="/fails", status="500")
+    assert found.get(("gateway_http_requests_total", series)) == 2
+    # The edge answers it: Starlette's ServerErrorMiddleware is not in the stack.
+    assert isinstance(app.middleware_stack, EdgeMiddleware)
+    assert not isinstance(app.middleware_stack, ServerErrorMiddleware)
