@@ -10,6 +10,8 @@ so the clients that are served keep their latency and the others can go elsewher
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +26,56 @@ from gateway.http.request_id import request_id_of
 from schema import errors as error_table
 
 DEFAULT_EXEMPT = ("/health/live", "/health/ready", "/metrics")
+
+
+class Slots:
+    """At most `size` holders at once; the others wait in line, first come first served.
+
+    What `asyncio.Semaphore` does for the load shedder, with a free slot taken by a
+    plain call: the semaphore's `locked()` builds a generator over its waiters and its
+    `acquire()` is a coroutine, both on every request (~0.5 µs of ~0.6 a request
+    here, timeit), while a line forms only under overload.
+    """
+
+    __slots__ = ("_line", "free")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._line: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> bool:
+        """A slot now, if one is free and nobody waits for one (no jumping the line)."""
+        if self.free and not self._line:
+            self.free -= 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """A slot, after those already waiting for one (bound it with `asyncio.timeout`)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._line.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                # Handed a slot, then cancelled (or out of time) before it ran: the
+                # next in line gets it, as `asyncio.Semaphore` passes it on.
+                self.release()
+            raise
+        finally:
+            # Out of the line whatever happened (`release` took it out if it served it).
+            with contextlib.suppress(ValueError):
+                self._line.remove(waiter)
+
+    def release(self) -> None:
+        """Give a slot back: to the first in line still waiting, else to the free ones."""
+        line = self._line
+        while line:
+            waiter = line.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on; `free` stays as it is
+                return
+        self.free += 1
 
 
 class LoadSheddingMiddleware:
@@ -44,7 +96,7 @@ class LoadSheddingMiddleware:
         if queue_timeout_seconds < 0:
             raise ValueError("queue_timeout_seconds must not be negative")
         self.app = app
-        self.slots = asyncio.Semaphore(max_concurrency)
+        self.slots = Slots(max_concurrency)
         self.queue_timeout = queue_timeout_seconds
         self.retry_after = retry_after_seconds
         self.graphql_path = graphql_path
@@ -57,18 +109,16 @@ class LoadSheddingMiddleware:
             await self.app(scope, receive, send)
             return
         slots = self.slots
-        if not slots.locked():
-            # A free slot: acquire() returns without suspending, no timer is armed (here
-            # rather than in `_admit`: a coroutine frame fewer on every request).
-            await slots.acquire()
-        elif not await self._admit():
+        # A free slot is taken without a coroutine or a timer; otherwise the request
+        # waits in line, at most the queue timeout (`_admit`).
+        if not slots.take() and not await self._admit():
             self.shed += 1
             await self._refuse(scope, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
-            self.slots.release()
+            slots.release()
 
     async def _admit(self) -> bool:
         # Every slot is taken: wait for one, at most the queue timeout.
@@ -76,7 +126,7 @@ class LoadSheddingMiddleware:
             return False
         try:
             async with asyncio.timeout(self.queue_timeout):
-                await self.slots.acquire()
+                await self.slots.wait()
         except TimeoutError:
             return False
         return True

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.container import Container
 from gateway.http.health import live
-from gateway.http.load_shedding import LoadSheddingMiddleware
+from gateway.http.load_shedding import LoadSheddingMiddleware, Slots
 from gateway.settings import Settings
 
 OVERLOADED_PROBLEM = {
@@ -166,3 +166,55 @@ def test_the_gateway_sheds_by_default_and_not_when_the_limit_is_zero(
     server = settings.server.model_copy(update={"max_concurrency": 0})
     unlimited = create_app(settings.model_copy(update={"server": server}), container)
     assert shedding(unlimited) == []
+
+
+async def test_slots_are_taken_at_once_while_free_then_in_line_in_order() -> None:
+    slots = Slots(1)
+    assert slots.take()
+    assert not slots.take()
+    served: list[str] = []
+
+    async def waits(name: str) -> None:
+        await slots.wait()
+        served.append(name)
+
+    first = asyncio.create_task(waits("first"))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(waits("second"))
+    await asyncio.sleep(0)
+    slots.release()  # to the first in line, not to a newcomer
+    assert not slots.take()
+    await first
+    slots.release()
+    await second
+    assert served == ["first", "second"]
+    slots.release()
+    assert slots.take()  # nobody waits: free again
+
+
+async def test_a_waiter_out_of_time_leaves_the_line() -> None:
+    slots = Slots(1)
+    assert slots.take()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.01):
+            await slots.wait()
+    slots.release()
+    # Nobody is left in line: the freed slot is taken at once.
+    assert slots.take()
+
+
+async def test_a_waiter_cancelled_after_it_was_handed_a_slot_passes_it_on() -> None:
+    slots = Slots(1)
+    assert slots.take()
+    cancelled = asyncio.create_task(slots.wait())
+    await asyncio.sleep(0)
+    nxt = asyncio.create_task(slots.wait())
+    await asyncio.sleep(0)
+    slots.release()  # handed to `cancelled`, which is cancelled before it runs
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await nxt  # it got the slot passed on
+    slots.release()
+    assert slots.take()
+    assert not slots.take()
