@@ -115,15 +115,16 @@ def client_of(scope: Scope, trusted: TrustedProxies) -> tuple[str, str]:
     """The client's address and scheme (`http` or `https`), as the edge stores them."""
     client = scope.get("client")
     peer = str(client[0]) if client else None
-    secure = scope.get("scheme") in ("https", "wss")
-    forwarded_for = forwarded_proto = None
-    # Without trusted proxies the headers cannot matter: not even looked for.
-    if trusted:
-        forwarded_for = _header(scope, b"x-forwarded-for")
-        forwarded_proto = _header(scope, b"x-forwarded-proto")
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    if not trusted.networks:
+        # Without trusted proxies the headers cannot matter: not even looked for, and
+        # the peer is what `client_ip` and `forwarded_scheme` would give (every request).
+        return (_peer(peer)[1] if peer else UNKNOWN), scheme
+    forwarded_for = _header(scope, b"x-forwarded-for")
+    forwarded_proto = _header(scope, b"x-forwarded-proto")
     return (
         client_ip(peer, forwarded_for, trusted),
-        forwarded_scheme("https" if secure else "http", peer, forwarded_proto, trusted),
+        forwarded_scheme(scheme, peer, forwarded_proto, trusted),
     )
 
 
