@@ -143,7 +143,7 @@ class GraphQLHTTPEndpoint:
                     {"Allow": ALLOW},
                 )
             media = negotiate(headers.get("accept"))
-            payload = await self._read(request, headers)
+            payload = await self._read(request, method, headers)
             header_key = headers.get(IDEMPOTENCY_HEADER)
             if header_key is not None and isinstance(payload, list):
                 raise RequestError(
@@ -179,15 +179,15 @@ class GraphQLHTTPEndpoint:
     @staticmethod
     def _wants_ide(request: Request, headers: dict[str, str]) -> bool:
         return (
-            request.method == "GET"
+            request.scope["method"] == "GET"
             and "query" not in request.query_params
             and "text/html" in headers.get("accept", "")
         )
 
     async def _read(
-        self, request: Request, headers: dict[str, str]
+        self, request: Request, method: str, headers: dict[str, str]
     ) -> dict[str, Any] | list[dict[str, Any]]:
-        if request.method != "POST":
+        if method != "POST":
             params = request.query_params
             return _check_params(
                 {
@@ -232,7 +232,9 @@ class GraphQLHTTPEndpoint:
         extensions = params.get("extensions") or {}
         raw_key = header_key if header_key is not None else extensions.get(IDEMPOTENCY_EXTENSION)
         caller = context.principal.user_id
-        if raw_key is None or self._idempotency is None or request.method != "POST":
+        # The method as the scope has it: Starlette's `Request.method` is a property
+        # and a `typing.cast` call, three times a request here.
+        if raw_key is None or self._idempotency is None or request.scope["method"] != "POST":
             body, status = await self._execute_one(request, params, context, media)
             return body, status, {}
         try:
@@ -272,7 +274,8 @@ class GraphQLHTTPEndpoint:
             if not exc.document_error:
                 raise RequestError(400, str(exc), exc.code) from None
             return _error_body(str(exc), exc.code), 400 if media == GRAPHQL_RESPONSE else 200
-        allowed = _OVER_GET if request.method != "POST" else _OVER_POST
+        over_get = request.scope["method"] != "POST"
+        allowed = _OVER_GET if over_get else _OVER_POST
         # This endpoint writes `data` with orjson, so planned answers (pre-encoded JSON
         # fragments built by the database) may be spliced in as they are.
         context.planned_data = PlannedData.RAW_JSON
@@ -291,7 +294,7 @@ class GraphQLHTTPEndpoint:
             # clients apart.
             return {"data": None, **_error_body(str(exc), error_table.TIMEOUT.code)}, 200
         except InvalidOperationTypeError as exc:
-            if request.method != "POST" and exc.operation_type is OperationType.MUTATION:
+            if over_get and exc.operation_type is OperationType.MUTATION:
                 raise RequestError(
                     405,
                     "mutations are only accepted over POST",
