@@ -4,8 +4,9 @@ Starlette takes a request through its exception middleware (which wraps `send`),
 router (a regex match per route, in order) and the route: about a seventh of the work
 of a prepared GraphQL request. The GraphQL endpoint needs none of it: it is an ASGI
 app that answers every method and all of its errors itself, and an unexpected
-exception still reaches Starlette's outermost 500 handler. Any other path, a
-WebSocket, or a request under a root path (a proxy prefix) goes the usual way.
+exception still reaches the edge's 500 (Starlette's, answered by `gateway.http.edge`).
+Any other path, a WebSocket, or a request under a root path (a proxy prefix) goes
+the usual way.
 """
 
 from __future__ import annotations

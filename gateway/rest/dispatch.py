@@ -4,10 +4,10 @@ Starlette tries its routes one by one, a regex match each: a REST path is matche
 against a dozen or more before it reaches its own, and the request also goes through
 the exception middleware and `Route.handle`. A REST endpoint needs none of it: it is
 an ASGI app answering every method and every error itself (405 with `Allow`,
-problem+json), and an unexpected exception still reaches Starlette's outermost 500
-handler. So the path is split into segments once and looked up: a path with no
-placeholder in a dict, one with placeholders among the templates with its number of
-segments, in the router's order.
+problem+json), and an unexpected exception still reaches the edge's 500 (Starlette's,
+answered by `gateway.http.edge`). So the path is split into segments once and looked
+up: a path with no placeholder in a dict, one with placeholders among the templates
+with its number of segments, in the router's order.
 
 The table answers exactly as the router would, or not at all: a path it does not
 place (no REST route, a route the table cannot read such as `{rest:path}`, a trailing
