@@ -138,18 +138,20 @@ class PathEndpoint:
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Reply:
-        method = "GET" if request.method == "HEAD" else request.method
+        # The scope's, not `Request.method` (a property and a `typing.cast` call a read).
+        sent: str = request.scope["method"]
+        method = "GET" if sent == "HEAD" else sent
         operation = self.operations.get(method)
         # Decoded once a request (the identity read it already); Starlette's `Headers`
         # decodes and compares the raw list on every lookup.
         headers = header_map(request.scope)
         try:
-            if request.method == "OPTIONS":
+            if sent == "OPTIONS":
                 return Response(status_code=204, headers={"Allow": self.allow})
             if operation is None:
                 raise Problem(
                     METHOD_NOT_ALLOWED,
-                    f"{request.method} is not allowed here",
+                    f"{sent} is not allowed here",
                     headers={"Allow": self.allow},
                 )
             accept = headers.get("accept")
