@@ -169,6 +169,6 @@ class Context:
             principal,
             entities=services.entities,
             upstreams=services.upstreams,
-            **({"observe": observe_batch} if observe_batch is not None else {}),
+            observe=observe_batch,
         )
         return cls(principal, services, loaders, request_id, **transport)

@@ -242,12 +242,13 @@ def build_loaders(
     *,
     entities: Mapping[str, EntityService] | None = None,
     upstreams: UpstreamFetcher | None = None,
-    observe: BatchObserver = _unobserved,
+    observe: BatchObserver | None = None,
 ) -> Loaders:
-    """A fresh set of loaders for one request (use them inside the running event loop)."""
+    """A fresh set of loaders for one request (use them inside the running event loop);
+    without `observe`, batches are not observed."""
     return Loaders(
         principal,
         entities=entities,
         upstreams=upstreams,
-        observe=observe,
+        observe=_unobserved if observe is None else observe,
     )
