@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.http.client_ip import TrustedProxies, client_of
 from gateway.http.request_id import HEADER_KEY, request_id_from
+from gateway.http.security_headers import NAMES as SECURITY_NAMES
 from gateway.http.security_headers import RawHeaders, SecurityHeaders
 from gateway.observability.logging import AccessLog, bind_request_ids, unbind_request_ids
 from gateway.observability.metrics import HttpMetrics, Metrics
@@ -52,8 +53,11 @@ def response_headers(
     present = {item[0] for item in headers}
     if HEADER_KEY in present:
         headers = [item for item in headers if item[0] != HEADER_KEY]
-    # Comprehensions, not a generator: inlined since Python 3.12, no frame per response.
-    headers += [item for item in defaults if item[0] not in present]
+    if present.isdisjoint(SECURITY_NAMES):
+        headers += defaults  # the usual response sets none of them: all, as they are
+    else:
+        # Comprehensions, not a generator: inlined since Python 3.12, no frame per response.
+        headers += [item for item in defaults if item[0] not in present]
     headers.append(request_id)
     return headers
 

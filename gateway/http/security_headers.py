@@ -27,6 +27,9 @@ BASE_HEADERS: tuple[tuple[str, str], ...] = (
 _BASE_RAW: RawHeaders = tuple(
     (name.encode("latin-1"), value.encode("latin-1")) for name, value in BASE_HEADERS
 )
+HSTS = b"strict-transport-security"
+# Every name the defaults may hold, whatever the scheme.
+NAMES: frozenset[bytes] = frozenset({*(name for name, _ in _BASE_RAW), HSTS})
 
 
 def hsts_value(max_age: int) -> str | None:
@@ -38,7 +41,7 @@ class SecurityHeaders:
 
     def __init__(self, hsts_seconds: int = 63_072_000) -> None:
         self.hsts = hsts_value(hsts_seconds)
-        hsts = ((b"strict-transport-security", self.hsts.encode("latin-1")),) if self.hsts else ()
+        hsts = ((HSTS, self.hsts.encode("latin-1")),) if self.hsts else ()
         self._https_defaults: RawHeaders = (*_BASE_RAW, *hsts)
 
     def for_scope(self, scope: Scope) -> RawHeaders:
