@@ -82,9 +82,16 @@ class CostBudget:
         request_hit: PendingRequestHit | None,
     ) -> tuple[list[Hit], PendingRequestHit | None]:
         quota = self.user if user_id is not None else self.anonymous
-        cost_hit = Hit(quota, ("cost", subject_key(user_id, client_ip)), cost)
+        cost_hit = _cost_hit(quota, user_id, client_ip, cost)
         pending = request_hit if request_hit is not None and request_hit.decision is None else None
         return ([cost_hit] if pending is None else [pending.hit, cost_hit]), pending
+
+
+@functools.lru_cache(maxsize=16_384)
+def _cost_hit(quota: Quota, user_id: int | None, client_ip: str, cost: int) -> Hit:
+    # A caller's operations cost the same few amounts: each hit is made once, not its
+    # subject's text, key tuple and named tuple on every request (~0.5 µs).
+    return Hit(quota, ("cost", subject_key(user_id, client_ip)), cost)
 
 
 def report(cost: int, decision: Decision) -> dict[str, Any]:

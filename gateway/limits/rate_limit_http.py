@@ -42,7 +42,6 @@ from schema import errors as error_table
 # The user id a request's credentials prove; None when anonymous or not proven.
 type Identify = Callable[[Scope], Awaitable[int | None]]
 
-SUBJECT_STATE = "rate_limit_subject"
 # The GraphQL request's `PendingRequestHit`, for the cost budget to take.
 REQUEST_HIT_STATE = "rate_limit_request_hit"
 # Callers refused lately, remembered per process (the oldest forgotten first).
@@ -90,6 +89,13 @@ def _add_headers(message: Message, headers: RawHeaders) -> None:
     message["headers"] = [*message.get("headers", ()), *headers]
 
 
+@functools.lru_cache(maxsize=16_384)
+def request_hit(quota: Quota, subject: str) -> Hit:
+    """A caller's hit on its request quota: the same value on every request of the
+    caller, made once (a named tuple and its key tuple were ~0.4 µs a request)."""
+    return Hit(quota, ("requests", subject))
+
+
 class PendingRequestHit:
     """A request's hit on its quota, taken at the latest when its response starts."""
 
@@ -98,7 +104,7 @@ class PendingRequestHit:
     def __init__(self, limiter: Limiter, quota: Quota, subject: str) -> None:
         self._limiter = limiter
         self.subject = subject
-        self.hit = Hit(quota, ("requests", subject))
+        self.hit = request_hit(quota, subject)
         self.decision: Decision | None = None
 
     async def take(self) -> Decision:
@@ -155,9 +161,9 @@ class RequestRateLimitMiddleware:
             return
         user_id = await self.identify(scope)
         subject = subject_key(user_id, client_ip_of(scope))
-        scope.setdefault("state", {})[SUBJECT_STATE] = subject
         quota = self.user if user_id is not None else self.anonymous
-        refused = self._still_refused(subject)
+        # Nobody refused lately (the usual case): nothing to look up.
+        refused = self._still_refused(subject) if self._refused else None
         if refused is not None:
             await self._refuse(scope, send, refused, rate_limit_headers(refused))
             return

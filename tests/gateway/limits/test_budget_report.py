@@ -110,3 +110,20 @@ def test_a_debit_not_covered_by_held_units_takes_nothing_and_leaves_it_to_debit(
     assert decision.remaining == 8
     assert pending.decision is not None
     assert limiter.awaited == [[pending.hit, Hit(QUOTA, ("cost", "ip:10.0.0.1"), 4)]]
+
+
+def test_a_callers_hits_are_made_once_and_are_the_values_they_stand_for() -> None:
+    limiter = HeldOrNot(held=True)
+    budget = CostBudget(limiter, user=QUOTA, anonymous=QUOTA)
+    first = PendingRequestHit(limiter, Quota(10, 1), "user:7")
+    again = PendingRequestHit(limiter, Quota(10, 1), "user:7")
+    # The same caller's request hit is one object, equal to the hit written out.
+    assert first.hit is again.hit
+    assert first.hit == Hit(Quota(10, 1), ("requests", "user:7"))
+    budget.debit_held(7, "10.0.0.1", 4)
+    budget.debit_held(7, "10.0.0.1", 4)
+    budget.debit_held(None, "10.0.0.1", 2)
+    one, two, anonymous = limiter.spent
+    assert one[0] is two[0]
+    assert one == [Hit(QUOTA, ("cost", "user:7"), 4)]
+    assert anonymous == [Hit(QUOTA, ("cost", "ip:10.0.0.1"), 2)]
