@@ -47,10 +47,28 @@ async def test_the_lines_of_one_turn_are_written_with_one_write_when_it_ends() -
     assert (written_in_the_turn, output.writes) == (b"", [b"one\ntwo\n", b"three\n"])
 
 
+async def test_a_deferred_line_is_rendered_when_its_turn_is_written_in_its_place() -> None:
+    output = CountingOutput()
+    lines = TurnLines(output)
+    rendered: list[str] = []
+
+    def render(word: str) -> bytes:
+        rendered.append(word)
+        return f"{word}\n".encode()
+
+    lines.add(b"one\n")
+    lines.defer(render, "two")
+    lines.add(b"three\n")
+    assert rendered == []  # not in the middle of the turn's work
+    await asyncio.sleep(0)
+    assert (rendered, output.writes) == (["two"], [b"one\ntwo\nthree\n"])
+
+
 def test_outside_a_running_loop_a_line_is_written_at_once() -> None:
     output = CountingOutput()
     TurnLines(output).add(b"now\n")
-    assert output.writes == [b"now\n"]
+    TurnLines(output).defer(bytes, b"rendered now\n")
+    assert output.writes == [b"now\n", b"rendered now\n"]
 
 
 async def test_flushing_writes_the_pending_lines_and_the_turns_callback_writes_nothing_more() -> (
