@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, Final
 
 import orjson
 import structlog
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from starlette.types import Scope
 from structlog.types import EventDict, Processor, WrappedLogger
@@ -186,6 +187,8 @@ def flush_access_lines() -> None:
 
 def current_trace_id() -> str | None:
     """The active trace id as 32 hex digits, or None outside a trace."""
+    if not otel_context.get_current():
+        return None  # nothing attached to the context, so no span: the usual request
     span = trace.get_current_span()
     if span is trace.INVALID_SPAN:  # no span at all, the usual case: nothing to ask it
         return None
