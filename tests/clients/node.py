@@ -7,6 +7,7 @@ why, where it is not.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -35,8 +36,16 @@ def node_tools() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are not installed: the npm client tools cannot run")
     wanted: dict[str, str] = json.loads(PACKAGE.read_text())["devDependencies"]
-    if not _installed(HOME, wanted):
-        HOME.mkdir(parents=True, exist_ok=True)
+    if _installed(HOME, wanted):
+        return HOME
+    HOME.mkdir(parents=True, exist_ok=True)
+    # The suite's parallel workers (and other checkouts) share HOME: one installs while
+    # the others wait on the lock, then find the tools there instead of running a second
+    # npm install into the same node_modules.
+    with (HOME / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _installed(HOME, wanted):
+            return HOME
         shutil.copyfile(PACKAGE, HOME / "package.json")
         installed = subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
