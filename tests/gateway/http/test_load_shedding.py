@@ -96,8 +96,10 @@ async def test_a_request_that_cannot_start_in_time_gets_503_with_retry_after(
     # A fresh request id without the edge (this app has only the middleware).
     assert problem == OVERLOADED_PROBLEM | {"instance": "/slow", "requestId": problem["requestId"]}
     assert len(problem["requestId"]) == 32
-    # Refused after the queue timeout (50 ms), not after the slow request finished.
-    assert waited < 1.0
+    # Refused once the queue timeout (50 ms) was waited, while the slow request still
+    # ran (it cannot finish before the gate opens below); loose above: without the
+    # timeout the request would wait for the gate, and a busy machine is slow.
+    assert 0.05 <= waited < 10
     assert not first.done()
     gate.opened.set()
     assert (await first).status_code == 200

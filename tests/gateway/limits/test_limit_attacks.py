@@ -350,4 +350,5 @@ async def test_a_slow_operation_is_cancelled_at_the_timeout(
         },
     )
     assert cancelled.is_set()
-    assert 0.2 <= elapsed < 1.0
+    # At the 0.2 s bound, not at the hang's 30 s (loose above: a busy machine is slow).
+    assert 0.2 <= elapsed < 10
