@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from tests.services import (
     POSTGRES_ADMIN_URL,
@@ -17,6 +18,12 @@ from tests.services import (
 
 # Transitional: tests import these from tests.services now.
 __all__ = ["POSTGRES_ADMIN_URL", "REDIS_URL", "REQUIRE_SERVICES", "require_service"]
+
+# No per-example deadline (Hypothesis's default is 200 ms): the suite runs in several
+# workers on a shared machine, where a GC pause or a busy core can slow one example
+# past any wall-clock bound; a test that is about time bounds controls its own clock.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 @pytest.fixture(scope="session")
