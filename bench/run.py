@@ -324,8 +324,11 @@ def gateway_command(args: Sequence[str]) -> list[str]:
 
 
 # Far above what one load generator sends in a run: nothing is refused, all is counted.
+# The budget is one caller's for the whole run (its variants restart the gateway, the
+# Redis keys stay): at 3747d52, 190,000 nested queries of several thousand points each
+# passed 10^9 points before the last rows (SQLite's nested ones), which were refused.
 UNREFUSED = "1000000000/minute"
-UNREFUSED_BUDGET = "1000000000/hour"
+UNREFUSED_BUDGET = "1000000000000/hour"
 _OWN_SETTINGS = ("REDIS__", "SERVER__", "RATE_LIMIT__", "REVOCATION__", "IDEMPOTENCY__")
 
 
