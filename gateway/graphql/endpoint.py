@@ -24,6 +24,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.errors import DomainError, RateLimitedError, UnavailableError
 from domain.idempotency import StoredAnswer
+from gateway.graphql.get_parameters import get_parameters
 from gateway.graphql.persisted_queries import PersistedQueryError
 from gateway.graphql.pipeline import OperationTimeoutError, Pipeline, PreparedAnswer
 from gateway.graphql.response_cache import cache_headers
@@ -188,14 +189,16 @@ class GraphQLHTTPEndpoint:
         self, request: Request, method: str, headers: dict[str, str]
     ) -> dict[str, Any] | list[dict[str, Any]]:
         if method != "POST":
-            params = request.query_params
+            query, document_id, operation_name, variables, extensions = get_parameters(
+                request.scope.get("query_string", b"")
+            )
             return _check_params(
                 {
-                    "query": params.get("query"),
-                    "documentId": params.get("documentId"),
-                    "operationName": params.get("operationName"),
-                    "variables": _json_param(params.get("variables"), "variables"),
-                    "extensions": _json_param(params.get("extensions"), "extensions"),
+                    "query": query,
+                    "documentId": document_id,
+                    "operationName": operation_name,
+                    "variables": _json_param(variables, "variables"),
+                    "extensions": _json_param(extensions, "extensions"),
                 }
             )
         content_type = headers.get("content-type", "")
