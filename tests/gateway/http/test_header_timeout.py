@@ -52,8 +52,8 @@ async def port(request: pytest.FixtureRequest, bound: float) -> AsyncIterator[in
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started)
-    bound: int = server.servers[0].sockets[0].getsockname()[1]
-    yield bound
+    listening: int = server.servers[0].sockets[0].getsockname()[1]
+    yield listening
     server.should_exit = True
     await task
 
