@@ -361,7 +361,7 @@ class AccessLog:
         # instant); the line is rendered with the rest of the turn's lines when they
         # are written (`_access_line`).
         request_id = _REQUEST_ID.get()
-        fields: _AccessFields = (
+        fields = (
             method,
             path,
             status,
@@ -377,29 +377,26 @@ class AccessLog:
         )
         bound = _bound_contextvars()
         if bound:  # values bound in this context: rendered now, with them
-            self._direct.add(_access_line(fields, redact_value(bound)))
+            self._direct.add(_access_line(*fields, bound=redact_value(bound)))
             return
-        self._direct.defer(_access_line, fields)
+        self._direct.defer(_access_line, *fields)
 
 
-# An access line's fields as `AccessLog.write` read them: method, path, status, seconds,
-# client address, principal, operation name and type, request id, trace id, instant.
-type _AccessFields = tuple[
-    str,
-    str,
-    int,
-    float,
-    str | None,
-    int | None,
-    str | None,
-    str | None,
-    str | None,
-    str | None,
-    datetime,
-]
-
-
-def _access_line(fields: _AccessFields, bound: dict[str, Any] | None = None) -> bytes:
+def _access_line(
+    method: str,
+    path: str,
+    status: int,
+    seconds: float,
+    client_ip: str | None,
+    principal_id: int | None,
+    name: str | None,
+    kind: str | None,
+    request_id: str | None,
+    trace_id: str | None,
+    instant: datetime,
+    *,
+    bound: dict[str, Any] | None = None,
+) -> bytes:
     """The chain's line, in its order, each field redacted by its rule in ACCESS_FIELDS
     (written out: a loop over the table cost a call a field on every request).
 
@@ -409,19 +406,6 @@ def _access_line(fields: _AccessFields, bound: dict[str, Any] | None = None) -> 
     built again right after it (8.5 against 4.3 µs, thread CPU time): the code and
     data it needs are no longer in the caches by then.
     """
-    (
-        method,
-        path,
-        status,
-        seconds,
-        client_ip,
-        principal_id,
-        name,
-        kind,
-        request_id,
-        trace_id,
-        instant,
-    ) = fields
     line: dict[str, Any] = {
         "event": "request",
         "method": _redacted(method),

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 # A line as given (bytes), or how to render it and what from (rendered when written).
-type _Pending = bytes | tuple[Callable[[Any], bytes], Any]
+type _Pending = bytes | tuple[Callable[..., bytes], tuple[Any, ...]]
 
 # Every buffer still in use, flushed at exit (weakly: a reconfigured one may go).
 _LIVE: weakref.WeakSet[TurnLines] = weakref.WeakSet()
@@ -51,10 +51,10 @@ class TurnLines:
         """`line` (ending in a newline), written by the end of this loop turn."""
         self._keep(line)
 
-    def defer[Item](self, render: Callable[[Item], bytes], item: Item) -> None:
-        """The line `render(item)` gives, rendered and written by the end of this loop
-        turn, in its place among the others (`item` must hold all it depends on)."""
-        self._keep((render, item))
+    def defer[*Args](self, render: Callable[[*Args], bytes], *args: *Args) -> None:
+        """The line `render(*args)` gives, rendered and written by the end of this loop
+        turn, in its place among the others (`args` must hold all it depends on)."""
+        self._keep((render, args))
 
     def _keep(self, pending: _Pending) -> None:
         try:
@@ -80,7 +80,7 @@ class TurnLines:
             pending = self._pending[:]
             self._pending.clear()
             data = b"".join(
-                [line if isinstance(line, bytes) else line[0](line[1]) for line in pending]
+                [line if isinstance(line, bytes) else line[0](*line[1]) for line in pending]
             )
             # Under the lock: lines flushed from two threads keep their order.
             self._output.write(data)
