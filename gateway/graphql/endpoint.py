@@ -181,8 +181,8 @@ class GraphQLHTTPEndpoint:
     def _wants_ide(request: Request, headers: dict[str, str]) -> bool:
         return (
             request.scope["method"] == "GET"
-            and "query" not in request.query_params
             and "text/html" in headers.get("accept", "")
+            and get_parameters(request.scope.get("query_string", b""))[0] is None
         )
 
     async def _read(
