@@ -66,6 +66,19 @@ async def test_connections_come_back_out_in_the_order_given_and_next_free_names_
     )
 
 
+def test_a_last_in_first_out_queue_hands_out_the_connection_returned_last() -> None:
+    queue: Any = FairQueue(maxsize=3, use_lifo=True)  # strings stand for connections
+    for name in ("first", "second", "third"):
+        queue.put_nowait(name)
+    taken = [queue.next_free(), queue.get(True, None)]
+    queue.put_nowait("third")
+    assert (taken, queue.get(True, None), queue.get(True, None)) == (
+        ["third", "third"],
+        "third",
+        "second",
+    )
+
+
 def test_a_connection_past_the_queues_size_is_refused() -> None:
     # The pool closes an overflow connection on this refusal instead of keeping it.
     queue: Any = FairQueue(maxsize=1)  # strings stand for connections

@@ -71,3 +71,25 @@ def test_the_postgres_pool_serves_its_waiters_in_order(postgres_available: bool)
     require_service("PostgreSQL", postgres_available)
     engine = create_engine(POSTGRES_ADMIN_URL)
     assert isinstance(engine.pool, FairAsyncQueuePool)
+
+
+async def test_one_request_at_a_time_reuses_the_connection_returned_last(
+    postgres_available: bool,
+) -> None:
+    """After a burst opened the whole pool, sequential statements stay on one backend."""
+    require_service("PostgreSQL", postgres_available)
+    container = _container(pool_size=4)
+
+    async def backend(hold: float = 0.0) -> int:
+        async with container.engine.connect() as conn:
+            pid = int((await conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one())
+            await asyncio.sleep(hold)
+            return pid
+
+    try:
+        burst = await asyncio.gather(*(backend(0.02) for _ in range(4)))
+        one_by_one = [await backend() for _ in range(6)]
+    finally:
+        await container.aclose()
+    assert len(set(burst)) == 4
+    assert len(set(one_by_one)) == 1
