@@ -64,7 +64,12 @@ def with_ratios(results: Sequence[Measurement]) -> list[dict[str, Any]]:
         row["rps_ratio_to_bare"] = ratio(m.rps, bare_rps)
         row["cpu_ratio_to_bare"] = ratio(m.cpu_ms_per_request, bare_cpu)
         rival = by_name.get(m.rival) if m.rival else None
-        row["rps_ratio_to_rival"] = ratio(m.rps, rival.rps if rival else None)
+        # Measured in alternated pairs where the run could (bench.run.Pairs): steadier
+        # than two rows measured minutes apart.
+        paired = m.extra.get("rival_ratio")
+        row["rps_ratio_to_rival"] = (
+            paired if paired is not None else ratio(m.rps, rival.rps if rival else None)
+        )
         rows.append(row)
     return rows
 

@@ -13,6 +13,10 @@ maintenance database), BENCH_REDIS (redis://127.0.0.1:6379/0), BENCH_KEEP_DB=1,
 BENCH_POSTGRAPHILE (a directory holding node_modules/postgraphile 4; default
 ~/.cache/python-api-base/postgraphile4, installed there with npm when Node.js is
 present; `none`: not measured), BENCH_OUT (docs/benchmarks).
+
+The nested rows' ratio to PostGraphile is measured in pairs at the end: both servers up,
+each shape driven `PAIRED_ROUNDS` times in turn (PostGraphile, then the gateway), the
+median of the pairs' ratios reported.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -939,7 +944,8 @@ def main() -> None:
                             None if on_sqlite else db,
                         )
                     )
-        results.extend(postgraphile(config, db, server_pin, logs))
+        rivals, pairs = postgraphile(config, db, server_pin, logs, gateway, scenarios)
+        results = with_pairs(results, pairs) + rivals
         write_results(config, environment(config, ids["counts"]), results)
     finally:
         if not config.keep_db:
@@ -995,13 +1001,64 @@ POSTGRAPHILE_QUERIES = {
 }
 
 
-def postgraphile(config: Config, db: str, server_pin: list[str], logs: Path) -> list[Measurement]:
-    """PostGraphile 4 in production mode on the same database, each nested shape in its own."""
+# Runs of each nested shape, PostGraphile's and ours in turn: the machine's load moves
+# between minutes, and the two rows of one shape measured minutes apart (ours in the main
+# pass, PostGraphile's at the end) moved their ratio by more than a third between runs
+# (1.89x and 2.97x for the orders shape, minutes apart, same code).
+PAIRED_ROUNDS = 3
 
-    def none(note: str) -> list[Measurement]:
-        return [
+
+@dataclass(frozen=True, slots=True)
+class Pairs:
+    """The rounds of one shape: (PostGraphile's req/s, ours) each, measured back to back."""
+
+    rounds: tuple[tuple[float, float], ...]
+
+    @property
+    def ratio(self) -> float:
+        """The median of the rounds' ratios (ours over PostGraphile's)."""
+        return statistics.median(ours / theirs for theirs, ours in self.rounds)
+
+    def note(self) -> str:
+        ratios = ", ".join(f"{ours / theirs:.2f}x" for theirs, ours in self.rounds)
+        return f"vs PostGraphile: median of {len(self.rounds)} alternated pairs ({ratios})"
+
+
+def with_pairs(results: Sequence[Measurement], pairs: dict[str, Pairs]) -> list[Measurement]:
+    """The rows, the main pass's row of each paired shape (the first of its name; a
+    variant's rows come later) given its ratio to PostGraphile from the pairs."""
+    rows: list[Measurement] = []
+    seen: set[str] = set()
+    for measurement in results:
+        paired = pairs.get(measurement.scenario)
+        if paired is not None and measurement.measured and measurement.scenario not in seen:
+            measurement = replace(
+                measurement,
+                note="; ".join(filter(None, (measurement.note, paired.note()))),
+                extra={**measurement.extra, "rival_ratio": paired.ratio, "pairs": paired.rounds},
+            )
+        seen.add(measurement.scenario)
+        rows.append(measurement)
+    return rows
+
+
+def postgraphile(
+    config: Config,
+    db: str,
+    server_pin: list[str],
+    logs: Path,
+    gateway: Server,
+    scenarios: Sequence[Scenario],
+) -> tuple[list[Measurement], dict[str, Pairs]]:
+    """PostGraphile 4 in production mode on the same database, each nested shape in its own
+    rows; each run of it followed by one of ours on the same shape (`PAIRED_ROUNDS`).
+    PostGraphile's row is its round with the median rate."""
+
+    def none(note: str) -> tuple[list[Measurement], dict[str, Pairs]]:
+        rows = [
             Measurement(name, title, note=note) for name, (title, _) in POSTGRAPHILE_QUERIES.items()
         ]
+        return rows, {}
 
     if config.postgraphile is None:
         return none("not run: BENCH_POSTGRAPHILE=none")
@@ -1037,31 +1094,50 @@ def postgraphile(config: Config, db: str, server_pin: list[str], logs: Path) -> 
         ),
         logs / "postgraphile.log",
     )
+    ours = {
+        s.rival: s
+        for s in scenarios
+        if s.rival
+        and s.target == "gateway"
+        and not s.variant_only
+        and (config.scenarios is None or s.name in config.scenarios)
+    }
+    rows: list[Measurement] = []
+    pairs: dict[str, Pairs] = {}
+    again = replace(gateway, process=None, log_path=logs / "gateway-paired.log")
     try:
-        with running(server):
-            return [
-                measure(
-                    config,
-                    server,
-                    Scenario(
-                        name=name,
-                        title=title,
-                        target="postgraphile",
-                        request=load.Request(
-                            "POST",
-                            "/graphql",
-                            {"content-type": "application/json"},
-                            orjson.dumps({"query": query}),
-                        ),
-                        note="1 SQL statement (PostGraphile's own), NODE_ENV=production",
+        # Both served at once, pinned alike; the one not driven idles.
+        with running(server), running(again) if ours else contextlib.nullcontext():
+            for name, (title, query) in POSTGRAPHILE_QUERIES.items():
+                theirs = Scenario(
+                    name=name,
+                    title=title,
+                    target="postgraphile",
+                    request=load.Request(
+                        "POST",
+                        "/graphql",
+                        {"content-type": "application/json"},
+                        orjson.dumps({"query": query}),
                     ),
-                    title,
-                    db,
+                    note="1 SQL statement (PostGraphile's own), NODE_ENV=production",
                 )
-                for name, (title, query) in POSTGRAPHILE_QUERIES.items()
-            ]
+                mine = ours.get(name)
+                runs: list[Measurement] = []
+                rounds: list[tuple[float, float]] = []
+                for _ in range(PAIRED_ROUNDS if mine else 1):
+                    runs.append(measure(config, server, theirs, title, db))
+                    if mine is None:
+                        continue
+                    paired = measure(config, again, mine, f"{mine.title} (paired)", db)
+                    if runs[-1].rps and paired.rps:
+                        rounds.append((runs[-1].rps, paired.rps))
+                median = sorted(runs, key=lambda m: m.rps or 0.0)[len(runs) // 2]
+                rows.append(median)
+                if mine is not None and len(rounds) == PAIRED_ROUNDS:
+                    pairs[mine.name] = Pairs(tuple(rounds))
     except RuntimeError as exc:
         return none(f"failed: {exc}"[:200])
+    return rows, pairs
 
 
 if __name__ == "__main__":

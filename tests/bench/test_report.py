@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import struct
 import zlib
+from dataclasses import replace
 
 import pytest
 
 from bench.load import Request, parse_wrk_output, percentile, wrk_script
 from bench.png import bar_chart
 from bench.report import Measurement, markdown_table, ratio, with_ratios
-from bench.run import fanout_note
+from bench.run import Pairs, fanout_note, with_pairs
 
 
 def results() -> list[Measurement]:
@@ -134,3 +135,19 @@ def test_the_fanout_row_says_latency_and_delivery_per_subscriber_count() -> None
         "1000 subscribers: p50 702.5 ms, p99 1565.2 ms, 79.2 KiB each, events lost"
     )
     assert fanout_note({}) == "see results.json"
+
+
+def test_a_paired_ratio_is_the_median_of_its_rounds_and_replaces_the_rows_ratio() -> None:
+    pairs = {"nested": Pairs(((100.0, 250.0), (120.0, 240.0), (80.0, 320.0)))}
+    assert pairs["nested"].ratio == 2.5  # 2.5, 2.0, 4.0
+    variant = replace(results()[2], title="nested [gc_off]")
+    rows = with_ratios(with_pairs([*results(), variant], pairs))
+    nested, rival, later = rows[2], rows[4], rows[5]
+    assert (nested["rps_ratio_to_rival"], nested["extra"]["pairs"]) == (
+        2.5,
+        ((100.0, 250.0), (120.0, 240.0), (80.0, 320.0)),
+    )
+    assert nested["note"] == "vs PostGraphile: median of 3 alternated pairs (2.50x, 2.00x, 4.00x)"
+    # A variant's row of the same scenario keeps the ratio of the two rows.
+    assert (later["rps_ratio_to_rival"], later["note"]) == (2.0, "")
+    assert rival["rps_ratio_to_rival"] is None
