@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import secrets
 import socket
@@ -106,9 +107,31 @@ def scratch_postgres_database(prefix: str) -> Iterator[str]:
         asyncio.run(postgres_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# Ports the tests' servers listen on come from below the kernel's ephemeral range
+# (32768-60999 on Linux), each pytest-xdist worker from a slice of its own: a port probed
+# free is then neither another worker's nor one the kernel hands an outgoing connection
+# between the probe and the server's bind (the race of a probe on port 0).
+PORT_BASE = 20_000
+PORT_SLICE = 800
+_WORKER_SLICES = 15  # 20,000 + 15 x 800 = 32,000
+_ports = itertools.count()
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) % _WORKER_SLICES if worker[2:].isdigit() else 0
+
+
 def free_port() -> int:
-    """A TCP port on the loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on the loopback that nothing listens on right now, from this worker's
+    slice (the next one each call, so a port just closed is not handed out again soon)."""
+    low = PORT_BASE + _worker_index() * PORT_SLICE
+    for _ in range(PORT_SLICE):
+        port = low + next(_ports) % PORT_SLICE
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # something listens there, or a closed connection lingers
+            return port
+    raise RuntimeError(f"no free port in {low}-{low + PORT_SLICE - 1}")

@@ -15,14 +15,8 @@ from types import TracebackType
 
 import pytest
 
+from tests.helpers import free_port
 from tests.services import REQUIRE_SERVICES
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class RedisServer:

@@ -27,6 +27,7 @@ from gateway.observability.metrics import (
 from gateway.settings import Settings
 from persistence.database import BACKGROUND, create_engine
 from tests.gateway.observability.capture import labels, samples
+from tests.helpers import free_port
 
 names = st.one_of(
     st.none(), st.text(max_size=70), st.from_regex(r"[A-Za-z_]\w{0,8}", fullmatch=True)
@@ -78,15 +79,8 @@ async def test_metrics_require_the_bearer_token_when_one_is_set(settings: Settin
     assert ("gateway_ready", labels()) in samples(right.text)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_metrics_move_to_their_own_port_for_the_app_lifetime(settings: Settings) -> None:
-    port = _free_port()
+    port = free_port()
     settings.metrics.port, settings.metrics.host = port, "127.0.0.1"
     container = build_container(settings)
     app = create_app(settings, container)
