@@ -63,11 +63,11 @@ def create_engine(
             max_overflow=max_overflow,
             # Waiters for a connection are served in order (see persistence.fair_pool).
             poolclass=FairAsyncQueuePool,
-            # The connection returned last goes out next: one-at-a-time traffic keeps one
-            # backend busy (its caches warm) instead of turning over the whole pool, and
-            # connections a quiet hour leaves unused idle out of the way. At the nested
-            # query's knee, alternated: 3-4% less Postgres CPU a request, 6% more
-            # requests (docs/benchmarks/design-notes.md, "The pool's last connection first").
+            # The connection returned last goes out next: light traffic keeps one backend
+            # busy, its caches warm, instead of taking the whole pool in turn. At the
+            # nested query's knee, alternated: 3-8% less Postgres CPU a request, 5-11%
+            # more requests (docs/benchmarks/design-notes.md, "The pool's last
+            # connection first").
             pool_use_lifo=True,
             # JIT pays off for long analytic scans, never for our short statements: it
             # made the planner's nested statement ten times slower (design-notes.md).
