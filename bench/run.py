@@ -642,12 +642,26 @@ def knee(config: Config, server: Server, scenario: Scenario) -> Measurement:
         cpu_ms_per_request=at["cpu_ms_per_request"],
         peak_rss_mb=procstat.peak_rss_mb(server.pid),
         rival=scenario.rival,
-        note=(
-            f"{at['connections']} connections; p99/p50 "
-            f"{'n/a' if spread is None else f'{spread:.2f}'}; curve in results.json"
-        ),
+        note=knee_note(at, curve[0]),
         extra={"curve": curve, "p99_over_p50": spread},
     )
+
+
+def _spread(point: dict[str, Any]) -> str:
+    p50, p99 = point["p50_ms"], point["p99_ms"]
+    return f"{p99 / p50:.2f}" if p50 and p99 else "n/a"
+
+
+def knee_note(at: dict[str, Any], first: dict[str, Any]) -> str:
+    """The knee row's note: where it is, its p99/p50, and the same at the curve's first
+    point, where nothing queues (a ratio already high there is the machine's, not load's)."""
+    floor = "" if first is at else f" ({_spread(first)} at {_connections(first)})"
+    return f"{_connections(at)}; p99/p50 {_spread(at)}{floor}; curve in results.json"
+
+
+def _connections(point: dict[str, Any]) -> str:
+    count = int(point["connections"])
+    return f"{count} connection{'' if count == 1 else 's'}"
 
 
 def run_fanout(config: Config, server: Server) -> Measurement:

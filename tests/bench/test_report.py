@@ -11,7 +11,7 @@ import pytest
 from bench.load import Request, parse_wrk_output, percentile, wrk_script
 from bench.png import bar_chart
 from bench.report import Measurement, markdown_table, ratio, with_ratios
-from bench.run import Pairs, fanout_note, with_pairs
+from bench.run import Pairs, fanout_note, knee_note, with_pairs
 
 
 def results() -> list[Measurement]:
@@ -151,3 +151,13 @@ def test_a_paired_ratio_is_the_median_of_its_rounds_and_replaces_the_rows_ratio(
     # A variant's row of the same scenario keeps the ratio of the two rows.
     assert (later["rps_ratio_to_rival"], later["note"]) == (2.0, "")
     assert rival["rps_ratio_to_rival"] is None
+
+
+def test_the_knee_note_gives_the_spread_at_the_knee_and_at_one_connection() -> None:
+    one = {"connections": 1, "p50_ms": 2.5, "p99_ms": 4.7}
+    knee = {"connections": 8, "p50_ms": 10.0, "p99_ms": 22.8}
+    assert knee_note(knee, one) == (
+        "8 connections; p99/p50 2.28 (1.88 at 1 connection); curve in results.json"
+    )
+    assert knee_note(one, one) == "1 connection; p99/p50 1.88; curve in results.json"
+    assert knee_note({**knee, "p99_ms": None}, one).startswith("8 connections; p99/p50 n/a (")
