@@ -630,7 +630,6 @@ def knee(config: Config, server: Server, scenario: Scenario) -> Measurement:
         say(f"  {connections} connections: {curve[-1]['rps']:,.1f} req/s, p99 {result.p99_ms} ms")
     best = max(point["rps"] for point in curve)
     at = next(point for point in curve if point["rps"] >= 0.9 * best)
-    spread = at["p99_ms"] / at["p50_ms"] if at["p50_ms"] and at["p99_ms"] else None
     return Measurement(
         scenario=scenario.name + "_knee",
         title=title,
@@ -643,13 +642,19 @@ def knee(config: Config, server: Server, scenario: Scenario) -> Measurement:
         peak_rss_mb=procstat.peak_rss_mb(server.pid),
         rival=scenario.rival,
         note=knee_note(at, curve[0]),
-        extra={"curve": curve, "p99_over_p50": spread},
+        extra={"curve": curve, "p99_over_p50": p99_over_p50(at)},
     )
 
 
-def _spread(point: dict[str, Any]) -> str:
+def p99_over_p50(point: dict[str, Any]) -> float | None:
+    """A curve point's p99 over its p50; None when either is missing."""
     p50, p99 = point["p50_ms"], point["p99_ms"]
-    return f"{p99 / p50:.2f}" if p50 and p99 else "n/a"
+    return p99 / p50 if p50 and p99 else None
+
+
+def _spread(point: dict[str, Any]) -> str:
+    spread = p99_over_p50(point)
+    return "n/a" if spread is None else f"{spread:.2f}"
 
 
 def knee_note(at: dict[str, Any], first: dict[str, Any]) -> str:
